@@ -1,0 +1,51 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE_NETWORKS=true
+TEST_ENV := DEBUG=true OUTBOUND_ALLOW_PRIVATE_NETWORKS=true FAST_PASSWORD_HASHING=true DB_CONN_MAX_AGE=0 \
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/portal} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/1}
+
+.PHONY: run test lint format bench venv migrate demo clean
+
+# uv itself is installed into a private tools venv so nothing global is needed but Python.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	touch $@
+
+venv: $(VENV)/.synced
+
+migrate: venv
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(RUN_ENV) $(PY) manage.py demo_data
+
+run: demo
+	$(RUN_ENV) $(PY) manage.py rundev
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(TEST_ENV) $(PY) bench/run.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache tests/e2e/artifacts

@@ -1,0 +1,77 @@
+"""Who may call what, and which organisation an API call acts for."""
+
+from __future__ import annotations
+
+from rest_framework import permissions
+from rest_framework.exceptions import PermissionDenied
+
+from portal.flags import DEVELOPER_PORTAL
+from portal.models import ApiToken, Membership, Organization
+
+
+def api_membership(request) -> Membership | None:
+    """A token acts for the org it was made in (if its owner still belongs to it); a
+    browser session acts for the org chosen in the session."""
+    if isinstance(request.auth, ApiToken):
+        if request.auth.org_id is None:
+            return None
+        return (
+            Membership.objects.select_related("org")
+            .filter(user=request.user, org_id=request.auth.org_id)
+            .first()
+        )
+    return getattr(request._request, "membership", None)
+
+
+def api_org(request) -> Organization:
+    membership = api_membership(request)
+    if membership is None:
+        raise PermissionDenied(
+            "This call needs an organisation: use a token made while "
+            "acting for one, or sign in as one of its members."
+        )
+    return membership.org
+
+
+class IsOrgMember(permissions.BasePermission):
+    message = "You must be a member of an organisation."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user.is_authenticated and api_membership(request))
+
+
+class IsOrgAdmin(permissions.BasePermission):
+    message = "Only an admin of the organisation can do that."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return bool(request.user.is_authenticated and api_membership(request))
+        membership = api_membership(request) if request.user.is_authenticated else None
+        return bool(membership and membership.is_admin)
+
+
+class IsDeveloper(permissions.BasePermission):
+    message = (
+        "The Developer Portal is not enabled for this organisation, or you lack the "
+        "developer permission."
+    )
+
+    def has_permission(self, request, view) -> bool:
+        membership = api_membership(request) if request.user.is_authenticated else None
+        return bool(
+            membership and membership.is_developer and membership.org.flag_enabled(DEVELOPER_PORTAL)
+        )
+
+
+class IsReviewer(permissions.BasePermission):
+    message = "This is for reviewers."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user.is_authenticated and request.user.is_reviewer)
+
+
+class IsPlatformAdmin(permissions.BasePermission):
+    message = "This is for platform admins."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user.is_authenticated and request.user.is_platform_admin)

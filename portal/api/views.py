@@ -1,0 +1,263 @@
+"""REST API for tenancy: me, organisations and flags, access requests, audit log,
+projects, cohorts and their members."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal import access, actions
+from portal.api.permissions import (
+    IsOrgAdmin,
+    IsOrgMember,
+    IsPlatformAdmin,
+    api_membership,
+    api_org,
+)
+from portal.api.serializers import (
+    AccessRequestCreateSerializer,
+    AccessRequestSerializer,
+    AuditEventSerializer,
+    CohortMemberSerializer,
+    CohortSerializer,
+    FlagSetSerializer,
+    MembersInputSerializer,
+    MembersResultSerializer,
+    MeSerializer,
+    NameSerializer,
+    OrganizationSerializer,
+    ProjectKeySerializer,
+    ProjectSerializer,
+)
+from portal.models import AccessRequest, AuditEvent, CohortMember, Membership, Organization
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer, summary="The caller and their organisations")
+    def get(self, request):
+        membership = api_membership(request)
+        data = {
+            "email": request.user.email,
+            "full_name": request.user.full_name,
+            "staff_role": request.user.staff_role,
+            "current_org_id": membership.org_id if membership else None,
+            "memberships": Membership.objects.filter(user=request.user).select_related("org"),
+        }
+        return Response(MeSerializer(data).data)
+
+
+class OrgListView(generics.ListAPIView):
+    """All organisations with their flags (platform admins)."""
+
+    permission_classes = [IsPlatformAdmin]
+    serializer_class = OrganizationSerializer
+    queryset = Organization.objects.prefetch_related("flags").order_by("id")
+
+
+class OrgDetailView(generics.RetrieveAPIView):
+    permission_classes = [IsPlatformAdmin]
+    serializer_class = OrganizationSerializer
+    queryset = Organization.objects.prefetch_related("flags")
+    lookup_url_kwarg = "org_id"
+
+
+class OrgFlagView(APIView):
+    permission_classes = [IsPlatformAdmin]
+
+    @extend_schema(
+        request=FlagSetSerializer,
+        responses=OrganizationSerializer,
+        summary="Switch a feature flag on or off for an organisation",
+    )
+    def post(self, request, org_id: int):
+        org = get_object_or_404(Organization, pk=org_id)
+        serializer = FlagSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        actions.flag_set(acting_user=request.user, org=org, **serializer.validated_data)
+        return Response(OrganizationSerializer(org).data)
+
+
+class AccessRequestListView(generics.ListAPIView):
+    """Platform admins see every request; members see their own organisation's."""
+
+    serializer_class = AccessRequestSerializer
+
+    def get_queryset(self):
+        rows = AccessRequest.objects.select_related("org", "requested_by")
+        if self.request.user.is_platform_admin:
+            status_filter = self.request.query_params.get("status")
+            return rows.filter(status=status_filter) if status_filter else rows
+        return rows.filter(org=api_org(self.request))
+
+    @extend_schema(
+        request=AccessRequestCreateSerializer,
+        responses={201: AccessRequestSerializer},
+        summary="Ask the integrations team to switch a flag on for your organisation",
+    )
+    def post(self, request):
+        serializer = AccessRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = actions.access_request_create(
+            acting_user=request.user, org=api_org(request), **serializer.validated_data
+        )
+        return Response(AccessRequestSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class AccessRequestDecisionView(APIView):
+    permission_classes = [IsPlatformAdmin]
+    decision = "grant"
+
+    @extend_schema(request=None, responses=AccessRequestSerializer)
+    def post(self, request, request_id: int):
+        access_request = get_object_or_404(AccessRequest, pk=request_id)
+        action = (
+            actions.access_request_grant
+            if self.decision == "grant"
+            else actions.access_request_decline
+        )
+        action(acting_user=request.user, access_request=access_request)
+        access_request.refresh_from_db()
+        return Response(AccessRequestSerializer(access_request).data)
+
+
+class AuditLogView(generics.ListAPIView):
+    permission_classes = [IsPlatformAdmin]
+    serializer_class = AuditEventSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("org", int, description="ORG ID"),
+            OpenApiParameter("action", str, description="Action name or prefix, e.g. flag."),
+            OpenApiParameter("actor", str, description="Actor email"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        rows = AuditEvent.objects.select_related("actor", "org")
+        params = self.request.query_params
+        if (org := params.get("org", "")).isdigit():
+            rows = rows.filter(org_id=int(org))
+        if action := params.get("action"):
+            rows = rows.filter(action__startswith=action[:60])
+        if actor := params.get("actor"):
+            rows = rows.filter(actor__email__iexact=actor[:254])
+        return rows
+
+
+class ProjectListView(generics.ListAPIView):
+    permission_classes = [IsOrgAdmin]
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return access.projects_for(api_org(self.request))
+
+    @extend_schema(request=NameSerializer, responses={201: ProjectKeySerializer})
+    def post(self, request):
+        serializer = NameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = actions.project_create(
+            acting_user=request.user, org=api_org(request), name=serializer.validated_data["name"]
+        )
+        return Response(ProjectKeySerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(APIView):
+    permission_classes = [IsOrgMember]
+
+    @extend_schema(responses=ProjectSerializer)
+    def get(self, request, project_id: int):
+        return Response(ProjectSerializer(access.get_project(api_org(request), project_id)).data)
+
+
+class ProjectKeyView(APIView):
+    permission_classes = [IsOrgAdmin]
+
+    @extend_schema(
+        request=None,
+        responses=ProjectKeySerializer,
+        summary="Generate a new API key (returned once)",
+    )
+    def post(self, request, project_id: int):
+        project = access.get_project(api_org(request), project_id)
+        project = actions.project_regenerate_key(acting_user=request.user, project=project)
+        return Response(ProjectKeySerializer(project).data)
+
+
+class CohortListView(generics.ListAPIView):
+    permission_classes = [IsOrgMember]
+    serializer_class = CohortSerializer
+
+    def get_queryset(self):
+        project = access.get_project(api_org(self.request), self.kwargs["project_id"])
+        return project.cohorts.select_related("project")
+
+    @extend_schema(request=NameSerializer, responses={201: CohortSerializer})
+    def post(self, request, project_id: int):
+        project = access.get_project(api_org(request), project_id)
+        serializer = NameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cohort = actions.cohort_create(
+            acting_user=request.user, project=project, name=serializer.validated_data["name"]
+        )
+        return Response(CohortSerializer(cohort).data, status=status.HTTP_201_CREATED)
+
+
+class CohortDetailView(APIView):
+    permission_classes = [IsOrgMember]
+
+    @extend_schema(responses=CohortSerializer)
+    def get(self, request, cohort_id: str):
+        return Response(CohortSerializer(access.get_cohort(api_org(request), cohort_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, cohort_id: str):
+        cohort = access.get_cohort(api_org(request), cohort_id)
+        actions.cohort_delete(acting_user=request.user, cohort=cohort)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CohortMembersView(generics.ListAPIView):
+    permission_classes = [IsOrgMember]
+    serializer_class = CohortMemberSerializer
+
+    def get_queryset(self):
+        cohort = access.get_cohort(api_org(self.request), self.kwargs["cohort_id"])
+        return CohortMember.objects.filter(cohort=cohort).order_by("member_key")
+
+    @extend_schema(
+        request=MembersInputSerializer,
+        responses=MembersResultSerializer,
+        summary="Replace all members (at most 10,000; upload a CSV for more)",
+    )
+    def put(self, request, cohort_id: str):
+        cohort = access.get_cohort(api_org(request), cohort_id)
+        serializer = MembersInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        actions.cohort_members_replace(
+            acting_user=request.user, cohort=cohort, members=serializer.validated_data["members"]
+        )
+        cohort.refresh_from_db()
+        return Response({"size": cohort.member_count})
+
+
+class CohortMembersChangeView(APIView):
+    permission_classes = [IsOrgMember]
+    change = "add"
+
+    @extend_schema(request=MembersInputSerializer, responses=MembersResultSerializer)
+    def post(self, request, cohort_id: str):
+        cohort = access.get_cohort(api_org(request), cohort_id)
+        serializer = MembersInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        action = (
+            actions.cohort_members_add if self.change == "add" else actions.cohort_members_remove
+        )
+        size = action(
+            acting_user=request.user, cohort=cohort, members=serializer.validated_data["members"]
+        )
+        return Response({"size": size})

@@ -1,0 +1,96 @@
+"""Demo data for `make run`: a cast of people, two organisations, a project and cohorts.
+
+Built through the same action functions the pages use, so the audit log tells the story.
+Running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+
+from django.db import transaction
+
+from portal import actions, cohorts
+from portal.flags import DEVELOPER_PORTAL
+from portal.models import Cohort, MemberRole, Membership, Organization, Project, StaffRole, User
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+# Who is who in the demo (and in the test suite's cast):
+#   alice   partner developer and admin of Acme Audiences (portal flag on)
+#   bob     admin of Globex Analytics, an org without the portal flag
+#   rita    reviewer (platform staff)
+#   adam    platform admin
+DEMO_LOGINS = [
+    ("alice@acme.test", "Partner developer, Acme Audiences (portal on)"),
+    ("bob@globex.test", "Org admin, Globex Analytics (portal off)"),
+    ("rita@platform.test", "Reviewer"),
+    ("adam@platform.test", "Platform admin"),
+]
+DEMO_COHORTS = [("Power users", 3_000), ("Churn risk", 1_200), ("Newsletter subscribers", 2_500)]
+PLANS = ["free", "starter", "growth", "enterprise"]
+COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN"]
+
+
+def demo_members(count: int, *, offset: int, seed: int) -> list[tuple[int, dict]]:
+    rng = random.Random(seed)
+    rows = []
+    for index in range(offset, offset + count):
+        rows.append(
+            (
+                index,
+                {
+                    "user_id": f"user-{index:06d}",
+                    "amplitude_id": str(100_000_000 + index),
+                    "device_id": f"dev-{rng.getrandbits(48):012x}",
+                    "email": f"user{index:06d}@example.com",
+                    "plan": rng.choice(PLANS),
+                    "country": rng.choice(COUNTRIES),
+                },
+            )
+        )
+    return rows
+
+
+def _user(email: str, full_name: str, *, staff_role: str = "") -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email, DEMO_PASSWORD, full_name=full_name, staff_role=staff_role
+        )
+    return user
+
+
+def _org(name: str, admin: User) -> Organization:
+    membership = Membership.objects.filter(user=admin, org__name=name).select_related("org").first()
+    if membership:
+        return membership.org
+    org = Organization.objects.create(name=name)
+    Membership.objects.create(user=admin, org=org, role=MemberRole.ADMIN, is_developer=True)
+    return org
+
+
+@transaction.atomic
+def load_demo_data() -> dict:
+    adam = _user("adam@platform.test", "Adam Admin", staff_role=StaffRole.PLATFORM_ADMIN)
+    _user("rita@platform.test", "Rita Reviewer", staff_role=StaffRole.REVIEWER)
+    alice = _user("alice@acme.test", "Alice Partner")
+    bob = _user("bob@globex.test", "Bob Globex")
+    acme = _org("Acme Audiences", alice)
+    globex = _org("Globex Analytics", bob)
+    if not acme.flag_enabled(DEVELOPER_PORTAL):
+        actions.flag_set(acting_user=adam, org=acme, flag=DEVELOPER_PORTAL, enabled=True)
+
+    project = Project.objects.filter(org=acme).first() or actions.project_create(
+        acting_user=alice, org=acme, name="Acme Web App"
+    )
+    offset = 0
+    for position, (name, size) in enumerate(DEMO_COHORTS):
+        cohort = Cohort.objects.filter(project=project, name=name).first()
+        if cohort is None:
+            cohort = actions.cohort_create(acting_user=alice, project=project, name=name)
+            cohorts.load_members(cohort, demo_members(size, offset=offset, seed=position))
+        offset += size // 2  # cohorts overlap, as real ones do
+    if not Project.objects.filter(org=globex).exists():
+        actions.project_create(acting_user=bob, org=globex, name="Globex Storefront")
+    return {"acme": acme, "globex": globex, "project": project}

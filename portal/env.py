@@ -1,0 +1,168 @@
+"""Strict parsing of the environment for `portal.settings`.
+
+Every reader raises `ImproperlyConfigured` naming the variable and the accepted form, so
+a typo stops start-up with a message instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off"}
+
+
+class Env:
+    """Typed access to environment variables (a mapping, so tests can pass their own)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None):
+        self.environ = os.environ if environ is None else environ
+
+    def raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        word = value.lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false.")
+
+    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+        if not minimum <= number <= maximum:
+            raise ImproperlyConfigured(f"{name}={number} must be between {minimum} and {maximum}.")
+        return number
+
+    def list(self, name: str, default: list[str]) -> list[str]:
+        value = self.raw(name)
+        if value is None:
+            return list(default)
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in schemes:
+            raise ImproperlyConfigured(
+                f"{name} must be a URL starting with one of {', '.join(s + '://' for s in schemes)}"
+                f" (got {scheme + '://' if scheme else 'no scheme'})."
+            )
+        return value
+
+
+def parse_database_url(name: str, value: str, *, conn_max_age: int = 60) -> dict:
+    """Django DATABASES entry from a URL, refusing engines we do not support."""
+    import dj_database_url
+
+    scheme = urlsplit(value).scheme
+    if scheme not in {"postgres", "postgresql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"{name} must start with postgres://, postgresql:// or sqlite:/// (got {scheme!r})."
+        )
+    try:
+        config = dj_database_url.parse(
+            value, conn_max_age=conn_max_age if scheme != "sqlite" else 0
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} could not be parsed: {error}") from None
+    if scheme != "sqlite" and not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name} must name a database, e.g. postgres://host/portal.")
+    if scheme != "sqlite":
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def parse_email_url(name: str, value: str) -> dict[str, object]:
+    """A `MAILERS` entry from `smtp://user:pass@host:port?tls=true`, `smtps://…`,
+    `file:///dir`, `console:`, `locmem:` or `dummy:`."""
+    parts = urlsplit(value)
+    scheme = parts.scheme
+    simple = {
+        "console": "django.core.mail.backends.console.EmailBackend",
+        "locmem": "django.core.mail.backends.locmem.EmailBackend",
+        "dummy": "django.core.mail.backends.dummy.EmailBackend",
+    }
+    if scheme in simple:
+        return {"BACKEND": simple[scheme]}
+    if scheme == "file":
+        if not parts.path:
+            raise ImproperlyConfigured(f"{name} file:// needs a directory, e.g. file:///var/mail.")
+        return {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": unquote(parts.path)},
+        }
+    if scheme in {"smtp", "smtps"}:
+        if not parts.hostname:
+            raise ImproperlyConfigured(
+                f"{name} must name a host, e.g. smtp://mail.example.com:587."
+            )
+        query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+        for flag in ("tls", "ssl"):
+            if flag in query and query[flag] not in TRUE_WORDS | FALSE_WORDS:
+                raise ImproperlyConfigured(f"{name}: {flag}= must be true or false.")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} has an invalid port.") from None
+        use_ssl = scheme == "smtps" or query.get("ssl") in TRUE_WORDS
+        return {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": parts.hostname,
+                "port": port or (465 if use_ssl else 587),
+                "username": unquote(parts.username or ""),
+                "password": unquote(parts.password or ""),
+                "use_tls": query.get("tls") in TRUE_WORDS,
+                "use_ssl": use_ssl,
+                "timeout": 10,
+            },
+        }
+    raise ImproperlyConfigured(
+        f"{name} must start with smtp://, smtps://, file://, console:, locmem: or dummy: "
+        f"(got {scheme!r})."
+    )
+
+
+def parse_fernet_keys(name: str, value: str) -> list[str]:
+    """Comma-separated Fernet keys: the first encrypts, all of them decrypt (rotation)."""
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured(f"{name} is empty.")
+    for position, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64 bytes). "
+                'Generate one with: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"'
+            )
+    return keys

@@ -1,0 +1,51 @@
+"""The Jinja2 environment for page templates."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.messages import get_messages
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+from jinja2 import Environment, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+
+def url(name: str, *args, **kwargs) -> str:
+    return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def when(value) -> str:
+    if not value:
+        return ""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+def ago(value) -> str:
+    if not value:
+        return ""
+    return timesince(value).split(",")[0] + " ago"
+
+
+def to_json(value) -> Markup:
+    """JSON for a <script type="application/json"> block, safe against </script>."""
+    text = json.dumps(value, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - escaped above for a <script> data block
+
+
+def environment(**options) -> Environment:
+    options.setdefault("undefined", StrictUndefined)
+    # Pages are escaped; plain-text emails (.txt) are not, or "R&D" would arrive as "R&amp;D".
+    options["autoescape"] = select_autoescape(disabled_extensions=("txt",), default=True)
+    env = Environment(**options)  # noqa: S701 - autoescape is set just above
+    env.globals.update(
+        static=static,
+        url=url,
+        get_messages=get_messages,
+        now=timezone.now,
+    )
+    env.filters.update(when=when, ago=ago, to_json=to_json)
+    return env

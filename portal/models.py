@@ -1,0 +1,363 @@
+"""Tenancy: users, organisations, memberships, projects and cohorts, flags, audit log."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from portal.crypto import EncryptedTextField, mask_secret
+
+
+class StaffRole(models.TextChoices):
+    NONE = "", "None"
+    REVIEWER = "reviewer", "Reviewer"
+    PLATFORM_ADMIN = "platform_admin", "Platform admin"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields):
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields):
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        fields.setdefault("staff_role", StaffRole.PLATFORM_ADMIN)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractUser):
+    """A person. Signs in by email; platform staff carry a staff role."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    staff_role = models.CharField(max_length=20, choices=StaffRole.choices, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.staff_role in {StaffRole.REVIEWER, StaffRole.PLATFORM_ADMIN}
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.staff_role == StaffRole.PLATFORM_ADMIN
+
+
+class Organization(models.Model):
+    """A customer of the platform. Its id is the ORG ID people quote to support."""
+
+    name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (ORG ID {self.pk})"
+
+    def flag_enabled(self, flag: str) -> bool:
+        return self.flags.filter(flag=flag, enabled=True).exists()
+
+
+class MemberRole(models.TextChoices):
+    ADMIN = "admin", "Org admin"
+    MEMBER = "member", "Member"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=MemberRole.choices, default=MemberRole.MEMBER)
+    # Portal access is a permission of its own: not every member builds integrations.
+    is_developer = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "org"], name="one_membership")]
+        ordering = ["org__name", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.org.name} ({self.role})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == MemberRole.ADMIN
+
+
+class OrgFlag(models.Model):
+    """A feature flag switched on or off for one organisation."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="flags")
+    flag = models.CharField(max_length=50)
+    enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "flag"], name="one_flag_row")]
+
+    def __str__(self) -> str:
+        return f"{self.flag}={'on' if self.enabled else 'off'}"
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    GRANTED = "granted", "Granted"
+    DECLINED = "declined", "Declined"
+
+
+class AccessRequest(models.Model):
+    """An org asking the integrations team to switch a flag on."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="access_requests")
+    flag = models.CharField(max_length=50)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    message = models.TextField(blank=True, max_length=2000)
+    status = models.CharField(
+        max_length=10, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "flag"],
+                condition=models.Q(status="pending"),
+                name="one_pending_request_per_flag",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flag} for org {self.org_id} ({self.status})"
+
+
+class AuditEvent(models.Model):
+    """One change, who made it, and the state before and after."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    action = models.CharField(max_length=60, db_index=True)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=60, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"
+
+
+class ApiToken(models.Model):
+    """A personal REST API token. Only its SHA-256 digest is stored; it is shown once."""
+
+    PREFIX = "cp_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Invitation(models.Model):
+    """An emailed link that makes its holder a member of an org."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=MemberRole.choices, default=MemberRole.MEMBER)
+    is_developer = models.BooleanField(default=True)
+    digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to org {self.org_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+def new_project_public_id() -> int:
+    return secrets.randbelow(900_000) + 100_000
+
+
+def new_api_key() -> str:
+    return secrets.token_hex(16)
+
+
+class Project(models.Model):
+    """An analytics project of an org: its Project ID and API key identify it."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    public_id = models.PositiveIntegerField(unique=True, default=new_project_public_id)
+    name = models.CharField(max_length=120)
+    api_key = EncryptedTextField(default=new_api_key)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    @property
+    def api_key_masked(self) -> str:
+        return mask_secret(self.api_key)
+
+    def api_key_matches(self, candidate: str) -> bool:
+        return secrets.compare_digest(self.api_key.encode(), (candidate or "").encode())
+
+
+def new_cohort_public_id() -> str:
+    return secrets.token_hex(4)
+
+
+class Cohort(models.Model):
+    """A named set of users of a project; partners receive cohorts."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cohorts")
+    public_id = models.CharField(max_length=16, unique=True, default=new_cohort_public_id)
+    name = models.CharField(max_length=200)
+    member_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "project", name="cohort_name_unique_in_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CohortMember(models.Model):
+    """One user in a cohort. `member_key` is the identity used for diffs and delivery:
+    the Amplitude ID when known, else the user ID."""
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="members")
+    member_key = models.CharField(max_length=200)
+    user_id = models.CharField(max_length=200, blank=True)
+    amplitude_id = models.BigIntegerField(null=True, blank=True)
+    device_id = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "member_key"], name="one_member_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.member_key
+
+    def as_user(self) -> dict:
+        """The user as templates see it: identifiers first, then free-form properties."""
+        user = dict(self.properties)
+        user.update(
+            user_id=self.user_id or None,
+            amplitude_id=self.amplitude_id,
+            device_id=self.device_id or None,
+            email=self.email or None,
+        )
+        return user
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Loading"
+    SUCCEEDED = "succeeded", "Loaded"
+    FAILED = "failed", "Failed"
+
+
+class CohortImport(models.Model):
+    """A CSV upload of cohort members, loaded by a worker."""
+
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="imports")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to="cohort-imports/")
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_loaded = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.original_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {ImportStatus.SUCCEEDED, ImportStatus.FAILED}

@@ -1,0 +1,74 @@
+"""Worker tasks of the tenancy side: cohort CSV imports and housekeeping."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from portal import cohorts
+from portal.audit import audit_record
+from portal.models import CohortImport, ImportStatus, Invitation
+
+logger = logging.getLogger(__name__)
+
+STALE_INVITATION_AGE = timedelta(days=30)
+
+
+@shared_task(name="portal.cohort_import_run")
+def cohort_import_run(import_id: int) -> None:
+    """Load one uploaded CSV. Claimed with a conditional update, so a redelivered message
+    for an import already running or finished does nothing."""
+    claimed = CohortImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        logger.info("cohort import %s already claimed", import_id)
+        return
+    job = CohortImport.objects.select_related("cohort__project__org").get(pk=import_id)
+    try:
+        with job.file.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            report = cohorts.load_members(
+                job.cohort, cohorts.iter_csv_rows(text), progress_id=job.pk
+            )
+    except cohorts.MemberError as error:
+        report = cohorts.LoadReport(errors=[{"row": None, "message": str(error)}])
+    except (UnicodeDecodeError, OSError) as error:
+        report = cohorts.LoadReport(
+            errors=[{"row": None, "message": f"the file could not be read: {error}"}]
+        )
+    with transaction.atomic():
+        job.rows_read = report.rows_read
+        job.rows_loaded = report.rows_loaded
+        job.errors = report.errors
+        job.status = ImportStatus.SUCCEEDED if report.ok else ImportStatus.FAILED
+        job.finished_at = timezone.now()
+        job.save()
+        audit_record(
+            actor=job.uploaded_by,
+            org=job.cohort.project.org,
+            action="cohort.import_succeeded" if report.ok else "cohort.import_failed",
+            target=job.cohort,
+            after={
+                "rows": report.rows_read,
+                "members": report.rows_loaded,
+                "duplicates": report.duplicates,
+                "errors": len(report.errors),
+            },
+        )
+    cache.delete(cohorts.progress_key(job.pk))
+    job.file.delete(save=False)
+
+
+@shared_task(name="portal.housekeeping")
+def housekeeping() -> None:
+    """Periodic (beat): remove invitations long expired or used."""
+    cutoff = timezone.now() - STALE_INVITATION_AGE
+    deleted, _ = Invitation.objects.filter(expires_at__lt=cutoff).delete()
+    logger.info("housekeeping removed %d stale invitations", deleted)

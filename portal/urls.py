@@ -1,0 +1,86 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from portal.views import account, accounts, health, org, platform, projects
+
+urlpatterns = [
+    path("", org.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    # accounts
+    path("signin/", accounts.signin, name="signin"),
+    path("signup/", accounts.signup, name="signup"),
+    path("signout/", accounts.signout, name="signout"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/", accounts.PasswordResetDoneView.as_view(), name="password_reset_done"
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        accounts.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("invitations/<str:token>/", accounts.invitation, name="invitation"),
+    path("account/tokens/", account.tokens, name="account_tokens"),
+    path("account/tokens/<int:token_id>/revoke", account.token_revoke, name="token_revoke"),
+    # the current organisation
+    path("dashboard/", org.dashboard, name="dashboard"),
+    path("org/", org.settings_page, name="org_settings"),
+    path("org/switch", org.switch_org, name="org_switch"),
+    path("org/request-access", org.request_access, name="org_request_access"),
+    path("org/invite", org.invite, name="org_invite"),
+    path("org/members/<int:member_id>/update", org.member_update, name="org_member_update"),
+    path("org/members/<int:member_id>/remove", org.member_remove, name="org_member_remove"),
+    path("projects/", projects.project_list, name="project_list"),
+    path("projects/new", projects.project_create, name="project_create"),
+    path("projects/<int:project_id>/", projects.project_detail, name="project_detail"),
+    path(
+        "projects/<int:project_id>/regenerate-key",
+        projects.project_regenerate_key,
+        name="project_regenerate_key",
+    ),
+    path(
+        "projects/<int:project_id>/reveal-key",
+        projects.project_reveal_key,
+        name="project_reveal_key",
+    ),
+    path("projects/<int:project_id>/cohorts/new", projects.cohort_create, name="cohort_create"),
+    path("cohorts/<str:cohort_id>/", projects.cohort_detail, name="cohort_detail"),
+    path("cohorts/<str:cohort_id>/upload", projects.cohort_upload, name="cohort_upload"),
+    path(
+        "cohorts/<str:cohort_id>/imports/<int:import_id>/",
+        projects.cohort_import_status,
+        name="cohort_import_status",
+    ),
+    path("cohorts/<str:cohort_id>/delete", projects.cohort_delete, name="cohort_delete"),
+    # platform staff
+    path("staff/", platform.staff_home, name="staff_home"),
+    path("platform/orgs/", platform.org_list, name="platform_orgs"),
+    path("platform/orgs/<int:org_id>/flags", platform.org_flag_set, name="platform_org_flag"),
+    path("platform/access-requests/", platform.access_requests, name="platform_access_requests"),
+    path(
+        "platform/access-requests/<int:request_id>/resolve",
+        platform.access_request_resolve,
+        name="platform_access_resolve",
+    ),
+    path("platform/audit/", platform.audit_log, name="platform_audit"),
+    path("platform/staff/", platform.staff_list, name="platform_staff"),
+    # developer portal
+    path("", include("integrations.urls")),
+    # REST API and its schema
+    path("api/v1/", include("portal.api.urls")),
+    path("api/v1/", include("integrations.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("django-admin/", admin.site.urls),
+]
+
+handler404 = "portal.views.errors.not_found"
+handler403 = "portal.views.errors.forbidden"
+handler500 = "portal.views.errors.server_error"

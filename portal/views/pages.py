@@ -1,0 +1,20 @@
+"""Shared page helpers: pagination and action error handling."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest
+
+PAGE_SIZE = 25
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
+    """A page of `queryset` from `?page=`; an out-of-range or junk page gives the last/first."""
+    paginator = Paginator(queryset, per_page)
+    return paginator.get_page(request.GET.get("page"))
+
+
+def query_without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()

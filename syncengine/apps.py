@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SyncEngineConfig(AppConfig):
+    name = "syncengine"
+    verbose_name = "Sync engine"

@@ -1,0 +1,103 @@
+"""The shared cast and the real infrastructure fixtures.
+
+Who may see what:
+  alice  admin and developer of Acme Audiences (org A, Developer Portal flag ON)
+  alan   plain member of Acme (not a developer)
+  bob    admin of Globex Analytics (org B, flag OFF) — the outsider for cross-org tests
+  rita   reviewer (platform staff, no org)
+  adam   platform admin (no org)
+Everything is built through the action functions, never by poking rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from portal import actions
+from portal.flags import DEVELOPER_PORTAL
+from portal.models import MemberRole, Membership, Organization, Project, StaffRole, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class Cast:
+    alice: User
+    alan: User
+    bob: User
+    rita: User
+    adam: User
+    acme: Organization
+    globex: Organization
+    acme_project: Project
+    globex_project: Project
+
+
+def build_cast() -> Cast:
+    adam = User.objects.create_user(
+        "adam@platform.test", PASSWORD, full_name="Adam Admin", staff_role=StaffRole.PLATFORM_ADMIN
+    )
+    rita = User.objects.create_user("rita@platform.test", PASSWORD, full_name="Rita Reviewer")
+    actions.staff_role_set(acting_user=adam, user=rita, role=StaffRole.REVIEWER)
+    alice = actions.account_signup(
+        email="alice@acme.test",
+        password=PASSWORD,
+        full_name="Alice Partner",
+        org_name="Acme Audiences",
+    )
+    bob = actions.account_signup(
+        email="bob@globex.test",
+        password=PASSWORD,
+        full_name="Bob Globex",
+        org_name="Globex Analytics",
+    )
+    acme = Membership.objects.get(user=alice).org
+    globex = Membership.objects.get(user=bob).org
+    actions.flag_set(acting_user=adam, org=acme, flag=DEVELOPER_PORTAL, enabled=True)
+    alan = User.objects.create_user("alan@acme.test", PASSWORD, full_name="Alan Member")
+    Membership.objects.create(user=alan, org=acme, role=MemberRole.MEMBER, is_developer=False)
+    return Cast(
+        alice=alice,
+        alan=alan,
+        bob=bob,
+        rita=rita,
+        adam=adam,
+        acme=acme,
+        globex=globex,
+        acme_project=actions.project_create(acting_user=alice, org=acme, name="Acme Web"),
+        globex_project=actions.project_create(acting_user=bob, org=globex, name="Globex Shop"),
+    )
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    return build_cast()
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)`: a test client signed in as that person."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (Celery's own worker, in a thread) on the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    app.control.purge()
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+    ) as worker:
+        yield worker

@@ -1,0 +1,77 @@
+"""Another organisation's objects are a 404 on every URL that takes an id.
+
+The test walks the URL configuration, so a new URL with an id that this file does not know
+how to fill makes it fail until someone decides what the outsider should get.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from portal import actions
+from portal.models import ApiToken, CohortImport, Membership
+
+# URL kwargs that are not tenant ids (staff-only pages, one-time tokens).
+NOT_TENANT_IDS = {"uidb64", "token", "org_id", "request_id"}
+
+
+def patterns_with_ids(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from patterns_with_ids(entry, route)
+        elif isinstance(entry, URLPattern) and entry.pattern.converters:
+            yield route, entry
+
+
+def foreign_ids(cast) -> dict[str, object]:
+    """Ids of things that belong to Globex (org B): alice (org A) must never reach them."""
+    cohort = actions.cohort_create(
+        acting_user=cast.bob, project=cast.globex_project, name="Globex buyers"
+    )
+    job = CohortImport.objects.create(cohort=cohort, uploaded_by=cast.bob, status="succeeded")
+    token, _ = actions.token_create(acting_user=cast.bob, org=cast.globex, name="bob's")
+    return {
+        "project_id": cast.globex_project.public_id,
+        "cohort_id": cohort.public_id,
+        "import_id": job.pk,
+        "member_id": Membership.objects.get(user=cast.bob).pk,
+        "token_id": token.pk,
+    }
+
+
+def build_path(route: str, values: dict) -> str:
+    path = route
+    for name, value in values.items():
+        for converter in ("int", "str", "slug", "path", "uuid"):
+            path = path.replace(f"<{converter}:{name}>", str(value))
+        path = path.replace(f"<{name}>", str(value))
+    return "/" + path.lstrip("^").rstrip("$")
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+def test_other_orgs_objects_are_404_everywhere(cast, client_for, method):
+    ids = foreign_ids(cast)
+    alice = client_for(cast.alice)
+    _, raw = actions.token_create(acting_user=cast.alice, org=cast.acme, name="alice api")
+    checked = 0
+    for route, entry in patterns_with_ids():
+        names = set(entry.pattern.converters)
+        # Django's own admin is for superusers only and not tenant-scoped by design.
+        if route.startswith("django-admin/") or names & NOT_TENANT_IDS:
+            continue
+        unknown = names - ids.keys()
+        assert not unknown, f"{route}: add an id for {unknown} to foreign_ids()"
+        path = build_path(route, ids)
+        extra = {"HTTP_AUTHORIZATION": f"Token {raw}"} if path.startswith("/api/") else {}
+        response = getattr(alice, method)(path, **extra)
+        if response.status_code == 405:
+            continue
+        assert response.status_code == 404, f"{method.upper()} {path} -> {response.status_code}"
+        checked += 1
+    assert checked > 0
+    # Nothing of Globex's changed.
+    assert ApiToken.objects.get(pk=ids["token_id"]).revoked_at is None
+    assert Membership.objects.filter(pk=ids["member_id"]).exists()
