@@ -11,32 +11,18 @@ Everything is built through the action functions, never by poking rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from django.test import Client
-
-from portal import actions
-from portal.flags import DEVELOPER_PORTAL
-from portal.models import MemberRole, Membership, Organization, Project, StaffRole, User
 
 PASSWORD = "correct-horse-battery-staple"
 
 
-@dataclass
-class Cast:
-    alice: User
-    alan: User
-    bob: User
-    rita: User
-    adam: User
-    acme: Organization
-    globex: Organization
-    acme_project: Project
-    globex_project: Project
+def build_cast():
+    # Imported here so that the pure-core tests can run without Django configured.
+    from portal import actions
+    from portal.flags import DEVELOPER_PORTAL
+    from portal.models import MemberRole, Membership, StaffRole, User
+    from tests.cast import Cast
 
-
-def build_cast() -> Cast:
     adam = User.objects.create_user(
         "adam@platform.test", PASSWORD, full_name="Adam Admin", staff_role=StaffRole.PLATFORM_ADMIN
     )
@@ -73,7 +59,7 @@ def build_cast() -> Cast:
 
 
 @pytest.fixture
-def cast(db) -> Cast:
+def cast(db):
     return build_cast()
 
 
@@ -81,7 +67,9 @@ def cast(db) -> Cast:
 def client_for():
     """`client_for(user)`: a test client signed in as that person."""
 
-    def make(user: User) -> Client:
+    from django.test import Client
+
+    def make(user) -> Client:
         client = Client()
         client.force_login(user)
         return client

@@ -1,0 +1,104 @@
+"""`make run` on embedded defaults: SQLite, the embedded broker, a worker, beat and the demo
+partner, started the way the Makefile starts them, then used and stopped."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the stack exited early"
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.mark.worker
+def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DB_CONN_MAX_AGE"}
+    }
+    env.update(
+        DEBUG="true",
+        OUTBOUND_ALLOW_PRIVATE_NETWORKS="true",
+        VAR_DIR=str(tmp_path),
+        FAST_PASSWORD_HASHING="true",
+        MEDIA_ROOT=str(tmp_path / "media"),
+    )
+    manage = [sys.executable, "manage.py"]
+    for step in (["migrate", "--noinput"], ["demo_data"]):
+        subprocess.run(
+            [*manage, *step], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
+        )
+    port, partner_port = free_port(), free_port()
+    stack = subprocess.Popen(
+        [*manage, "rundev", "--port", str(port), "--partner-port", str(partner_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        health = wait_until_up(f"{base}/healthz", stack)
+        assert health.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+        assert wait_until_up(f"http://127.0.0.1:{partner_port}/", stack).status_code == 200
+
+        with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as browser:
+            browser.get("/signin/")
+            signed_in = browser.post(
+                "/signin/",
+                data={
+                    "email": "alice@acme.test",
+                    "password": "demo-pass-2026",
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+            )
+            assert "Acme Audiences" in signed_in.text
+            assert str(signed_in.url).endswith("/dashboard/")
+            # The embedded broker carries a real task to the worker: a CSV upload.
+            project = re.search(r'href="/projects/(\d+)/"', signed_in.text).group(1)
+            page = browser.get(f"/projects/{project}/")
+            cohort = re.search(r'href="/cohorts/(\w+)/">Power users', page.text).group(1)
+            browser.post(
+                f"/cohorts/{cohort}/upload",
+                data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+                files={"file": ("m.csv", b"user_id\nsmoke-1\nsmoke-2\n", "text/csv")},
+            )
+            deadline = time.monotonic() + 60
+            while "2 members loaded" not in (text := browser.get(f"/cohorts/{cohort}/").text):
+                assert time.monotonic() < deadline, "the worker never loaded the upload"
+                time.sleep(0.5)
+            assert "smoke-1" in text
+    finally:
+        os.killpg(stack.pid, signal.SIGINT)
+        output, _ = stack.communicate(timeout=30)
+    assert stack.returncode == 0, output
+    assert f"Cohort Portal      http://127.0.0.1:{port}/" in output
+    assert "alice@acme.test" in output
