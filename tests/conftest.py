@@ -16,6 +16,14 @@ import pytest
 PASSWORD = "correct-horse-battery-staple"
 
 
+def pytest_collection_modifyitems(items):
+    """Browser tests are marked e2e and run last (Playwright holds an event loop open)."""
+    for item in items:
+        if "/tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.fspath))
+
+
 def build_cast():
     # Imported here so that the pure-core tests can run without Django configured.
     from portal import actions
@@ -89,3 +97,17 @@ def celery_worker(transactional_db):
         app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
     ) as worker:
         yield worker
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(request):
+    """Each Django test starts with an empty cache (sign-in counters, import progress)."""
+    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker(
+        "django_db"
+    ):
+        yield
+        return
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

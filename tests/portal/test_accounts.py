@@ -146,3 +146,14 @@ def test_forms_require_csrf(cast):
     client = Client(enforce_csrf_checks=True)
     client.force_login(cast.bob)
     assert client.post(reverse("org_request_access"), {}).status_code == 403
+
+
+def test_rendered_forms_carry_a_working_csrf_token(cast):
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(reverse("signin"))
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1)
+    response = client.post(
+        reverse("signin"),
+        {"email": "alice@acme.test", "password": PASSWORD, "csrfmiddlewaretoken": token.decode()},
+    )
+    assert response.status_code == 302

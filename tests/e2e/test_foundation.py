@@ -1,0 +1,39 @@
+"""The foundation in a real browser: each role lands on its home; access is requested and
+granted; pages load with no console errors under the CSP."""
+
+from playwright.sync_api import expect
+
+
+def test_access_request_and_grant_in_the_browser(
+    page, live_server, transactional_db, sign_in, screenshot
+):
+    from tests.conftest import build_cast
+
+    cast = build_cast()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+
+    sign_in(cast.bob)
+    expect(page).to_have_url(f"{live_server.url}/dashboard/")
+    screenshot("dashboard")
+    page.get_by_role("link", name="Org settings").click()
+    page.get_by_label("Anything the integrations team should know").fill("We send email.")
+    page.get_by_role("button", name="Request access").click()
+    expect(page.get_by_text("Access requested.")).to_be_visible()
+    expect(page.get_by_text("requested on")).to_be_visible()
+    screenshot("org-settings-requested")
+
+    page.context.clear_cookies()
+    sign_in(cast.adam)
+    expect(page).to_have_url(f"{live_server.url}/platform/orgs/")
+    page.get_by_role("link", name="Access requests").first.click()
+    page.get_by_role("button", name="Grant").click()
+    expect(page.get_by_text("request granted")).to_be_visible()
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_text("access.granted").first).to_be_visible()
+
+    page.context.clear_cookies()
+    sign_in(cast.bob)
+    page.get_by_role("link", name="Org settings").click()
+    expect(page.get_by_role("link", name="Open the Developer Portal")).to_be_visible()
+    assert errors == []
