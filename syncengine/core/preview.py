@@ -1,0 +1,285 @@
+"""Live previews of every endpoint's request, and copy-paste curl commands.
+
+The editor shows them while the partner types, so `preview_manifest` works on any
+manifest: endpoints that can be rendered are, the others carry their errors. Secrets are
+masked everywhere unless the caller asks to reveal them (the partner's own test values).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncengine.core.compiler import compile_manifest_partially
+from syncengine.core.manifest import (
+    ADD_USERS,
+    BATCH_ENDPOINTS,
+    ENDPOINT_ORDER,
+    REMOVE_USERS,
+    auth_variable_references,
+    collect_declarations,
+    normalize_manifest,
+)
+from syncengine.core.masking import MASK, mask_headers, mask_text
+from syncengine.core.template import RenderError
+from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
+from syncengine.core.users import generate_users
+
+PREVIEW_USER_COUNT = 3
+SAMPLE_COHORT_ID = "5g3k2rq"
+# An apostrophe, an ampersand and an accent show what slugify_cohort_name does.
+SAMPLE_COHORT_NAME = "Saturday's power users & café"
+SAMPLE_LIST_ID = "sample-list-id-123"
+SAMPLE_BATCH_ID = "preview-batch-0001"
+SAMPLE_MAPPED_PROPERTY = "user_id"
+SAMPLE_SECRET_HASH_LENGTH = 12
+CURL_CONTINUATION = " \\\n  "
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPreview:
+    """One endpoint's rendered request (secrets masked unless revealed), or its errors."""
+
+    endpoint: str
+    method: str | None = None
+    url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    curl: str | None = None
+    errors: tuple[Diagnostic, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "ok": self.ok,
+            "method": self.method,
+            "url": self.url,
+            "headers": [list(header) for header in self.headers],
+            "body": self.body,
+            "curl": self.curl,
+            "errors": [error.as_dict() for error in self.errors],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestPreview:
+    """Every endpoint's preview plus the sample values and users they were rendered with.
+
+    `values` are the Connect-modal values used, secrets masked unless revealed.
+    """
+
+    endpoints: tuple[EndpointPreview, ...]
+    values: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, str] = field(default_factory=dict)
+    users: tuple[User, ...] = ()
+
+    def endpoint(self, name: str) -> EndpointPreview:
+        """The preview of endpoint `name`; raises KeyError if the manifest has none."""
+        for preview in self.endpoints:
+            if preview.endpoint == name:
+                return preview
+        raise KeyError(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "endpoints": [preview.as_dict() for preview in self.endpoints],
+            "values": self.values,
+            "mapping": self.mapping,
+            "users": [dict(user) for user in self.users],
+        }
+
+
+def _sample_secret(variable: str) -> str:
+    digest = hashlib.sha256(variable.encode()).hexdigest()[:SAMPLE_SECRET_HASH_LENGTH]
+    return f"sample-{variable.replace('_', '-')}-{digest}"
+
+
+def _secret_variables(manifest: Mapping[str, Any]) -> set[str]:
+    secret = {d.variable for d in collect_declarations(manifest) if d.secret}
+    return secret | {use.variable for use in auth_variable_references(manifest.get("auth"))}
+
+
+def sample_values(doc: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Connect-modal values for a preview: `given` ones where non-empty, else a sample.
+
+    The sample is the field's default, else its first option (selects), else a readable
+    text (`sample-region`), or for a secret a sample that looks like one.
+    """
+    given = given or {}
+    secret = _secret_variables(doc)
+    values: dict[str, Any] = {}
+    fields = doc.get("custom_fields")
+    for raw in fields if isinstance(fields, list) else []:
+        if not isinstance(raw, dict) or not isinstance(raw.get("variable"), str):
+            continue
+        variable = raw["variable"]
+        if given.get(variable) not in (None, ""):
+            values[variable] = given[variable]
+        elif raw.get("default") is not None:
+            values[variable] = raw["default"]
+        elif _first_option_value(raw.get("options")) is not None:
+            values[variable] = _first_option_value(raw.get("options"))
+        elif variable in secret:
+            values[variable] = _sample_secret(variable)
+        else:
+            values[variable] = f"sample-{variable.replace('_', '-')}"
+    return values
+
+
+def _first_option_value(options: Any) -> Any:
+    if isinstance(options, list) and options:
+        first = options[0]
+        if isinstance(first, dict):
+            return first.get("value")
+        return first
+    return None
+
+
+def sample_mapping(
+    doc: Mapping[str, Any], given: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The user property each mapping field reads in a preview: given, else the first
+    option, else `user_id`."""
+    given = given or {}
+    mapping: dict[str, str] = {}
+    fields = doc.get("mapping_fields")
+    for raw in fields if isinstance(fields, list) else []:
+        if not isinstance(raw, dict) or not isinstance(raw.get("variable"), str):
+            continue
+        variable = raw["variable"]
+        first = _first_option_value(raw.get("options"))
+        if given.get(variable):
+            mapping[variable] = given[variable]
+        elif isinstance(first, str) and first:
+            mapping[variable] = first
+        else:
+            mapping[variable] = SAMPLE_MAPPED_PROPERTY
+    return mapping
+
+
+def sample_context(
+    doc: Mapping[str, Any],
+    *,
+    values: Mapping[str, Any] | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> RenderContext:
+    """A render context with sample cohort, list id and field values."""
+    return RenderContext(
+        values=sample_values(doc, values),
+        mapping=sample_mapping(doc, mapping),
+        cohort_id=SAMPLE_COHORT_ID,
+        cohort_name=SAMPLE_COHORT_NAME,
+        list_id=SAMPLE_LIST_ID,
+    )
+
+
+def pretty_body(body: bytes | None) -> str | None:
+    """The body indented for reading (it is JSON by construction), or None."""
+    if body is None:
+        return None
+    text = body.decode("utf-8", "replace")
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def curl_command(request: PreparedRequest, *, reveal: bool = False) -> str:
+    """A copy-paste curl command for `request`, every argument shell-quoted.
+
+    Secrets are masked unless `reveal` is true; the body is sent exactly as rendered.
+    """
+    url, headers, body = request.url, list(request.headers), request.body
+    body_text = body.decode("utf-8", "replace") if body is not None else None
+    if not reveal:
+        url = mask_text(url, request.secrets)
+        headers = mask_headers(headers, request.secrets)
+        if body_text is not None:
+            body_text = mask_text(body_text, request.secrets)
+    arguments = [f"curl -X {shlex.quote(request.method)} {shlex.quote(url)}"]
+    arguments += [f"-H {shlex.quote(f'{name}: {value}')}" for name, value in headers]
+    if body_text is not None:
+        arguments.append(f"--data-raw {shlex.quote(body_text)}")
+    return CURL_CONTINUATION.join(arguments)
+
+
+def _render_preview(request: PreparedRequest, *, reveal: bool) -> EndpointPreview:
+    headers = list(request.headers)
+    url = request.url
+    body = pretty_body(request.body)
+    if not reveal:
+        headers = mask_headers(headers, request.secrets)
+        url = mask_text(url, request.secrets)
+        body = mask_text(body, request.secrets) if body is not None else None
+    return EndpointPreview(
+        endpoint=request.endpoint,
+        method=request.method,
+        url=url,
+        headers=tuple(headers),
+        body=body,
+        curl=curl_command(request, reveal=reveal),
+    )
+
+
+def preview_manifest(
+    doc: Any,
+    *,
+    values: Mapping[str, Any] | None = None,
+    mapping: Mapping[str, str] | None = None,
+    users: Sequence[User] | None = None,
+    reveal: bool = False,
+) -> ManifestPreview:
+    """Render every endpoint of `doc` with sample values and `PREVIEW_USER_COUNT` users.
+
+    Works on any manifest: an endpoint with errors (or whose auth settings have errors)
+    is returned with those errors instead of a request. `values` and `mapping` override
+    the samples (the partner's test values); secrets are masked unless `reveal`.
+    """
+    if not isinstance(doc, dict):
+        return ManifestPreview(endpoints=())
+    manifest = normalize_manifest(doc)
+    integration, blocked = compile_manifest_partially(manifest)
+    context = sample_context(manifest, values=values, mapping=mapping)
+    preview_users = tuple(users) if users is not None else tuple(generate_users(PREVIEW_USER_COUNT))
+    previews: list[EndpointPreview] = []
+    endpoint_names = list(integration.endpoint_names) + list(blocked)
+    for name in sorted(endpoint_names, key=_endpoint_rank):
+        if name in blocked:
+            previews.append(EndpointPreview(endpoint=name, errors=tuple(blocked[name])))
+            continue
+        try:
+            request = integration.build_request(
+                name,
+                context=context,
+                users=preview_users if name in BATCH_ENDPOINTS else (),
+                in_cohort=None if name in {ADD_USERS, REMOVE_USERS} else True,
+                batch_id=SAMPLE_BATCH_ID if name in BATCH_ENDPOINTS else None,
+            )
+        except RenderError as error:
+            diagnostic = Diagnostic("error", "render_error", error.message, error.path)
+            previews.append(EndpointPreview(endpoint=name, errors=(diagnostic,)))
+            continue
+        previews.append(_render_preview(request, reveal=reveal))
+    secret_variables = _secret_variables(manifest)
+    shown_values = {
+        name: MASK if name in secret_variables and not reveal else value
+        for name, value in context.values.items()
+    }
+    return ManifestPreview(
+        endpoints=tuple(previews),
+        values=shown_values,
+        mapping=dict(context.mapping),
+        users=preview_users,
+    )
+
+
+def _endpoint_rank(name: str) -> int:
+    return ENDPOINT_ORDER.index(name) if name in ENDPOINT_ORDER else len(ENDPOINT_ORDER)

@@ -1,0 +1,46 @@
+"""Deterministic mock users."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncengine.core.users import FIRST_NAMES, generate_users
+
+
+def test_the_same_seed_gives_the_same_users():
+    assert generate_users(50, seed=3) == generate_users(50, seed=3)
+
+
+def test_another_seed_gives_other_users():
+    assert generate_users(5, seed=1) != generate_users(5, seed=2)
+
+
+def test_users_have_the_amplitude_identifiers_and_properties():
+    alice = generate_users(1)[0]
+    assert set(alice) == {"user_id", "amplitude_id", "device_id", "email", "country", "plan"}
+    assert alice["user_id"] == "alice-1"
+    assert alice["email"] == "alice.1@example.com"
+    assert isinstance(alice["amplitude_id"], int)
+    assert len(alice["device_id"]) == 36
+
+
+def test_the_cast_comes_first():
+    assert [u["user_id"] for u in generate_users(3)] == ["alice-1", "bob-2", "charlie-3"]
+    assert generate_users(len(FIRST_NAMES) + 1)[-1]["user_id"] == "alice-11"
+
+
+def test_identifiers_are_unique():
+    users = generate_users(5_000, seed=9)
+    for key in ("user_id", "amplitude_id", "device_id", "email"):
+        assert len({user[key] for user in users}) == len(users), key
+
+
+def test_a_prefix_is_stable():
+    """Asking for more users keeps the first ones, so previews and tests agree."""
+    assert generate_users(10)[:3] == generate_users(3)
+
+
+def test_zero_users_and_bad_counts():
+    assert generate_users(0) == []
+    with pytest.raises(ValueError):
+        generate_users(-1)
