@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ MIN_SIDE = 64
 MAX_SIDE = 2048
 TILE_SIDE = 128
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IHDR_END = 24
 # Recognising common impostors lets the message say what the file really is.
 OTHER_SIGNATURES = {
     b"\xff\xd8\xff": "a JPEG image",
@@ -59,41 +61,60 @@ def process_logo(data: bytes) -> ProcessedLogo:
     if not data:
         raise LogoError("The file is empty. Upload a PNG logo.")
     if len(data) > MAX_LOGO_BYTES:
-        raise LogoError(f"The logo is {len(data) / 1024 / 1024:.1f} MB; the limit is 1 MB. "
-                        "Export a smaller PNG.")
+        raise LogoError(
+            f"The logo is {len(data) / 1024 / 1024:.1f} MB; the limit is 1 MB. "
+            "Export a smaller PNG."
+        )
     if not data.startswith(PNG_SIGNATURE):
         raise LogoError(f"This file is {_what_is_it(data)}, not a PNG. Export your logo as PNG.")
+    # The size comes from the IHDR chunk, before Pillow decodes anything: a small file that
+    # claims a huge canvas (a decompression bomb) is refused here.
+    width, height = _header_size(data)
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise LogoError(
+            f"The logo is {width}×{height} px; the largest allowed is {MAX_SIDE}×{MAX_SIDE} px."
+        )
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise LogoError(
+            f"The logo is {width}×{height} px; it must be at least {MIN_SIDE}×{MIN_SIDE} px "
+            "to look sharp on the tile."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=["PNG"])
-            width, height = image.size
-            # Checked from the header, before any pixel is decoded.
-            if width > MAX_SIDE or height > MAX_SIDE:
-                raise LogoError(f"The logo is {width}×{height} px; the largest allowed is "
-                                f"{MAX_SIDE}×{MAX_SIDE} px.")
-            if width < MIN_SIDE or height < MIN_SIDE:
-                raise LogoError(f"The logo is {width}×{height} px; it must be at least "
-                                f"{MIN_SIDE}×{MIN_SIDE} px to look sharp on the tile.")
             image.load()
     except LogoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise LogoError("The PNG expands to far more pixels than it claims; it was refused "
-                        "as unsafe.") from None
+        raise LogoError(
+            "The PNG expands to far more pixels than it claims; it was refused as unsafe."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        raise LogoError(f"The PNG is damaged or truncated and could not be read ({error}). "
-                        "Export it again.") from None
+        raise LogoError(
+            f"The PNG is damaged or truncated and could not be read ({error}). Export it again."
+        ) from None
 
     image = image.convert("RGBA")
     clean = _encode(image)
     tile = Image.new("RGBA", (TILE_SIDE, TILE_SIDE), (0, 0, 0, 0))
     thumbnail = image.copy()
     thumbnail.thumbnail((TILE_SIDE, TILE_SIDE), Image.Resampling.LANCZOS)
-    tile.paste(thumbnail, ((TILE_SIDE - thumbnail.width) // 2,
-                           (TILE_SIDE - thumbnail.height) // 2))
-    return ProcessedLogo(png=clean, tile_png=_encode(tile), width=width, height=height,
-                         sha256=hashlib.sha256(clean).hexdigest())
+    tile.paste(thumbnail, ((TILE_SIDE - thumbnail.width) // 2, (TILE_SIDE - thumbnail.height) // 2))
+    return ProcessedLogo(
+        png=clean,
+        tile_png=_encode(tile),
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(clean).hexdigest(),
+    )
+
+
+def _header_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk (always the first chunk)."""
+    if len(data) < IHDR_END or data[12:16] != b"IHDR":
+        raise LogoError("The PNG is damaged: its header is missing. Export it again.")
+    return struct.unpack(">II", data[16:24])
 
 
 def _encode(image: Image.Image) -> bytes:

@@ -49,16 +49,20 @@ class Integration(models.Model):
     display_name = models.CharField(max_length=100)
     integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
     config = models.JSONField(default=dict)
-    logo = models.ForeignKey(StoredLogo, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="+")
-    status = models.CharField(max_length=20, choices=IntegrationStatus.choices,
-                              default=IntegrationStatus.DRAFT)
+    logo = models.ForeignKey(
+        StoredLogo, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=20, choices=IntegrationStatus.choices, default=IntegrationStatus.DRAFT
+    )
     revision = models.PositiveIntegerField(default=1)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -74,15 +78,16 @@ class Integration(models.Model):
 class IntegrationRevision(models.Model):
     """The draft as it was after one save; any two can be compared and any one restored."""
 
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE,
-                                    related_name="revisions")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     config = models.JSONField()
-    logo = models.ForeignKey(StoredLogo, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="+")
+    logo = models.ForeignKey(
+        StoredLogo, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     note = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

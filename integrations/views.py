@@ -1,5 +1,7 @@
 """Developer Portal pages."""
 
+from __future__ import annotations
+
 from django.shortcuts import render
 
 from portal.access import developer_required

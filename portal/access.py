@@ -23,7 +23,7 @@ def projects_for(org: Organization) -> QuerySet[Project]:
 
 
 def get_project(org: Organization, public_id) -> Project:
-    return get_object_or_404(projects_for(org), public_id=_as_int(public_id))
+    return get_object_or_404(projects_for(org), public_id=as_int(public_id))
 
 
 def cohorts_for(org: Organization) -> QuerySet[Cohort]:
@@ -37,21 +37,22 @@ def get_cohort(org: Organization, public_id: str) -> Cohort:
 def get_cohort_import(org: Organization, pk) -> CohortImport:
     return get_object_or_404(
         CohortImport.objects.filter(cohort__project__org=org).select_related("cohort"),
-        pk=_as_int(pk),
+        pk=as_int(pk),
     )
 
 
 def get_member(org: Organization, pk) -> Membership:
     return get_object_or_404(
-        Membership.objects.filter(org=org).select_related("user"), pk=_as_int(pk)
+        Membership.objects.filter(org=org).select_related("user"), pk=as_int(pk)
     )
 
 
 def get_invitation(org: Organization, pk) -> Invitation:
-    return get_object_or_404(Invitation.objects.filter(org=org), pk=_as_int(pk))
+    return get_object_or_404(Invitation.objects.filter(org=org), pk=as_int(pk))
 
 
-def _as_int(value) -> int:
+def as_int(value) -> int:
+    """An id from a URL or query string; anything that is not a whole number is a 404."""
     try:
         return int(value)
     except (TypeError, ValueError):

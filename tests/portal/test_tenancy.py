@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from integrations import actions as integration_actions
+from integrations.models import Integration
 from portal import actions
 from portal.models import ApiToken, CohortImport, Membership
 
@@ -33,7 +35,12 @@ def foreign_ids(cast) -> dict[str, object]:
     )
     job = CohortImport.objects.create(cohort=cohort, uploaded_by=cast.bob, status="succeeded")
     token, _ = actions.token_create(acting_user=cast.bob, org=cast.globex, name="bob's")
+    integration = integration_actions.integration_create(
+        acting_user=cast.bob, org=cast.globex, display_name="Globex Sync", integration_type="list"
+    )
     return {
+        "integration_id": integration.pk,
+        "number": 1,
         "project_id": cast.globex_project.public_id,
         "cohort_id": cohort.public_id,
         "import_id": job.pk,
@@ -75,3 +82,5 @@ def test_other_orgs_objects_are_404_everywhere(cast, client_for, method):
     # Nothing of Globex's changed.
     assert ApiToken.objects.get(pk=ids["token_id"]).revoked_at is None
     assert Membership.objects.filter(pk=ids["member_id"]).exists()
+    globex_draft = Integration.objects.get(pk=ids["integration_id"])
+    assert (globex_draft.display_name, globex_draft.revision) == ("Globex Sync", 1)

@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, partner_port: int, **options):
         if not settings.REDIS_URL:
-            for folder in ("queue", "processed"):
+            for folder in ("queue", "processed", "control"):
                 (settings.BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "portal"]

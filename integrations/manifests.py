@@ -1,0 +1,83 @@
+"""An integration's manifest (DESIGN §4): assembling it from the stored draft, and checking
+that an incoming one can be stored at all."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from integrations.models import Integration, IntegrationRevision, StoredLogo
+from portal.errors import ActionError
+from syncengine.core.manifest import (
+    INTEGRATION_TYPES,
+    INVALID_TYPE,
+    TOO_MANY,
+    UNKNOWN_KEY,
+    UNSUPPORTED_VERSION,
+    check_manifest,
+    normalize_manifest,
+)
+from syncengine.core.types import Diagnostic
+
+# A draft may be stored while it still has problems (the editor autosaves half-typed
+# work and shows the diagnostics), but not when it is not the shape of a manifest at all.
+SHAPE_CODES = frozenset({INVALID_TYPE, UNKNOWN_KEY, UNSUPPORTED_VERSION, TOO_MANY})
+LOGO_KEY = "logo_png_base64"
+
+
+def assemble(config: dict[str, Any], logo: StoredLogo | None) -> dict[str, Any]:
+    doc = dict(config)
+    if logo is not None:
+        doc[LOGO_KEY] = base64.b64encode(bytes(logo.png)).decode("ascii")
+    return normalize_manifest(doc)
+
+
+def manifest_of(integration: Integration | IntegrationRevision) -> dict[str, Any]:
+    """The full manifest, logo included, normalised."""
+    return assemble(integration.config, integration.logo)
+
+
+def storable_config(doc: Any) -> tuple[dict[str, Any], bytes | None]:
+    """Split an incoming manifest into the config to store and the logo bytes (if any).
+
+    Refuses, with every problem and its JSON path, a document that is not shaped like a
+    manifest or lacks a usable display name or integration type.
+    """
+    if not isinstance(doc, dict):
+        raise ActionError("The manifest must be a JSON object.", field="manifest")
+    normalized = normalize_manifest(doc)
+    diagnostics = check_manifest(normalized)
+    blocking = [d for d in diagnostics if d.is_error and d.code in SHAPE_CODES]
+    name = normalized.get("display_name")
+    if not isinstance(name, str) or not name.strip():
+        blocking.append(_problem("display_name", "The display name is required."))
+    if normalized.get("integration_type") not in INTEGRATION_TYPES:
+        blocking.append(
+            _problem("integration_type", 'integration_type must be "list" or "property".')
+        )
+    if blocking:
+        raise _refusal(blocking)
+    normalized["display_name"] = name.strip()
+    logo_text = normalized.pop(LOGO_KEY, None)
+    logo = None
+    if logo_text:
+        try:
+            logo = base64.b64decode(logo_text, validate=True)
+        except (binascii.Error, ValueError):
+            raise _refusal([_problem(LOGO_KEY, "not valid base64")]) from None
+    return normalized, logo
+
+
+def _problem(path: str, message: str) -> Diagnostic:
+    return Diagnostic("error", "invalid_value", message, path)
+
+
+def _refusal(problems: list[Diagnostic]) -> ActionError:
+    first = problems[0]
+    return ActionError(
+        f"{first.path or '(manifest)'}: {first.message}",
+        field="manifest",
+        code="invalid_manifest",
+        details=[p.as_dict() for p in problems],
+    )
