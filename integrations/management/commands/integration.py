@@ -1,0 +1,239 @@
+"""`manage.py integration …`: validate, render, export and import integration manifests.
+
+Errors are reported as text with their place and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from syncengine.core.compiler import compile_manifest
+from syncengine.core.manifest import (
+    BATCH_ENDPOINTS,
+    ManifestError,
+    check_manifest,
+    load_manifest,
+    normalize_manifest,
+)
+from syncengine.core.preview import sample_context
+from syncengine.core.protocol import batch_id_for
+from syncengine.core.template import RenderError
+from syncengine.core.types import Diagnostic, RenderContext
+from syncengine.core.users import generate_users
+
+EXIT_INVALID = 1
+
+
+class Command(BaseCommand):
+    help = "Validate, render, export and import integration manifests."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        validate = commands.add_parser("validate", help="check a manifest file")
+        validate.add_argument("file", help="manifest JSON file ('-' for standard input)")
+        validate.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+
+        render = commands.add_parser("render", help="print the first batch's request(s)")
+        render.add_argument("file")
+        render.add_argument(
+            "--endpoint",
+            required=True,
+            choices=["create_list", "add_users", "remove_users", "update_users"],
+        )
+        render.add_argument(
+            "--users", type=int, default=None, help="users in the batch (default: a full batch)"
+        )
+        render.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a Connect-modal value or a mapping choice; repeat the flag",
+        )
+        render.add_argument("--cohort-name", default="Power users")
+        render.add_argument("--cohort-id", default="cohort-1")
+        render.add_argument("--list-id", default="list-1")
+
+        export = commands.add_parser("export", help="print a stored integration's manifest")
+        export.add_argument("integration_id", type=int)
+
+        imported = commands.add_parser("import", help="create a draft from a manifest file")
+        imported.add_argument("file")
+        imported.add_argument("--org", type=int, required=True, help="ORG ID to import into")
+
+        self.extend_parser(commands)
+
+    def extend_parser(self, commands) -> None:
+        """Hook for further actions (the test runner adds `test`)."""
+
+    def handle(self, *args, action: str, **options) -> None:
+        handler = getattr(self, f"handle_{action}")
+        try:
+            handler(**options)
+        except ManifestError as error:
+            self._print_diagnostics(error.diagnostics)
+            raise SystemExit(EXIT_INVALID) from None
+
+    # --- actions -------------------------------------------------------------------
+
+    def handle_validate(self, *, file: str, json: bool = False, **_) -> None:
+        diagnostics = check_manifest(self._load(file))
+        errors = [d for d in diagnostics if d.is_error]
+        if json:
+            self.stdout.write(
+                _dumps({"valid": not errors, "diagnostics": [d.as_dict() for d in diagnostics]})
+            )
+        else:
+            self._print_diagnostics(diagnostics)
+            summary = (
+                f"{len(errors)} error(s), {len(diagnostics) - len(errors)} warning(s)"
+                if diagnostics
+                else "no problems"
+            )
+            stream = self.stderr if errors else self.stdout
+            stream.write(f"{'invalid' if errors else 'valid'}: {summary}")
+        if errors:
+            raise SystemExit(EXIT_INVALID)
+
+    def handle_render(
+        self,
+        *,
+        file: str,
+        endpoint: str,
+        users: int | None,
+        var: list[str],
+        cohort_name: str,
+        cohort_id: str,
+        list_id: str,
+        **_,
+    ) -> None:
+        manifest = normalize_manifest(self._load(file))
+        integration = compile_manifest(manifest)
+        if endpoint not in integration.endpoint_names:
+            raise CommandError(
+                f"this {integration.integration_type}-based integration has no "
+                f"{endpoint} endpoint ({', '.join(integration.endpoint_names)})"
+            )
+        values, mapping = self._vars(manifest, var)
+        sample = sample_context(manifest, values=values, mapping=mapping)
+        context = RenderContext(
+            values=sample.values,
+            mapping=sample.mapping,
+            cohort_id=cohort_id,
+            cohort_name=cohort_name,
+            list_id=list_id,
+        )
+        batch: list = []
+        batch_id = None
+        if endpoint in BATCH_ENDPOINTS:
+            count = integration.batch_size(endpoint) if users is None else users
+            if count < 0:
+                raise CommandError("--users must be 0 or more")
+            batch = generate_users(min(count, integration.batch_size(endpoint)))
+            batch_id = batch_id_for(
+                f"cli:{cohort_id}", endpoint, (str(user["user_id"]) for user in batch)
+            )
+        try:
+            request = integration.build_request(
+                endpoint,
+                context=context,
+                users=batch,
+                batch_id=batch_id,
+                in_cohort=True if endpoint == "update_users" else None,
+            )
+        except RenderError as error:
+            raise CommandError(f"{error.path or endpoint}: {error.message}") from None
+        body: Any = None
+        if request.body is not None:
+            text = request.body.decode("utf-8")
+            body = json.loads(text) if _is_json(request.headers) else text
+        document = {
+            "requests": [
+                {
+                    "method": request.method,
+                    "url": request.url,
+                    "headers": dict(request.headers),
+                    "body": body,
+                }
+            ]
+        }
+        self.stdout.write(_dumps(document))
+
+    def handle_export(self, *, integration_id: int, **_) -> None:
+        from integrations.manifests import manifest_of
+        from integrations.models import Integration
+        from syncengine.core.manifest import canonical_json
+
+        integration = Integration.objects.filter(pk=integration_id).first()
+        if integration is None:
+            raise CommandError(f"no integration with id {integration_id}")
+        self.stdout.write(canonical_json(manifest_of(integration)).decode("utf-8"), ending="")
+
+    def handle_import(self, *, file: str, org: int, **_) -> None:
+        from integrations import actions
+        from portal.errors import ActionError
+        from portal.models import Organization
+
+        organization = Organization.objects.filter(pk=org).first()
+        if organization is None:
+            raise CommandError(f"no organisation with ORG ID {org}")
+        try:
+            integration = actions.integration_import(
+                acting_user=None, org=organization, manifest=self._load(file)
+            )
+        except ActionError as error:
+            for detail in error.details:
+                self.stderr.write(f"error {detail['path'] or '(manifest)'}: {detail['message']}")
+            raise CommandError(error.message) from None
+        self.stdout.write(
+            f"imported as integration {integration.pk} "
+            f"({integration.display_name}) in {organization.name}"
+        )
+
+    # --- helpers -------------------------------------------------------------------
+
+    def _load(self, file: str) -> Any:
+        if file == "-":
+            return load_manifest(sys.stdin.buffer.read())
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"{file}: no such file")
+        return load_manifest(path.read_bytes())
+
+    def _vars(self, manifest: dict, pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        mapping_variables = {
+            field.get("variable")
+            for field in manifest.get("mapping_fields", [])
+            if isinstance(field, dict)
+        }
+        values: dict[str, str] = {}
+        mapping: dict[str, str] = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip():
+                raise CommandError(f"--var {pair!r}: expected NAME=VALUE")
+            target = mapping if name.strip() in mapping_variables else values
+            target[name.strip()] = value
+        return values, mapping
+
+    def _print_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
+        for d in diagnostics:
+            where = d.path or "(manifest)"
+            if d.line is not None:
+                where += f":{d.line}:{d.column}"
+            stream = self.stderr if d.is_error else self.stdout
+            stream.write(f"{d.severity} {where} [{d.code}] {d.message}")
+
+
+def _is_json(headers: tuple[tuple[str, str], ...]) -> bool:
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    return "json" in content_type.lower()
+
+
+def _dumps(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2)
