@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from portal.api import docs
 from portal.views import account, accounts, health, org, platform, projects
 
 urlpatterns = [
@@ -76,8 +77,8 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("integrations.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/docs/", docs.swagger, name="api_docs"),
+    path("api/redoc/", docs.redoc, name="api_redoc"),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -25,8 +25,13 @@ class Change:
     text_diff: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "kind": self.kind, "before": self.before,
-                "after": self.after, "text_diff": list(self.text_diff)}
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "before": self.before,
+            "after": self.after,
+            "text_diff": list(self.text_diff),
+        }
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -52,10 +57,18 @@ def manifest_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
         if path not in old:
             changes.append(Change(path, "added", after=value))
         elif old[path] != value:
-            changes.append(Change(path, "changed", before=old[path], after=value,
-                                  text_diff=_text_diff(old[path], value)))
-    changes.extend(Change(path, "removed", before=value)
-                   for path, value in old.items() if path not in new)
+            changes.append(
+                Change(
+                    path,
+                    "changed",
+                    before=old[path],
+                    after=value,
+                    text_diff=_text_diff(old[path], value),
+                )
+            )
+    changes.extend(
+        Change(path, "removed", before=value) for path, value in old.items() if path not in new
+    )
     return changes
 
 
@@ -64,6 +77,7 @@ def _text_diff(before: Any, after: Any) -> tuple[str, ...]:
         return ()
     if "\n" not in before and "\n" not in after and len(before) + len(after) < 160:
         return ()
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
-                                 lineterm="", n=2)
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=2
+    )
     return tuple(lines)

@@ -98,7 +98,10 @@ class ManifestPreview:
 
 
 def _sample_secret(variable: str) -> str:
-    digest = hashlib.sha256(variable.encode()).hexdigest()[:SAMPLE_SECRET_HASH_LENGTH]
+    # A malformed name may hold a lone surrogate; the sample must still come out.
+    digest = hashlib.sha256(variable.encode("utf-8", "replace")).hexdigest()[
+        :SAMPLE_SECRET_HASH_LENGTH
+    ]
     return f"sample-{variable.replace('_', '-')}-{digest}"
 
 

@@ -3,7 +3,11 @@ from syncengine.core.manifest_diff import flatten, manifest_diff
 
 def test_flatten_uses_dotted_paths_with_indexes():
     assert flatten({"a": {"b": [1, {"c": 2}]}, "e": [], "f": {}}) == {
-        "a.b.0": 1, "a.b.1.c": 2, "e": [], "f": {}}
+        "a.b.0": 1,
+        "a.b.1.c": 2,
+        "e": [],
+        "f": {},
+    }
 
 
 def test_it_reports_added_removed_and_changed_paths():

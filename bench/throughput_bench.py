@@ -1,0 +1,193 @@
+"""Sync throughput: the protocol and our client against a bare httpx.Client.
+
+Starts the demo partner in its own process on loopback (so that it does not compete with
+the client for this interpreter's GIL), then, several times each:
+
+- protocol: `run_sync` adding 100,000 users to a new list through the compiled manifest
+  and `OutboundClient` (create_list, rendering, batching, retries bookkeeping, the SSRF
+  guard's resolver, response capping) with the default concurrency of 4;
+- bare: the same request bodies, rendered beforehand, POSTed with a plain
+  `httpx.Client` from 4 threads.
+
+Prints users per second for both (median of the runs) and the ratio protocol / bare.
+Only loopback traffic. Run: `python bench/throughput_bench.py [--users N] [--runs N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from syncengine.core.compiler import compile_manifest  # noqa: E402
+from syncengine.core.http import OutboundClient  # noqa: E402
+from syncengine.core.protocol import plan_batches, run_sync  # noqa: E402
+from syncengine.core.types import RenderContext  # noqa: E402
+
+DEFAULT_USERS = 100_000
+DEFAULT_RUNS = 5
+BATCH_SIZE = 10_000
+CONCURRENCY = 4
+TOKEN = "demo-token"
+STARTUP_TIMEOUT = 15.0
+
+
+def manifest(base: str) -> dict[str, Any]:
+    members = f"{base}/v1/lists/$list_id/members"
+    return {
+        "manifest_version": 1,
+        "display_name": "Bench Lists",
+        "integration_type": "list",
+        "auth": {"method": "bearer"},
+        "custom_fields": [
+            {
+                "variable": "bearer_token",
+                "display_name": "Bearer Token",
+                "type": "string",
+                "required": True,
+                "secret": True,
+            }
+        ],
+        "mapping_fields": [
+            {
+                "variable": "user_id_field",
+                "display_name": "User ID",
+                "type": "single_select",
+                "options": ["user_id", "email"],
+            }
+        ],
+        "endpoints": {
+            "create_list": {
+                "method": "POST",
+                "url": f"{base}/v1/lists",
+                "payload": '{"name": "$cohort_name"}',
+                "list_id_path": "data.id",
+            },
+            "add_users": {
+                "method": "POST",
+                "url": members,
+                "payload": '{"userIds": $items}',
+                "item_template": '"$user_id_field"',
+                "batch_size": BATCH_SIZE,
+            },
+            "remove_users": {
+                "method": "DELETE",
+                "url": members,
+                "payload": '{"userIds": $items}',
+                "item_template": '"$user_id_field"',
+                "batch_size": BATCH_SIZE,
+            },
+        },
+        "delivery": {
+            "max_concurrency": CONCURRENCY,
+            "requests_per_second": None,
+            "sign_requests": False,
+        },
+    }
+
+
+def start_partner() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo_partner", "--host", "127.0.0.1", "--port", "0"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    assert process.stderr is not None
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            return process, match.group(1)
+        if process.poll() is not None:
+            break
+    process.terminate()
+    raise SystemExit("the demo partner did not start")
+
+
+def protocol_run(integration: Any, users: dict[str, dict[str, str]], run: int) -> float:
+    context = RenderContext(
+        values={"bearer_token": TOKEN},
+        mapping={"user_id_field": "user_id"},
+        cohort_id="bench",
+        cohort_name=f"Bench {run}",
+    )
+    with OutboundClient(allow_private_networks=True) as client:
+        started = time.perf_counter()
+        result = run_sync(integration, client, context=context, scope=f"bench:{run}", to_add=users)
+        elapsed = time.perf_counter() - started
+    if not result.ok or result.delivered_users.get("add_users") != len(users):
+        raise SystemExit(f"protocol run failed: {result.error!r}")
+    return elapsed
+
+
+def bare_run(base: str, integration: Any, users: dict[str, dict[str, str]], run: int) -> float:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        created = client.post(f"{base}/v1/lists", json={"name": f"Bare {run}"})
+        created.raise_for_status()
+        list_id = created.json()["data"]["id"]
+        context = RenderContext(
+            values={"bearer_token": TOKEN},
+            mapping={"user_id_field": "user_id"},
+            list_id=list_id,
+        )
+        bodies = [
+            integration.build_request(
+                "add_users", context=context, users=batch.users, batch_id=batch.batch_id
+            ).body
+            for batch in plan_batches("add_users", users, size=BATCH_SIZE, scope=f"bare:{run}")
+        ]
+        url = f"{base}/v1/lists/{list_id}/members"
+
+        def post(body: bytes) -> None:
+            client.post(url, content=body).raise_for_status()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(post, bodies))
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
+    args = parser.parse_args()
+    users = {f"user{i:07d}": {"user_id": f"user{i:07d}"} for i in range(args.users)}
+
+    process, base = start_partner()
+    try:
+        integration = compile_manifest(manifest(base))
+        protocol_run(integration, users, run=-1)  # warm-up: imports, pools, caches
+        bare_run(base, integration, users, run=-1)
+        protocol_times, bare_times = [], []
+        for run in range(args.runs):
+            protocol_times.append(protocol_run(integration, users, run))
+            bare_times.append(bare_run(base, integration, users, run))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    protocol_rate = args.users / statistics.median(protocol_times)
+    bare_rate = args.users / statistics.median(bare_times)
+    print(f"users per run:              {args.users:,} in batches of {BATCH_SIZE:,}")
+    print(f"protocol + OutboundClient:  {protocol_rate:,.0f} users/s (median of {args.runs})")
+    print(f"bare httpx.Client:          {bare_rate:,.0f} users/s (bodies pre-rendered)")
+    print(f"ratio protocol / bare:      {protocol_rate / bare_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,557 @@
+"""The list/property sync protocol (DESIGN section 6), pure and callback-driven.
+
+The caller (the Django side) computes what to send from its stored delivered state,
+runs the protocol, and stores what the callbacks report:
+
+    to_add, to_remove = diff_members(current.keys(), delivered.keys())
+    result = run_sync(
+        integration, client, context=context, scope=f"{connection_id}:{cohort_id}:{run_id}",
+        to_add={k: current[k] for k in to_add}, to_remove={k: delivered[k] for k in to_remove},
+        on_list_id=store_list_id, on_attempt=store_attempt, on_batch_delivered=mark_delivered,
+    )
+
+List-based: without a list id yet, create_list is called once and the id read at
+`list_id_path` is reported through `on_list_id` before anything else; then add and remove
+batches of at most `batch_size` users go out, up to `delivery.max_concurrency` (at most 4)
+at a time, no faster than `delivery.requests_per_second`. Property-based: update_users
+with `$in_cohort` true for entering users, then false for leaving ones.
+
+`on_batch_delivered(endpoint, user_keys)` is called only after a 2xx (or an error the
+endpoint classifies `ignore`), so delivered state moves forward only with successful
+batches. The first batch that fails for good (a permanent error, or a retryable one out
+of attempts) stops the run: no new batch starts, batches waiting to retry are abandoned,
+and the error comes back in the result with its diagnosis. Its users, like those of
+every batch not delivered, stay in the next difference.
+
+All callbacks run on the calling thread, in order, even though requests go out on worker
+threads: the caller can write to its database without sharing connections across threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from syncengine.core import diagnosis as diagnosis_module
+from syncengine.core import jsonpath
+from syncengine.core.http import OutboundClient, PartnerError, PartnerResponse
+from syncengine.core.manifest import (
+    ADD_USERS,
+    CREATE_LIST,
+    DEFAULT_LIST_ID_PATH,
+    MAX_CONCURRENCY,
+    REMOVE_USERS,
+    UPDATE_USERS,
+)
+from syncengine.core.retry import AttemptRecord, Delivery, RetryPolicy, send_with_retries
+from syncengine.core.types import RenderContext, User
+
+if TYPE_CHECKING:
+    from syncengine.core.compiler import CompiledIntegration
+    from syncengine.core.diagnosis import Diagnosis
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = MAX_CONCURRENCY
+BATCH_ID_HEX_CHARS = 24  # 96 bits: unique per scope for any realistic number of batches
+# How long the calling thread waits for worker events before checking on the workers.
+EVENT_POLL_SECONDS = 0.05
+RESPONSE_EXCERPT_CHARS = 300
+
+Step = Literal["create_list", "add_users", "remove_users", "update_users"]
+STEPS: tuple[str, ...] = (CREATE_LIST, ADD_USERS, REMOVE_USERS, UPDATE_USERS)
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def diff_members(
+    current_keys: Iterable[str], delivered_keys: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """(keys to add, keys to remove), each sorted so that batches are deterministic."""
+    current = set(current_keys)
+    delivered = set(delivered_keys)
+    return sorted(current - delivered), sorted(delivered - current)
+
+
+def batches[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items (none for an empty sequence)."""
+    if size < 1:
+        raise ValueError("a batch size must be at least 1")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def batch_id_for(scope: str, endpoint: str, keys: Iterable[str], *, direction: str = "") -> str:
+    """A short, stable id for a batch: the same on every retry of the same batch.
+
+    `scope` should identify the sync run (e.g. "connection:cohort:run"), not only the
+    cohort: a later sync that re-adds the same users after they left must not reuse an
+    id that the partner may still remember, or it would replay the old answer instead of
+    adding them again. A crashed run resumed under the same scope reuses its ids, which
+    is what lets partners drop the duplicates.
+    """
+    # Separators that cannot be confused: unit separator between the header parts,
+    # record separator after each key (so ["ab"] and ["a", "b"] differ).
+    header = "\x1f".join((scope, endpoint, direction)) + "\x1f"
+    text = header + "\x1e".join(keys) + "\x1e"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:BATCH_ID_HEX_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One request's worth of users: what to render and what to report once delivered."""
+
+    endpoint: str
+    keys: tuple[str, ...]
+    users: tuple[User, ...]
+    in_cohort: bool | None
+    batch_id: str
+
+
+def plan_batches(
+    endpoint: str,
+    users_by_key: Mapping[str, User],
+    *,
+    size: int,
+    scope: str,
+    in_cohort: bool | None = None,
+) -> list[Batch]:
+    """Split users (sorted by key) into batches of at most `size`, each with its id."""
+    keys = sorted(users_by_key)
+    direction = "" if in_cohort is None else ("enter" if in_cohort else "leave")
+    planned = []
+    for chunk in batches(keys, size):
+        chunk_keys = tuple(chunk)
+        planned.append(
+            Batch(
+                endpoint=endpoint,
+                keys=chunk_keys,
+                users=tuple(map(users_by_key.__getitem__, chunk_keys)),
+                in_cohort=in_cohort,
+                batch_id=batch_id_for(scope, endpoint, chunk_keys, direction=direction),
+            )
+        )
+    return planned
+
+
+def read_list_id(response: PartnerResponse, path: str) -> str:
+    """The list id at `path` in create_list's JSON response.
+
+    Raises `PartnerError` kind `non_json` when the body is not JSON, and `list_id_missing`
+    (saying where it looked and what the response had) when nothing usable is there.
+    """
+    document = response.json()
+    try:
+        value = jsonpath.lookup(document, path)
+    except jsonpath.PathNotFound as missing:
+        raise _list_id_missing(
+            response, path, f"{missing.reason} at {missing.where or 'the top level'}"
+        ) from None
+    except jsonpath.PathSyntaxError as bad:
+        raise _list_id_missing(response, path, f"the path is not valid: {bad}") from None
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        raise _list_id_missing(
+            response, path, f"the value there is {shown}, not a text or number id"
+        )
+    return str(value)
+
+
+def _list_id_missing(response: PartnerResponse, path: str, why: str) -> PartnerError:
+    excerpt = response.text[:RESPONSE_EXCERPT_CHARS]
+    if len(response.text) > RESPONSE_EXCERPT_CHARS:
+        excerpt += "…"
+    return PartnerError(
+        "list_id_missing",
+        f"create_list answered {response.status}, but no list id was found at "
+        f"list_id_path {path!r}: {why}. The response was: {excerpt or '(empty body)'}",
+        permanent=True,
+        status=response.status,
+        response=response,
+        request=response.request,
+        info={"path": path},
+    )
+
+
+# --- results --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    """A batch that was not delivered: which, how many users, and the final error."""
+
+    endpoint: str
+    batch_id: str
+    user_count: int
+    error: PartnerError
+
+
+@dataclass
+class SyncResult:
+    """What a run did. `error` is the failure that stopped it (None when it completed)."""
+
+    list_id: str | None = None
+    list_created: bool = False
+    create_list_response: PartnerResponse | None = None
+    batches_planned: int = 0
+    batches_delivered: int = 0
+    delivered_users: dict[str, int] = field(default_factory=dict)
+    failed_batches: list[BatchFailure] = field(default_factory=list)
+    abandoned_batches: int = 0
+    error: PartnerError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        return self.error.diagnosis if self.error is not None else None
+
+    def raise_for_error(self) -> None:
+        """Raise the stopping error, if any (for callers that prefer exceptions)."""
+        if self.error is not None:
+            raise self.error
+
+
+# --- running --------------------------------------------------------------------------
+
+
+class _RunStopped(Exception):
+    """Raised inside a worker's retry wait when another batch failed for good."""
+
+
+class _RateLimiter:
+    """Spaces request starts at least 1/rate apart across all worker threads."""
+
+    def __init__(self, rate: float, wait: Callable[[float], None]):
+        self._interval = 1.0 / rate
+        self._wait = wait
+        self._lock = threading.Lock()
+        self._next = time.monotonic()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            self._wait(slot - now)
+
+
+def run_sync(
+    integration: CompiledIntegration,
+    client: OutboundClient,
+    *,
+    context: RenderContext,
+    scope: str,
+    to_add: Mapping[str, User] | None = None,
+    to_remove: Mapping[str, User] | None = None,
+    step: Step | None = None,
+    policy: RetryPolicy | None = None,
+    signing_secret: str | None = None,
+    on_list_id: Callable[[str], None] | None = None,
+    on_attempt: Callable[[AttemptRecord], None] | None = None,
+    on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> SyncResult:
+    """Run one sync (or one `step` of it, for "Test endpoint") and report as it goes.
+
+    `to_add` and `to_remove` map the caller's user keys (what its delivered state
+    stores) to the users to render. `context.list_id` is the list id already known, if
+    any. `step`: `create_list` only creates the list; `add_users` / `remove_users` send
+    only that side (with the list id in `context`); `update_users` sends the property
+    updates only. `sleep` replaces the waits between retries (tests); by default a wait
+    ends early when the run stops. Never raises `PartnerError`: failures are in the
+    result. Exceptions from the callbacks propagate, after the workers have stopped.
+    """
+    to_add = to_add or {}
+    to_remove = to_remove or {}
+    if step is not None and step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+    delivery_settings: Mapping[str, Any] = integration.delivery or {}
+    if delivery_settings.get("sign_requests") and not signing_secret:
+        raise ValueError("this integration signs its requests: pass its signing secret")
+    secret = signing_secret if delivery_settings.get("sign_requests") else None
+    policy = policy or RetryPolicy()
+    result = SyncResult(list_id=context.list_id)
+
+    if integration.integration_type == "list":
+        wants_create = step == CREATE_LIST or (step is None and not context.list_id)
+        if wants_create:
+            list_id = _create_list(
+                integration, client, context, scope, policy, secret, on_attempt, sleep, result
+            )
+            if list_id is None:
+                return result
+            if on_list_id is not None:
+                on_list_id(list_id)
+            context = replace(context, list_id=list_id)
+        if step == CREATE_LIST:
+            return result
+        planned: list[Batch] = []
+        if step in (None, ADD_USERS):
+            planned += plan_batches(
+                ADD_USERS, to_add, size=integration.batch_size(ADD_USERS), scope=scope
+            )
+        if step in (None, REMOVE_USERS):
+            planned += plan_batches(
+                REMOVE_USERS, to_remove, size=integration.batch_size(REMOVE_USERS), scope=scope
+            )
+    else:
+        if step not in (None, UPDATE_USERS):
+            raise ValueError(f"a property-based integration has no {step} step")
+        size = integration.batch_size(UPDATE_USERS)
+        planned = plan_batches(UPDATE_USERS, to_add, size=size, scope=scope, in_cohort=True)
+        planned += plan_batches(UPDATE_USERS, to_remove, size=size, scope=scope, in_cohort=False)
+
+    result.batches_planned = len(planned)
+    if planned:
+        _send_batches(
+            integration,
+            client,
+            context,
+            planned,
+            policy=policy,
+            signing_secret=secret,
+            settings=delivery_settings,
+            on_attempt=on_attempt,
+            on_batch_delivered=on_batch_delivered,
+            sleep=sleep,
+            result=result,
+        )
+    return result
+
+
+def _create_list(
+    integration: CompiledIntegration,
+    client: OutboundClient,
+    context: RenderContext,
+    scope: str,
+    policy: RetryPolicy,
+    signing_secret: str | None,
+    on_attempt: Callable[[AttemptRecord], None] | None,
+    sleep: Callable[[float], None] | None,
+    result: SyncResult,
+) -> str | None:
+    """Create the list; its id, or None with `result.error` set."""
+    classifications = integration.error_classifications(CREATE_LIST)
+    try:
+        request = integration.build_request(
+            CREATE_LIST, context=context, batch_id=batch_id_for(scope, CREATE_LIST, ())
+        )
+    except Exception as problem:
+        result.error = _render_failure(problem, CREATE_LIST)
+        return None
+    try:
+        delivery = send_with_retries(
+            client,
+            request,
+            policy,
+            classifications=classifications,
+            sleep=sleep or time.sleep,
+            on_attempt=on_attempt,
+            signing_secret=signing_secret,
+        )
+    except PartnerError as error:
+        result.error = error
+        return None
+    result.create_list_response = delivery.response
+    path = integration.list_id_path or DEFAULT_LIST_ID_PATH
+    try:
+        list_id = read_list_id(delivery.response, path)
+    except PartnerError as error:
+        error.diagnosis = diagnosis_module.diagnose(error, classifications)
+        result.error = error
+        return None
+    result.list_id = list_id
+    result.list_created = True
+    logger.info("created list %r for %s", list_id, scope)
+    return list_id
+
+
+def _render_failure(problem: Exception, endpoint: str) -> PartnerError:
+    """A request that cannot be rendered, as a permanent failure of the run."""
+    path = getattr(problem, "path", "") or f"endpoints.{endpoint}"
+    message = getattr(problem, "message", None) or str(problem)
+    error = PartnerError(
+        "invalid_request",
+        f"{path}: {message}",
+        permanent=True,
+        info={"path": path, "endpoint": endpoint},
+    )
+    error.diagnosis = diagnosis_module.diagnose(error)
+    return error
+
+
+def _send_batches(
+    integration: CompiledIntegration,
+    client: OutboundClient,
+    context: RenderContext,
+    planned: Sequence[Batch],
+    *,
+    policy: RetryPolicy,
+    signing_secret: str | None,
+    settings: Mapping[str, Any],
+    on_attempt: Callable[[AttemptRecord], None] | None,
+    on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None,
+    sleep: Callable[[float], None] | None,
+    result: SyncResult,
+) -> None:
+    stop = threading.Event()
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    pending = iter(planned)
+    pending_lock = threading.Lock()
+    classifications = {
+        endpoint: integration.error_classifications(endpoint)
+        for endpoint in {batch.endpoint for batch in planned}
+    }
+
+    def wait(seconds: float) -> None:
+        # A retry wait ends early when the run stops, and the batch is abandoned.
+        if sleep is not None:
+            sleep(seconds)
+        else:
+            stop.wait(seconds)
+        if stop.is_set():
+            raise _RunStopped
+
+    rate = settings.get("requests_per_second")
+    limiter = _RateLimiter(float(rate), wait) if rate else None
+    concurrency = int(settings.get("max_concurrency") or DEFAULT_CONCURRENCY)
+    workers = max(1, min(concurrency, MAX_CONCURRENCY, len(planned)))
+
+    def work() -> None:
+        while True:
+            with pending_lock:
+                batch = None if stop.is_set() else next(pending, None)
+            if batch is None:
+                return
+            try:
+                outcome = _deliver(batch)
+            except BaseException as crash:
+                # A bug, not a partner failure: stop everything and re-raise it on the
+                # calling thread rather than let a batch vanish silently.
+                stop.set()
+                events.put(("crash", crash))
+                return
+            events.put(("outcome", (batch, outcome)))
+
+    def _deliver(batch: Batch) -> Delivery | PartnerError | None:
+        try:
+            request = integration.build_request(
+                batch.endpoint,
+                context=context,
+                users=batch.users,
+                in_cohort=batch.in_cohort,
+                batch_id=batch.batch_id,
+            )
+        except Exception as problem:
+            stop.set()
+            return _render_failure(problem, batch.endpoint)
+        try:
+            return send_with_retries(
+                client,
+                request,
+                policy,
+                classifications=classifications[batch.endpoint],
+                sleep=wait,
+                on_attempt=lambda record: events.put(("attempt", record)),
+                signing_secret=signing_secret,
+                throttle=limiter.acquire if limiter else None,
+            )
+        except PartnerError as error:
+            stop.set()
+            return error
+        except _RunStopped:
+            return None
+
+    threads = [
+        threading.Thread(target=work, name=f"sync-batch-{n}", daemon=True) for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    healthy = False
+    try:
+        while finished < len(planned):
+            try:
+                kind, payload = events.get(timeout=EVENT_POLL_SECONDS)
+            except queue.Empty:
+                if not any(thread.is_alive() for thread in threads) and events.empty():
+                    break  # the remaining batches were never started: the run stopped
+                continue
+            if kind == "outcome":
+                finished += 1
+            _dispatch(kind, payload, result, on_attempt, on_batch_delivered)
+        healthy = True
+    finally:
+        if not healthy:
+            stop.set()  # a callback or a worker raised: let no new batch start
+        for thread in threads:
+            thread.join()
+    # Events posted while the last workers were finishing (after an early stop).
+    while not events.empty():
+        kind, payload = events.get_nowait()
+        _dispatch(kind, payload, result, on_attempt, on_batch_delivered)
+    result.abandoned_batches = len(planned) - result.batches_delivered - len(result.failed_batches)
+
+
+def _dispatch(
+    kind: str,
+    payload: Any,
+    result: SyncResult,
+    on_attempt: Callable[[AttemptRecord], None] | None,
+    on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None,
+) -> None:
+    if kind == "attempt":
+        if on_attempt is not None:
+            on_attempt(payload)
+    elif kind == "crash":
+        raise payload
+    else:
+        batch, outcome = payload
+        _record_outcome(batch, outcome, result, on_batch_delivered)
+
+
+def _record_outcome(
+    batch: Batch,
+    outcome: Delivery | PartnerError | None,
+    result: SyncResult,
+    on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None,
+) -> None:
+    if isinstance(outcome, Delivery):
+        result.batches_delivered += 1
+        result.delivered_users[batch.endpoint] = result.delivered_users.get(
+            batch.endpoint, 0
+        ) + len(batch.keys)
+        if on_batch_delivered is not None:
+            on_batch_delivered(batch.endpoint, batch.keys)
+    elif isinstance(outcome, PartnerError):
+        result.failed_batches.append(
+            BatchFailure(batch.endpoint, batch.batch_id, len(batch.keys), outcome)
+        )
+        if result.error is None:
+            result.error = outcome
+            logger.info(
+                "sync stopped: %s batch %s failed (%s)",
+                batch.endpoint,
+                batch.batch_id,
+                outcome.kind,
+            )
+
+
+def users_by_key(users: Collection[User], key: str) -> dict[str, User]:
+    """Index users by one of their properties (e.g. "user_id"), skipping users without it."""
+    indexed: dict[str, User] = {}
+    for user in users:
+        value = user.get(key)
+        if value is not None and value != "":
+            indexed[str(value)] = user
+    return indexed
