@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from typing import Any
 
 from integrations.models import Integration, IntegrationRevision, StoredLogo
@@ -15,6 +16,7 @@ from syncengine.core.manifest import (
     TOO_MANY,
     UNKNOWN_KEY,
     UNSUPPORTED_VERSION,
+    canonical_json,
     check_manifest,
     normalize_manifest,
 )
@@ -81,3 +83,14 @@ def _refusal(problems: list[Diagnostic]) -> ActionError:
         code="invalid_manifest",
         details=[p.as_dict() for p in problems],
     )
+
+
+def config_fingerprint(source: Integration | IntegrationRevision | dict[str, Any]) -> str:
+    """A short hash of the exact configuration, logo included.
+
+    A test run records the fingerprint of what it tested; submitting needs a passing full
+    test whose fingerprint equals the draft's current one, so any later edit makes the
+    test stale.
+    """
+    manifest = source if isinstance(source, dict) else manifest_of(source)
+    return hashlib.sha256(canonical_json(manifest)).hexdigest()[:32]

@@ -269,3 +269,14 @@ def test_manifest_fixtures_are_not_mutated(alice_api):
     draft = create(alice_api)
     alice_api.put(f"{BASE}{draft['id']}/manifest", manifest, format="json")
     assert manifest == original
+
+
+def test_the_fingerprint_changes_with_any_edit_and_only_then(alice_api):
+    from integrations.manifests import config_fingerprint
+
+    draft = create(alice_api)
+    integration = Integration.objects.get(pk=draft["id"])
+    first = config_fingerprint(integration)
+    assert first == config_fingerprint(Integration.objects.get(pk=draft["id"]))
+    alice_api.patch(f"{BASE}{draft['id']}/", {"display_name": "Acme 2"}, format="json")
+    assert config_fingerprint(Integration.objects.get(pk=draft["id"])) != first
