@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from portal.models import Cohort, CohortMember
@@ -174,6 +174,9 @@ def _insert(members: list[CohortMember]) -> None:
     # A repeated member key (the same user twice in one file) is merged, not an error.
     if members:
         CohortMember.objects.bulk_create(members, ignore_conflicts=True)
+        # Under DEBUG Django keeps every query's SQL; a million-row load would otherwise hold
+        # all of its INSERT statements in memory.
+        reset_queries()
 
 
 def add_members(cohort: Cohort, raws: list) -> int:
