@@ -1,0 +1,565 @@
+// The Part 2 editor: live preview, autosave, rows, and problems shown on the fields.
+//
+// The form is never re-rendered while the partner types: only the Testing Integration
+// panel and the problem summary are replaced, so focus and caret stay where they are.
+// Every rule lives on the server; this script sends the form state and shows the answers.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("editor-form");
+  if (!form) return;
+  const csrf = document.body.dataset.csrf;
+  const panel = document.getElementById("testing-body");
+  const summaryHost = document.getElementById("problem-summary");
+  const saveState = document.getElementById("save-state");
+  const liveBadge = document.querySelector("[data-live-state]");
+  const conflictBox = document.getElementById("save-conflict");
+  const PREVIEW_DELAY = 250;
+  const SAVE_DELAY = 1200;
+  const RETRY_DELAY = 5000;
+  const PATH_ATTRIBUTES = ["name", "id", "for", "aria-describedby", "aria-labelledby", "aria-controls", "data-list", "data-mirror"];
+
+  let data = JSON.parse(document.getElementById("editor-data").textContent);
+  let revision = Number(form.querySelector("[data-base-revision]").value);
+  let lastSaved = serializeState();
+  let previewTimer = null;
+  let previewController = null;
+  let saveTimer = null;
+  let saving = null;
+  let saveAgain = false;
+  let conflict = false;
+  let summaryCollapsed = false;
+  const openDetails = new Set();
+
+  // ---------------------------------------------------------------- form state
+  function serializeState() {
+    const state = {};
+    new FormData(form).forEach(function (value, key) {
+      if (key !== "csrfmiddlewaretoken" && key !== "base_revision") state[key] = String(value);
+    });
+    return JSON.stringify(state);
+  }
+
+  function post(url, fields, accept, signal) {
+    const body = new URLSearchParams();
+    body.set("state", serializeState());
+    Object.keys(fields || {}).forEach(function (key) { body.set(key, fields[key]); });
+    return fetch(url, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      signal: signal,
+      headers: { "X-CSRFToken": csrf, "Accept": accept || "application/json" },
+    });
+  }
+
+  function isDirty() { return serializeState() !== lastSaved; }
+
+  // ---------------------------------------------------------------- live preview
+  function schedulePreview(delay) {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(runPreview, delay === undefined ? PREVIEW_DELAY : delay);
+  }
+
+  function runPreview() {
+    if (previewController) previewController.abort();
+    const controller = new AbortController();
+    previewController = controller;
+    if (liveBadge) liveBadge.classList.add("is-busy");
+    post(form.dataset.previewUrl, {}, "application/json", controller.signal)
+      .then(function (response) { return response.json().then(function (body) { return { ok: response.ok, body: body }; }); })
+      .then(function (result) {
+        if (controller !== previewController) return;
+        if (!result.ok) { showNotice(result.body.error ? result.body.error.message : "The preview failed."); return; }
+        clearNotice();
+        swapPanel(result.body.panel);
+        swapSummary(result.body.summary);
+        const before = data;
+        data = result.body.data;
+        applyProblems();
+        if (before.error_count !== data.error_count || before.warning_count !== data.warning_count) {
+          announce(data.error_count || data.warning_count
+            ? data.error_count + " errors, " + data.warning_count + " warnings."
+            : "No problems found.");
+        }
+      })
+      .catch(function (error) { if (error.name !== "AbortError") showNotice("The preview could not be updated; retrying when you type again."); })
+      .finally(function () {
+        if (controller === previewController) {
+          previewController = null;
+          if (liveBadge) liveBadge.classList.remove("is-busy");
+        }
+      });
+  }
+
+  function swapPanel(html) {
+    const scroll = panel.scrollTop;
+    const focusedId = panel.contains(document.activeElement) ? document.activeElement.id : null;
+    panel.innerHTML = html;
+    panel.querySelectorAll("details[class]").forEach(function (details) {
+      details.open = openDetails.has(details.className);
+    });
+    panel.scrollTop = scroll;
+    if (focusedId) {
+      const again = document.getElementById(focusedId);
+      if (again) again.focus({ preventScroll: true });
+    }
+  }
+
+  function swapSummary(html) {
+    summaryHost.innerHTML = html;
+    applySummaryState();
+  }
+
+  function applySummaryState() {
+    const summary = summaryHost.querySelector(".summary");
+    const toggle = summaryHost.querySelector("[data-summary-toggle]");
+    if (!summary || !toggle) return;
+    summary.classList.toggle("is-collapsed", summaryCollapsed);
+    toggle.setAttribute("aria-expanded", summaryCollapsed ? "false" : "true");
+    toggle.textContent = summaryCollapsed ? "Show details" : "Hide details";
+  }
+
+  panel.addEventListener("toggle", function (event) {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.className) return;
+    if (details.open) openDetails.add(details.className);
+    else openDetails.delete(details.className);
+  }, true);
+
+  // ---------------------------------------------------------------- problems on fields
+  function resolve(path) {
+    let candidate = path || "";
+    while (candidate) {
+      const element = document.getElementById("f-" + candidate);
+      if (element && element.getClientRects().length) return element;
+      const cut = candidate.lastIndexOf(".");
+      if (cut < 0) break;
+      candidate = candidate.slice(0, cut);
+    }
+    return document.getElementById("f-" + (path || "").split(".")[0]);
+  }
+
+  function isControl(element) {
+    return element && ["INPUT", "SELECT", "TEXTAREA"].includes(element.tagName);
+  }
+
+  function clearProblems() {
+    form.querySelectorAll(".fld-msgs[data-generated]").forEach(function (node) { node.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (node) { node.removeAttribute("aria-invalid"); });
+    form.querySelectorAll("[data-described-by]").forEach(function (node) {
+      if (node.dataset.describedBy) node.setAttribute("aria-describedby", node.dataset.describedBy);
+      else node.removeAttribute("aria-describedby");
+      delete node.dataset.describedBy;
+    });
+    if (window.CodeFields) window.CodeFields.clearMarks(form);
+  }
+
+  function problemBox(element, target, problems) {
+    const box = document.createElement("div");
+    box.className = "fld-msgs";
+    box.dataset.generated = "1";
+    box.id = (element.id || "f-" + target) + "-problems";
+    problems.slice(0, 4).forEach(function (problem) {
+      const line = document.createElement("p");
+      line.className = "fld-msg sev-" + problem.severity;
+      const where = problem.line ? "Line " + problem.line + ", column " + (problem.column || 1) + ": " : "";
+      line.textContent = where + problem.message;
+      box.append(line);
+    });
+    return box;
+  }
+
+  function applyProblems() {
+    clearProblems();
+    if (window.CodeFields) window.CodeFields.setSuggestions(data.suggestions);
+    const byTarget = new Map();
+    data.problems.forEach(function (problem) {
+      if (!byTarget.has(problem.target)) byTarget.set(problem.target, []);
+      byTarget.get(problem.target).push(problem);
+    });
+    byTarget.forEach(function (problems, target) {
+      const element = resolve(target);
+      if (!element || !form.contains(element)) return;
+      const box = problemBox(element, target, problems);
+      if (isControl(element)) {
+        (element.closest(".fld") || element.parentElement).append(box);
+        if (problems.some(function (p) { return p.severity === "error"; })) element.setAttribute("aria-invalid", "true");
+        element.dataset.describedBy = element.getAttribute("aria-describedby") || "";
+        element.setAttribute("aria-describedby", (element.dataset.describedBy + " " + box.id).trim());
+        if (element.tagName === "TEXTAREA" && window.CodeFields) {
+          window.CodeFields.setMarks(element, problems.filter(function (p) { return p.line; }));
+        }
+      } else {
+        box.classList.add("fld-msgs-block");
+        const anchor = element.querySelector(":scope > .section-head, :scope > fieldset > legend, :scope > .options-head");
+        if (anchor) anchor.after(box);
+        else element.prepend(box);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- focusing a field
+  function focusTarget(target, line, column) {
+    const element = resolve(target);
+    if (!element) return;
+    let control = isControl(element) ? element : element.querySelector("input:not([type=hidden]), select, textarea, button");
+    element.scrollIntoView({ block: "center", behavior: "smooth" });
+    const flashing = isControl(element) ? (element.closest(".code") || element) : element;
+    flashing.classList.remove("flash");
+    void flashing.offsetWidth;
+    flashing.classList.add("flash");
+    if (!control) return;
+    if (control.tagName === "TEXTAREA" && line && window.CodeFields) window.CodeFields.focusAt(control, line, column);
+    else control.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("[data-focus]");
+    if (!link) return;
+    event.preventDefault();
+    focusTarget(link.dataset.focus, link.dataset.line, link.dataset.column);
+  });
+
+  summaryHost.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-summary-toggle]");
+    if (!toggle) return;
+    summaryCollapsed = !summaryCollapsed;
+    applySummaryState();
+  });
+
+  // ---------------------------------------------------------------- autosave
+  function setSaveState(state, text) {
+    if (!saveState) return;
+    saveState.dataset.state = state;
+    const label = saveState.querySelector("[data-save-text]");
+    const texts = {
+      saved: "All changes saved",
+      dirty: "Unsaved changes",
+      saving: "Saving…",
+      error: "Not saved",
+      conflict: "Not saved: changed elsewhere",
+    };
+    label.textContent = text || texts[state];
+  }
+
+  function scheduleSave(delay) {
+    if (conflict) return;
+    clearTimeout(saveTimer);
+    if (!saving) setSaveState(isDirty() ? "dirty" : "saved");
+    saveTimer = setTimeout(function () { save(false); }, delay === undefined ? SAVE_DELAY : delay);
+  }
+
+  function save(explicit) {
+    clearTimeout(saveTimer);
+    if (conflict) return Promise.resolve(false);
+    if (saving) { saveAgain = true; return saving; }
+    const state = serializeState();
+    if (!explicit && state === lastSaved) { setSaveState("saved"); return Promise.resolve(true); }
+    setSaveState("saving");
+    saving = post(form.dataset.saveUrl, { base_revision: String(revision), autosave: explicit ? "0" : "1" })
+      .then(function (response) {
+        return response.json().then(function (body) { return { status: response.status, ok: response.ok, body: body }; });
+      })
+      .then(function (result) {
+        if (result.status === 409) {
+          conflict = true;
+          setSaveState("conflict");
+          conflictBox.hidden = false;
+          conflictBox.querySelector("[data-conflict-text]").textContent = result.body.error.message + " Your unsaved edits are still on this page; copy what you need before reloading.";
+          return false;
+        }
+        if (!result.ok) {
+          setSaveState("error", "Not saved: " + (result.body.error ? result.body.error.message : "the server refused the change"));
+          return false;
+        }
+        revision = result.body.revision;
+        document.querySelectorAll("[data-base-revision]").forEach(function (input) { input.value = String(revision); });
+        document.querySelectorAll("[data-revision-label]").forEach(function (label) { label.textContent = String(revision); });
+        lastSaved = state;
+        if (isDirty()) setSaveState("dirty");
+        else setSaveState("saved", (explicit ? "Saved revision " : "Saved · revision ") + revision + " at " + result.body.saved_at.slice(11));
+        return true;
+      })
+      .catch(function () {
+        setSaveState("error", "Not saved: the server could not be reached. Retrying…");
+        saveTimer = setTimeout(function () { save(false); }, RETRY_DELAY);
+        return false;
+      })
+      .finally(function () {
+        saving = null;
+        if (saveAgain) { saveAgain = false; scheduleSave(200); }
+      });
+    return saving;
+  }
+
+  window.addEventListener("beforeunload", function (event) {
+    if (!conflict && (isDirty() || saving)) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  // Leaving through a link of the page first saves what is unsaved.
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || link.dataset.focus !== undefined || link.getAttribute("href").startsWith("#")) return;
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.shiftKey || conflict || !isDirty()) return;
+    event.preventDefault();
+    save(false).then(function (ok) {
+      if (ok) window.location.href = link.href;
+    });
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    save(true);
+  });
+
+  // The page's other forms (duplicate, import, delete) first save what is unsaved, so a
+  // duplicate copies what the partner sees and an import keeps it in the history. On
+  // `window`, this runs after app.js has asked for any confirmation.
+  window.addEventListener("submit", function (event) {
+    const other = event.target;
+    if (other === form || event.defaultPrevented || conflict || !isDirty()) return;
+    event.preventDefault();
+    save(false).then(function (ok) {
+      if (ok) other.submit();
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      save(true);
+    }
+  });
+
+  // ---------------------------------------------------------------- changes
+  function changed(delay) {
+    schedulePreview(delay);
+    scheduleSave();
+  }
+
+  function mirror(input) {
+    document.querySelectorAll('[data-mirror="' + CSS.escape(input.name) + '"]').forEach(function (chip) {
+      chip.textContent = input.value.trim() ? "$" + input.value.trim() : chip.dataset.placeholder;
+    });
+  }
+
+  form.addEventListener("input", function (event) {
+    if (event.target.matches("[data-copy-source]")) return;
+    if (event.target.name && event.target.name.endsWith(".variable")) mirror(event.target);
+    changed();
+  });
+
+  form.addEventListener("change", function (event) {
+    const target = event.target;
+    if (target.matches("[data-copy-source]")) return;
+    if (target.matches("[data-auth-radio]")) { switchAuth(target); return; }
+    if (target.matches("[data-type-select]")) showForType(target, true);
+    changed();
+  });
+
+  function showForType(select, addOption) {
+    const row = select.closest("[data-row]");
+    row.querySelectorAll("[data-show-types]").forEach(function (element) {
+      if (element.closest("[data-row]") !== row) return;
+      const show = element.dataset.showTypes.split(" ").includes(select.value);
+      element.classList.toggle("is-hidden", !show);
+    });
+    const options = row.querySelector(":scope [data-show-types] > [data-list]");
+    if (addOption && options && !options.closest(".is-hidden") && !options.children.length) {
+      addRow(options.closest("[data-list-host]"), "option", "", false);
+    }
+  }
+
+  // ---------------------------------------------------------------- rows
+  function escapeRegExp(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+  function renumber(list) {
+    const prefix = list.dataset.list;
+    const pattern = new RegExp("(^|[^A-Za-z0-9_.])(" + escapeRegExp(prefix) + "\\.)(\\d+)(?=[.\\-\\s\"]|$)", "g");
+    const checked = Array.from(list.querySelectorAll("input[type=radio]:checked"));
+    Array.from(list.children).filter(function (row) { return row.matches("[data-row]"); }).forEach(function (row, index) {
+      const rewrite = function (text) { return text.replace(pattern, function (all, before, head) { return before + head + index; }); };
+      [row].concat(Array.from(row.querySelectorAll("*"))).forEach(function (element) {
+        PATH_ATTRIBUTES.forEach(function (attribute) {
+          const value = element.getAttribute(attribute);
+          if (value !== null) element.setAttribute(attribute, rewrite(value));
+        });
+        if (element.dataset.pathValue !== undefined) element.value = rewrite(element.value);
+        if (element.dataset.describedBy) element.dataset.describedBy = rewrite(element.dataset.describedBy);
+        if (element.tagName === "TEMPLATE") element.innerHTML = rewrite(element.innerHTML);
+      });
+    });
+    checked.forEach(function (radio) { radio.checked = true; });
+  }
+
+  function updateCounts() {
+    document.querySelectorAll("[data-count]").forEach(function (pill) {
+      const list = form.querySelector('[data-list="' + pill.dataset.count + '"]');
+      if (list) pill.textContent = String(list.children.length);
+    });
+  }
+
+  function addRow(host, kind, value, focus) {
+    const template = host.querySelector(':scope > template[data-template="' + kind + '"]');
+    const list = host.querySelector(":scope > [data-list]");
+    if (!template || !list) return null;
+    const index = list.children.length;
+    const holder = document.createElement("template");
+    holder.innerHTML = template.innerHTML.split(template.dataset.placeholder).join(String(index));
+    const row = holder.content.firstElementChild;
+    list.append(holder.content);
+    if (window.CodeFields) window.CodeFields.init(row);
+    const first = row.querySelector("input:not([type=hidden]):not([type=radio]), select, textarea");
+    if (first && value) first.value = value;
+    if (first && focus) first.focus();
+    return row;
+  }
+
+  form.addEventListener("click", function (event) {
+    const button = event.target.closest("button");
+    if (!button || button.type === "submit") return;
+    if (button.dataset.add !== undefined) {
+      const host = button.closest("[data-list-host]");
+      const row = addRow(host, button.dataset.add, button.dataset.value || "", !button.dataset.value);
+      if (!row) return;
+      const typeSelect = row.querySelector("[data-type-select]");
+      if (typeSelect) showForType(typeSelect, false);
+      updateCounts();
+      changed(0);
+    } else if (button.dataset.remove !== undefined) {
+      const row = button.closest("[data-row]");
+      const list = row.parentElement;
+      const next = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      renumber(list);
+      updateCounts();
+      const focusable = next ? next.querySelector("[data-remove]") : list.closest("[data-list-host]").querySelector(":scope [data-add]");
+      if (focusable) focusable.focus();
+      announce("Removed.");
+      changed(0);
+    } else if (button.dataset.move !== undefined) {
+      const row = button.closest("[data-row]");
+      const list = row.parentElement;
+      const other = button.dataset.move === "up" ? row.previousElementSibling : row.nextElementSibling;
+      if (!other) return;
+      if (button.dataset.move === "up") list.insertBefore(row, other);
+      else list.insertBefore(other, row);
+      renumber(list);
+      button.focus();
+      announce(button.dataset.move === "up" ? "Moved up." : "Moved down.");
+      changed(0);
+    } else if (button.dataset.removeSection !== undefined) {
+      const section = button.closest("section");
+      const link = form.querySelector('.section-nav a[href="#' + section.id + '"]');
+      if (link) link.remove();
+      section.remove();
+      changed(0);
+    } else if (button.dataset.copyErrors !== undefined) {
+      copyErrors(button);
+    }
+  });
+
+  // ---------------------------------------------------------------- server-rendered parts
+  function replaceHtml(element, html) {
+    const holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    const fresh = holder.content.firstElementChild;
+    element.replaceWith(fresh);
+    if (window.CodeFields) window.CodeFields.init(fresh);
+    return fresh;
+  }
+
+  function switchAuth(radio) {
+    const fieldset = radio.closest("[data-auth-method]");
+    const previous = fieldset.dataset.authMethod;
+    const method = radio.value;
+    post(form.dataset.authUrl, { previous_method: previous }, "text/html")
+      .then(function (response) {
+        if (!response.ok) throw new Error("refused");
+        return response.text();
+      })
+      .then(function (html) {
+        replaceHtml(document.getElementById("auth-and-fields"), html);
+        const chosen = document.getElementById("auth-method-" + method);
+        if (chosen) chosen.focus();
+        updateCounts();
+        announce("Authentication set; its fields are in the custom fields.");
+        changed(0);
+      })
+      .catch(function () {
+        const back = fieldset.querySelector('input[value="' + previous + '"]');
+        if (back) back.checked = true;
+        showNotice("The auth method could not be changed. Try again.");
+      });
+  }
+
+  function copyErrors(button) {
+    const target = button.dataset.copyErrors;
+    const source = button.closest(".copy-from").querySelector("[data-copy-source]").value;
+    post(form.dataset.copyUrl, { source: source, target: target }, "text/html")
+      .then(function (response) {
+        if (!response.ok) return response.json().then(function (body) { throw new Error(body.error.message); });
+        return response.text();
+      })
+      .then(function (html) {
+        const block = replaceHtml(document.getElementById("errors-" + target), html);
+        const again = block.querySelector("[data-copy-errors]");
+        if (again) again.focus();
+        announce("Error classifications copied.");
+        changed(0);
+      })
+      .catch(function (error) { showNotice(error.message || "Copying failed."); });
+  }
+
+  // ---------------------------------------------------------------- messages
+  let announcer = null;
+  function announce(text) {
+    if (!announcer) {
+      announcer = document.createElement("div");
+      announcer.className = "sr-only";
+      announcer.setAttribute("role", "status");
+      document.body.append(announcer);
+    }
+    announcer.textContent = "";
+    setTimeout(function () { announcer.textContent = text; }, 30);
+  }
+
+  const noticeBox = document.getElementById("editor-notice");
+  let noticeTimer = null;
+  function showNotice(text) {
+    noticeBox.textContent = text;
+    noticeBox.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(clearNotice, 8000);
+  }
+
+  function clearNotice() {
+    noticeBox.hidden = true;
+    noticeBox.textContent = "";
+  }
+
+  // ---------------------------------------------------------------- the panel follows
+  // Working on an endpoint brings its rendered request into view; working on fields
+  // brings the Connect modal. Only when moving to another section, never while typing.
+  let followed = null;
+  form.addEventListener("focusin", function (event) {
+    const section = event.target.closest("[data-endpoint], #f-custom_fields, #f-mapping_fields, #f-auth");
+    if (!section || section === followed || window.matchMedia("(max-width: 1180px)").matches) return;
+    followed = section;
+    const target = section.dataset.endpoint
+      ? document.getElementById("tp-req-" + section.dataset.endpoint)
+      : document.getElementById("tp-modal");
+    if (!target) return;
+    const top = target.getBoundingClientRect().top - panel.getBoundingClientRect().top + panel.scrollTop;
+    panel.scrollTo({ top: Math.max(0, top - 8), behavior: "smooth" });
+  });
+
+  // ---------------------------------------------------------------- start
+  if (window.CodeFields) window.CodeFields.init(form);
+  applyProblems();
+  applySummaryState();
+})();
