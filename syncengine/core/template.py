@@ -40,6 +40,8 @@ MAX_TEMPLATE_DEPTH = 32
 MAX_VALUE_DEPTH = 250
 # A best-effort scan reports this many stray `$` at most; the rest would be noise.
 MAX_SCAN_ERRORS = 20
+# Python refuses int() on longer digit strings; no partner API needs such numbers.
+MAX_INTEGER_DIGITS = 4_000
 JSON_WHITESPACE = " \t\n\r"
 HEADER_VALUE_FORBIDDEN = "\r\n"
 
@@ -648,6 +650,8 @@ class _JsonTemplateParser:
         if end < self.length and (self.text[end] in ".eE" or self.text[end].isalpha()):
             raise self.error(f"invalid number {self.text[start : end + 1]!r}", start)
         text = match.group(0)
+        if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+            raise self.error(f"the number has more than {MAX_INTEGER_DIGITS} digits", start)
         self.offset = end
         if text.lstrip("-").isdigit():
             return JsonLiteral(int(text))

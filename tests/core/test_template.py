@@ -415,3 +415,15 @@ def test_orjson_is_the_serialiser():
     """The fast path is one orjson.dumps of the whole payload (same bytes)."""
     value = {"a": [1, "é", None]}
     assert dumps_json(value) == orjson.dumps(value)
+
+
+def test_an_absurdly_long_number_is_a_diagnostic_not_a_crash():
+    from syncengine.core.manifest import check_manifest
+
+    doc = {
+        "display_name": "x",
+        "integration_type": "list",
+        "endpoints": {"create_list": {"url": "https://x.test", "payload": "9" * 5000}},
+    }
+    problems = [d for d in check_manifest(doc) if d.path == "endpoints.create_list.payload"]
+    assert any("more than 4000 digits" in d.message for d in problems)
