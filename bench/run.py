@@ -20,6 +20,7 @@ BENCHMARKS = [
     "preview_bench.py",
     "cohort_import_bench.py",
     "throughput_bench.py",
+    "testrun_bench.py",
 ]
 
 

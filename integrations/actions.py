@@ -6,13 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from integrations.logo import LogoError, process_logo
 from integrations.manifests import storable_config
 from integrations.models import (
+    DestinationChannel,
     Integration,
     IntegrationRevision,
+    IntegrationStatus,
     IntegrationType,
     StoredLogo,
 )
@@ -32,6 +36,14 @@ AUTOSAVE_COALESCE = timedelta(minutes=5)
 MAX_AUDITED_PATHS = 20
 
 
+def _named(name: str):
+    """Integrations whose name equals `name` in the sense of the unique constraint
+    (LOWER(display_name)), so the check and the constraint can never disagree."""
+    return Integration.objects.annotate(lowered=Lower("display_name")).filter(
+        lowered=Lower(Value(name))
+    )
+
+
 def _clean_display_name(name: Any, *, exclude: Integration | None = None) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ActionError("The display name is required.", field="display_name")
@@ -41,7 +53,7 @@ def _clean_display_name(name: Any, *, exclude: Integration | None = None) -> str
             f"The display name must be at most {MAX_DISPLAY_NAME_LENGTH} characters.",
             field="display_name",
         )
-    taken = Integration.objects.filter(display_name__iexact=name)
+    taken = _named(name)
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():
@@ -262,7 +274,7 @@ def _copy_name(name: str) -> str:
     for attempt in range(1, 100):
         suffix = " (copy)" if attempt == 1 else f" (copy {attempt})"
         candidate = name[: MAX_DISPLAY_NAME_LENGTH - len(suffix)] + suffix
-        if not Integration.objects.filter(display_name__iexact=candidate).exists():
+        if not _named(candidate).exists():
             return candidate
     raise ActionError(
         "Could not find a free name for the copy; rename some copies first.", status=409
@@ -296,6 +308,21 @@ def integration_duplicate(*, acting_user: User, integration: Integration) -> Int
 
 @transaction.atomic
 def integration_delete(*, acting_user: User, integration: Integration) -> None:
+    """Delete a draft with its history; refused while it is in review or deployed."""
+    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    if integration.status == IntegrationStatus.IN_REVIEW:
+        raise ActionError(
+            "This integration is in review; withdraw the submission before deleting it.",
+            status=409,
+            code="invalid_transition",
+        )
+    if integration.destinations.filter(channel=DestinationChannel.APPROVED).exists():
+        raise ActionError(
+            "This integration is live on the Destinations page; it cannot be "
+            "deleted. Ask the integrations team to retire it.",
+            status=409,
+            code="invalid_transition",
+        )
     audit_record(
         actor=acting_user,
         org=integration.org,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
+from portal.crypto import EncryptedJSONField
 from portal.models import Organization
 
 
@@ -74,6 +76,18 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def logo_url(self, kind: str = "tile") -> str | None:
+        """The logo (`full`) or its 128×128 tile rendition; the URL changes with the
+        logo's content, so it can be cached for ever."""
+        if self.logo_id is None:
+            return None
+        path = reverse("api_integration_logo", args=[self.pk])
+        return f"{path}?kind={kind}&v={self.logo_id[:12]}"
+
+    @property
+    def tile_logo_url(self) -> str | None:
+        return self.logo_url("tile")
+
 
 class IntegrationRevision(models.Model):
     """The draft as it was after one save; any two can be compared and any one restored."""
@@ -98,3 +112,198 @@ class IntegrationRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration_id} r{self.number}"
+
+
+class VersionKind(models.TextChoices):
+    SUBMISSION = "submission", "Submitted for review"
+    INTERNAL = "internal", "Released internally"
+
+
+class VersionState(models.TextChoices):
+    INTERNAL = "internal", "Released internally"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class IntegrationVersion(models.Model):
+    """A frozen configuration: what was submitted for review or released internally.
+
+    Never edited after creation except for its review state; the draft moves on freely.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12, choices=VersionKind.choices)
+    state = models.CharField(max_length=20, choices=VersionState.choices)
+    display_name = models.CharField(max_length=100)
+    integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
+    config = models.JSONField()
+    logo = models.ForeignKey(
+        StoredLogo, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    fingerprint = models.CharField(max_length=32)
+    # The passing full test the submission rests on (the partner's evidence).
+    test_run_id = models.BigIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True, max_length=4000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_reviews",
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_message = models.TextField(blank=True, max_length=4000)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "number"], name="one_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} v{self.number} ({self.state})"
+
+    @property
+    def tile_logo_url(self) -> str | None:
+        if self.logo_id is None:
+            return None
+        return f"{reverse('api_version_logo', args=[self.pk])}?v={self.logo_id[:12]}"
+
+
+class ReviewComment(models.Model):
+    """A message on a submitted version, from a reviewer or the partner; decisions that
+    need words (request changes, reject) are comments too."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", "Comment"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        REJECTED = "rejected", "Rejected"
+        APPROVED = "approved", "Approved"
+
+    version = models.ForeignKey(
+        IntegrationVersion, on_delete=models.CASCADE, related_name="comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMMENT)
+    body = models.TextField(max_length=4000)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.version_id}"
+
+
+class DestinationChannel(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    INTERNAL = "internal", "Internal"
+
+
+class Destination(models.Model):
+    """A tile on an organisation's Destinations page, serving one version of an integration.
+
+    An approved tile keeps serving its version until the next approval; an internal tile
+    is the partner's own draft release, seen only by the partner's organisation.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="destinations")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="destinations"
+    )
+    channel = models.CharField(max_length=10, choices=DestinationChannel.choices)
+    version = models.ForeignKey(IntegrationVersion, on_delete=models.RESTRICT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version__display_name", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "channel"], name="one_tile_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version.display_name} ({self.channel}) for org {self.org_id}"
+
+
+class Deployment(models.Model):
+    """Every time a destination started serving a version (approvals and rollbacks)."""
+
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="deployments"
+    )
+    version = models.ForeignKey(IntegrationVersion, on_delete=models.RESTRICT, related_name="+")
+    reason = models.CharField(max_length=20)
+    deployed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deployed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-deployed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} of v{self.version.number}"
+
+
+class ConformanceStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    ERROR = "error", "Could not run"
+
+
+class ConformanceRun(models.Model):
+    """The automated conformance checks of a submitted version, run by a worker against
+    the partner's endpoint. `values` (the Connect-modal credentials used) are encrypted and
+    never leave the database except inside the worker."""
+
+    version = models.ForeignKey(
+        IntegrationVersion, on_delete=models.CASCADE, related_name="conformance_runs"
+    )
+    status = models.CharField(
+        max_length=10, choices=ConformanceStatus.choices, default=ConformanceStatus.QUEUED
+    )
+    values = EncryptedJSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"conformance {self.pk} of version {self.version_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {ConformanceStatus.DONE, ConformanceStatus.ERROR}
+
+    @property
+    def passed_count(self) -> int:
+        return sum(result.get("status") == "passed" for result in self.results)
+
+    @property
+    def failed_count(self) -> int:
+        return sum(result.get("status") == "failed" for result in self.results)

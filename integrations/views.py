@@ -15,7 +15,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -290,17 +289,10 @@ def integration_logo(request: HttpRequest, integration_id: int):
     return _logo_result(
         request,
         integration=integration,
-        tile_url=logo_url(integration),
+        tile_url=integration.tile_logo_url,
         note="Logo saved." if integration.logo_id else "Logo removed.",
         saved=True,
     )
-
-
-def logo_url(integration: Integration, kind: str = "tile") -> str | None:
-    if integration.logo_id is None:
-        return None
-    path = reverse("api_integration_logo", args=[integration.pk])
-    return f"{path}?kind={kind}&v={integration.logo_id[:12]}"
 
 
 # --------------------------------------------------------------------------------------

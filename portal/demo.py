@@ -1,4 +1,6 @@
-"""Demo data for `make run`: a cast of people, two organisations, a project and cohorts.
+"""Demo data for `make run`: a cast of people, two organisations, a project and cohorts,
+and two drafts already pointed at the demo partner with their test settings filled in, so
+that a new partner runs a passing test within the first minute.
 
 Built through the same action functions the pages use, so the audit log tells the story.
 Running it again changes nothing.
@@ -27,6 +29,12 @@ DEMO_LOGINS = [
     ("rita@platform.test", "Reviewer"),
     ("adam@platform.test", "Platform admin"),
 ]
+# `make run` starts the demo partner here (portal/management/commands/rundev.py).
+DEMO_PARTNER_URL = "http://127.0.0.1:8765"
+DEMO_PARTNER_TOKEN = "demo-token"  # demo_partner.DEMO_TOKEN, which the demo partner accepts
+DEMO_LIST_DRAFT = "Demo Partner Lists"
+DEMO_PROPERTY_DRAFT = "Demo Partner Properties"
+DEMO_TEST_USERS = 25
 DEMO_COHORTS = [("Power users", 3_000), ("Churn risk", 1_200), ("Newsletter subscribers", 2_500)]
 PLANS = ["free", "starter", "growth", "enterprise"]
 COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN"]
@@ -70,8 +78,109 @@ def _org(name: str, admin: User) -> Organization:
     return org
 
 
+def demo_partner_manifest(integration_type: str, base: str = DEMO_PARTNER_URL) -> dict:
+    """A draft for the demo partner's list API (list) or property API (property)."""
+    user_id = {
+        "variable": "user_id_field",
+        "display_name": "User ID",
+        "type": "single_select",
+        "options": ["user_id", "email", "amplitude_id", "device_id"],
+        "help_text": "Which Amplitude identifier the demo partner receives.",
+    }
+    token = {
+        "variable": "bearer_token",
+        "display_name": "API token",
+        "type": "string",
+        "required": True,
+        "secret": True,
+        "help_text": f"The demo partner accepts {DEMO_PARTNER_TOKEN}.",
+    }
+    bad_token = {
+        "status": 401,
+        "sub_code": "E_AUTH",
+        "sub_code_path": "error.code",
+        "reason": "Unauthorized",
+        "message": f"The demo partner did not accept the API token: use {DEMO_PARTNER_TOKEN}.",
+        "action": "fail",
+    }
+    members = f"{base}/v1/lists/$list_id/members"
+    if integration_type == "list":
+        endpoints = {
+            "create_list": {
+                "method": "POST",
+                "url": f"{base}/v1/lists",
+                "payload": '{"name": "$cohort_name"}',
+                "list_id_path": "data.id",
+                "errors": [bad_token],
+            },
+            "add_users": {
+                "method": "POST",
+                "url": members,
+                "payload": '{"userIds": $items}',
+                "item_template": '"$user_id_field"',
+                "batch_size": 1000,
+                "errors": [bad_token],
+            },
+            "remove_users": {
+                "method": "DELETE",
+                "url": members,
+                "payload": '{"userIds": $items}',
+                "item_template": '"$user_id_field"',
+                "batch_size": 1000,
+                "errors": [bad_token],
+            },
+        }
+        name = DEMO_LIST_DRAFT
+    else:
+        endpoints = {
+            "update_users": {
+                "method": "POST",
+                "url": f"{base}/v1/users/properties",
+                "payload": '{"users": $items}',
+                "item_template": '{"user_id": "$user_id_field", "in_cohort": $in_cohort}',
+                "batch_size": 1000,
+                "errors": [bad_token],
+            }
+        }
+        name = DEMO_PROPERTY_DRAFT
+    return {
+        "manifest_version": 1,
+        "display_name": name,
+        "integration_type": integration_type,
+        "auth": {"method": "bearer", "token_variable": "bearer_token"},
+        "custom_fields": [token],
+        "mapping_fields": [user_id],
+        "endpoints": endpoints,
+    }
+
+
+def _demo_drafts(alice: User, acme: Organization, project: Project, partner_url: str) -> None:
+    """The two demo-partner drafts with their test settings, unless they exist already."""
+    from integrations import actions as integration_actions
+    from integrations.models import Integration
+    from syncengine import actions as testing_actions
+
+    for integration_type in ("list", "property"):
+        manifest = demo_partner_manifest(integration_type, partner_url)
+        if Integration.objects.filter(display_name__iexact=manifest["display_name"]).exists():
+            continue
+        draft = integration_actions.integration_import(
+            acting_user=alice, org=acme, manifest=manifest
+        )
+        testing_actions.test_settings_save(
+            acting_user=alice,
+            integration=draft,
+            project_id=project.public_id,
+            api_key=project.api_key,
+            values={"bearer_token": DEMO_PARTNER_TOKEN},
+            mapping={"user_id_field": "user_id"},
+            users_source="generated",
+            users_count=DEMO_TEST_USERS,
+        )
+
+
 @transaction.atomic
-def load_demo_data() -> dict:
+def load_demo_data(*, partner_url: str = DEMO_PARTNER_URL) -> dict:
     adam = _user("adam@platform.test", "Adam Admin", staff_role=StaffRole.PLATFORM_ADMIN)
     _user("rita@platform.test", "Rita Reviewer", staff_role=StaffRole.REVIEWER)
     alice = _user("alice@acme.test", "Alice Partner")
@@ -93,4 +202,5 @@ def load_demo_data() -> dict:
         offset += size // 2  # cohorts overlap, as real ones do
     if not Project.objects.filter(org=globex).exists():
         actions.project_create(acting_user=bob, org=globex, name="Globex Storefront")
+    _demo_drafts(alice, acme, project, partner_url)
     return {"acme": acme, "globex": globex, "project": project}

@@ -197,6 +197,29 @@ if OUTBOUND_ALLOW_PRIVATE_NETWORKS and not DEBUG:
         "requests reach private and loopback addresses."
     )
 
+
+def _env_seconds(name: str, default: float, *, maximum: float) -> float:
+    """A non-negative number of seconds from the environment, refused unless it parses."""
+    value = env.raw(name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number of seconds.") from None
+    if not 0 <= seconds <= maximum:  # also refuses nan
+        raise ImproperlyConfigured(f"{name}={value} must be between 0 and {maximum:g}.")
+    return seconds
+
+
+# The wait before the second attempt of a partner request; later waits double from it
+# (DESIGN §6: 1 s growing to about two minutes). Tests shorten it.
+RETRY_BASE_DELAY_SECONDS = _env_seconds("RETRY_BASE_DELAY_SECONDS", 1.0, maximum=60.0)
+# Extra keyword arguments for syncengine.core.http.OutboundClient (read_timeout, deadline,
+# ...). Empty in every deployment: the limits are part of what partners are promised.
+# Tests shorten them to exercise hostile partners quickly; a wrong key fails loudly.
+OUTBOUND_CLIENT_OPTIONS: dict[str, float] = {}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -282,6 +305,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name with others get a name of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "TestRunKindEnum": "syncengine.models.TestKind",
+        "TestRunStatusEnum": "syncengine.models.TestStatus",
+    },
 }
 
 # Celery (DESIGN §6): late acks and a prefetch of one so a killed worker loses nothing.

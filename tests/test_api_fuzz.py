@@ -35,10 +35,32 @@ def wsgi_app(cast):
         signals.request_finished.connect(close_old_connections)
 
 
+def real_objects(cast) -> dict[str, object]:
+    """Objects of alice's org (and one version) for path parameters to point at."""
+    from integrations import actions as integration_actions
+    from integrations import lifecycle
+    from portal import actions
+    from tests.integrations.conftest import fixture_manifest
+
+    cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="Fuzzed")
+    integration = integration_actions.integration_import(
+        acting_user=cast.alice, org=cast.acme, manifest=fixture_manifest()
+    )
+    version = lifecycle.integration_release(acting_user=cast.alice, integration=integration)
+    return {
+        "integration_id": integration.pk,
+        "number": 1,
+        "version_id": version.pk,
+        "project_id": cast.acme_project.public_id,
+        "cohort_id": cohort.public_id,
+    }
+
+
 def test_no_generated_request_makes_the_api_fail(cast, wsgi_app):
     from portal import actions
 
     _, token = actions.token_create(acting_user=cast.alice, org=cast.acme, name="fuzz")
+    real_ids = real_objects(cast)
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
     failures: list[str] = []
     statuses: Counter[int] = Counter()
@@ -54,6 +76,12 @@ def test_no_generated_request_makes_the_api_fail(cast, wsgi_app):
             suppress_health_check=list(HealthCheck),
         )
         def fuzz(case) -> None:
+            # Every other case aims at objects that exist, so the generated bodies and
+            # queries reach the views' own logic instead of stopping at a 404.
+            if sum(statuses.values()) % 2 == 0:
+                for name in case.path_parameters or {}:
+                    if name in real_ids:
+                        case.path_parameters[name] = real_ids[name]
             response = case.call(headers={"Authorization": f"Token {token}"})
             statuses[response.status_code] += 1
             if response.status_code >= 500:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
 from rest_framework import serializers
 
 from integrations.models import Integration, IntegrationRevision, IntegrationType
@@ -29,17 +28,11 @@ class IntegrationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _logo(self, integration, kind: str) -> str | None:
-        if integration.logo_id is None:
-            return None
-        path = reverse("api_integration_logo", args=[integration.pk])
-        return f"{path}?kind={kind}&v={integration.logo_id[:12]}"
-
     def get_logo_url(self, integration) -> str | None:
-        return self._logo(integration, "full")
+        return integration.logo_url("full")
 
     def get_logo_tile_url(self, integration) -> str | None:
-        return self._logo(integration, "tile")
+        return integration.tile_logo_url
 
 
 class IntegrationCreateSerializer(serializers.Serializer):

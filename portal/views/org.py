@@ -25,7 +25,7 @@ def home(request: HttpRequest):
     if request.user.is_platform_admin:
         return redirect("platform_orgs")
     if request.user.is_reviewer:
-        return redirect("staff_home")
+        return redirect("review_queue")
     return render(request, "org/no_org.html")
 
 

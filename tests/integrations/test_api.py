@@ -280,3 +280,14 @@ def test_the_fingerprint_changes_with_any_edit_and_only_then(alice_api):
     assert first == config_fingerprint(Integration.objects.get(pk=draft["id"]))
     alice_api.patch(f"{BASE}{draft['id']}/", {"display_name": "Acme 2"}, format="json")
     assert config_fingerprint(Integration.objects.get(pk=draft["id"])) != first
+
+
+def test_names_equal_under_the_unique_constraint_are_refused_not_a_crash(alice_api):
+    # U+212A KELVIN SIGN lowercases to "k": the uniqueness check must agree with the
+    # LOWER() of the database constraint, whatever Unicode case rules say.
+    create(alice_api, "kelvin")
+    response = alice_api.post(
+        BASE, {"display_name": "\u212aelvin", "integration_type": "list"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "already the name of another integration" in response.json()["error"]["message"]

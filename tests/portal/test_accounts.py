@@ -44,7 +44,7 @@ def test_each_role_lands_on_its_home(cast):
     expectations = {
         cast.alice: "/dashboard/",
         cast.bob: "/dashboard/",
-        cast.rita: "/staff/",
+        cast.rita: "/review/",
         cast.adam: "/platform/orgs/",
     }
     for user, home in expectations.items():

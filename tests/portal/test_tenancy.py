@@ -1,7 +1,9 @@
 """Another organisation's objects are a 404 on every URL that takes an id.
 
 The test walks the URL configuration, so a new URL with an id that this file does not know
-how to fill makes it fail until someone decides what the outsider should get.
+how to fill makes it fail until someone decides what the outsider should get. For every
+URL, another org's id must get exactly what an id that does not exist gets (so ids cannot
+be probed): a 404, or a 403 where the URL is for another role altogether (reviewers).
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations import actions as integration_actions
+from integrations import lifecycle
 from integrations.models import Integration
 from portal import actions
 from portal.models import ApiToken, CohortImport, Membership
+from syncengine import actions as testing_actions
+from tests.integrations.conftest import fixture_manifest
 
 # URL kwargs that are not tenant ids (staff-only pages, one-time tokens).
-NOT_TENANT_IDS = {"uidb64", "token", "org_id", "request_id"}
+NOT_TENANT_IDS = {"uidb64", "token", "org_id", "request_id", "destination_id"}
+MISSING = {"int": 987_654_321, "str": "zz-no-such-id"}
 
 
 def patterns_with_ids(resolver=None, prefix=""):
@@ -38,7 +44,23 @@ def foreign_ids(cast) -> dict[str, object]:
     integration = integration_actions.integration_create(
         acting_user=cast.bob, org=cast.globex, display_name="Globex Sync", integration_type="list"
     )
+    released = integration_actions.integration_import(
+        acting_user=cast.bob, org=cast.globex, manifest=fixture_manifest()
+    )
+    version = lifecycle.integration_release(acting_user=cast.bob, integration=released)
+    testing_actions.test_settings_save(
+        acting_user=cast.bob,
+        integration=released,
+        project_id=cast.globex_project.public_id,
+        api_key=cast.globex_project.api_key,
+        values={"bearer_token": "globex-token", "region": "us"},
+        mapping={"user_id_field_amplitude": "user_id"},
+    )
+    run = testing_actions.test_run_start(acting_user=cast.bob, integration=released)
     return {
+        "run_id": run.pk,
+        "sequence": 1,
+        "version_id": version.pk,
         "integration_id": integration.pk,
         "number": 1,
         "project_id": cast.globex_project.public_id,
@@ -46,6 +68,13 @@ def foreign_ids(cast) -> dict[str, object]:
         "import_id": job.pk,
         "member_id": Membership.objects.get(user=cast.bob).pk,
         "token_id": token.pk,
+    }
+
+
+def missing_ids(entry) -> dict[str, object]:
+    return {
+        name: MISSING["int"] if type(converter).__name__ == "IntConverter" else MISSING["str"]
+        for name, converter in entry.pattern.converters.items()
     }
 
 
@@ -76,9 +105,13 @@ def test_other_orgs_objects_are_404_everywhere(cast, client_for, method):
         response = getattr(alice, method)(path, **extra)
         if response.status_code == 405:
             continue
-        assert response.status_code == 404, f"{method.upper()} {path} -> {response.status_code}"
-        checked += 1
-    assert checked > 0
+        missing = getattr(alice, method)(build_path(route, missing_ids(entry)), **extra)
+        assert response.status_code in (403, 404), (
+            f"{method.upper()} {path} -> {response.status_code}"
+        )
+        assert response.status_code == missing.status_code, f"{method.upper()} {path} differs"
+        checked += response.status_code == 404
+    assert checked >= 5
     # Nothing of Globex's changed.
     assert ApiToken.objects.get(pk=ids["token_id"]).revoked_at is None
     assert Membership.objects.filter(pk=ids["member_id"]).exists()

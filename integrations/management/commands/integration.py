@@ -1,4 +1,4 @@
-"""`manage.py integration …`: validate, render, export and import integration manifests.
+"""`manage.py integration …`: validate, render, export, import and test integration manifests.
 
 Errors are reported as text with their place and a non-zero exit status, never a traceback.
 """
@@ -30,7 +30,7 @@ EXIT_INVALID = 1
 
 
 class Command(BaseCommand):
-    help = "Validate, render, export and import integration manifests."
+    help = "Validate, render, export, import and test integration manifests."
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -69,7 +69,33 @@ class Command(BaseCommand):
         self.extend_parser(commands)
 
     def extend_parser(self, commands) -> None:
-        """Hook for further actions (the test runner adds `test`)."""
+        """Further actions: `test` runs a real test against the partner's endpoint."""
+        test = commands.add_parser(
+            "test",
+            help="run a test against the partner's endpoint and print every exchange",
+        )
+        test.add_argument("file", help="manifest JSON file ('-' for standard input)")
+        test.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a Connect-modal value or a mapping choice; repeat the flag",
+        )
+        users = test.add_mutually_exclusive_group()
+        users.add_argument("--users", type=int, default=None, help="generated test users (25)")
+        users.add_argument("--csv", default=None, help="CSV of test users with an operation column")
+        test.add_argument("--project", type=int, default=None, metavar="PROJECT_ID")
+        test.add_argument(
+            "--only",
+            choices=["create_list", "add_users", "remove_users", "update_users"],
+            default=None,
+            help="test one endpoint instead of the full run",
+        )
+        test.add_argument("--list-id", default=None, help="the list for add/remove alone")
+        test.add_argument(
+            "--no-retries", action="store_true", help="one attempt per request: see raw failures"
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         handler = getattr(self, f"handle_{action}")
@@ -194,6 +220,56 @@ class Command(BaseCommand):
             f"imported as integration {integration.pk} "
             f"({integration.display_name}) in {organization.name}"
         )
+
+    def handle_test(
+        self,
+        *,
+        file: str,
+        var: list[str],
+        users: int | None,
+        csv: str | None,
+        project: int | None,
+        only: str | None,
+        list_id: str | None,
+        no_retries: bool,
+        **_,
+    ) -> None:
+        """Synchronous (no broker): the worker's test-run code with a printing observer.
+        Exit status 0 only when the test passed."""
+        from portal.models import Project
+        from syncengine import cli
+
+        manifest = normalize_manifest(self._load(file))
+        compile_manifest(manifest)  # a ManifestError prints its diagnostics and exits 1
+        values, mapping = self._vars(manifest, var)
+        try:
+            project_label = None
+            if project is not None:
+                found = Project.objects.filter(public_id=project).first()
+                if found is None:
+                    raise CommandError(f"no project with Project ID {project}")
+                project_label = f"{found.name} ({found.public_id})"
+            chosen = cli.users_from_options(manifest, users=users, csv_path=csv)
+            passed = cli.run_cli_test(
+                manifest,
+                values=values,
+                mapping=mapping,
+                users=chosen,
+                only=only,
+                list_id=list_id,
+                no_retries=no_retries,
+                project_label=project_label,
+                out=self.stdout,
+                err=self.stderr,
+            )
+        except CommandError:
+            raise
+        except cli.CliTestError as error:
+            raise CommandError(str(error)) from None
+        except Exception as crash:  # never a traceback: one line, exit status 1
+            raise CommandError(f"the test stopped: {type(crash).__name__}") from None
+        if not passed:
+            raise SystemExit(EXIT_INVALID)
 
     # --- helpers -------------------------------------------------------------------
 

@@ -1,0 +1,365 @@
+"""Pages of the lifecycle: the partner's Submit page, the reviewers' queue and review page,
+the Destinations page, and the platform admins' destinations (rollback)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from integrations import access, editor, lifecycle
+from integrations.configuration import validation_report
+from integrations.manifests import config_fingerprint, manifest_of
+from integrations.models import (
+    Destination,
+    ReviewComment,
+    VersionKind,
+    VersionState,
+)
+from integrations.reviews import version_diff
+from portal.access import developer_required, member_required, staff_required
+from portal.errors import ActionError
+from portal.models import Organization, User
+from portal.views.pages import paginate, query_without_page
+from syncengine.core.manifest import normalize_manifest
+from syncengine.selectors import passing_full_test
+
+QUEUE_PAGE_SIZE = 25
+
+
+# --- the partner's side -------------------------------------------------------------------
+
+
+def submit_checklist(integration) -> list[dict]:
+    """What submitting needs, each with whether it is done and where to fix it."""
+    report = validation_report(manifest_of(integration))
+    passing = passing_full_test(integration)
+    return [
+        {
+            "done": report["valid"],
+            "label": "The configuration has no errors",
+            "detail": (
+                f"{report['error_count']} error(s) to fix"
+                if not report["valid"]
+                else f"{report['warning_count']} warning(s)"
+                if report["warning_count"]
+                else "No problems"
+            ),
+            "fix": ("integration_editor", "Open the configuration"),
+        },
+        {
+            "done": integration.logo_id is not None,
+            "label": "A PNG logo is uploaded",
+            "detail": "It is the Destination tile",
+            "fix": ("integration_tile", "Upload a logo"),
+        },
+        {
+            "done": passing is not None,
+            "label": "A full test passed on exactly this configuration",
+            "detail": (
+                f"Test #{passing.pk} passed {passing.finished_at:%Y-%m-%d %H:%M}"
+                if passing
+                else "Tests run before your latest edit no longer count"
+            ),
+            "fix": ("integration_test", "Run a full test"),
+        },
+    ]
+
+
+@require_GET
+@developer_required
+def integration_submit_page(request: HttpRequest, integration_id: int):
+    integration = access.get_integration(request.org, integration_id)
+    checklist = submit_checklist(integration)
+    versions = integration.versions.select_related("created_by", "decided_by")
+    in_review = versions.filter(state=VersionState.IN_REVIEW).first()
+    latest_submission = versions.filter(kind=VersionKind.SUBMISSION).first()
+    internal = integration.destinations.filter(channel="internal").select_related("version").first()
+    return render(
+        request,
+        "reviews/submit.html",
+        {
+            "integration": integration,
+            "checklist": checklist,
+            "ready": all(item["done"] for item in checklist),
+            "can_submit": integration.status in lifecycle.CAN_SUBMIT,
+            "in_review": in_review,
+            "expected_by": lifecycle.expected_review_by(in_review) if in_review else None,
+            "latest_submission": latest_submission,
+            "internal": internal,
+            "versions": versions,
+            "draft_changed": (
+                latest_submission is not None
+                and latest_submission.fingerprint != config_fingerprint(integration)
+            ),
+        },
+    )
+
+
+def _lifecycle_post(request: HttpRequest, integration_id: int, action, success: str):
+    integration = access.get_integration(request.org, integration_id)
+    try:
+        action(request, integration)
+    except ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return redirect("integration_submit", integration.pk)
+
+
+@require_POST
+@developer_required
+def integration_release_post(request: HttpRequest, integration_id: int):
+    return _lifecycle_post(
+        request,
+        integration_id,
+        lambda r, i: lifecycle.integration_release(acting_user=r.user, integration=i),
+        "Released: your organisation sees the draft on its Destinations page (marked internal).",
+    )
+
+
+@require_POST
+@developer_required
+def integration_submit_post(request: HttpRequest, integration_id: int):
+    return _lifecycle_post(
+        request,
+        integration_id,
+        lambda r, i: lifecycle.integration_submit(
+            acting_user=r.user, integration=i, note=r.POST.get("note", "")
+        ),
+        "Submitted. The integrations team will review it; you will be emailed their decision.",
+    )
+
+
+@require_POST
+@developer_required
+def integration_withdraw_post(request: HttpRequest, integration_id: int):
+    return _lifecycle_post(
+        request,
+        integration_id,
+        lambda r, i: lifecycle.integration_withdraw(acting_user=r.user, integration=i),
+        "Submission withdrawn; the draft is yours to change.",
+    )
+
+
+# --- the review page (reviewers, and the partner for their own versions) ------------------
+
+
+def _version_for(request: HttpRequest, version_id: int):
+    if not request.user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return access.get_version(request.user, request.org, version_id)
+
+
+def _review_context(request: HttpRequest, version) -> dict:
+    manifest = normalize_manifest(manifest_of(version))
+    comments = list(version.comments.select_related("author"))
+    return {
+        "version": version,
+        "integration": version.integration,
+        "is_reviewer": request.user.is_reviewer,
+        "panel": editor.testing_panel(manifest),
+        "diff": version_diff(version),
+        "comments": [c for c in comments if c.parent_id is None],
+        "replies": {c.parent_id: [r for r in comments if r.parent_id == c.pk] for c in comments},
+        "expected_by": (
+            lifecycle.expected_review_by(version)
+            if version.state == VersionState.IN_REVIEW
+            else None
+        ),
+        "reviewers": (
+            User.objects.filter(staff_role__in=["reviewer", "platform_admin"]).order_by("email")
+            if request.user.is_reviewer
+            else []
+        ),
+        "decidable": version.kind == VersionKind.SUBMISSION
+        and version.state == VersionState.IN_REVIEW,
+    }
+
+
+@require_GET
+def review_detail(request: HttpRequest, version_id: int):
+    version = _version_for(request, version_id)
+    return render(request, "reviews/detail.html", _review_context(request, version))
+
+
+@require_POST
+def review_comment_post(request: HttpRequest, version_id: int):
+    version = _version_for(request, version_id)
+    parent_id = request.POST.get("parent")
+    parent = (
+        get_object_or_404(ReviewComment, version=version, pk=int(parent_id))
+        if parent_id and parent_id.isdigit()
+        else None
+    )
+    try:
+        lifecycle.review_comment(
+            acting_user=request.user,
+            version=version,
+            body=request.POST.get("body", ""),
+            parent=parent,
+        )
+    except ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Comment posted.")
+    return redirect(reverse("review_detail", args=[version.pk]) + "#thread")
+
+
+DECISIONS = {
+    "approve": (
+        lifecycle.review_approve,
+        "Approved and deployed to the partner's Destinations page.",
+    ),
+    "request_changes": (
+        lifecycle.review_request_changes,
+        "Changes requested; the partner was emailed.",
+    ),
+    "reject": (lifecycle.review_reject, "Rejected; the partner was emailed."),
+}
+
+
+@require_POST
+@staff_required()
+def review_decide(request: HttpRequest, version_id: int):
+    version = _version_for(request, version_id)
+    decision = DECISIONS.get(request.POST.get("decision", ""))
+    if decision is None:
+        messages.error(request, "Choose approve, request changes or reject.")
+        return redirect("review_detail", version.pk)
+    action, success = decision
+    try:
+        action(acting_user=request.user, version=version, message=request.POST.get("message", ""))
+    except ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return redirect("review_detail", version.pk)
+
+
+@require_POST
+@staff_required()
+def review_assign_post(request: HttpRequest, version_id: int):
+    version = _version_for(request, version_id)
+    email = request.POST.get("reviewer", "")
+    reviewer = User.objects.filter(email__iexact=email).first() if email else None
+    try:
+        if email and reviewer is None:
+            raise ActionError(f"No account has the email {email}.")
+        lifecycle.review_assign(acting_user=request.user, version=version, reviewer=reviewer)
+    except ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Assigned to {reviewer.email}." if reviewer else "Unassigned.")
+    back = request.POST.get("back", "")
+    # Assigning from the queue returns to the queue; only local paths are followed.
+    if back.startswith("/review/") and "//" not in back:
+        return redirect(back)
+    return redirect("review_detail", version.pk)
+
+
+# --- the reviewers' queue -----------------------------------------------------------------
+
+
+@require_GET
+@staff_required()
+def review_queue_page(request: HttpRequest):
+    state = request.GET.get("state", VersionState.IN_REVIEW)
+    if state not in VersionState.values or state == VersionState.INTERNAL:
+        state = VersionState.IN_REVIEW
+    assigned = request.GET.get("assigned", "any")
+    org_id = request.GET.get("org", "")
+    age = request.GET.get("older_than_days", "")
+    rows = access.review_queue(
+        state=state,
+        org_id=int(org_id) if org_id.isdigit() else None,
+        older_than_days=int(age) if age.isdigit() else None,
+        assigned_to={"me": request.user, "unassigned": None}.get(assigned, "any"),
+    )
+    return render(
+        request,
+        "reviews/queue.html",
+        {
+            "page": paginate(request, rows, per_page=QUEUE_PAGE_SIZE),
+            "query": query_without_page(request),
+            "state": state,
+            "assigned": assigned,
+            "org_id": org_id,
+            "age": age,
+            "states": [
+                (v, label) for v, label in VersionState.choices if v != VersionState.INTERNAL
+            ],
+            "orgs": Organization.objects.filter(integrations__versions__kind=VersionKind.SUBMISSION)
+            .distinct()
+            .order_by("name"),
+            "in_review_total": access.review_queue(state=VersionState.IN_REVIEW).count(),
+        },
+    )
+
+
+# --- destinations -------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def destinations_page(request: HttpRequest):
+    tiles = list(access.destinations_for(request.org))
+    return render(
+        request,
+        "destinations/index.html",
+        {
+            "destinations": tiles,
+            "modals": {d.pk: editor.connect_modal(d.version.config) for d in tiles},
+        },
+    )
+
+
+@require_GET
+@staff_required(admin=True)
+def platform_destinations(request: HttpRequest):
+    rows = Destination.objects.select_related("org", "version", "integration").order_by(
+        "org__name", "version__display_name"
+    )
+    page = paginate(request, rows)
+    return render(
+        request,
+        "destinations/platform.html",
+        {
+            "page": page,
+            "query": query_without_page(request),
+            "approved": {
+                d.pk: list(
+                    d.integration.versions.filter(state=VersionState.APPROVED).order_by("-number")
+                )
+                for d in page
+            },
+        },
+    )
+
+
+@require_POST
+@staff_required(admin=True)
+def platform_destination_rollback(request: HttpRequest, destination_id: int):
+    destination = get_object_or_404(
+        Destination.objects.select_related("version"), pk=destination_id
+    )
+    number = request.POST.get("version", "")
+    version = destination.integration.versions.filter(
+        number=int(number) if number.isdigit() else 0
+    ).first()
+    try:
+        if version is None:
+            raise ActionError("Choose one of the approved versions.")
+        lifecycle.destination_rollback(
+            acting_user=request.user, destination=destination, version=version
+        )
+    except ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"{destination.version.display_name} now serves v{version.number}."
+        )
+    return redirect("platform_destinations")

@@ -1,0 +1,126 @@
+"""Reviewers' own runs against a submitted version: re-running the partner's test and the
+automated conformance checks.
+
+Credentials: the partner's saved test values when they chose to share them with reviewers,
+otherwise the values the reviewer enters. Either way they are stored encrypted on the run
+and only the run's id reaches the worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from integrations.manifests import manifest_of
+from integrations.models import ConformanceRun, IntegrationVersion, VersionKind
+from portal.audit import audit_record
+from portal.errors import ActionError
+from portal.models import User
+from syncengine.actions import TestCredentials, test_run_start
+from syncengine.models import TestKind, TestRun, UsersSource
+from syncengine.selectors import test_settings_for
+
+
+def _require_reviewer(user: User) -> None:
+    if not user.is_reviewer:
+        raise ActionError("Only reviewers run checks on submitted versions.", status=403)
+
+
+def _clean(values: Any) -> dict[str, str]:
+    if not isinstance(values, dict):
+        return {}
+    return {str(k): str(v) for k, v in values.items() if v not in (None, "")}
+
+
+def reviewer_credentials(
+    version: IntegrationVersion, *, values: dict | None = None, mapping: dict | None = None
+) -> TestCredentials:
+    """What a reviewer's run uses: entered values first, else the partner's shared ones."""
+    given = _clean(values)
+    chosen_mapping = _clean(mapping)
+    stored = test_settings_for(version.integration)
+    if not given:
+        if not (stored.pk and stored.share_with_reviewers and stored.values):
+            raise ActionError(
+                "The partner did not share test credentials with reviewers: enter the "
+                "Connect-modal values to test with.",
+                field="values",
+                code="credentials_required",
+            )
+        given = dict(stored.values)
+        chosen_mapping = chosen_mapping or dict(stored.mapping or {})
+    shared_csv = bool(
+        stored.pk
+        and stored.share_with_reviewers
+        and stored.users_source == UsersSource.CSV
+        and stored.csv_rows
+    )
+    return TestCredentials(
+        values=given,
+        mapping=chosen_mapping,
+        # A partner's cohort belongs to their org; reviewers test with generated users or
+        # the partner's shared CSV rows.
+        users_source=UsersSource.CSV if shared_csv else UsersSource.GENERATED,
+        users_count=stored.users_count if stored.pk else 25,
+        csv_rows=stored.csv_rows if shared_csv else (),
+    )
+
+
+def _submission(version: IntegrationVersion) -> None:
+    if version.kind != VersionKind.SUBMISSION:
+        raise ActionError("Only submitted versions are reviewed.", status=409)
+
+
+def review_rerun_test(
+    *,
+    acting_user: User,
+    version: IntegrationVersion,
+    values: dict | None = None,
+    mapping: dict | None = None,
+    no_retries: bool = False,
+) -> TestRun:
+    """Run the full test again against the partner's endpoint, on the frozen version."""
+    _require_reviewer(acting_user)
+    _submission(version)
+    return test_run_start(
+        acting_user=acting_user,
+        integration=version.integration,
+        kind=TestKind.FULL,
+        manifest=manifest_of(version),
+        no_retries=no_retries,
+        credentials=reviewer_credentials(version, values=values, mapping=mapping),
+        version_id=version.pk,
+    )
+
+
+@transaction.atomic
+def conformance_start(
+    *,
+    acting_user: User,
+    version: IntegrationVersion,
+    values: dict | None = None,
+    mapping: dict | None = None,
+) -> ConformanceRun:
+    from integrations.tasks import conformance_run_execute
+
+    _require_reviewer(acting_user)
+    _submission(version)
+    if version.conformance_runs.filter(status__in=["queued", "running"]).exists():
+        raise ActionError("Conformance checks are already running for this version.", status=409)
+    credentials = reviewer_credentials(version, values=values, mapping=mapping)
+    run = ConformanceRun.objects.create(
+        version=version,
+        values=dict(credentials.values),
+        mapping=dict(credentials.mapping),
+        started_by=acting_user,
+    )
+    audit_record(
+        actor=acting_user,
+        org=version.integration.org,
+        action="review.conformance",
+        target=version,
+        after={"conformance_run": run.pk},
+    )
+    conformance_run_execute.delay_on_commit(run.pk)
+    return run

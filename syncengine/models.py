@@ -1,0 +1,253 @@
+"""Test runs against a partner's real endpoint, and what they need and record.
+
+- `TestSettings`: one per integration, what the Testing panel remembers between runs (the
+  project, the Connect-modal values with their secrets encrypted, the mapping choices, the
+  test users and the list id kept from a create_list step).
+- `SigningSecret`: the integration's HMAC key for `delivery.sign_requests` (encrypted).
+- `TestRun`: one run (a full test or one endpoint), the manifest it tested and that
+  manifest's fingerprint (a later edit makes the run stale), its inputs and its outcome.
+- `TestExchange`: every attempt of every request of a run, secrets masked, bodies cut for
+  display, with the plain-language diagnosis of a failure.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from integrations.models import Integration
+from portal.crypto import EncryptedJSONField, EncryptedTextField, mask_secret
+from portal.models import Cohort, Project
+
+DEFAULT_TEST_USERS = 25
+# A run with no news for this long has lost its worker: longer than the longest silent
+# stretch of a healthy run (a 120 s Retry-After wait plus a 60 s request deadline).
+RUN_STALE_AFTER = timedelta(minutes=10)
+
+
+class UsersSource(models.TextChoices):
+    GENERATED = "generated", "Generated users"
+    COHORT = "cohort", "Sampled from a cohort"
+    CSV = "csv", "CSV upload"
+
+
+class TestKind(models.TextChoices):
+    __test__ = False
+
+    FULL = "full", "Full test"
+    CREATE_LIST = "create_list", "create_list"
+    ADD_USERS = "add_users", "add_users"
+    REMOVE_USERS = "remove_users", "remove_users"
+    UPDATE_USERS = "update_users", "update_users"
+
+
+class TestStatus(models.TextChoices):
+    __test__ = False
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+
+
+FINISHED_STATUSES = frozenset({TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR})
+
+
+class TestSettings(models.Model):
+    """The Testing panel's inputs for one integration, kept between runs.
+
+    `values` holds the Connect-modal values by variable, secrets included, encrypted as a
+    whole; they are shown masked and never leave the database except inside a worker.
+    `csv_rows` holds an uploaded CSV of test users, already validated.
+    """
+
+    __test__ = False  # a model, not a pytest test class
+
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="test_settings"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept (encrypted) so that every run can check it still matches: regenerating the
+    # project's key invalidates the test settings, as it would a real connection.
+    project_api_key = EncryptedTextField(blank=True, default="")
+    values = EncryptedJSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    users_source = models.CharField(
+        max_length=10, choices=UsersSource.choices, default=UsersSource.GENERATED
+    )
+    users_count = models.PositiveIntegerField(default=DEFAULT_TEST_USERS)
+    cohort = models.ForeignKey(
+        Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    csv_name = models.CharField(max_length=255, blank=True)
+    csv_rows = models.JSONField(default=list, blank=True)
+    share_with_reviewers = models.BooleanField(default=False)
+    # The list id from the last create_list (or full) test, for add/remove tests.
+    list_id = models.CharField(max_length=200, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "test settings"
+
+    def __str__(self) -> str:
+        return f"test settings of {self.integration_id}"
+
+    @property
+    def api_key_masked(self) -> str:
+        return mask_secret(self.project_api_key)
+
+
+class SigningSecret(models.Model):
+    """The key of the X-Signature header for an integration that signs its requests."""
+
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="signing_secret"
+    )
+    secret = EncryptedTextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"signing secret of {self.integration_id}"
+
+    @property
+    def masked(self) -> str:
+        return mask_secret(self.secret)
+
+
+class TestRunQuerySet(models.QuerySet):
+    def active(self) -> TestRunQuerySet:
+        return self.filter(status__in=[TestStatus.QUEUED, TestStatus.RUNNING])
+
+
+class TestRun(models.Model):
+    """One test of an integration against the partner's endpoint, run by a worker.
+
+    `manifest` is the configuration tested (without the logo) and `fingerprint` the
+    `config_fingerprint` of the whole manifest: submitting needs a passed full run whose
+    fingerprint is the draft's current one. `version_id` is set for reviewers' re-runs of
+    a submitted version. `values` (encrypted), `mapping` and `users` are the inputs, copied
+    at start so that the run records exactly what it tested.
+    """
+
+    __test__ = False
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="test_runs")
+    version_id = models.BigIntegerField(null=True, blank=True)
+    manifest = models.JSONField()
+    fingerprint = models.CharField(max_length=32, db_index=True)
+    kind = models.CharField(max_length=20, choices=TestKind.choices)
+    status = models.CharField(max_length=10, choices=TestStatus.choices, default=TestStatus.QUEUED)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    no_retries = models.BooleanField(default=False)
+    # The inputs came from the integration's TestSettings (the partner's own panel), so a
+    # list created by this run is kept there for later add/remove tests.
+    from_test_settings = models.BooleanField(default=True)
+    values = EncryptedJSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    users = models.JSONField(default=dict, blank=True)
+    cohort_id = models.CharField(max_length=200, blank=True)
+    cohort_name = models.CharField(max_length=200, blank=True)
+    list_id = models.CharField(max_length=200, blank=True)
+    users_to_add = models.PositiveIntegerField(default=0)
+    users_to_remove = models.PositiveIntegerField(default=0)
+    delivered = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+    exchange_count = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    diagnosis = models.JSONField(null=True, blank=True)
+
+    objects = TestRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["integration", "kind", "status"])]
+
+    def __str__(self) -> str:
+        return f"test run {self.pk} ({self.kind}, {self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def looks_abandoned(self) -> bool:
+        """Queued or running with no news for `RUN_STALE_AFTER`: no worker is on it."""
+        if self.is_finished:
+            return False
+        last = self.heartbeat_at or self.created_at
+        return timezone.now() - last > RUN_STALE_AFTER
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class TestExchange(models.Model):
+    """One attempt of one request of a test run, as shown in the inspector.
+
+    Everything here is masked: secrets never reach this table. Bodies are cut at
+    `syncengine.testruns.STORED_BODY_CHARS` (`*_truncated` says so).
+    """
+
+    __test__ = False
+
+    run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="exchanges")
+    sequence = models.PositiveIntegerField()
+    step = models.CharField(max_length=20)
+    batch_id = models.CharField(max_length=64, blank=True)
+    attempt = models.PositiveSmallIntegerField()
+    max_attempts = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=10)
+    summary = models.CharField(max_length=300, blank=True)
+    item_count = models.PositiveIntegerField(default=0)
+    request_method = models.CharField(max_length=10)
+    request_url = models.TextField()
+    request_headers = models.JSONField(default=list)
+    request_body = models.TextField(blank=True)
+    request_body_bytes = models.PositiveIntegerField(default=0)
+    request_body_truncated = models.BooleanField(default=False)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_reason = models.CharField(max_length=200, blank=True)
+    response_headers = models.JSONField(default=list)
+    response_body = models.TextField(blank=True)
+    response_body_truncated = models.BooleanField(default=False)
+    latency_ms = models.FloatField(null=True, blank=True)
+    remote_address = models.CharField(max_length=64, blank=True)
+    error_kind = models.CharField(max_length=30, blank=True)
+    diagnosis = models.JSONField(null=True, blank=True)
+    wait_seconds = models.FloatField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="one_exchange_per_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} #{self.sequence} {self.step}"
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in {"success", "ignored"}

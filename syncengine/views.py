@@ -1,0 +1,387 @@
+"""The Testing panel: run form, live progress, request/response inspector, run history.
+
+`templates/syncengine/_testing_panel.html` is self-contained: the standalone page
+(`/portal/integrations/<id>/test/`) renders it, and the editor can embed it either with
+`{% include %}` and `testing_panel_context(...)`, or by loading `testing_panel` with htmx.
+Its forms post here with htmx and get the panel back; a run in progress polls its own
+fragment, which appends new exchanges and refreshes the steps without touching what the
+partner has expanded.
+
+Views parse input, call one action (two in one transaction where the panel saves its
+settings and starts a run) and render.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from integrations import access as integration_access
+from integrations.manifests import config_fingerprint, manifest_of
+from integrations.models import Integration
+from portal import access
+from portal.access import developer_required
+from portal.errors import ActionError
+from syncengine import actions, selectors, testruns
+from syncengine.api.views import read_csv_upload
+from syncengine.core.manifest import (
+    CREATE_LIST,
+    REQUIRED_ENDPOINTS,
+    SELECT_TYPES,
+    check_manifest,
+    normalize_manifest,
+)
+from syncengine.core.signing import SIGNATURE_HEADER
+from syncengine.models import TestKind, TestRun, UsersSource
+from syncengine.presenters import step_progress, users_description
+from syncengine.testusers import MAX_CSV_ROWS, MAX_TEST_USERS, csv_template, per_user_variables
+
+HISTORY_SIZE = 10
+MAX_SHOWN_EXCHANGES = 200
+MAX_SHOWN_CONFIG_ERRORS = 5
+POLL_INTERVAL = "1s"
+# Indenting a body makes it longer; past this size it is shown as sent.
+MAX_PRETTY_BODY_CHARS = 32 * 1024
+
+
+# --- reading the form ---------------------------------------------------------------------
+
+
+def _form_input(request: HttpRequest, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The test-settings arguments the panel's form describes."""
+    post = request.POST
+    values = {
+        raw["variable"]: post.get(f"values.{raw['variable']}", "")
+        for raw in manifest.get("custom_fields") or []
+        if isinstance(raw, dict) and isinstance(raw.get("variable"), str)
+    }
+    mapping = {
+        raw["variable"]: post.get(f"mapping.{raw['variable']}", "")
+        for raw in manifest.get("mapping_fields") or []
+        if isinstance(raw, dict) and isinstance(raw.get("variable"), str)
+    }
+    found: dict[str, Any] = {
+        "project_id": post.get("project_id", "").strip() or None,
+        "api_key": post.get("api_key", ""),
+        "values": values,
+        "mapping": mapping,
+        "users_source": post.get("users_source") or None,
+        "users_count": post.get("users_count", "").strip() or None,
+        "cohort_id": post.get("cohort_id", "").strip() or None,
+        "share_with_reviewers": post.get("share_with_reviewers") == "on",
+        # Blank keeps the list id kept from the last create_list: the form on the page
+        # may be older than the run that created it.
+        "list_id": post.get("list_id", "").strip() or None,
+    }
+    upload = request.FILES.get("csv")
+    if upload is not None:
+        found["csv_data"] = read_csv_upload(upload)
+        found["csv_name"] = upload.name
+    return found
+
+
+def _echo(request: HttpRequest, secret: set[str]) -> dict[str, str]:
+    """What the partner typed, to refill the form after an error; never keys or secrets."""
+    return {
+        key: value
+        for key, value in request.POST.items()
+        if key not in {"api_key", "csrfmiddlewaretoken"}
+        and not (key.startswith("values.") and key.removeprefix("values.") in secret)
+    }
+
+
+# --- the panel ----------------------------------------------------------------------------
+
+
+def _fields(manifest: dict[str, Any], settings, secret: set[str]) -> list[dict[str, Any]]:
+    shown = []
+    for raw in manifest.get("custom_fields") or []:
+        if not isinstance(raw, dict) or not isinstance(raw.get("variable"), str):
+            continue
+        variable = raw["variable"]
+        stored = (settings.values or {}).get(variable, "")
+        is_secret = variable in secret
+        options = _options(raw)
+        value = "" if is_secret else (stored or raw.get("default") or "")
+        if not value and not is_secret and raw.get("type") in SELECT_TYPES and options:
+            value = options[0][0]
+        shown.append(
+            {
+                "variable": variable,
+                "name": f"values.{variable}",
+                "label": raw.get("display_name") or variable,
+                "type": raw.get("type", "string"),
+                "options": options,
+                "secret": is_secret,
+                "saved": bool(stored) and is_secret,
+                "required": raw.get("required") is True,
+                "help_text": raw.get("help_text") or "",
+                "value": str(value),
+            }
+        )
+    return shown
+
+
+def _mapping_fields(manifest: dict[str, Any], settings) -> list[dict[str, Any]]:
+    shown = []
+    for raw in manifest.get("mapping_fields") or []:
+        if not isinstance(raw, dict) or not isinstance(raw.get("variable"), str):
+            continue
+        options = _options(raw)
+        value = (settings.mapping or {}).get(raw["variable"]) or (options[0][0] if options else "")
+        shown.append(
+            {
+                "variable": raw["variable"],
+                "name": f"mapping.{raw['variable']}",
+                "label": raw.get("display_name") or raw["variable"],
+                "type": raw.get("type", "string"),
+                "options": options,
+                "value": value,
+            }
+        )
+    return shown
+
+
+def _options(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    options = []
+    for option in raw.get("options") or []:
+        if isinstance(option, dict):
+            value = str(option.get("value"))
+            options.append((value, str(option.get("label") or value)))
+        else:
+            options.append((str(option), str(option)))
+    return options
+
+
+def _endpoint_tests(integration_type: str) -> list[dict[str, Any]]:
+    return [
+        {"kind": name, "needs_list": name not in (CREATE_LIST, TestKind.UPDATE_USERS)}
+        for name in REQUIRED_ENDPOINTS.get(integration_type, ())
+    ]
+
+
+def run_context(run: TestRun, fingerprint: str) -> dict[str, Any]:
+    """What the run fragment shows: steps with progress, exchanges, stale or not."""
+    exchanges = list(run.exchanges.all()[:MAX_SHOWN_EXCHANGES])
+    return {
+        "run": run,
+        "steps": step_progress(run),
+        "exchanges": exchanges,
+        "hidden_exchanges": max(0, run.exchange_count - len(exchanges)),
+        "last_sequence": exchanges[-1].sequence if exchanges else 0,
+        "stale": run.fingerprint != fingerprint,
+        "users_text": users_description(run.users or {}),
+        "poll_interval": POLL_INTERVAL,
+    }
+
+
+def testing_panel_context(
+    request: HttpRequest,
+    integration: Integration,
+    *,
+    error: ActionError | None = None,
+    echo: dict[str, str] | None = None,
+    focus: TestRun | None = None,
+    revealed_secret: str | None = None,
+) -> dict[str, Any]:
+    """Everything `syncengine/_testing_panel.html` needs, for any page that includes it."""
+    manifest = normalize_manifest(manifest_of(integration))
+    settings = selectors.test_settings_for(integration)
+    secret = testruns.secret_variables(manifest)
+    config_errors = [d for d in check_manifest(manifest) if d.is_error]
+    fingerprint = config_fingerprint(integration)
+    runs = list(selectors.test_runs_for(integration)[:HISTORY_SIZE])
+    if focus is None:
+        focus = next((run for run in runs if not run.is_finished), runs[0] if runs else None)
+    projects = list(access.projects_for(integration.org))
+    cohorts = list(access.cohorts_for(integration.org).order_by("project__name", "name"))
+    signing = selectors.signing_secret_of(integration)
+    return {
+        "integration": integration,
+        "settings": settings,
+        "fields": _fields(manifest, settings, secret),
+        "mapping_fields": _mapping_fields(manifest, settings),
+        "csv_columns": ["operation", *per_user_variables(manifest)],
+        "projects": projects,
+        "cohorts": cohorts,
+        "users_sources": UsersSource.choices,
+        "endpoint_tests": _endpoint_tests(integration.integration_type),
+        "config_errors": config_errors[:MAX_SHOWN_CONFIG_ERRORS],
+        "config_error_count": len(config_errors),
+        "runs": runs,
+        "fingerprint": fingerprint,
+        "passing": selectors.passing_full_test(integration),
+        "focus": run_context(focus, fingerprint) if focus else None,
+        "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
+        "signing_secret": signing,
+        "revealed_secret": revealed_secret,
+        "signature_header": SIGNATURE_HEADER,
+        "error": error,
+        "error_field": error.field if error else None,
+        "echo": echo or {},
+        "max_users": MAX_TEST_USERS,
+        "max_csv_rows": MAX_CSV_ROWS,
+    }
+
+
+def _panel(request: HttpRequest, integration: Integration, **extra) -> HttpResponse:
+    context = testing_panel_context(request, integration, **extra)
+    if request.htmx:
+        return render(request, "syncengine/_testing_panel.html", context)
+    if extra.get("error") is not None or extra.get("revealed_secret"):
+        return render(request, "syncengine/test_page.html", context)
+    return redirect("integration_test", integration.pk)
+
+
+def _integration(request: HttpRequest, integration_id: int) -> Integration:
+    return integration_access.get_integration(request.org, integration_id)
+
+
+# --- pages and fragments ------------------------------------------------------------------
+
+
+@require_GET
+@developer_required
+def test_page(request: HttpRequest, integration_id: int):
+    integration = _integration(request, integration_id)
+    return render(request, "syncengine/test_page.html", testing_panel_context(request, integration))
+
+
+@require_GET
+@developer_required
+def testing_panel(request: HttpRequest, integration_id: int):
+    """The panel alone, for pages that load it with htmx (the editor's right column)."""
+    integration = _integration(request, integration_id)
+    return render(
+        request, "syncengine/_testing_panel.html", testing_panel_context(request, integration)
+    )
+
+
+def _save_and_maybe_run(request: HttpRequest, integration_id: int, *, start: bool):
+    integration = _integration(request, integration_id)
+    manifest = normalize_manifest(manifest_of(integration))
+    try:
+        arguments = _form_input(request, manifest)
+        # Saving the form and starting the run succeed or fail together.
+        with transaction.atomic():
+            actions.test_settings_save(
+                acting_user=request.user, integration=integration, **arguments
+            )
+            run = None
+            if start:
+                run = actions.test_run_start(
+                    acting_user=request.user,
+                    integration=integration,
+                    kind=request.POST.get("kind") or TestKind.FULL,
+                    list_id=request.POST.get("list_id") or None,
+                    no_retries=request.POST.get("no_retries") == "on",
+                )
+    except ActionError as error:
+        echo = _echo(request, testruns.secret_variables(manifest))
+        return _panel(request, integration, error=error, echo=echo)
+    if run is None and not request.htmx:
+        messages.success(request, "Test settings saved.")
+    return _panel(request, integration, focus=run)
+
+
+@require_POST
+@developer_required
+def testing_settings_save(request: HttpRequest, integration_id: int):
+    return _save_and_maybe_run(request, integration_id, start=False)
+
+
+@require_POST
+@developer_required
+def testing_run_start(request: HttpRequest, integration_id: int):
+    return _save_and_maybe_run(request, integration_id, start=True)
+
+
+@require_GET
+@developer_required
+def testing_runs(request: HttpRequest, integration_id: int):
+    integration = _integration(request, integration_id)
+    context = testing_panel_context(request, integration)
+    return render(request, "syncengine/_history.html", context)
+
+
+@require_GET
+@developer_required
+def testing_run(request: HttpRequest, integration_id: int, run_id: int):
+    """A run: the whole block, or with `?after=N` (polling) only what changed since."""
+    integration = _integration(request, integration_id)
+    run = _run_of(request, integration, run_id)
+    context = run_context(run, config_fingerprint(integration))
+    after = request.GET.get("after")
+    if after is not None and after.isdigit():
+        context["new_exchanges"] = [e for e in context["exchanges"] if e.sequence > int(after)]
+        context["integration"] = integration
+        context["runs"] = list(selectors.test_runs_for(integration)[:HISTORY_SIZE])
+        context["fingerprint"] = config_fingerprint(integration)
+        if run.is_finished:
+            context["passing"] = selectors.passing_full_test(integration)
+            context["settings"] = selectors.test_settings_for(integration)
+        return render(request, "syncengine/_run_poll.html", context)
+    return render(request, "syncengine/_run.html", context)
+
+
+@require_GET
+@developer_required
+def testing_exchange(request: HttpRequest, integration_id: int, run_id: int, sequence: int):
+    integration = _integration(request, integration_id)
+    run = _run_of(request, integration, run_id)
+    exchange = selectors.get_exchange(run, sequence)
+    retry_after = next(
+        (value for name, value in exchange.response_headers if name.lower() == "retry-after"),
+        None,
+    )
+    context = {
+        "run": run,
+        "exchange": exchange,
+        "request_body": readable_body(exchange.request_body, exchange.request_body_truncated),
+        "response_body": readable_body(exchange.response_body, exchange.response_body_truncated),
+        "retry_after": retry_after,
+    }
+    return render(request, "syncengine/_exchange.html", context)
+
+
+def readable_body(text: str, truncated: bool) -> str:
+    """A JSON body indented for reading; anything else (or a cut body) as it is."""
+    if truncated or not text or len(text) > MAX_PRETTY_BODY_CHARS:
+        return text
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def _run_of(request: HttpRequest, integration: Integration, run_id: int) -> TestRun:
+    run = selectors.get_test_run(request.org, run_id)
+    if run.integration_id != integration.pk:
+        # The run exists in this org but under another integration: same answer as missing.
+        raise Http404("No such test run.")
+    return run
+
+
+@require_GET
+@developer_required
+def testing_csv_template(request: HttpRequest, integration_id: int):
+    integration = _integration(request, integration_id)
+    response = HttpResponse(csv_template(manifest_of(integration)), content_type="text/csv")
+    response["Content-Disposition"] = (
+        f'attachment; filename="test-users-integration-{integration.pk}.csv"'
+    )
+    return response
+
+
+@require_POST
+@developer_required
+def testing_signing_secret(request: HttpRequest, integration_id: int):
+    integration = _integration(request, integration_id)
+    clear = actions.signing_secret_rotate(acting_user=request.user, integration=integration)
+    return _panel(request, integration, revealed_secret=clear)

@@ -1,0 +1,144 @@
+"""Fixtures for the testing side: drafts pointed at loopback partners, saved test settings.
+
+Drafts, settings and runs are built through the action functions; partners are real HTTP
+servers on loopback (the demo partner, pytest-httpserver or a raw socket server).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from demo_partner import DemoPartner
+from tests.integrations.conftest import alice_api, api_for  # noqa: F401 - shared fixtures
+
+TOKEN = "demo-token"
+
+
+def list_manifest(base: str, *, name: str = "Loopback Lists", batch_size: int = 10_000) -> dict:
+    """A list-based integration for the demo partner's list API (list id at data.id)."""
+    members = f"{base}/v1/lists/$list_id/members"
+    return {
+        "manifest_version": 1,
+        "display_name": name,
+        "integration_type": "list",
+        "auth": {"method": "bearer"},
+        "custom_fields": [
+            {
+                "variable": "bearer_token",
+                "display_name": "Bearer Token",
+                "type": "string",
+                "required": True,
+                "secret": True,
+            },
+            {
+                "variable": "region",
+                "display_name": "Region",
+                "type": "single_select",
+                "options": [{"value": "us", "label": "US"}, {"value": "eu", "label": "EU"}],
+            },
+        ],
+        "mapping_fields": [
+            {
+                "variable": "user_id_field",
+                "display_name": "User ID",
+                "type": "single_select",
+                "options": ["user_id", "email"],
+            }
+        ],
+        "endpoints": {
+            "create_list": {
+                "method": "POST",
+                "url": f"{base}/v1/lists",
+                "headers": {"X-Region": "$region"},
+                "payload": '{"name": "$cohort_name"}',
+                "list_id_path": "data.id",
+            },
+            "add_users": {
+                "method": "POST",
+                "url": members,
+                "payload": '{"userIds": $items}',
+                "item_template": '"$user_id_field"',
+                "batch_size": batch_size,
+            },
+            "remove_users": {
+                "method": "DELETE",
+                "url": members,
+                "payload": '{"userIds": $items}',
+                "item_template": '"$user_id_field"',
+                "batch_size": batch_size,
+            },
+        },
+    }
+
+
+def property_manifest(base: str, *, name: str = "Loopback Properties") -> dict:
+    manifest = list_manifest(base, name=name)
+    manifest["integration_type"] = "property"
+    manifest["endpoints"] = {
+        "update_users": {
+            "method": "POST",
+            "url": f"{base}/v1/users/properties",
+            "payload": '{"users": $items}',
+            "item_template": '{"user_id": "$user_id_field", "in_cohort": $in_cohort}',
+            "batch_size": 4,
+        }
+    }
+    # $region is used nowhere in a property manifest: keep it for the Connect modal only.
+    return manifest
+
+
+def with_endpoint(manifest: dict, endpoint: str, **changes: Any) -> dict:
+    changed = copy.deepcopy(manifest)
+    changed["endpoints"][endpoint].update(changes)
+    return changed
+
+
+def make_draft(cast, manifest: dict, *, org=None, user=None):
+    from integrations import actions as integration_actions
+
+    return integration_actions.integration_import(
+        acting_user=user or cast.alice, org=org or cast.acme, manifest=manifest
+    )
+
+
+def save_settings(cast, integration, *, user=None, project=None, **changes: Any):
+    """Test settings through the action: the org's project and key, the demo token."""
+    from syncengine import actions
+
+    project = project or cast.acme_project
+    arguments: dict[str, Any] = {
+        "project_id": project.public_id,
+        "api_key": project.api_key,
+        "values": {"bearer_token": TOKEN},
+        "mapping": {"user_id_field": "user_id"},
+        "users_source": "generated",
+        "users_count": 10,
+    }
+    arguments.update(changes)
+    return actions.test_settings_save(
+        acting_user=user or cast.alice, integration=integration, **arguments
+    )
+
+
+@pytest.fixture
+def partner() -> Iterator[DemoPartner]:
+    with DemoPartner() as running:
+        yield running
+
+
+@pytest.fixture
+def fast_retries(settings):
+    """Retries wait milliseconds instead of seconds; Retry-After is still honoured."""
+    settings.RETRY_BASE_DELAY_SECONDS = 0.01
+    return settings
+
+
+@pytest.fixture
+def short_limits(settings):
+    """Hostile partners are cut within a second or two instead of a minute."""
+    settings.OUTBOUND_CLIENT_OPTIONS = {"read_timeout": 1.0, "deadline": 1.5}
+    return settings

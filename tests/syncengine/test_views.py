@@ -1,0 +1,186 @@
+"""The Testing panel's pages and fragments (server side; the browser test drives them live)."""
+
+from __future__ import annotations
+
+import pytest
+
+from demo_partner import DemoPartner
+from integrations import actions as integration_actions
+from syncengine import actions, testruns
+from syncengine.models import TestRun, TestSettings
+from tests.syncengine.conftest import TOKEN, list_manifest, make_draft, save_settings
+
+BASE = "https://api.partner.example"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def draft(cast):
+    return make_draft(cast, list_manifest(BASE))
+
+
+def page_url(draft, rest: str = "") -> str:
+    return f"/portal/integrations/{draft.pk}/test/{rest}"
+
+
+def form(cast, **changes) -> dict[str, str]:
+    data = {
+        "project_id": str(cast.acme_project.public_id),
+        "api_key": cast.acme_project.api_key,
+        "values.bearer_token": TOKEN,
+        "values.region": "us",
+        "mapping.user_id_field": "user_id",
+        "users_source": "generated",
+        "users_count": "12",
+        "list_id": "",
+        "kind": "full",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_test_page_shows_the_form_and_empty_states(cast, client_for, draft):
+    response = client_for(cast.alice).get(page_url(draft))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Test against your endpoint" in html
+    assert "No tests yet." in html
+    assert "Submitting needs a full test that passes on the current configuration." in html
+    assert f'value="{cast.acme_project.public_id}"' in html
+    for kind in ("create_list", "add_users", "remove_users"):
+        assert f'value="{kind}"' in html
+    assert "static/js/testing.js" in html and "static/css/testing.css" in html
+
+
+def test_the_panel_alone_can_be_loaded_into_another_page(cast, client_for, draft):
+    response = client_for(cast.alice).get(page_url(draft, "panel"), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith("<section") or "<section" in html[:400]
+    assert "<html" not in html and f'id="tst-panel-{draft.pk}"' in html
+
+
+def test_people_without_the_portal_are_refused(cast, client_for, draft):
+    assert client_for(cast.alan).get(page_url(draft)).status_code == 403
+    assert client_for(cast.bob).get(page_url(draft)).status_code == 403
+
+
+def test_running_from_the_form_saves_the_settings_and_queues_a_run(cast, client_for, draft):
+    response = client_for(cast.alice).post(page_url(draft, "run"), form(cast), **HTMX)
+    assert response.status_code == 200
+    run = TestRun.objects.get()
+    assert (run.kind, run.status) == ("full", "queued")
+    html = response.content.decode()
+    assert f'id="tst-run-{run.pk}"' in html
+    assert f"runs/{run.pk}/?after=0" in html  # the run polls for its progress
+    assert "Waiting for a worker" in html
+    settings = TestSettings.objects.get()
+    assert settings.values == {"bearer_token": TOKEN, "region": "us"}
+    assert TOKEN not in html  # never echoed back, not even in the password field
+
+
+def test_an_error_is_shown_at_its_field_and_the_typed_values_stay(cast, client_for, draft):
+    response = client_for(cast.alice).post(
+        page_url(draft, "run"), form(cast, api_key="wrong", **{"users_count": "77"}), **HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "is not the API key of Acme Web" in html
+    assert 'aria-invalid="true" aria-describedby="tst-' in html
+    assert 'value="77"' in html  # what the partner typed is still there
+    assert TOKEN not in html and "wrong" not in html
+    assert not TestRun.objects.exists() and not TestSettings.objects.exists()
+
+
+def test_csv_errors_list_every_line(cast, client_for, draft):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(
+        "users.csv", b"operation,user_id_field\nadd,a\nfly,b\n", content_type="text/csv"
+    )
+    response = client_for(cast.alice).post(
+        page_url(draft, "run"), {**form(cast, users_source="csv"), "csv": upload}, **HTMX
+    )
+    html = response.content.decode()
+    assert "Line 3: operation is &#39;fly&#39;; use add or remove" in html
+    assert not TestRun.objects.exists()
+
+
+def test_saving_settings_without_javascript_redirects_back(cast, client_for, draft):
+    response = client_for(cast.alice).post(page_url(draft, "settings"), form(cast))
+    assert response.status_code == 302 and response["Location"] == page_url(draft)
+    assert TestSettings.objects.get().users_count == 12
+    assert not TestRun.objects.exists()
+
+
+def test_a_configuration_with_errors_disables_the_run_buttons(cast, client_for):
+    half = integration_actions.integration_create(
+        acting_user=cast.alice, org=cast.acme, display_name="Half", integration_type="property"
+    )
+    html = client_for(cast.alice).get(page_url(half)).content.decode()
+    assert "in the configuration before testing." in html
+    assert 'value="full" disabled' in html
+
+
+def test_polling_a_finished_run_sends_its_exchanges_and_refreshes_history(cast, client_for):
+    alice = client_for(cast.alice)
+    with DemoPartner() as partner:
+        draft = make_draft(cast, list_manifest(partner.url))
+        save_settings(cast, draft)
+        run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+        queued = alice.get(page_url(draft, f"runs/{run.pk}/?after=0"), **HTMX).content.decode()
+        testruns.execute_test_run(run.pk)
+
+    assert f'hx-get="/portal/integrations/{draft.pk}/test/runs/{run.pk}/?after=0"' in queued
+    html = alice.get(page_url(draft, f"runs/{run.pk}/?after=1"), **HTMX).content.decode()
+    assert 'data-finished="passed"' in html and "hx-trigger" not in html.split("\n", 3)[1]
+    assert f'hx-swap-oob="beforeend:#tst-run-{run.pk}-exchanges"' in html
+    assert 'data-sequence="1"' not in html and 'data-sequence="3"' in html  # only new ones
+    assert f'id="tst-history-{draft.pk}" aria-labelledby' in html and "Ready to submit" in html
+
+
+def test_the_inspector_shows_the_exchange_masked_and_readable(cast, client_for):
+    with DemoPartner() as partner:
+        draft = make_draft(cast, list_manifest(partner.url))
+        save_settings(cast, draft)
+        run = testruns.execute_test_run(
+            actions.test_run_start(acting_user=cast.alice, integration=draft).pk
+        )
+    html = client_for(cast.alice).get(page_url(draft, f"runs/{run.pk}/exchanges/1")).content
+    text = html.decode()
+    assert "Bearer ••••••" in text and TOKEN not in text
+    assert "201 Created" in text
+    assert "{\n  &#34;data&#34;: {" in text or "{\n  &quot;data&quot;: {" in text
+    assert (
+        client_for(cast.alice).get(page_url(draft, f"runs/{run.pk}/exchanges/99")).status_code
+        == 404
+    )
+
+
+def test_a_run_is_only_reachable_under_its_own_integration(cast, client_for, draft):
+    save_settings(cast, draft)
+    run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+    other = make_draft(cast, list_manifest(BASE, name="Other Lists"))
+    alice = client_for(cast.alice)
+    assert alice.get(page_url(draft, f"runs/{run.pk}/")).status_code == 200
+    assert alice.get(page_url(other, f"runs/{run.pk}/")).status_code == 404
+
+
+def test_the_csv_template_has_the_integrations_columns(cast, client_for, draft):
+    response = client_for(cast.alice).get(page_url(draft, "users-template.csv"))
+    assert response["Content-Type"] == "text/csv"
+    assert response.content.decode().splitlines()[0] == "operation,user_id_field"
+
+
+def test_the_signing_secret_is_shown_once(cast, client_for):
+    manifest = list_manifest(BASE)
+    manifest["delivery"] = {"sign_requests": True}
+    draft = make_draft(cast, manifest)
+    alice = client_for(cast.alice)
+    assert "Generate secret" in alice.get(page_url(draft)).content.decode()
+    shown = alice.post(page_url(draft, "signing-secret"), **HTMX).content.decode()
+    assert "shown once" in shown
+    secret = draft.signing_secret.secret
+    assert secret in shown
+    again = alice.get(page_url(draft)).content.decode()
+    assert secret not in again and "Rotate secret" in again
