@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from demo_partner import manifests as demo_manifests  # noqa: E402
 from syncengine.core.compiler import compile_manifest  # noqa: E402
 from syncengine.core.http import OutboundClient  # noqa: E402
 from syncengine.core.protocol import plan_batches, run_sync  # noqa: E402
@@ -44,57 +45,9 @@ STARTUP_TIMEOUT = 15.0
 
 
 def manifest(base: str) -> dict[str, Any]:
-    members = f"{base}/v1/lists/$list_id/members"
-    return {
-        "manifest_version": 1,
-        "display_name": "Bench Lists",
-        "integration_type": "list",
-        "auth": {"method": "bearer"},
-        "custom_fields": [
-            {
-                "variable": "bearer_token",
-                "display_name": "Bearer Token",
-                "type": "string",
-                "required": True,
-                "secret": True,
-            }
-        ],
-        "mapping_fields": [
-            {
-                "variable": "user_id_field",
-                "display_name": "User ID",
-                "type": "single_select",
-                "options": ["user_id", "email"],
-            }
-        ],
-        "endpoints": {
-            "create_list": {
-                "method": "POST",
-                "url": f"{base}/v1/lists",
-                "payload": '{"name": "$cohort_name"}',
-                "list_id_path": "data.id",
-            },
-            "add_users": {
-                "method": "POST",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": BATCH_SIZE,
-            },
-            "remove_users": {
-                "method": "DELETE",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": BATCH_SIZE,
-            },
-        },
-        "delivery": {
-            "max_concurrency": CONCURRENCY,
-            "requests_per_second": None,
-            "sign_requests": False,
-        },
-    }
+    return demo_manifests.list_manifest(
+        base, name="Bench Lists", batch_size=BATCH_SIZE, delivery={"max_concurrency": CONCURRENCY}
+    )
 
 
 def start_partner() -> tuple[subprocess.Popen[str], str]:

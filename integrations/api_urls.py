@@ -114,6 +114,16 @@ urlpatterns = [
         review_views.AssignView.as_view(),
         name="api_review_assign",
     ),
+    path(
+        "reviews/<int:version_id>/rerun-test",
+        review_views.RerunTestView.as_view(),
+        name="api_review_rerun_test",
+    ),
+    path(
+        "reviews/<int:version_id>/conformance",
+        review_views.ConformanceView.as_view(),
+        name="api_review_conformance",
+    ),
     path("destinations/", review_views.DestinationListView.as_view(), name="api_destinations"),
     path(
         "destinations/<int:destination_id>/rollback",

@@ -923,11 +923,17 @@ def tracker_rows(tracker: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda row: order[row["status"]])
 
 
+MAX_EXAMPLE_INDEX = 20
+
+
 def example_list_response(list_id_path: Any, list_id: str) -> str | None:
-    """The smallest create_list response body that carries `list_id` at `list_id_path`."""
+    """The smallest create_list response body that carries `list_id` at `list_id_path`
+    (none when an index is too large to make a readable example)."""
     try:
         segments = parse_path(list_id_path)
     except PathSyntaxError:
+        return None
+    if any(isinstance(s, int) and s > MAX_EXAMPLE_INDEX for s in segments):
         return None
     document: Any = list_id
     for segment in reversed(segments):

@@ -19,13 +19,16 @@ from integrations.models import (
     VersionKind,
     VersionState,
 )
+from integrations.reviewer_runs import conformance_start, review_rerun_test
 from integrations.reviews import version_diff
 from portal.access import developer_required, member_required, staff_required
 from portal.errors import ActionError
 from portal.models import Organization, User
 from portal.views.pages import paginate, query_without_page
 from syncengine.core.manifest import normalize_manifest
-from syncengine.selectors import passing_full_test
+from syncengine.models import TestRun
+from syncengine.presenters import step_progress
+from syncengine.selectors import passing_full_test, test_settings_for
 
 QUEUE_PAGE_SIZE = 25
 
@@ -154,16 +157,70 @@ def _version_for(request: HttpRequest, version_id: int):
     return access.get_version(request.user, request.org, version_id)
 
 
+EVIDENCE_EXCHANGES = 100
+REVIEWER_RUNS_SHOWN = 3
+
+
+def _checks_context(request: HttpRequest, version, *, error: str = "") -> dict:
+    """The evidence around a version: the partner's passing test, the reviewer's re-runs
+    and the latest conformance checks (and whether any of them is still running)."""
+    evidence = (
+        TestRun.objects.filter(pk=version.test_run_id).select_related("started_by").first()
+        if version.test_run_id
+        else None
+    )
+    reviewer_runs = list(
+        TestRun.objects.filter(version_id=version.pk).select_related("started_by")[
+            :REVIEWER_RUNS_SHOWN
+        ]
+    )
+    runs = [run for run in [evidence, *reviewer_runs] if run is not None]
+    conformance = version.conformance_runs.select_related("started_by").first()
+    stored = test_settings_for(version.integration)
+    fields = [f for f in version.config.get("custom_fields", []) if isinstance(f, dict)]
+    return {
+        "version": version,
+        "evidence": evidence,
+        "reviewer_runs": reviewer_runs,
+        "conformance": conformance,
+        "run_steps": {run.pk: step_progress(run) for run in runs},
+        "run_exchanges": {run.pk: list(run.exchanges.all()[:EVIDENCE_EXCHANGES]) for run in runs},
+        "credentials_shared": bool(stored.pk and stored.share_with_reviewers and stored.values),
+        "credential_fields": [
+            {
+                "variable": f.get("variable"),
+                "label": f.get("display_name") or f.get("variable"),
+                "secret": bool(f.get("secret")),
+            }
+            for f in fields
+        ],
+        "polling": (
+            any(not run.is_finished for run in reviewer_runs)
+            or (conformance is not None and not conformance.is_finished)
+        ),
+        "decidable": request.user.is_reviewer
+        and version.kind == VersionKind.SUBMISSION
+        and version.state == VersionState.IN_REVIEW,
+        "checks_error": error,
+    }
+
+
 def _review_context(request: HttpRequest, version) -> dict:
     manifest = normalize_manifest(manifest_of(version))
     comments = list(version.comments.select_related("author"))
     return {
+        **_checks_context(request, version),
         "version": version,
         "integration": version.integration,
         "is_reviewer": request.user.is_reviewer,
         "panel": editor.testing_panel(manifest),
         "diff": version_diff(version),
         "comments": [c for c in comments if c.parent_id is None],
+        "earlier_comments": ReviewComment.objects.filter(
+            version__integration_id=version.integration_id, version__number__lt=version.number
+        )
+        .select_related("author", "version")
+        .order_by("created_at", "id"),
         "replies": {c.parent_id: [r for r in comments if r.parent_id == c.pk] for c in comments},
         "expected_by": (
             lifecycle.expected_review_by(version)
@@ -175,8 +232,6 @@ def _review_context(request: HttpRequest, version) -> dict:
             if request.user.is_reviewer
             else []
         ),
-        "decidable": version.kind == VersionKind.SUBMISSION
-        and version.state == VersionState.IN_REVIEW,
     }
 
 
@@ -184,6 +239,38 @@ def _review_context(request: HttpRequest, version) -> dict:
 def review_detail(request: HttpRequest, version_id: int):
     version = _version_for(request, version_id)
     return render(request, "reviews/detail.html", _review_context(request, version))
+
+
+@require_GET
+def review_checks(request: HttpRequest, version_id: int):
+    """The checks section alone, polled while a run is in progress."""
+    version = _version_for(request, version_id)
+    return render(request, "reviews/_checks.html", _checks_context(request, version))
+
+
+@require_POST
+@staff_required()
+def review_checks_start(request: HttpRequest, version_id: int):
+    version = _version_for(request, version_id)
+    values = {
+        key.removeprefix("values."): value
+        for key, value in request.POST.items()
+        if key.startswith("values.") and value
+    }
+    error = ""
+    try:
+        if request.POST.get("check") == "test":
+            review_rerun_test(acting_user=request.user, version=version, values=values)
+        else:
+            conformance_start(acting_user=request.user, version=version, values=values)
+    except ActionError as refused:
+        error = refused.message
+    context = _checks_context(request, version, error=error)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(reverse("review_detail", args=[version.pk]) + "#review-checks")
+    return render(request, "reviews/_checks.html", context)
 
 
 @require_POST

@@ -18,6 +18,7 @@ from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import User
 from syncengine.actions import TestCredentials, test_run_start
+from syncengine.core.preview import sample_mapping
 from syncengine.models import TestKind, TestRun, UsersSource
 from syncengine.selectors import test_settings_for
 
@@ -58,7 +59,8 @@ def reviewer_credentials(
     )
     return TestCredentials(
         values=given,
-        mapping=chosen_mapping,
+        # A mapping field nobody chose reads its first option, as in the editor's preview.
+        mapping=sample_mapping(version.config, chosen_mapping),
         # A partner's cohort belongs to their org; reviewers test with generated users or
         # the partner's shared CSV rows.
         users_source=UsersSource.CSV if shared_csv else UsersSource.GENERATED,

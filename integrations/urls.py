@@ -47,6 +47,12 @@ urlpatterns = [
     path(
         "review/<int:version_id>/comment", review_pages.review_comment_post, name="review_comment"
     ),
+    path("review/<int:version_id>/checks", review_pages.review_checks, name="review_checks"),
+    path(
+        "review/<int:version_id>/checks/start",
+        review_pages.review_checks_start,
+        name="review_checks_start",
+    ),
     path("review/<int:version_id>/decide", review_pages.review_decide, name="review_decide"),
     path("review/<int:version_id>/assign", review_pages.review_assign_post, name="review_assign"),
     # the Destinations catalog

@@ -12,6 +12,8 @@ import random
 
 from django.db import transaction
 
+from demo_partner import DEMO_TOKEN
+from demo_partner import manifests as demo_manifests
 from portal import actions, cohorts
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import Cohort, MemberRole, Membership, Organization, Project, StaffRole, User
@@ -31,7 +33,7 @@ DEMO_LOGINS = [
 ]
 # `make run` starts the demo partner here (portal/management/commands/rundev.py).
 DEMO_PARTNER_URL = "http://127.0.0.1:8765"
-DEMO_PARTNER_TOKEN = "demo-token"  # demo_partner.DEMO_TOKEN, which the demo partner accepts
+DEMO_PARTNER_TOKEN = DEMO_TOKEN
 DEMO_LIST_DRAFT = "Demo Partner Lists"
 DEMO_PROPERTY_DRAFT = "Demo Partner Properties"
 DEMO_TEST_USERS = 25
@@ -80,21 +82,6 @@ def _org(name: str, admin: User) -> Organization:
 
 def demo_partner_manifest(integration_type: str, base: str = DEMO_PARTNER_URL) -> dict:
     """A draft for the demo partner's list API (list) or property API (property)."""
-    user_id = {
-        "variable": "user_id_field",
-        "display_name": "User ID",
-        "type": "single_select",
-        "options": ["user_id", "email", "amplitude_id", "device_id"],
-        "help_text": "Which Amplitude identifier the demo partner receives.",
-    }
-    token = {
-        "variable": "bearer_token",
-        "display_name": "API token",
-        "type": "string",
-        "required": True,
-        "secret": True,
-        "help_text": f"The demo partner accepts {DEMO_PARTNER_TOKEN}.",
-    }
     bad_token = {
         "status": 401,
         "sub_code": "E_AUTH",
@@ -103,55 +90,19 @@ def demo_partner_manifest(integration_type: str, base: str = DEMO_PARTNER_URL) -
         "message": f"The demo partner did not accept the API token: use {DEMO_PARTNER_TOKEN}.",
         "action": "fail",
     }
-    members = f"{base}/v1/lists/$list_id/members"
-    if integration_type == "list":
-        endpoints = {
-            "create_list": {
-                "method": "POST",
-                "url": f"{base}/v1/lists",
-                "payload": '{"name": "$cohort_name"}',
-                "list_id_path": "data.id",
-                "errors": [bad_token],
-            },
-            "add_users": {
-                "method": "POST",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": 1000,
-                "errors": [bad_token],
-            },
-            "remove_users": {
-                "method": "DELETE",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": 1000,
-                "errors": [bad_token],
-            },
-        }
-        name = DEMO_LIST_DRAFT
-    else:
-        endpoints = {
-            "update_users": {
-                "method": "POST",
-                "url": f"{base}/v1/users/properties",
-                "payload": '{"users": $items}',
-                "item_template": '{"user_id": "$user_id_field", "in_cohort": $in_cohort}',
-                "batch_size": 1000,
-                "errors": [bad_token],
-            }
-        }
-        name = DEMO_PROPERTY_DRAFT
-    return {
-        "manifest_version": 1,
-        "display_name": name,
-        "integration_type": integration_type,
-        "auth": {"method": "bearer", "token_variable": "bearer_token"},
-        "custom_fields": [token],
-        "mapping_fields": [user_id],
-        "endpoints": endpoints,
-    }
+    build, name = (
+        (demo_manifests.list_manifest, DEMO_LIST_DRAFT)
+        if integration_type == "list"
+        else (demo_manifests.property_manifest, DEMO_PROPERTY_DRAFT)
+    )
+    manifest = build(base, name=name, batch_size=1000, errors=[bad_token])
+    manifest["custom_fields"][0].update(
+        display_name="API token", help_text=f"The demo partner accepts {DEMO_PARTNER_TOKEN}."
+    )
+    manifest["mapping_fields"][0]["help_text"] = (
+        "Which Amplitude identifier the demo partner receives."
+    )
+    return manifest
 
 
 def _demo_drafts(alice: User, acme: Organization, project: Project, partner_url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from integrations.lifecycle import expected_review_by
-from integrations.models import Destination, IntegrationVersion, ReviewComment
+from integrations.models import ConformanceRun, Destination, IntegrationVersion, ReviewComment
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -138,3 +138,33 @@ class DestinationSerializer(serializers.ModelSerializer):
 
 class RollbackSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="Number of an earlier approved version.")
+
+
+class ReviewerRunInputSerializer(serializers.Serializer):
+    values = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="Connect-modal values to test with; omit to use the partner's shared ones.",
+    )
+    mapping = serializers.DictField(child=serializers.CharField(), required=False)
+    no_retries = serializers.BooleanField(default=False)
+
+
+class ConformanceRunSerializer(serializers.ModelSerializer):
+    version_id = serializers.IntegerField(read_only=True)
+    started_by = serializers.EmailField(source="started_by.email", allow_null=True, default=None)
+
+    class Meta:
+        model = ConformanceRun
+        fields = [
+            "id",
+            "version_id",
+            "status",
+            "results",
+            "error",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

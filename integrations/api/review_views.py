@@ -16,9 +16,11 @@ from integrations.api.review_serializers import (
     AssignSerializer,
     CommentInputSerializer,
     CommentSerializer,
+    ConformanceRunSerializer,
     DecisionSerializer,
     DestinationSerializer,
     ReviewDetailSerializer,
+    ReviewerRunInputSerializer,
     RollbackSerializer,
     SubmitSerializer,
     VersionSerializer,
@@ -26,6 +28,7 @@ from integrations.api.review_serializers import (
 from integrations.api.views import DeveloperAPIView
 from integrations.manifests import manifest_of
 from integrations.models import Destination, VersionState
+from integrations.reviewer_runs import conformance_start, review_rerun_test
 from integrations.reviews import version_diff, version_report
 from portal.api.permissions import (
     IsDeveloper,
@@ -37,6 +40,7 @@ from portal.api.permissions import (
 )
 from portal.errors import ActionError
 from portal.models import User
+from syncengine.api.serializers import TestRunSerializer
 
 
 def _caller_org(request):
@@ -285,3 +289,56 @@ class DestinationRollbackView(APIView):
             acting_user=request.user, destination=destination, version=version
         )
         return Response(DestinationSerializer(destination).data)
+
+
+class RerunTestView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        request=ReviewerRunInputSerializer,
+        responses={201: TestRunSerializer},
+        summary="Re-run the full test on the submitted version (reviewers)",
+    )
+    def post(self, request, version_id: int):
+        version = access.get_version(request.user, None, version_id)
+        serializer = ReviewerRunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = review_rerun_test(
+            acting_user=request.user, version=version, **serializer.validated_data
+        )
+        return Response(TestRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class ConformanceView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={200: ConformanceRunSerializer, 404: None},
+        summary="The latest conformance checks of the version",
+    )
+    def get(self, request, version_id: int):
+        version = access.get_version(request.user, _caller_org(request), version_id)
+        run = version.conformance_runs.select_related("started_by").first()
+        if run is None:
+            raise Http404("The conformance checks have not run yet.")
+        return Response(ConformanceRunSerializer(run).data)
+
+    @extend_schema(
+        request=ReviewerRunInputSerializer,
+        responses={201: ConformanceRunSerializer},
+        summary="Run the automated conformance checks (reviewers)",
+    )
+    def post(self, request, version_id: int):
+        if not request.user.is_reviewer:
+            raise ActionError("Only reviewers run conformance checks.", status=403)
+        version = access.get_version(request.user, None, version_id)
+        serializer = ReviewerRunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = conformance_start(
+            acting_user=request.user,
+            version=version,
+            values=data.get("values"),
+            mapping=data.get("mapping"),
+        )
+        return Response(ConformanceRunSerializer(run).data, status=status.HTTP_201_CREATED)

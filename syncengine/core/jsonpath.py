@@ -12,6 +12,9 @@ from typing import Any
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_\-$@]+")
 MAX_DEPTH = 32
+# No partner answers with lists this long; a larger index is a typo, and bounding it keeps
+# anything that builds an example document from a path small.
+MAX_INDEX = 9_999
 
 
 class PathSyntaxError(ValueError):
@@ -42,6 +45,10 @@ def parse_path(path: str) -> tuple[str | int, ...]:
         if not _SEGMENT.fullmatch(part):
             raise PathSyntaxError(
                 f"segment {position} ({part!r}) may only use letters, digits, _ - $ @"
+            )
+        if part.isdigit() and int(part) > MAX_INDEX:
+            raise PathSyntaxError(
+                f"segment {position} ({part}) is past the largest index, {MAX_INDEX}"
             )
         segments.append(int(part) if part.isdigit() else part)
     return tuple(segments)

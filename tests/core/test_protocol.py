@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from demo_partner import DemoPartner
+from demo_partner import manifests as demo_manifests
 from syncengine.core.compiler import compile_manifest
 from syncengine.core.http import OutboundClient
 from syncengine.core.protocol import (
@@ -41,72 +42,20 @@ CONTEXT = RenderContext(
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_delay=0.001, jitter=0)
 
 
+def delivered(**delivery: Any) -> dict[str, Any]:
+    return {"max_concurrency": 4, "requests_per_second": None, "sign_requests": False} | delivery
+
+
 def list_manifest(base: str, **delivery: Any) -> dict[str, Any]:
     """A list-based integration for the demo partner's list API."""
-    members = f"{base}/v1/lists/$list_id/members"
-    return {
-        "manifest_version": 1,
-        "display_name": "Demo Lists",
-        "integration_type": "list",
-        "auth": {"method": "bearer"},
-        "custom_fields": [
-            {
-                "variable": "bearer_token",
-                "display_name": "Bearer Token",
-                "type": "string",
-                "required": True,
-                "secret": True,
-            }
-        ],
-        "mapping_fields": [
-            {
-                "variable": "user_id_field",
-                "display_name": "User ID",
-                "type": "single_select",
-                "options": ["user_id", "email"],
-            }
-        ],
-        "endpoints": {
-            "create_list": {
-                "method": "POST",
-                "url": f"{base}/v1/lists",
-                "payload": '{"name": "$cohort_name"}',
-                "list_id_path": "data.id",
-            },
-            "add_users": {
-                "method": "POST",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": 10000,
-            },
-            "remove_users": {
-                "method": "DELETE",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": 10000,
-            },
-        },
-        "delivery": {"max_concurrency": 4, "requests_per_second": None, "sign_requests": False}
-        | delivery,
-    }
+    return demo_manifests.list_manifest(base, name="Demo Lists", delivery=delivered(**delivery))
 
 
 def property_manifest(base: str, **delivery: Any) -> dict[str, Any]:
     """A property-based integration for the demo partner's property API."""
-    manifest = list_manifest(base, **delivery)
-    manifest["integration_type"] = "property"
-    manifest["endpoints"] = {
-        "update_users": {
-            "method": "POST",
-            "url": f"{base}/v1/users/properties",
-            "payload": '{"users": $items}',
-            "item_template": '{"user_id": "$user_id_field", "in_cohort": $in_cohort}',
-            "batch_size": 2,
-        }
-    }
-    return manifest
+    return demo_manifests.property_manifest(
+        base, name="Demo Lists", batch_size=2, delivery=delivered(**delivery)
+    )
 
 
 def with_endpoint(manifest: dict[str, Any], endpoint: str, **settings: Any) -> dict[str, Any]:

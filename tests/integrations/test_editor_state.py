@@ -479,3 +479,13 @@ def test_any_form_state_gives_a_manifest_and_a_panel(state, kind):
     render_to_string("integrations/_testing.html", context)
     render_to_string("integrations/_summary.html", context)
     assert editor.editor_form(manifest)["integration_type"] == kind
+
+
+def test_the_list_response_example_stays_small_for_a_large_index():
+    import json
+
+    from integrations.editor import example_list_response
+
+    assert json.loads(example_list_response("lists.1.id", "L")) == {"lists": [{}, {"id": "L"}]}
+    # A large index would make a huge example (it once exhausted memory): none is shown.
+    assert example_list_response("lists.9999.id", "L") is None

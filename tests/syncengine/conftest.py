@@ -13,81 +13,32 @@ from typing import Any
 import pytest
 
 from demo_partner import DemoPartner
+from demo_partner import manifests as demo_manifests
 from tests.integrations.conftest import alice_api, api_for  # noqa: F401 - shared fixtures
 
 TOKEN = "demo-token"
 
 
+REGION = {
+    "variable": "region",
+    "display_name": "Region",
+    "type": "single_select",
+    "options": [{"value": "us", "label": "US"}, {"value": "eu", "label": "EU"}],
+}
+
+
 def list_manifest(base: str, *, name: str = "Loopback Lists", batch_size: int = 10_000) -> dict:
-    """A list-based integration for the demo partner's list API (list id at data.id)."""
-    members = f"{base}/v1/lists/$list_id/members"
-    return {
-        "manifest_version": 1,
-        "display_name": name,
-        "integration_type": "list",
-        "auth": {"method": "bearer"},
-        "custom_fields": [
-            {
-                "variable": "bearer_token",
-                "display_name": "Bearer Token",
-                "type": "string",
-                "required": True,
-                "secret": True,
-            },
-            {
-                "variable": "region",
-                "display_name": "Region",
-                "type": "single_select",
-                "options": [{"value": "us", "label": "US"}, {"value": "eu", "label": "EU"}],
-            },
-        ],
-        "mapping_fields": [
-            {
-                "variable": "user_id_field",
-                "display_name": "User ID",
-                "type": "single_select",
-                "options": ["user_id", "email"],
-            }
-        ],
-        "endpoints": {
-            "create_list": {
-                "method": "POST",
-                "url": f"{base}/v1/lists",
-                "headers": {"X-Region": "$region"},
-                "payload": '{"name": "$cohort_name"}',
-                "list_id_path": "data.id",
-            },
-            "add_users": {
-                "method": "POST",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": batch_size,
-            },
-            "remove_users": {
-                "method": "DELETE",
-                "url": members,
-                "payload": '{"userIds": $items}',
-                "item_template": '"$user_id_field"',
-                "batch_size": batch_size,
-            },
-        },
-    }
+    """The demo partner's list API, with a region select sent as a header of create_list."""
+    manifest = demo_manifests.list_manifest(base, name=name, batch_size=batch_size)
+    manifest["custom_fields"].append(dict(REGION))
+    manifest["endpoints"]["create_list"]["headers"] = {"X-Region": "$region"}
+    return manifest
 
 
 def property_manifest(base: str, *, name: str = "Loopback Properties") -> dict:
-    manifest = list_manifest(base, name=name)
-    manifest["integration_type"] = "property"
-    manifest["endpoints"] = {
-        "update_users": {
-            "method": "POST",
-            "url": f"{base}/v1/users/properties",
-            "payload": '{"users": $items}',
-            "item_template": '{"user_id": "$user_id_field", "in_cohort": $in_cohort}',
-            "batch_size": 4,
-        }
-    }
-    # $region is used nowhere in a property manifest: keep it for the Connect modal only.
+    manifest = demo_manifests.property_manifest(base, name=name, batch_size=4)
+    # $region is used nowhere in a property manifest: kept for the Connect modal only.
+    manifest["custom_fields"].append(dict(REGION))
     return manifest
 
 

@@ -1,0 +1,151 @@
+"""The reviewer's checks against the partner's endpoint: conformance (a compliant and a
+non-compliant loopback partner) and the re-run of the full test, with shared or entered
+credentials. The conformance task runs on a real Celery worker."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from demo_partner import DemoPartner
+from integrations import lifecycle
+from integrations.models import ConformanceRun
+from integrations.reviewer_runs import conformance_start, review_rerun_test
+from integrations.tasks import conformance_run_execute
+from portal.errors import ActionError
+from syncengine import actions as test_actions
+from syncengine import testruns
+from tests.integrations.conftest import png_bytes
+from tests.syncengine.conftest import TOKEN, list_manifest, make_draft, save_settings
+
+
+def submitted(cast, base_url: str, *, share: bool):
+    manifest = list_manifest(base_url, name="Checked Lists")
+    manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
+    draft = make_draft(cast, manifest)
+    save_settings(cast, draft, users_count=5, share_with_reviewers=share)
+    return draft
+
+
+def pass_and_submit(cast, draft, *, worker: bool = False):
+    """A passed full test, then the submission. With a worker running, the run it picks up
+    from the broker is awaited (running it here as well would race the worker for it)."""
+    run = test_actions.test_run_start(acting_user=cast.alice, integration=draft)
+    if worker:
+        deadline = time.monotonic() + 60
+        while not run.is_finished:
+            assert time.monotonic() < deadline, "the worker never finished the test run"
+            time.sleep(0.2)
+            run.refresh_from_db()
+    else:
+        run = testruns.execute_test_run(run.pk)
+    assert run.status == "passed", run.summary
+    return lifecycle.integration_submit(acting_user=cast.alice, integration=draft)
+
+
+def statuses(run: ConformanceRun) -> dict[str, str]:
+    return {result["key"]: result["status"] for result in run.results}
+
+
+def test_a_compliant_partner_passes_every_check(cast):
+    with DemoPartner() as partner:
+        version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
+        run = conformance_start(acting_user=cast.rita, version=version)
+        conformance_run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert statuses(run) == {
+        "list_id_at_path": "passed",
+        "full_batch_accepted": "passed",
+        "unknown_users_accepted": "passed",
+        "bad_credentials_refused": "passed",
+        "repeated_idempotency_key_accepted": "passed",
+        "latency_within_limit": "passed",
+    }
+    assert TOKEN not in str(run.results)
+
+
+def test_a_non_compliant_partner_fails_with_reasons(cast, httpserver):
+    # Answers 200 to everything, without a list id, and never checks credentials.
+    httpserver.expect_request("/v1/lists", method="POST").respond_with_json({"ok": True})
+    httpserver.expect_request("/v1/lists/x/members").respond_with_json({"ok": True})
+    base = httpserver.url_for("").rstrip("/")
+    with DemoPartner() as partner:
+        draft = submitted(cast, partner.url, share=True)
+        version = pass_and_submit(cast, draft)
+    # The reviewer checks the same configuration against the misbehaving server.
+    version.config = list_manifest(base, name="Checked Lists")
+    version.save(update_fields=["config"])
+    run = conformance_start(acting_user=cast.rita, version=version)
+    conformance_run_execute(run.pk)
+    run.refresh_from_db()
+    results = {r["key"]: r for r in run.results}
+    assert results["list_id_at_path"]["status"] == "failed"
+    assert "data.id" in results["list_id_at_path"]["detail"]
+    assert results["full_batch_accepted"]["status"] == "failed"
+
+
+def test_without_shared_credentials_the_reviewer_must_enter_them(cast):
+    with DemoPartner() as partner:
+        version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
+        with pytest.raises(ActionError, match="did not share test credentials"):
+            conformance_start(acting_user=cast.rita, version=version)
+        with pytest.raises(ActionError, match="did not share test credentials"):
+            review_rerun_test(acting_user=cast.rita, version=version)
+        run = review_rerun_test(
+            acting_user=cast.rita, version=version, values={"bearer_token": TOKEN}
+        )
+        finished = testruns.execute_test_run(run.pk)
+    assert finished.status == "passed"
+    assert finished.version_id == version.pk and finished.started_by == cast.rita
+    # A reviewer's re-run is not the partner's evidence for submitting.
+    assert not finished.from_test_settings
+
+
+def test_partners_cannot_run_reviewer_checks(cast, alice_api):
+    with DemoPartner() as partner:
+        version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
+    with pytest.raises(ActionError, match="Only reviewers"):
+        conformance_start(acting_user=cast.alice, version=version)
+    response = alice_api.post(f"/api/v1/reviews/{version.pk}/conformance", {}, format="json")
+    assert response.status_code == 403
+    assert (
+        alice_api.post(f"/api/v1/reviews/{version.pk}/rerun-test", {}, format="json").status_code
+        == 403
+    )
+    assert not ConformanceRun.objects.exists()
+
+
+@pytest.mark.worker
+def test_conformance_runs_on_the_worker_and_shows_on_the_review_page(
+    cast, celery_worker, client_for, api_for
+):
+    with DemoPartner() as partner:
+        version = pass_and_submit(cast, submitted(cast, partner.url, share=True), worker=True)
+        started = api_for(cast.rita, None).post(
+            f"/api/v1/reviews/{version.pk}/conformance", {}, format="json"
+        )
+        assert started.status_code == 201
+        deadline = time.monotonic() + 60
+        while not ConformanceRun.objects.get().is_finished:
+            assert time.monotonic() < deadline, "the worker never finished the checks"
+            time.sleep(0.2)
+    page = client_for(cast.rita).get(f"/review/{version.pk}/")
+    assert page.content.count(b'data-status="passed"') >= 6
+    latest = api_for(cast.alice, cast.acme).get(f"/api/v1/reviews/{version.pk}/conformance")
+    assert latest.status_code == 200 and latest.json()["status"] == "done"
+
+
+def test_the_review_page_shows_the_evidence_and_the_controls(cast, client_for):
+    with DemoPartner() as partner:
+        version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
+    rita = client_for(cast.rita).get(f"/review/{version.pk}/")
+    assert b"Full test that passed on this exact configuration" in rita.content
+    assert b"Run conformance checks" in rita.content
+    assert b"did not share test credentials" in rita.content
+    alice = client_for(cast.alice).get(f"/review/{version.pk}/")
+    assert alice.status_code == 200
+    assert b"Run conformance checks" not in alice.content
+    assert b"Approve and deploy" not in alice.content
