@@ -91,6 +91,10 @@ def org_admin_required(view):
     return wrapper
 
 
+class PortalNotEnabled(PermissionDenied):
+    """The org's Developer Portal flag is off; the 403 page points to Request access."""
+
+
 def developer_required(view):
     """Developer Portal pages: the org's flag must be on and the member a developer."""
 
@@ -100,7 +104,7 @@ def developer_required(view):
             return redirect
         membership = request.membership
         if membership is None or not membership.org.flag_enabled(DEVELOPER_PORTAL):
-            raise PermissionDenied(
+            raise PortalNotEnabled(
                 "The Developer Portal is not enabled for your organisation. "
                 "An org admin can request access from Org settings."
             )

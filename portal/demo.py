@@ -8,9 +8,13 @@ Running it again changes nothing.
 
 from __future__ import annotations
 
+import base64
+import io
+import math
 import random
 
 from django.db import transaction
+from PIL import Image, ImageDraw
 
 from demo_partner import DEMO_TOKEN
 from demo_partner import manifests as demo_manifests
@@ -80,6 +84,42 @@ def _org(name: str, admin: User) -> Organization:
     return org
 
 
+# The demo logos: a rounded tile in the integration type's colour with a ring of dots, a
+# small cohort. Drawn at start-up so no binary file is kept in the repository.
+DEMO_LOGO_COLOURS = {
+    "list": ((37, 99, 235), (14, 165, 233)),
+    "property": ((124, 58, 237), (236, 72, 153)),
+}
+DEMO_LOGO_SIZE = 256
+
+
+def demo_logo_png(integration_type: str) -> bytes:
+    """A 256 px PNG logo for a demo draft, drawn with Pillow."""
+    top, bottom = DEMO_LOGO_COLOURS[integration_type]
+    size = DEMO_LOGO_SIZE
+    gradient = Image.new("RGB", (size, size))
+    pixels = gradient.load()
+    for y in range(size):
+        share = y / (size - 1)
+        colour = tuple(round(a + (b - a) * share) for a, b in zip(top, bottom, strict=True))
+        for x in range(size):
+            pixels[x, y] = colour
+    mask = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, size - 1, size - 1), radius=56, fill=255)
+    logo = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    logo.paste(gradient, (0, 0), mask)
+    draw = ImageDraw.Draw(logo)
+    centre, ring = size / 2, size * 0.28
+    for step in range(8):
+        angle = step * math.tau / 8
+        x, y = centre + ring * math.cos(angle), centre + ring * math.sin(angle)
+        draw.ellipse((x - 17, y - 17, x + 17, y + 17), fill=(255, 255, 255, 235))
+    draw.ellipse((centre - 30, centre - 30, centre + 30, centre + 30), fill=(255, 255, 255, 255))
+    out = io.BytesIO()
+    logo.save(out, format="PNG")
+    return out.getvalue()
+
+
 def demo_partner_manifest(integration_type: str, base: str = DEMO_PARTNER_URL) -> dict:
     """A draft for the demo partner's list API (list) or property API (property)."""
     bad_token = {
@@ -102,6 +142,7 @@ def demo_partner_manifest(integration_type: str, base: str = DEMO_PARTNER_URL) -
     manifest["mapping_fields"][0]["help_text"] = (
         "Which Amplitude identifier the demo partner receives."
     )
+    manifest["logo_png_base64"] = base64.b64encode(demo_logo_png(integration_type)).decode()
     return manifest
 
 

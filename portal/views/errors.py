@@ -1,6 +1,9 @@
 """Error pages in the portal's own layout."""
 
 from django.shortcuts import render
+from django.urls import reverse
+
+from portal.access import PortalNotEnabled
 
 
 def not_found(request, exception=None):
@@ -11,7 +14,11 @@ def forbidden(request, exception=None):
     message = (
         str(exception) if exception and str(exception) else ("You do not have access to this page.")
     )
-    return render(request, "403.html", {"message": message}, status=403)
+    # Where the person can do something about it: Request access lives on Org settings.
+    next_step = None
+    if isinstance(exception, PortalNotEnabled) and getattr(request, "membership", None):
+        next_step = ("Request access in Org settings", reverse("org_settings"))
+    return render(request, "403.html", {"message": message, "next_step": next_step}, status=403)
 
 
 def server_error(request):

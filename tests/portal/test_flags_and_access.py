@@ -24,12 +24,14 @@ def test_org_without_the_flag_is_offered_request_access(cast, client_for):
     denied = client.get(reverse("portal_home"))
     assert denied.status_code == 403
     assert b"not enabled for your organisation" in denied.content
+    assert f'href="{reverse("org_settings")}">Request access'.encode() in denied.content
 
 
 def test_a_member_without_the_developer_permission_cannot_open_the_portal(cast, client_for):
     response = client_for(cast.alan).get(reverse("portal_home"))
     assert response.status_code == 403
     assert b"developer permission" in response.content
+    assert b">Request access" not in response.content
 
 
 def test_request_then_grant_switches_the_flag_emails_and_audits(

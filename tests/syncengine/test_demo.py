@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from demo_partner import DemoPartner
+from integrations import lifecycle
 from integrations.models import Integration
 from portal.demo import DEMO_LIST_DRAFT, DEMO_PROPERTY_DRAFT, load_demo_data
 from portal.models import User
@@ -28,4 +29,8 @@ def test_the_demo_drafts_pass_a_full_test_at_once_and_loading_twice_changes_noth
             run = testruns.execute_test_run(run.pk)
             assert run.status == "passed", run.summary
             assert selectors.passing_full_test(draft) == run
+            # The demo drafts carry a logo, so they can be submitted straight away.
+            assert draft.logo is not None
+            version = lifecycle.integration_submit(acting_user=alice, integration=draft)
+            assert version.state == "in_review" and version.logo_id == draft.logo_id
         assert partner.state.list_summaries()[0]["member_count"] == 20
