@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from syncengine.core.users import FIRST_NAMES, generate_users
+from syncengine.core.users import COUNTRIES, FIRST_NAMES, PLANS, generate_users
 
 
 def test_the_same_seed_gives_the_same_users():
@@ -22,6 +24,16 @@ def test_users_have_the_amplitude_identifiers_and_properties():
     assert alice["email"] == "alice.1@example.com"
     assert isinstance(alice["amplitude_id"], int)
     assert len(alice["device_id"]) == 36
+
+
+def test_device_ids_are_version_4_uuids_and_properties_vary():
+    users = generate_users(500, seed=4)
+    for user in users:
+        device_id = uuid.UUID(user["device_id"])
+        assert (str(device_id), device_id.version) == (user["device_id"], 4)
+        assert device_id.variant == uuid.RFC_4122
+    assert {user["country"] for user in users} == set(COUNTRIES)
+    assert {user["plan"] for user in users} == set(PLANS)
 
 
 def test_the_cast_comes_first():
