@@ -52,7 +52,11 @@ class PrintingObserver:
         stream.flush()
 
     def step_started(self, step: testruns.StepPlan) -> None:
-        what = f"{step.users:,} users in {step.batches} request(s)" if step.users else ""
+        what = (
+            f"{testruns.counted(step.users, 'user')} in {testruns.counted(step.batches, 'request')}"
+            if step.users
+            else ""
+        )
         self._line(f"== {step.label} {what}".rstrip())
 
     def attempt(self, step: testruns.StepPlan, record: AttemptRecord) -> None:
@@ -61,7 +65,11 @@ class PrintingObserver:
         self._line(
             f"-> {request['method']} {request['url']}  "
             f"(attempt {record.attempt} of {record.max_attempts}"
-            + (f", {record.request.item_count:,} users" if record.request.item_count else "")
+            + (
+                f", {testruns.counted(record.request.item_count, 'user')}"
+                if record.request.item_count
+                else ""
+            )
             + ")"
         )
         for name, value in request["headers"]:

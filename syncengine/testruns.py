@@ -396,9 +396,15 @@ def summarize(plan: TestPlan, outcome: TestOutcome) -> str:
             parts.append(f"created list {outcome.list_id}")
         elif step.users:
             count = outcome.delivered.get(step.key, 0)
-            requests = "request" if step.batches == 1 else "requests"
-            parts.append(f"{step.label}: {count:,} users in {step.batches} {requests}")
+            parts.append(
+                f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
+            )
     return mask_text("Passed: " + "; ".join(parts) + ".", plan.secrets)[:MAX_SUMMARY_CHARS]
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 user`, `25,000 users`: a count with its noun, singular when it is one."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 # --- the worker side: TestRun rows ---------------------------------------------------------

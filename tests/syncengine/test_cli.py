@@ -45,7 +45,7 @@ def test_a_full_test_prints_each_exchange_and_passes(tmp_path, partner):
         file, "--var", f"bearer_token={TOKEN}", "--var", "user_id_field=email", "--users", "25"
     )
 
-    assert "== create_list" in out and "== add_users 25 users in 3 request(s)" in out
+    assert "== create_list" in out and "== add_users 25 users in 3 requests" in out
     assert out.count("-> POST") == 4 and out.count("-> DELETE") == 1
     assert "Authorization: Bearer ••••••" in out
     assert TOKEN not in out + err
@@ -88,8 +88,8 @@ def test_one_endpoint_at_a_time_with_the_list_id(tmp_path, partner):
 def test_a_property_based_test(tmp_path, partner):
     file = write(tmp_path, property_manifest(partner.url))
     out, _ = run(file, "--var", f"bearer_token={TOKEN}", "--users", "6")
-    assert "== update_users ($in_cohort true) 6 users in 2 request(s)" in out
-    assert "== update_users ($in_cohort false) 1 users in 1 request(s)" in out
+    assert "== update_users ($in_cohort true) 6 users in 2 requests" in out
+    assert "== update_users ($in_cohort false) 1 user in 1 request" in out
     assert len(partner.state.users_in_cohort()) == 5
 
 
