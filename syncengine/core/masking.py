@@ -7,22 +7,24 @@ import json
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from syncengine.core.template import URL_SAFE_CHARACTERS
+
 MASK = "••••••"
 
 
 def secret_forms(secrets: Iterable[str]) -> list[str]:
     """Every spelling under which a secret can appear in a request or a response.
 
-    A value lands in URLs percent-encoded, in JSON bodies escaped and in Basic headers
-    base64-encoded, so masking only the raw form would leak the others. Longest first,
-    so that a secret containing another is masked whole.
+    A value lands in URLs percent-encoded (differently in a path and in a query), in JSON
+    bodies escaped and in Basic headers base64-encoded, so masking only the raw form would
+    leak the others. Longest first, so that a secret containing another is masked whole.
     """
     forms: set[str] = set()
     for secret in secrets:
         if not secret:
             continue
         forms.add(secret)
-        forms.add(quote(secret, safe=""))
+        forms.update(quote(secret, safe=safe) for safe in URL_SAFE_CHARACTERS)
         forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
         forms.add(json.dumps(secret)[1:-1])
         forms.add(base64.b64encode(secret.encode()).decode())

@@ -402,6 +402,9 @@ HOST, PATH, QUERY, FRAGMENT = "host", "path", "query", "fragment"
 # (so `/` becomes %2F and cannot add a segment); query and fragment values keep the few
 # characters that are harmless there, but never `&`, `=`, `#` or `+`.
 _SAFE_IN_PART = {PATH: "", QUERY: "/:@?", FRAGMENT: "/:@?"}
+# Every set of characters left unencoded in some part of a URL: masking looks for a secret
+# under each of these encodings.
+URL_SAFE_CHARACTERS = tuple(sorted(set(_SAFE_IN_PART.values())))
 
 
 class UrlTemplate:

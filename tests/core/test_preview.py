@@ -66,6 +66,21 @@ def test_secrets_are_masked_in_headers_urls_bodies_and_values():
     assert preview.values["bearer_token"] == MASK
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1))
+def test_a_secret_is_masked_wherever_it_lands_in_a_url(tail):
+    """Path and query values are encoded differently; each spelling is masked whole."""
+    secret = "tok_" + tail
+    doc = fixture("acme_list")
+    doc["endpoints"]["create_list"]["url"] = (
+        "https://api.acme.test/$region/lists/$bearer_token/x?t=$bearer_token#$bearer_token"
+    )
+    preview = preview_manifest(doc, values={"bearer_token": secret})
+    create = preview.endpoint("create_list")
+    assert create.url == f"https://api.acme.test/us/lists/{MASK}/x?t={MASK}#{MASK}"
+    assert shell_arguments(create.curl)[2] == create.url
+
+
 def test_reveal_shows_the_partners_own_values():
     preview = preview_manifest(
         fixture("acme_list"), values={"bearer_token": "tok_SECRET_1"}, reveal=True
