@@ -88,7 +88,8 @@ def _fields(manifest: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _option_values(raw: Mapping[str, Any]) -> list[str]:
+def option_values(raw: Mapping[str, Any]) -> list[str]:
+    """A select field's option values, as text (options may be plain or value/label)."""
     values = []
     for option in raw.get("options") or []:
         value = option.get("value") if isinstance(option, dict) else option
@@ -134,7 +135,7 @@ def _clean_values(
         if name in secret and value == "":
             continue
         if value and raw.get("type") in SELECT_TYPES:
-            options = _option_values(raw)
+            options = option_values(raw)
             if value not in options:
                 raise ActionError(
                     f"{_label(raw)} must be one of {', '.join(options)} (got {value!r}).",
@@ -164,9 +165,9 @@ def _clean_mapping(manifest: Mapping[str, Any], given: Mapping[str, Any]) -> dic
                 f"{_label(raw)} must be a user property name.", field=f"mapping.{name}"
             )
         value = value.strip()
-        if raw.get("type") in SELECT_TYPES and value not in _option_values(raw):
+        if raw.get("type") in SELECT_TYPES and value not in option_values(raw):
             raise ActionError(
-                f"{_label(raw)} must be one of {', '.join(_option_values(raw))}.",
+                f"{_label(raw)} must be one of {', '.join(option_values(raw))}.",
                 field=f"mapping.{name}",
             )
         cleaned[name] = value

@@ -106,6 +106,15 @@ def test_render_refuses_an_endpoint_the_type_does_not_have():
         run("render", ACME, "--endpoint", "add_users", "--var", "region")
 
 
+def test_render_refuses_a_var_that_is_not_a_field_or_not_an_option():
+    with pytest.raises(CommandError, match=r"--var regoin: not a field of this integration \("):
+        run("render", ACME, "--endpoint", "add_users", "--var", "regoin=us")
+    with pytest.raises(
+        CommandError, match=r"--var region: 'zz' is not one of its options \(us, eu"
+    ):
+        run("render", ACME, "--endpoint", "add_users", "--var", "region=zz")
+
+
 def test_import_then_export_round_trips(cast, tmp_path):
     out, _ = run("import", ACME, "--org", str(cast.acme.pk))
     integration = Integration.objects.get(display_name="Acme Audiences")

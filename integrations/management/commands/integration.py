@@ -12,9 +12,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from syncengine.actions import option_values
 from syncengine.core.compiler import compile_manifest
 from syncengine.core.manifest import (
     BATCH_ENDPOINTS,
+    SELECT_TYPES,
     ManifestError,
     check_manifest,
     load_manifest,
@@ -282,19 +284,31 @@ class Command(BaseCommand):
         return load_manifest(path.read_bytes())
 
     def _vars(self, manifest: dict, pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-        mapping_variables = {
-            field.get("variable")
-            for field in manifest.get("mapping_fields", [])
-            if isinstance(field, dict)
+        """Connect-modal values and the mapping from `--var NAME=VALUE` pairs: each NAME a
+        field of the manifest, a select's VALUE one of its options."""
+        fields = {
+            field["variable"]: (section, field)
+            for section in ("custom_fields", "mapping_fields")
+            for field in manifest.get(section, [])
+            if isinstance(field, dict) and isinstance(field.get("variable"), str)
         }
         values: dict[str, str] = {}
         mapping: dict[str, str] = {}
         for pair in pairs:
             name, sep, value = pair.partition("=")
-            if not sep or not name.strip():
+            name = name.strip()
+            if not sep or not name:
                 raise CommandError(f"--var {pair!r}: expected NAME=VALUE")
-            target = mapping if name.strip() in mapping_variables else values
-            target[name.strip()] = value
+            if name not in fields:
+                known = ", ".join(fields) or "none"
+                raise CommandError(f"--var {name}: not a field of this integration ({known})")
+            section, field = fields[name]
+            options = option_values(field) if field.get("type") in SELECT_TYPES else []
+            if options and value not in options:
+                raise CommandError(
+                    f"--var {name}: {value!r} is not one of its options ({', '.join(options)})"
+                )
+            (mapping if section == "mapping_fields" else values)[name] = value
         return values, mapping
 
     def _print_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
