@@ -16,7 +16,12 @@ from integrations.models import (
     VersionKind,
 )
 from portal.access import as_int
-from portal.models import Organization, User
+from portal.flags import DEVELOPER_PORTAL
+from portal.models import Membership, Organization, User
+
+# The review queue's "waiting at least N days" filter goes back ten years at most; the
+# date arithmetic overflows not far beyond what a query string can carry.
+MAX_REVIEW_AGE_DAYS = 3650
 
 
 def integrations_for(org: Organization) -> QuerySet[Integration]:
@@ -36,20 +41,31 @@ def get_revision(integration: Integration, number) -> IntegrationRevision:
     )
 
 
-def versions_visible_to(user: User, org: Organization | None) -> QuerySet[IntegrationVersion]:
-    """Reviewers see every submission; a partner sees the versions of their own org."""
+def sees_partner_reviews(membership: Membership | None) -> bool:
+    """The partner side of reviews belongs to the Developer Portal: the org's flag must be
+    on and the member a developer, as for every portal page (`developer_required`)."""
+    return bool(
+        membership is not None
+        and membership.is_developer
+        and membership.org.flag_enabled(DEVELOPER_PORTAL)
+    )
+
+
+def versions_visible_to(user: User, membership: Membership | None) -> QuerySet[IntegrationVersion]:
+    """Reviewers see every submission; a partner's developer sees the versions of their
+    own org (pages and API refuse everyone else with a 403 before asking)."""
     rows = IntegrationVersion.objects.select_related(
         "integration__org", "created_by", "assigned_to", "decided_by", "logo"
     )
     if user.is_reviewer:
         return rows
-    if org is None:
+    if not sees_partner_reviews(membership):
         return rows.none()
-    return rows.filter(integration__org=org)
+    return rows.filter(integration__org=membership.org)
 
 
-def get_version(user: User, org: Organization | None, pk) -> IntegrationVersion:
-    return get_object_or_404(versions_visible_to(user, org), pk=as_int(pk))
+def get_version(user: User, membership: Membership | None, pk) -> IntegrationVersion:
+    return get_object_or_404(versions_visible_to(user, membership), pk=as_int(pk))
 
 
 def review_queue(
@@ -67,7 +83,8 @@ def review_queue(
     if org_id:
         rows = rows.filter(integration__org_id=org_id)
     if older_than_days:
-        rows = rows.filter(created_at__lte=timezone.now() - timedelta(days=older_than_days))
+        days = min(older_than_days, MAX_REVIEW_AGE_DAYS)
+        rows = rows.filter(created_at__lte=timezone.now() - timedelta(days=days))
     if assigned_to is None:
         rows = rows.filter(assigned_to__isnull=True)
     elif assigned_to != "any":

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.configuration import preview_report, validation_report
+from portal.params import parse_id
 from syncengine.core.jsonpath import PathSyntaxError, parse_path
 from syncengine.core.manifest import (
     AUTH,
@@ -200,9 +201,9 @@ def _indices(state: FormState, prefix: str) -> list[int]:
     for key in state:
         if not key.startswith(start):
             continue
-        head = key[len(start) :].split(".", 1)[0]
-        if head.isdigit():
-            found.add(int(head))
+        index = parse_id(key[len(start) :].split(".", 1)[0])
+        if index is not None:
+            found.add(index)
     return sorted(found)
 
 
@@ -687,19 +688,22 @@ def describe_path(path: str, manifest: Mapping[str, Any] | None = None) -> str:
     head = parts[0]
     words: list[str] = []
     rest = parts[1:]
-    if head in ("custom_fields", "mapping_fields") and rest and rest[0].isdigit():
-        index = int(rest[0])
+    if (
+        head in ("custom_fields", "mapping_fields")
+        and rest
+        and (index := parse_id(rest[0])) is not None
+    ):
         kind = "Custom field" if head == "custom_fields" else "Mapping field"
         words.append(f"{kind} {index + 1}{_field_name(manifest, head, index)}")
         rest = rest[1:]
-        if len(rest) >= 2 and rest[0] == "options" and rest[1].isdigit():
-            words.append(f"option {int(rest[1]) + 1}")
+        if len(rest) >= 2 and rest[0] == "options" and (option := parse_id(rest[1])) is not None:
+            words.append(f"option {option + 1}")
             rest = rest[2:]
     elif head == "endpoints" and rest:
         words.append(ENDPOINT_SHORT_LABELS.get(rest[0], rest[0]))
         rest = rest[1:]
-        if len(rest) >= 2 and rest[0] == "errors" and rest[1].isdigit():
-            words.append(f"error classification {int(rest[1]) + 1}")
+        if len(rest) >= 2 and rest[0] == "errors" and (rule := parse_id(rest[1])) is not None:
+            words.append(f"error classification {rule + 1}")
             rest = rest[2:]
         elif len(rest) >= 2 and rest[0] == "headers":
             words.append(f"header {'.'.join(rest[1:])}")
@@ -888,8 +892,8 @@ def tracker_rows(tracker: Mapping[str, Any]) -> list[dict[str, Any]]:
     for item in tracker.get("declared", []):
         row = row_for(item["variable"])
         if row["declared"] is None:
-            index = (item.get("declared_at") or "").rsplit(".", 1)[-1]
-            number = f" {int(index) + 1}" if index.isdigit() else ""
+            index = parse_id((item.get("declared_at") or "").rsplit(".", 1)[-1])
+            number = f" {index + 1}" if index is not None else ""
             row["declared"] = {
                 "label": SOURCE_LABELS.get(item["source"], item["source"]) + number,
                 "target": item.get("declared_target") or "",

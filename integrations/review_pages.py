@@ -3,9 +3,10 @@ the Destinations page, and the platform admins' destinations (rollback)."""
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -24,6 +25,7 @@ from integrations.reviews import version_diff
 from portal.access import developer_required, member_required, staff_required
 from portal.errors import ActionError
 from portal.models import Organization, User
+from portal.params import local_url, parse_id
 from portal.views.pages import paginate, query_without_page
 from syncengine.core.manifest import normalize_manifest
 from syncengine.models import TestRun
@@ -151,10 +153,22 @@ def integration_withdraw_post(request: HttpRequest, integration_id: int):
 # --- the review page (reviewers, and the partner for their own versions) ------------------
 
 
+def reviewer_or_developer_required(view):
+    """Review pages: reviewers see every version; anyone else is on the partner side, which
+    is part of the Developer Portal, so `developer_required` decides (and explains a 403)."""
+    as_developer = developer_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.user.is_authenticated and request.user.is_reviewer:
+            return view(request, *args, **kwargs)
+        return as_developer(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _version_for(request: HttpRequest, version_id: int):
-    if not request.user.is_authenticated:
-        raise PermissionDenied("Sign in first.")
-    return access.get_version(request.user, request.org, version_id)
+    return access.get_version(request.user, request.membership, version_id)
 
 
 EVIDENCE_EXCHANGES = 100
@@ -236,12 +250,14 @@ def _review_context(request: HttpRequest, version) -> dict:
 
 
 @require_GET
+@reviewer_or_developer_required
 def review_detail(request: HttpRequest, version_id: int):
     version = _version_for(request, version_id)
     return render(request, "reviews/detail.html", _review_context(request, version))
 
 
 @require_GET
+@reviewer_or_developer_required
 def review_checks(request: HttpRequest, version_id: int):
     """The checks section alone, polled while a run is in progress."""
     version = _version_for(request, version_id)
@@ -274,14 +290,16 @@ def review_checks_start(request: HttpRequest, version_id: int):
 
 
 @require_POST
+@reviewer_or_developer_required
 def review_comment_post(request: HttpRequest, version_id: int):
     version = _version_for(request, version_id)
-    parent_id = request.POST.get("parent")
-    parent = (
-        get_object_or_404(ReviewComment, version=version, pk=int(parent_id))
-        if parent_id and parent_id.isdigit()
-        else None
-    )
+    parent = None
+    if parent_id := request.POST.get("parent"):
+        # A reply to a comment that cannot exist is refused, not posted as a new thread.
+        number = parse_id(parent_id)
+        if number is None:
+            raise Http404("No such comment to reply to.")
+        parent = get_object_or_404(ReviewComment, version=version, pk=number)
     try:
         lifecycle.review_comment(
             acting_user=request.user,
@@ -341,9 +359,8 @@ def review_assign_post(request: HttpRequest, version_id: int):
         messages.error(request, error.message)
     else:
         messages.success(request, f"Assigned to {reviewer.email}." if reviewer else "Unassigned.")
-    back = request.POST.get("back", "")
     # Assigning from the queue returns to the queue; only local paths are followed.
-    if back.startswith("/review/") and "//" not in back:
+    if back := local_url(request, request.POST.get("back")):
         return redirect(back)
     return redirect("review_detail", version.pk)
 
@@ -358,12 +375,13 @@ def review_queue_page(request: HttpRequest):
     if state not in VersionState.values or state == VersionState.INTERNAL:
         state = VersionState.IN_REVIEW
     assigned = request.GET.get("assigned", "any")
-    org_id = request.GET.get("org", "")
-    age = request.GET.get("older_than_days", "")
+    # Both filters come from select boxes: a value they never offer is ignored, like `state`.
+    org_id = parse_id(request.GET.get("org"))
+    age = parse_id(request.GET.get("older_than_days"), maximum=access.MAX_REVIEW_AGE_DAYS)
     rows = access.review_queue(
         state=state,
-        org_id=int(org_id) if org_id.isdigit() else None,
-        older_than_days=int(age) if age.isdigit() else None,
+        org_id=org_id,
+        older_than_days=age,
         assigned_to={"me": request.user, "unassigned": None}.get(assigned, "any"),
     )
     return render(
@@ -374,8 +392,8 @@ def review_queue_page(request: HttpRequest):
             "query": query_without_page(request),
             "state": state,
             "assigned": assigned,
-            "org_id": org_id,
-            "age": age,
+            "org_id": "" if org_id is None else str(org_id),
+            "age": "" if age is None else str(age),
             "states": [
                 (v, label) for v, label in VersionState.choices if v != VersionState.INTERNAL
             ],
@@ -433,10 +451,12 @@ def platform_destination_rollback(request: HttpRequest, destination_id: int):
     destination = get_object_or_404(
         Destination.objects.select_related("version"), pk=destination_id
     )
-    number = request.POST.get("version", "")
-    version = destination.integration.versions.filter(
-        number=int(number) if number.isdigit() else 0
-    ).first()
+    number = parse_id(request.POST.get("version"))
+    version = (
+        destination.integration.versions.filter(number=number).first()
+        if number is not None
+        else None
+    )
     try:
         if version is None:
             raise ActionError("Choose one of the approved versions.")

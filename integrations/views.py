@@ -26,6 +26,7 @@ from integrations.models import Integration, IntegrationType
 from portal.access import developer_required
 from portal.errors import ActionError
 from portal.jinja import when
+from portal.params import optional_id, parse_id
 from portal.views.pages import paginate, query_without_page
 from syncengine.core.manifest import (
     ENDPOINT_ORDER,
@@ -187,18 +188,20 @@ def integration_tile(request: HttpRequest, integration_id: int):
     form = TileForm(request.POST or None, initial={"display_name": integration.display_name})
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["display_name"]
-        base = request.POST.get("base_revision", "")
         try:
+            base = optional_id(request.POST.get("base_revision"), field="base_revision")
             if name != integration.display_name:
                 actions.integration_save(
                     acting_user=request.user,
                     integration=integration,
                     manifest={**integration.config, "display_name": name},
-                    base_revision=int(base) if base.isdigit() else None,
+                    base_revision=base,
                     note="Renamed",
                 )
         except ActionError as error:
-            form.add_error("display_name", error.message)
+            form.add_error(
+                None if error.field == "base_revision" else "display_name", error.message
+            )
         else:
             messages.success(request, "Tile saved.")
             if "continue" in request.POST:
@@ -350,15 +353,15 @@ def editor_preview(request: HttpRequest, integration_id: int):
 @developer_required
 def editor_save(request: HttpRequest, integration_id: int):
     integration = access.get_integration(request.org, integration_id)
-    base = request.POST.get("base_revision", "")
     autosave = request.POST.get("autosave") == "1"
     try:
+        base = optional_id(request.POST.get("base_revision"), field="base_revision")
         manifest, _ = _editor_manifest(request, integration)
         integration = actions.integration_save(
             acting_user=request.user,
             integration=integration,
             manifest=manifest,
-            base_revision=int(base) if base.isdigit() else None,
+            base_revision=base,
             autosave=autosave,
             note=request.POST.get("note", "")[:200],
         )
@@ -450,14 +453,14 @@ def manifest_upload(request: HttpRequest, integration_id: int):
     if not form.is_valid():
         messages.error(request, "Choose a manifest file (.json) to import.")
         return redirect("integration_editor", integration.pk)
-    base = request.POST.get("base_revision", "")
     try:
+        base = optional_id(request.POST.get("base_revision"), field="base_revision")
         manifest = load_manifest(_upload_bytes(form.cleaned_data["file"], MAX_MANIFEST_UPLOAD))
         integration = actions.integration_save(
             acting_user=request.user,
             integration=integration,
             manifest=manifest,
-            base_revision=int(base) if base.isdigit() else None,
+            base_revision=base,
             # A file without a logo keeps the current one; a file with one replaces it.
             replace_logo=isinstance(manifest, dict) and bool(manifest.get("logo_png_base64")),
             note="Imported manifest",
@@ -503,7 +506,7 @@ def integration_delete(request: HttpRequest, integration_id: int):
 
 
 def _revision_number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_id(value)
 
 
 @require_GET

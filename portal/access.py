@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import Cohort, CohortImport, Invitation, Membership, Organization, Project
+from portal.params import parse_id
 
 
 def projects_for(org: Organization) -> QuerySet[Project]:
@@ -53,10 +54,12 @@ def get_invitation(org: Organization, pk) -> Invitation:
 
 def as_int(value) -> int:
     """An id from a URL or query string; anything that is not a whole number is a 404."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404("No such object.") from None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    number = parse_id(value) if isinstance(value, str) else None
+    if number is None:
+        raise Http404("No such object.")
+    return number
 
 
 def _require_login(request: HttpRequest):

@@ -28,6 +28,7 @@ from integrations.models import Integration
 from portal import access
 from portal.access import developer_required
 from portal.errors import ActionError
+from portal.params import parse_id
 from syncengine import actions, selectors, testruns
 from syncengine.api.views import read_csv_upload
 from syncengine.core.manifest import (
@@ -317,9 +318,9 @@ def testing_run(request: HttpRequest, integration_id: int, run_id: int):
     integration = _integration(request, integration_id)
     run = _run_of(request, integration, run_id)
     context = run_context(run, config_fingerprint(integration))
-    after = request.GET.get("after")
-    if after is not None and after.isdigit():
-        context["new_exchanges"] = [e for e in context["exchanges"] if e.sequence > int(after)]
+    after = parse_id(request.GET.get("after"))
+    if after is not None:
+        context["new_exchanges"] = [e for e in context["exchanges"] if e.sequence > after]
         context["integration"] = integration
         context["runs"] = list(selectors.test_runs_for(integration)[:HISTORY_SIZE])
         context["fingerprint"] = config_fingerprint(integration)

@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,12 +40,20 @@ from portal.api.permissions import (
 )
 from portal.errors import ActionError
 from portal.models import User
+from portal.params import optional_id
 from syncengine.api.serializers import TestRunSerializer
 
 
-def _caller_org(request):
-    membership = api_membership(request)
-    return membership.org if membership else None
+class IsReviewerOrDeveloper(BasePermission):
+    """Reviews: reviewers see every version; anyone else is on the partner side, which is
+    part of the Developer Portal (the org's flag on, the developer permission)."""
+
+    message = IsDeveloper.message
+
+    def has_permission(self, request, view) -> bool:
+        if not request.user.is_authenticated:
+            return False
+        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
 
 
 class ReleaseView(DeveloperAPIView):
@@ -132,18 +140,18 @@ class ReviewQueueView(generics.ListAPIView):
         )
         return access.review_queue(
             state=state,
-            org_id=int(params["org"]) if params.get("org", "").isdigit() else None,
-            older_than_days=(
-                int(params["older_than_days"])
-                if params.get("older_than_days", "").isdigit()
-                else None
+            org_id=optional_id(params.get("org"), field="org"),
+            older_than_days=optional_id(
+                params.get("older_than_days"),
+                field="older_than_days",
+                maximum=access.MAX_REVIEW_AGE_DAYS,
             ),
             assigned_to=assigned,
         )
 
 
 class ReviewDetailView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(
         responses=ReviewDetailSerializer,
@@ -151,7 +159,7 @@ class ReviewDetailView(APIView):
         "checks and comments",
     )
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, _caller_org(request), version_id)
+        version = access.get_version(request.user, api_membership(request), version_id)
         report = version_report(version)
         return Response(
             {
@@ -168,11 +176,11 @@ class ReviewDetailView(APIView):
 
 
 class VersionLogoView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses={(200, "image/png"): bytes}, summary="The version's tile logo")
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, _caller_org(request), version_id)
+        version = access.get_version(request.user, api_membership(request), version_id)
         if version.logo is None:
             raise Http404("No logo.")
         response = HttpResponse(bytes(version.logo.tile_png), content_type="image/png")
@@ -181,11 +189,11 @@ class VersionLogoView(APIView):
 
 
 class CommentsView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses=CommentSerializer(many=True))
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, _caller_org(request), version_id)
+        version = access.get_version(request.user, api_membership(request), version_id)
         return Response(
             CommentSerializer(version.comments.select_related("author"), many=True).data
         )
@@ -196,7 +204,7 @@ class CommentsView(APIView):
         summary="Comment on a version (reviewers and the partner)",
     )
     def post(self, request, version_id: int):
-        version = access.get_version(request.user, _caller_org(request), version_id)
+        version = access.get_version(request.user, api_membership(request), version_id)
         serializer = CommentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         parent_id = serializer.validated_data.get("parent")
@@ -310,14 +318,14 @@ class RerunTestView(APIView):
 
 
 class ConformanceView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(
         responses={200: ConformanceRunSerializer, 404: None},
         summary="The latest conformance checks of the version",
     )
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, _caller_org(request), version_id)
+        version = access.get_version(request.user, api_membership(request), version_id)
         run = version.conformance_runs.select_related("started_by").first()
         if run is None:
             raise Http404("The conformance checks have not run yet.")

@@ -30,6 +30,7 @@ from integrations.manifests import manifest_of
 from integrations.models import IntegrationStatus
 from portal.api.permissions import IsDeveloper, api_org
 from portal.errors import ActionError
+from portal.params import optional_id
 from syncengine.core.manifest import canonical_json
 from syncengine.core.manifest_diff import manifest_diff
 
@@ -166,12 +167,12 @@ class ManifestView(DeveloperAPIView):
     )
     def put(self, request, integration_id: int):
         integration = self.integration(request, integration_id)
-        base = request.query_params.get("base_revision")
+        base = optional_id(request.query_params.get("base_revision"), field="base_revision")
         integration = actions.integration_save(
             acting_user=request.user,
             integration=integration,
             manifest=request.data,
-            base_revision=int(base) if base and base.isdigit() else None,
+            base_revision=base,
             replace_logo=True,
             note="Imported manifest",
         )

@@ -33,6 +33,7 @@ from portal.api.serializers import (
     ProjectSerializer,
 )
 from portal.models import AccessRequest, AuditEvent, CohortMember, Membership, Organization
+from portal.params import optional_id
 
 
 class MeView(APIView):
@@ -140,8 +141,8 @@ class AuditLogView(generics.ListAPIView):
     def get_queryset(self):
         rows = AuditEvent.objects.select_related("actor", "org")
         params = self.request.query_params
-        if (org := params.get("org", "")).isdigit():
-            rows = rows.filter(org_id=int(org))
+        if (org_id := optional_id(params.get("org"), field="org")) is not None:
+            rows = rows.filter(org_id=org_id)
         if action := params.get("action"):
             rows = rows.filter(action__startswith=action[:60])
         if actor := params.get("actor"):

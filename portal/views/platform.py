@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal import actions
@@ -21,6 +22,7 @@ from portal.models import (
     OrgFlag,
     User,
 )
+from portal.params import local_url, parse_id
 from portal.views.pages import paginate, query_without_page
 
 
@@ -36,11 +38,8 @@ def org_list(request: HttpRequest):
         Prefetch("flags", queryset=OrgFlag.objects.filter(enabled=True), to_attr="enabled_flags")
     )
     if search:
-        orgs = (
-            orgs.filter(name__icontains=search)
-            if not search.isdigit()
-            else orgs.filter(pk=int(search))
-        )
+        org_id = parse_id(search)
+        orgs = orgs.filter(pk=org_id) if org_id is not None else orgs.filter(name__icontains=search)
     page = paginate(request, orgs.order_by("name", "id"))
     for org in page:
         org.enabled = {row.flag for row in org.enabled_flags}
@@ -70,7 +69,7 @@ def org_flag_set(request: HttpRequest, org_id: int):
         messages.error(request, error.message)
     else:
         messages.success(request, f"{flag} {'enabled' if enabled else 'disabled'} for {org.name}.")
-    return redirect(request.POST.get("back") or "platform_orgs")
+    return redirect(local_url(request, request.POST.get("back")) or reverse("platform_orgs"))
 
 
 @staff_required(admin=True)

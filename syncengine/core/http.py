@@ -810,7 +810,7 @@ class OutboundClient:
             )
 
         declared = raw.headers.get("content-length", "").strip()
-        if declared.isdigit() and int(declared) > self.max_content_length:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_content_length:
             response = make(b"", True)
             raise PartnerError(
                 "too_large",

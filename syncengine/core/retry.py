@@ -73,8 +73,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(int(text))
+    # isdigit() alone also accepts digits such as "²" that are not delta-seconds.
+    if text.isascii() and text.isdigit():
+        seconds = float(text)  # not int(): that refuses more than 4300 digits
+        return seconds if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -57,7 +57,7 @@ def parse_signature_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError(f"malformed signature element {part.strip()!r}")
         if key == "t":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise SignatureError("the timestamp t must be whole unix seconds")
             timestamp = int(value)
         elif key == SIGNATURE_VERSION:

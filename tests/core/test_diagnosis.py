@@ -157,6 +157,12 @@ def test_match_classification_returns_the_matched_sub_code():
     assert sub_code == "E_AUTH"
 
 
+def test_a_status_written_as_text_matches_only_with_ascii_digits():
+    assert match_classification(500, b"", [{"status": "500"}])[0] == {"status": "500"}
+    # "²" and "٥" pass str.isdigit(); neither is a status, and neither may crash the run.
+    assert match_classification(500, b"", [{"status": "²"}, {"status": "٥٠٠"}]) == (None, None)
+
+
 # --- every other kind has its own message ---------------------------------------------
 
 
