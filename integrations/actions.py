@@ -25,7 +25,9 @@ from portal.errors import ActionError
 from portal.models import Organization, User
 from syncengine.core.manifest import (
     MAX_DISPLAY_NAME_LENGTH,
+    NUL,
     copy_error_classifications,
+    nul_diagnostic,
     starter_manifest,
 )
 from syncengine.core.manifest_diff import manifest_diff
@@ -48,6 +50,11 @@ def _clean_display_name(name: Any, *, exclude: Integration | None = None) -> str
     if not isinstance(name, str) or not name.strip():
         raise ActionError("The display name is required.", field="display_name")
     name = name.strip()
+    if NUL in name:
+        raise ActionError(
+            "The display name must not contain the NUL character (\\u0000); remove it.",
+            field="display_name",
+        )
     if len(name) > MAX_DISPLAY_NAME_LENGTH:
         raise ActionError(
             f"The display name must be at most {MAX_DISPLAY_NAME_LENGTH} characters.",
@@ -64,6 +71,22 @@ def _clean_display_name(name: Any, *, exclude: Integration | None = None) -> str
             code="name_taken",
         )
     return name
+
+
+def _refuse_nul(manifest: Any) -> None:
+    """Refuse a manifest with NUL in any text before anything is stored.
+
+    Drafts are stored with their problems (autosave), so the diagnostic `check_manifest`
+    gives is not enough: PostgreSQL cannot store NUL in jsonb at all.
+    """
+    problem = nul_diagnostic(manifest)
+    if problem is not None:
+        raise ActionError(
+            f"{problem.path or '(manifest)'}: {problem.message}; remove it and try again.",
+            field="manifest",
+            code="invalid_manifest",
+            details=[problem.as_dict()],
+        )
 
 
 def display_name_problem(name: str, *, exclude: Integration | None = None) -> str | None:
@@ -164,6 +187,7 @@ def integration_import(
     *, acting_user: User | None, org: Organization, manifest: dict[str, Any]
 ) -> Integration:
     """A new draft from a whole manifest (export → import gives the same manifest back)."""
+    _refuse_nul(manifest)
     config, logo_bytes = storable_config(manifest)
     name = _clean_display_name(config["display_name"])
     integration = Integration.objects.create(
@@ -203,6 +227,7 @@ def integration_save(
     the save is refused (409) rather than silently overwriting their work. The logo is
     replaced only when `replace_logo` (a manifest import); the editor uploads it apart.
     """
+    _refuse_nul(manifest)
     integration = Integration.objects.select_for_update().get(pk=integration.pk)
     if base_revision is not None and base_revision != integration.revision:
         raise ActionError(

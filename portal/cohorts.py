@@ -17,6 +17,7 @@ from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from portal.models import Cohort, CohortMember
+from syncengine.core.manifest import NUL, JsonPath, find_nul, shown_key
 
 IDENTIFIER_COLUMNS = ("user_id", "amplitude_id", "device_id", "email")
 MAX_VALUE_LENGTH = 200
@@ -38,10 +39,14 @@ def parse_member(raw: dict) -> CohortMember:
     """A `CohortMember` (unsaved, without cohort) from a row or a JSON object.
 
     Needs `user_id` or `amplitude_id`; `amplitude_id` must be a whole number; other keys
-    become user properties.
+    become user properties. Text with the NUL character is refused (PostgreSQL cannot
+    store it), as is an identifier longer than MAX_VALUE_LENGTH once written as text.
     """
     if not isinstance(raw, dict):
         raise MemberError("each member must be an object with user_id or amplitude_id")
+    nul = find_nul(raw)
+    if nul is not None:
+        raise _nul_refusal(nul)
     values: dict[str, object] = {}
     properties: dict[str, object] = {}
     for key, value in raw.items():
@@ -74,6 +79,7 @@ def parse_member(raw: dict) -> CohortMember:
     if not user_id and amplitude_id is None:
         raise MemberError("needs a user_id or an amplitude_id")
     return CohortMember(
+        # "u:" and at most MAX_VALUE_LENGTH characters: fits CohortMember.member_key.
         member_key=f"a:{amplitude_id}" if amplitude_id is not None else f"u:{user_id}",
         user_id=user_id,
         amplitude_id=amplitude_id,
@@ -83,12 +89,31 @@ def parse_member(raw: dict) -> CohortMember:
     )
 
 
+def _nul_refusal(path: JsonPath) -> MemberError:
+    """The error for a member whose `path` (from `find_nul`) holds the NUL character."""
+    if any(isinstance(key, str) and NUL in key for key in path):
+        named = ".".join(shown_key(key) for key in path)
+        return MemberError(
+            f"column and property names must not contain the NUL character (\\u0000): {named}"
+        )
+    # raw is an object, so the path starts with a column name.
+    column = f"properties.{path[1]}" if path[0] == "properties" and len(path) > 1 else path[0]
+    return MemberError(f"{column} must not contain the NUL character (\\u0000)")
+
+
 def _text(value, name: str) -> str:
+    """An identifier as text: numbers are written out, the length is checked either way."""
     if value is None:
         return ""
     if isinstance(value, (dict, list, bool)):
         raise MemberError(f"{name} must be text")
-    return str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an integer too long to write out (sys.set_int_max_str_digits)
+        raise MemberError(f"{name} is longer than {MAX_VALUE_LENGTH} characters") from None
+    if len(text) > MAX_VALUE_LENGTH:
+        raise MemberError(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
+    return text
 
 
 @dataclass

@@ -299,7 +299,8 @@ class CohortMember(models.Model):
     the Amplitude ID when known, else the user ID."""
 
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="members")
-    member_key = models.CharField(max_length=200)
+    # "u:" or "a:" and an identifier of at most 200 characters (cohorts.MAX_VALUE_LENGTH).
+    member_key = models.CharField(max_length=210)
     user_id = models.CharField(max_length=200, blank=True)
     amplitude_id = models.BigIntegerField(null=True, blank=True)
     device_id = models.CharField(max_length=200, blank=True)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from portal import cohorts
@@ -18,6 +18,11 @@ from portal.models import CohortImport, ImportStatus, Invitation
 logger = logging.getLogger(__name__)
 
 STALE_INVITATION_AGE = timedelta(days=30)
+STORE_FAILED_MESSAGE = (
+    "the members could not be stored, so nothing was changed: the database refused a "
+    "value in the file. Check it for unusual characters or very long values and upload "
+    "it again."
+)
 
 
 @shared_task(name="portal.cohort_import_run")
@@ -43,6 +48,11 @@ def cohort_import_run(import_id: int) -> None:
         report = cohorts.LoadReport(
             errors=[{"row": None, "message": f"the file could not be read: {error}"}]
         )
+    except DatabaseError:
+        # The load ran in one transaction, which was rolled back: nothing changed. Whatever
+        # the database refused, the job must end failed rather than stay "running".
+        logger.exception("cohort import %s failed in the database", import_id)
+        report = cohorts.LoadReport(errors=[{"row": None, "message": STORE_FAILED_MESSAGE}])
     with transaction.atomic():
         job.rows_read = report.rows_read
         job.rows_loaded = report.rows_loaded

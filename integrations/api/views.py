@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FileUploadParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,6 +28,7 @@ from integrations.api.serializers import (
 from integrations.configuration import preview_report, validation_report
 from integrations.manifests import manifest_of
 from integrations.models import IntegrationStatus
+from portal.api.parsers import JSONParser, MultiPartParser
 from portal.api.permissions import IsDeveloper, api_org
 from portal.errors import ActionError
 from portal.params import optional_id

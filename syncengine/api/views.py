@@ -9,12 +9,12 @@ from __future__ import annotations
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import access
 from integrations.manifests import config_fingerprint, manifest_of
+from portal.api.parsers import FormParser, JSONParser, MultiPartParser
 from portal.api.permissions import IsDeveloper, api_org
 from portal.errors import ActionError
 from syncengine import actions, selectors

@@ -1,0 +1,50 @@
+"""Request body parsers of the API: DRF's, refusing text with the NUL character.
+
+JSON may carry U+0000 as the escape `\\u0000`, and a form body as `%00`, but PostgreSQL
+stores it neither in text nor in jsonb. Refused here, the caller learns where it is
+instead of getting a 500. (Form POSTs are refused earlier, by
+portal.middleware_input; these parsers also cover PUT and PATCH bodies.)
+"""
+
+from __future__ import annotations
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+from portal.middleware_input import nul_parameter_message
+from syncengine.core.manifest import NUL_MESSAGE, JsonPath, find_nul, shown_key
+
+
+def json_path(path: JsonPath) -> str:
+    """`("members", 0, "user_id")` as `members[0].user_id`."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else f"{'.' if text else ''}{shown_key(key)}"
+    return text or "(body)"
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        path = find_nul(data)
+        if path is not None:
+            raise ParseError(f"{json_path(path)}: {NUL_MESSAGE}")
+        return data
+
+
+class FormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        message = nul_parameter_message(data)
+        if message:
+            raise ParseError(message)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        message = nul_parameter_message(result.data)
+        if message:
+            raise ParseError(message)
+        return result
