@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import reset_queries, transaction
+from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from portal.models import Cohort, CohortMember
@@ -35,8 +36,18 @@ def progress_key(import_id: int) -> str:
     return f"cohort-import-progress:{import_id}"
 
 
+# What a parsed member is made of, in the order `member_values` returns them.
+MEMBER_FIELDS = ("member_key", "user_id", "amplitude_id", "device_id", "email", "properties")
+MemberValues = tuple[str, str, int | None, str, str, dict]
+
+
 def parse_member(raw: dict) -> CohortMember:
-    """A `CohortMember` (unsaved, without cohort) from a row or a JSON object.
+    """A `CohortMember` (unsaved, without cohort) from a row or a JSON object."""
+    return CohortMember(**dict(zip(MEMBER_FIELDS, member_values(raw), strict=True)))
+
+
+def member_values(raw: dict) -> MemberValues:
+    """A member's fields (MEMBER_FIELDS) from a row or a JSON object.
 
     Needs `user_id` or `amplitude_id`; `amplitude_id` must be a whole number; other keys
     become user properties. Text with the NUL character is refused (PostgreSQL cannot
@@ -44,7 +55,8 @@ def parse_member(raw: dict) -> CohortMember:
     """
     if not isinstance(raw, dict):
         raise MemberError("each member must be an object with user_id or amplitude_id")
-    nul = find_nul(raw)
+    # repr() writes NUL as \x00 in one fast pass; only then is the member walked for it.
+    nul = find_nul(raw) if "\\x00" in repr(raw) else None
     if nul is not None:
         raise _nul_refusal(nul)
     values: dict[str, object] = {}
@@ -78,14 +90,14 @@ def parse_member(raw: dict) -> CohortMember:
             raise MemberError("amplitude_id is out of range")
     if not user_id and amplitude_id is None:
         raise MemberError("needs a user_id or an amplitude_id")
-    return CohortMember(
+    return (
         # "u:" and at most MAX_VALUE_LENGTH characters: fits CohortMember.member_key.
-        member_key=f"a:{amplitude_id}" if amplitude_id is not None else f"u:{user_id}",
-        user_id=user_id,
-        amplitude_id=amplitude_id,
-        device_id=_text(values.get("device_id"), "device_id"),
-        email=_text(values.get("email"), "email"),
-        properties=properties,
+        f"a:{amplitude_id}" if amplitude_id is not None else f"u:{user_id}",
+        user_id,
+        amplitude_id,
+        _text(values.get("device_id"), "device_id"),
+        _text(values.get("email"), "email"),
+        properties,
     )
 
 
@@ -159,22 +171,22 @@ def load_members(
     report = LoadReport()
     with transaction.atomic():
         CohortMember.objects.filter(cohort=cohort).delete()
-        chunk: list[CohortMember] = []
+        sink = _member_sink(cohort)
+        chunk: list[MemberValues] = []
         try:
             for line, raw in rows:
                 report.rows_read += 1
                 try:
-                    member = parse_member(raw)
+                    member = member_values(raw)
                 except MemberError as error:
                     if len(report.errors) < MAX_REPORTED_ERRORS:
                         report.errors.append({"row": line, "message": str(error)})
                     continue
                 if report.errors:
                     continue
-                member.cohort = cohort
                 chunk.append(member)
                 if len(chunk) >= INSERT_CHUNK:
-                    _insert(chunk)
+                    sink.write(chunk)
                     chunk = []
                     if progress_id is not None:
                         cache.set(progress_key(progress_id), report.rows_read, 3600)
@@ -185,7 +197,8 @@ def load_members(
         if report.errors:
             transaction.set_rollback(True)
             return report
-        _insert(chunk)
+        sink.write(chunk)
+        sink.finish()
         stored = CohortMember.objects.filter(cohort=cohort).count()
         report.rows_loaded = stored
         report.duplicates = report.rows_read - stored
@@ -193,6 +206,71 @@ def load_members(
         cohort.updated_at = timezone.now()
         cohort.save(update_fields=["member_count", "updated_at"])
     return report
+
+
+class _BulkCreateSink:
+    """Members stored with `bulk_create`, chunk by chunk (any database)."""
+
+    def __init__(self, cohort: Cohort):
+        self.cohort = cohort
+
+    def write(self, members: list[MemberValues]) -> None:
+        _insert(
+            [
+                CohortMember(cohort=self.cohort, **dict(zip(MEMBER_FIELDS, member, strict=True)))
+                for member in members
+            ]
+        )
+
+    def finish(self) -> None:
+        pass
+
+
+class _CopySink:
+    """Members streamed into a temporary table with PostgreSQL's COPY, then inserted in
+    one statement: several times faster than INSERTs for a large file.
+
+    Rows keep their position, so when a file names the same member twice the first row
+    wins, as with `bulk_create(ignore_conflicts=True)`.
+    """
+
+    def __init__(self, cohort: Cohort):
+        self.cohort = cohort
+        self.position = 0
+        self.cursor = connection.cursor()
+        self.cursor.execute(
+            "DROP TABLE IF EXISTS cohort_load; "
+            "CREATE TEMPORARY TABLE cohort_load (position bigint, member_key text, "
+            "user_id text, amplitude_id bigint, device_id text, email text, properties jsonb)"
+            " ON COMMIT DROP"
+        )
+
+    def write(self, members: list[MemberValues]) -> None:
+        if not members:
+            return
+        columns = ", ".join(("position", *MEMBER_FIELDS))
+        with self.cursor.cursor.copy(f"COPY cohort_load ({columns}) FROM STDIN") as copy:
+            for *fields, properties in members:
+                self.position += 1
+                copy.write_row((self.position, *fields, json.dumps(properties)))
+
+    def finish(self) -> None:
+        meta = CohortMember._meta
+        target = [meta.get_field(name).column for name in ("cohort", *MEMBER_FIELDS)]
+        # Every name comes from the model's metadata and this class; the cohort is a parameter.
+        insert = (
+            f"INSERT INTO {meta.db_table} ({', '.join(target)}) "  # noqa: S608
+            f"SELECT %s, {', '.join(MEMBER_FIELDS)} FROM cohort_load ORDER BY position "
+            "ON CONFLICT DO NOTHING"
+        )
+        self.cursor.execute(insert, [self.cohort.pk])
+        self.cursor.execute("DROP TABLE cohort_load")
+        self.cursor.close()
+        reset_queries()
+
+
+def _member_sink(cohort: Cohort) -> _BulkCreateSink | _CopySink:
+    return _CopySink(cohort) if connection.vendor == "postgresql" else _BulkCreateSink(cohort)
 
 
 def _insert(members: list[CohortMember]) -> None:

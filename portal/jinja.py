@@ -12,6 +12,8 @@ from django.utils.timesince import timesince
 from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from portal.wording import counted
+
 
 def url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
@@ -47,5 +49,5 @@ def environment(**options) -> Environment:
         get_messages=get_messages,
         now=timezone.now,
     )
-    env.filters.update(when=when, ago=ago, to_json=to_json)
+    env.filters.update(when=when, ago=ago, to_json=to_json, counted=counted)
     return env

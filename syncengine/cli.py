@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from portal.wording import counted
 from syncengine import testruns
 from syncengine.core.manifest import SELECT_TYPES
 from syncengine.core.retry import AttemptRecord
@@ -53,7 +54,7 @@ class PrintingObserver:
 
     def step_started(self, step: testruns.StepPlan) -> None:
         what = (
-            f"{testruns.counted(step.users, 'user')} in {testruns.counted(step.batches, 'request')}"
+            f"{counted(step.users, 'user')} in {counted(step.batches, 'request')}"
             if step.users
             else ""
         )
@@ -66,7 +67,7 @@ class PrintingObserver:
             f"-> {request['method']} {request['url']}  "
             f"(attempt {record.attempt} of {record.max_attempts}"
             + (
-                f", {testruns.counted(record.request.item_count, 'user')}"
+                f", {counted(record.request.item_count, 'user')}"
                 if record.request.item_count
                 else ""
             )

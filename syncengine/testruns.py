@@ -28,6 +28,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from portal.wording import counted
 from syncengine.core.compiler import CompiledIntegration, compile_manifest
 from syncengine.core.diagnosis import diagnose
 from syncengine.core.http import OutboundClient, PartnerError
@@ -400,11 +401,6 @@ def summarize(plan: TestPlan, outcome: TestOutcome) -> str:
                 f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
             )
     return mask_text("Passed: " + "; ".join(parts) + ".", plan.secrets)[:MAX_SUMMARY_CHARS]
-
-
-def counted(count: int, noun: str) -> str:
-    """`1 user`, `25,000 users`: a count with its noun, singular when it is one."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 # --- the worker side: TestRun rows ---------------------------------------------------------

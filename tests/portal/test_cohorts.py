@@ -54,7 +54,33 @@ def test_csv_upload_is_loaded_by_the_worker(cast, celery_worker, client_for):
         "plan": "pro",
     }
     status = client.get(reverse("cohort_import_status", args=[cohort.public_id, job.pk]))
-    assert b"2 members loaded from 3 rows (1 duplicate rows merged)" in status.content
+    assert b"2 members loaded from 3 rows (1 duplicate row merged)" in status.content
+
+
+@pytest.mark.parametrize("sink", ["copy", "bulk_create"])
+def test_a_member_named_twice_keeps_its_first_row_whichever_way_it_is_stored(
+    cast, monkeypatch, sink
+):
+    """PostgreSQL loads stream through COPY, other databases use bulk_create: same result."""
+    if sink == "bulk_create":
+        monkeypatch.setattr(cohorts, "_member_sink", cohorts._BulkCreateSink)
+    cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="Twice")
+    rows = [
+        {"user_id": "u1", "plan": "pro", "seats": "3"},
+        {"user_id": "u2", "amplitude_id": "7", "email": "u2@x.test"},
+        {"user_id": "u1", "plan": "free"},
+    ]
+    report = cohorts.load_members(cohort, enumerate(rows, start=2))
+    assert (report.rows_read, report.rows_loaded, report.duplicates) == (3, 2, 1)
+    first = CohortMember.objects.get(cohort=cohort, member_key="u:u1")
+    assert first.properties == {"plan": "pro", "seats": "3"}
+    second = CohortMember.objects.get(cohort=cohort, member_key="a:7")
+    assert (second.user_id, second.amplitude_id, second.email) == ("u2", 7, "u2@x.test")
+    # A second load in the same transaction replaces the members again.
+    cohorts.load_members(cohort, enumerate([{"user_id": "u3"}], start=2))
+    assert list(
+        CohortMember.objects.filter(cohort=cohort).values_list("member_key", flat=True)
+    ) == ["u:u3"]
 
 
 @pytest.mark.worker
