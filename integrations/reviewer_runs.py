@@ -104,11 +104,14 @@ def conformance_start(
     values: dict | None = None,
     mapping: dict | None = None,
 ) -> ConformanceRun:
-    from integrations.tasks import conformance_run_execute
+    from integrations.tasks import close_abandoned_conformance, conformance_run_execute
 
     _require_reviewer(acting_user)
     _submission(version)
-    if version.conformance_runs.filter(status__in=["queued", "running"]).exists():
+    unfinished = version.conformance_runs.filter(status__in=["queued", "running"])
+    for run_id in unfinished.values_list("pk", flat=True):
+        close_abandoned_conformance(run_id)
+    if unfinished.exists():
         raise ActionError("Conformance checks are already running for this version.", status=409)
     credentials = reviewer_credentials(version, values=values, mapping=mapping)
     run = ConformanceRun.objects.create(

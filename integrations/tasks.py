@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from integrations.manifests import manifest_of
 from integrations.models import ConformanceRun, ConformanceStatus
+from portal.lost_work import lost_work
 from syncengine.core.compiler import compile_manifest
 from syncengine.core.conformance import run_conformance
 from syncengine.core.masking import mask_text
@@ -28,9 +29,13 @@ def conformance_run_execute(run_id: int) -> None:
         status=ConformanceStatus.RUNNING, started_at=timezone.now()
     )
     if not claimed:
-        logger.info("conformance run %s already claimed", run_id)
+        # Still running: the worker that claimed it died (a message is handed out again
+        # only then), so the reviewer gets the run back instead of a spinner for ever.
+        if close_abandoned_conformance(run_id, worker_lost=True):
+            logger.warning("conformance run %s closed: its worker stopped", run_id)
         return
     run = ConformanceRun.objects.select_related("version__integration").get(pk=run_id)
+    running = ConformanceRun.objects.filter(pk=run_id, status=ConformanceStatus.RUNNING)
     version = run.version
     manifest = manifest_of(version)
     secrets: tuple[str, ...] = ()
@@ -49,7 +54,7 @@ def conformance_run_execute(run_id: int) -> None:
 
         def progress(result) -> None:
             results.append(result.as_dict())
-            ConformanceRun.objects.filter(pk=run.pk).update(results=results)
+            running.update(results=results)
 
         with outbound_client() as client:
             run_conformance(
@@ -68,5 +73,24 @@ def conformance_run_execute(run_id: int) -> None:
         run.status = ConformanceStatus.ERROR
         run.error = mask_text(f"{type(error).__name__}: {error}", secrets)[:2000]
         logger.error("conformance run %s could not run: %s", run_id, run.error)
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "results", "error", "finished_at"])
+    # Only a run still running is finished: one closed as abandoned stays closed.
+    running.update(
+        status=run.status, results=run.results, error=run.error, finished_at=timezone.now()
+    )
+
+
+def close_abandoned_conformance(run_id: int, *, worker_lost: bool = False) -> bool:
+    """Close a conformance run no worker is on any more (`portal.lost_work`) as an error."""
+    lost = lost_work(
+        ConformanceRun.objects.filter(pk=run_id),
+        queued=ConformanceStatus.QUEUED,
+        running=ConformanceStatus.RUNNING,
+        worker_lost=worker_lost,
+    )
+    return bool(
+        lost.update(
+            status=ConformanceStatus.ERROR,
+            error="The worker running these checks stopped before they finished. Run them again.",
+            finished_at=timezone.now(),
+        )
+    )

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from portal import cohorts
 from portal.audit import audit_record
+from portal.lost_work import lost_work
 from portal.models import CohortImport, ImportStatus, Invitation
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ def cohort_import_run(import_id: int) -> None:
         status=ImportStatus.RUNNING, started_at=timezone.now()
     )
     if not claimed:
-        logger.info("cohort import %s already claimed", import_id)
+        # Still running: the worker loading it died (the message is handed out again only
+        # then) and its transaction was rolled back, so nothing was loaded.
+        if fail_abandoned_import(import_id, worker_lost=True):
+            logger.warning("cohort import %s failed: its worker stopped", import_id)
         return
     job = CohortImport.objects.select_related("cohort__project__org").get(pk=import_id)
     try:
@@ -76,9 +80,50 @@ def cohort_import_run(import_id: int) -> None:
     job.file.delete(save=False)
 
 
+def fail_abandoned_import(import_id: int, *, worker_lost: bool = False) -> bool:
+    """End an import no worker is on any more (`portal.lost_work`) as failed. Its loading
+    transaction died with the worker: nothing was changed."""
+    lost = lost_work(
+        CohortImport.objects.filter(pk=import_id),
+        queued=ImportStatus.QUEUED,
+        running=ImportStatus.RUNNING,
+        worker_lost=worker_lost,
+    )
+    message = "the worker loading this file stopped before it finished; upload it again"
+    failed = lost.update(
+        status=ImportStatus.FAILED,
+        errors=[{"row": None, "message": message}],
+        finished_at=timezone.now(),
+    )
+    cache.delete(cohorts.progress_key(import_id))
+    return bool(failed)
+
+
 @shared_task(name="portal.housekeeping")
 def housekeeping() -> None:
-    """Periodic (beat): remove invitations long expired or used."""
+    """Periodic (beat): remove invitations long expired or used, and close the work whose
+    worker went away (test runs, conformance runs, cohort imports) so no page waits on it."""
+    from integrations.models import ConformanceRun
+    from integrations.tasks import close_abandoned_conformance
+    from syncengine.testruns import close_abandoned_runs
+
     cutoff = timezone.now() - STALE_INVITATION_AGE
     deleted, _ = Invitation.objects.filter(expires_at__lt=cutoff).delete()
-    logger.info("housekeeping removed %d stale invitations", deleted)
+    tests = close_abandoned_runs()
+    unfinished = ["queued", "running"]
+    checks = sum(
+        close_abandoned_conformance(pk)
+        for pk in ConformanceRun.objects.filter(status__in=unfinished).values_list("pk", flat=True)
+    )
+    imports = sum(
+        fail_abandoned_import(pk)
+        for pk in CohortImport.objects.filter(status__in=unfinished).values_list("pk", flat=True)
+    )
+    logger.info(
+        "housekeeping removed %d stale invitations; closed %d test runs, %d conformance "
+        "runs and %d cohort imports left by a worker",
+        deleted,
+        tests,
+        checks,
+        imports,
+    )

@@ -55,6 +55,7 @@ class TestStatus(models.TextChoices):
 
 
 FINISHED_STATUSES = frozenset({TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR})
+UNFINISHED_STATUSES = frozenset({TestStatus.QUEUED, TestStatus.RUNNING})
 
 
 class TestSettings(models.Model):

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 
 from portal.wording import counted
@@ -49,6 +50,8 @@ from syncengine.core.retry import AttemptRecord, RetryPolicy
 from syncengine.core.template import RenderError
 from syncengine.core.types import RenderContext
 from syncengine.models import (
+    RUN_STALE_AFTER,
+    UNFINISHED_STATUSES,
     SigningSecret,
     TestExchange,
     TestKind,
@@ -501,7 +504,7 @@ class RunRecorder:
         if not now and time.monotonic() - self._saved_at < PROGRESS_SAVE_SECONDS:
             return
         self._saved_at = time.monotonic()
-        TestRun.objects.filter(pk=self.run.pk).update(
+        TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
             steps=self.steps, heartbeat_at=timezone.now(), exchange_count=self.sequence
         )
 
@@ -609,16 +612,18 @@ def execute_test_run(
 ) -> TestRun | None:
     """Claim a queued run, perform it against the partner, store how it went.
 
-    A run that is not queued any more (a redelivered task message) is not run again:
-    partner calls are never replayed behind the partner's back. If it was left running
-    by a worker that died, it is closed as an error so that the page stops waiting.
+    A run that is not queued any more is not run again: partner calls are never replayed
+    behind the partner's back. Finding it still running means this is the message of a
+    worker that died under it (Celery hands it out again only then: the broker's visibility
+    timeout outlasts the task's hard time limit), so the run is closed as an error at once
+    and the page stops waiting.
     """
     now = timezone.now()
     claimed = TestRun.objects.filter(pk=run_id, status=TestStatus.QUEUED).update(
         status=TestStatus.RUNNING, started_at=now, heartbeat_at=now
     )
     if not claimed:
-        close_if_abandoned(run_id)
+        close_if_abandoned(run_id, worker_lost=True)
         return None
     run = TestRun.objects.select_related("integration").get(pk=run_id)
     # Until the plan knows every derived secret, the secret fields' values are masked.
@@ -714,13 +719,16 @@ def _finish(
             if entry.get("status") in (PENDING, RUNNING):
                 entry["status"] = SKIPPED
         changes["steps"] = stored
-    TestRun.objects.filter(pk=run.pk).update(**changes)
+    # Only an unfinished run is finished: one closed as abandoned stays closed.
+    TestRun.objects.filter(pk=run.pk, status__in=UNFINISHED_STATUSES).update(**changes)
 
 
-def close_if_abandoned(run_id: int) -> bool:
-    """Close a run whose worker went away (no news for `RUN_STALE_AFTER`) as an error."""
+def close_if_abandoned(run_id: int, *, worker_lost: bool = False) -> bool:
+    """Close a run whose worker went away as an error: one with no news for
+    `RUN_STALE_AFTER`, or with `worker_lost`, one still running."""
     run = TestRun.objects.filter(pk=run_id).first()
-    if run is None or not run.looks_abandoned:
+    lost = worker_lost and run is not None and run.status == TestStatus.RUNNING
+    if run is None or not (lost or run.looks_abandoned):
         return False
     message = (
         "No worker picked this test up."
@@ -730,3 +738,13 @@ def close_if_abandoned(run_id: int) -> bool:
     _finish(run, TestStatus.ERROR, f"{message} Run it again.", ())
     logger.warning("test run %s closed as abandoned (%s)", run_id, run.status)
     return True
+
+
+def close_abandoned_runs() -> int:
+    """Close every run no worker has given news of for `RUN_STALE_AFTER` (housekeeping)."""
+    cutoff = timezone.now() - RUN_STALE_AFTER
+    stale = TestRun.objects.filter(status__in=UNFINISHED_STATUSES).filter(
+        models.Q(heartbeat_at__lt=cutoff)
+        | models.Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    )
+    return sum(close_if_abandoned(run_id) for run_id in stale.values_list("pk", flat=True))

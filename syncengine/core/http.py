@@ -763,6 +763,16 @@ class OutboundClient:
                 request=request,
             )
         try:
+            url.host  # noqa: B018 - decodes an internationalised name, which may be invalid
+        except (UnicodeError, ValueError) as exc:
+            raise PartnerError(
+                "invalid_url",
+                f"the host name {url.raw_host.decode('ascii', 'replace')!r} is not a valid "
+                f"internationalised domain name: {exc}",
+                permanent=True,
+                request=request,
+            ) from None
+        try:
             parse_ip_literal(url.raw_host.decode("ascii"))
         except PartnerError as exc:
             exc.request = request

@@ -43,6 +43,9 @@ DEFAULT_BATCH_SIZE = MAX_BATCH_SIZE
 MIN_CONCURRENCY = 1
 MAX_CONCURRENCY = 4
 MAX_REQUESTS_PER_SECOND = 10_000
+# One request every 100 s at the slowest: a run waiting longer between requests would look
+# to the platform like one whose worker went away.
+MIN_REQUESTS_PER_SECOND = 0.01
 DEFAULT_LIST_ID_PATH = "listId"
 MAX_DISPLAY_NAME_LENGTH = 100
 MAX_HELP_TEXT_LENGTH = 1_000
@@ -1412,13 +1415,13 @@ class _ManifestChecker:
             isinstance(rate, bool)
             or not isinstance(rate, int | float)
             or not math.isfinite(rate)
-            or not 0 < rate <= MAX_REQUESTS_PER_SECOND
+            or not MIN_REQUESTS_PER_SECOND <= rate <= MAX_REQUESTS_PER_SECOND
         ):
             self.error(
                 "delivery.requests_per_second",
                 INVALID_VALUE,
-                f"requests_per_second must be null (no limit) or a number above 0 and at "
-                f"most {MAX_REQUESTS_PER_SECOND}",
+                f"requests_per_second must be null (no limit) or a number from "
+                f"{MIN_REQUESTS_PER_SECOND} to {MAX_REQUESTS_PER_SECOND}",
             )
         self.check_type(delivery.get("sign_requests"), bool, "delivery.sign_requests")
 

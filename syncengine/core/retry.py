@@ -297,7 +297,8 @@ def send_with_retries(
                 started_at=started_at,
             )
             report(record)
-            logger.info("%s", record.describe())
+            # The description quotes the partner (a reason phrase may echo a credential).
+            logger.info("%s", mask_text(record.describe(), request.secrets))
             if last:
                 error.attempts = tuple(attempts)
                 raise error from None

@@ -466,6 +466,13 @@ def test_only_http_and_https_urls_are_sent(client, url):
     assert caught.value.permanent is True
 
 
+def test_a_host_name_that_is_not_valid_idna_is_a_partner_error(client):
+    with pytest.raises(PartnerError) as caught:
+        client.send(make_request("http://xn--localhost:9/lists"))
+    assert (caught.value.kind, caught.value.permanent) == ("invalid_url", True)
+    assert "'xn--localhost' is not a valid internationalised domain name" in caught.value.message
+
+
 def test_a_header_value_http_cannot_carry_is_refused(client, httpserver: HTTPServer):
     with pytest.raises(PartnerError) as caught:
         client.send(make_request(httpserver.url_for("/x"), headers=(("X-Name", "日本"),)))

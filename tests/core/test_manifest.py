@@ -582,6 +582,7 @@ def test_error_classification_defaults():
         ({"max_concurrency": 5}, "delivery.max_concurrency"),
         ({"requests_per_second": 0}, "delivery.requests_per_second"),
         ({"requests_per_second": -1}, "delivery.requests_per_second"),
+        ({"requests_per_second": 0.001}, "delivery.requests_per_second"),
         ({"requests_per_second": "fast"}, "delivery.requests_per_second"),
         ({"sign_requests": "yes"}, "delivery.sign_requests"),
         ({"retries": 3}, "delivery.retries"),

@@ -413,3 +413,24 @@ def test_throttle_is_called_before_every_attempt(client, httpserver: HTTPServer)
         throttle=lambda: calls.append(len(httpserver.log)),
     )
     assert calls == [0, 1]
+
+
+def test_a_partner_echoing_the_credential_is_masked_in_the_log(
+    client, httpserver: HTTPServer, caplog
+):
+    secret = "A/b+c=d:e@f?g&h%i~j#k"
+    respond_in_turn(
+        httpserver,
+        "/add",
+        Response("busy", status=f"503 echo Bearer {secret}", headers={"Retry-After": "0"}),
+        Response('{"ok": true}', status=200),
+    )
+    caplog.set_level("INFO", logger="syncengine")
+    request = post(
+        httpserver.url_for("/add"),
+        headers=(("Authorization", f"Bearer {secret}"),),
+        secrets=(secret,),
+    )
+    send_with_retries(client, request, NO_JITTER, sleep=lambda _: None)
+    assert "attempt 1 of 8: 503 echo Bearer ••••••" in caplog.text
+    assert secret not in caplog.text

@@ -47,3 +47,25 @@ def api_for():
 @pytest.fixture
 def alice_api(cast, api_for):
     return api_for(cast.alice, cast.acme)
+
+
+@pytest.fixture
+def submitted_version(cast):
+    """A real submission of Acme: a passing test against the demo partner, then submit."""
+    import base64
+
+    from demo_partner import DemoPartner
+    from integrations import lifecycle
+    from syncengine import actions, testruns
+    from tests.syncengine.conftest import list_manifest, make_draft, save_settings
+
+    with DemoPartner() as partner:
+        manifest = list_manifest(partner.url, name="Loopback Lists")
+        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
+        integration = make_draft(cast, manifest)
+        save_settings(cast, integration, users_count=5)
+        run = actions.test_run_start(acting_user=cast.alice, integration=integration)
+        assert testruns.execute_test_run(run.pk).status == "passed"
+    return lifecycle.integration_submit(
+        acting_user=cast.alice, integration=integration, note="Please review"
+    )

@@ -7,14 +7,12 @@ Also here: return addresses (`back`) are followed only when they stay on this si
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from demo_partner import DemoPartner
 from integrations import actions, lifecycle
 from integrations.models import Destination, Integration, ReviewComment
 from portal.errors import ActionError
@@ -22,8 +20,7 @@ from portal.flags import DEVELOPER_PORTAL
 from portal.models import AuditEvent
 from portal.params import MAX_ID, local_url, optional_id, parse_id
 from syncengine import actions as test_actions
-from syncengine import testruns
-from tests.integrations.conftest import fixture_manifest, png_bytes
+from tests.integrations.conftest import fixture_manifest
 from tests.integrations.forms import form_values, state_post
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
@@ -44,16 +41,8 @@ def draft(cast):
 
 
 @pytest.fixture
-def submitted(cast):
-    """A real submission: a passing test against the demo partner, then submit."""
-    with DemoPartner() as partner:
-        manifest = list_manifest(partner.url, name="Loopback Lists")
-        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
-        integration = make_draft(cast, manifest)
-        save_settings(cast, integration, users_count=5)
-        run = test_actions.test_run_start(acting_user=cast.alice, integration=integration)
-        assert testruns.execute_test_run(run.pk).status == "passed"
-    return lifecycle.integration_submit(acting_user=cast.alice, integration=integration, note="")
+def submitted(submitted_version):
+    return submitted_version
 
 
 def url(integration: Integration, suffix: str = "") -> str:

@@ -9,19 +9,12 @@ the Developer Portal, so only a developer of the org, with the org's flag on, se
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-from demo_partner import DemoPartner
 from integrations import lifecycle
 from integrations.models import IntegrationVersion, ReviewComment
 from portal import actions as portal_actions
 from portal.flags import DEVELOPER_PORTAL
-from syncengine import actions as test_actions
-from syncengine import testruns
-from tests.integrations.conftest import png_bytes
-from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
 PAGES = ["/review/{id}/", "/review/{id}/checks"]
 API_READS = [
@@ -33,20 +26,12 @@ API_READS = [
 
 
 @pytest.fixture
-def version(cast) -> IntegrationVersion:
-    """A real submission of Acme: a passing test against the demo partner, then submit."""
-    with DemoPartner() as partner:
-        manifest = list_manifest(partner.url, name="Loopback Lists")
-        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
-        integration = make_draft(cast, manifest)
-        save_settings(cast, integration, users_count=5)
-        run = test_actions.test_run_start(acting_user=cast.alice, integration=integration)
-        assert testruns.execute_test_run(run.pk).status == "passed"
-    version = lifecycle.integration_submit(
-        acting_user=cast.alice, integration=integration, note="Please review"
+def version(cast, submitted_version) -> IntegrationVersion:
+    """A real submission of Acme, with a first question from the reviewer."""
+    lifecycle.review_comment(
+        acting_user=cast.rita, version=submitted_version, body="First question"
     )
-    lifecycle.review_comment(acting_user=cast.rita, version=version, body="First question")
-    return version
+    return submitted_version
 
 
 def portal_off(cast) -> None:
