@@ -53,7 +53,7 @@ def _what_is_it(data: bytes) -> str:
     for signature, name in OTHER_SIGNATURES.items():
         if head.startswith(signature):
             return name
-    return "not a PNG image"
+    return ""
 
 
 def process_logo(data: bytes) -> ProcessedLogo:
@@ -66,7 +66,12 @@ def process_logo(data: bytes) -> ProcessedLogo:
             "Export a smaller PNG."
         )
     if not data.startswith(PNG_SIGNATURE):
-        raise LogoError(f"This file is {_what_is_it(data)}, not a PNG. Export your logo as PNG.")
+        kind = _what_is_it(data)
+        raise LogoError(
+            f"This file is {kind}, not a PNG. Export your logo as PNG."
+            if kind
+            else "This file is not a PNG image. Export your logo as PNG."
+        )
     # The size comes from the IHDR chunk, before Pillow decodes anything: a small file that
     # claims a huge canvas (a decompression bomb) is refused here.
     width, height = _header_size(data)

@@ -8,6 +8,7 @@ everything they show is rendered here, on the server.
 from __future__ import annotations
 
 import base64
+import json
 
 from django import forms
 from django.contrib import messages
@@ -390,15 +391,20 @@ def editor_auth_switch(request: HttpRequest, integration_id: int):
     previous = request.POST.get("previous_method", "")
     try:
         manifest, state = _editor_manifest(request, integration, auth_method=previous or None)
-        manifest = editor.switch_auth(manifest, state.get("auth.method", ""))
+        # The settings of the method being left go back to the page, which hands them in
+        # again (`remembered`) if the partner comes back to that method.
+        left = editor.auth_settings(manifest)
+        remembered = json.loads(request.POST.get("remembered") or "null")
+        manifest = editor.switch_auth(manifest, state.get("auth.method", ""), remembered)
     except ActionError as error:
         return _error_json(error)
     except ValueError:
+        # An unknown method, or `remembered` that is not JSON.
         return _error_json(ActionError("Choose one of the four auth methods.", field="auth"))
     return render(
         request,
         "integrations/_auth_fields.html",
-        {"integration": integration, "form": editor.editor_form(manifest)},
+        {"integration": integration, "form": editor.editor_form(manifest), "left_auth": left},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.contrib.messages import get_messages
 from django.templatetags.static import static
@@ -25,10 +26,22 @@ def when(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
 
 
-def ago(value) -> str:
+def age(value) -> str:
+    """How long since `value`: `3 hours`; under a minute, `less than a minute`."""
     if not value:
         return ""
-    return timesince(value).split(",")[0] + " ago"
+    if timezone.now() - value < timedelta(minutes=1):
+        return "less than a minute"
+    return timesince(value).split(",")[0]
+
+
+def ago(value) -> str:
+    """`3 hours ago`; under a minute, `just now`."""
+    if not value:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return age(value) + " ago"
 
 
 def to_json(value) -> Markup:
@@ -49,5 +62,5 @@ def environment(**options) -> Environment:
         get_messages=get_messages,
         now=timezone.now,
     )
-    env.filters.update(when=when, ago=ago, to_json=to_json, counted=counted)
+    env.filters.update(when=when, age=age, ago=ago, to_json=to_json, counted=counted)
     return env

@@ -29,6 +29,7 @@ from portal import access
 from portal.access import developer_required
 from portal.errors import ActionError
 from portal.params import parse_id
+from portal.views.pages import paginate
 from syncengine import actions, selectors, testruns
 from syncengine.api.views import read_csv_upload
 from syncengine.core.manifest import (
@@ -197,9 +198,11 @@ def testing_panel_context(
     secret = testruns.secret_variables(manifest)
     config_errors = [d for d in check_manifest(manifest) if d.is_error]
     fingerprint = config_fingerprint(integration)
-    runs = list(selectors.test_runs_for(integration)[:HISTORY_SIZE])
+    history = paginate_history(request, integration)
+    runs = list(history.object_list)
     if focus is None:
-        focus = next((run for run in runs if not run.is_finished), runs[0] if runs else None)
+        latest = runs if history.number == 1 else selectors.test_runs_for(integration)[:1]
+        focus = next((run for run in runs if not run.is_finished), None) or next(iter(latest), None)
     projects = list(access.projects_for(integration.org))
     cohorts = list(access.cohorts_for(integration.org).order_by("project__name", "name"))
     signing = selectors.signing_secret_of(integration)
@@ -216,6 +219,7 @@ def testing_panel_context(
         "config_errors": config_errors[:MAX_SHOWN_CONFIG_ERRORS],
         "config_error_count": len(config_errors),
         "runs": runs,
+        "history": history,
         "fingerprint": fingerprint,
         "passing": selectors.passing_full_test(integration),
         "focus": run_context(focus, fingerprint) if focus else None,
@@ -306,9 +310,26 @@ def testing_run_start(request: HttpRequest, integration_id: int):
 @require_GET
 @developer_required
 def testing_runs(request: HttpRequest, integration_id: int):
+    """The history of runs, a page at a time (`?history_page=N`)."""
     integration = _integration(request, integration_id)
-    context = testing_panel_context(request, integration)
+    history = paginate_history(request, integration)
+    context = {
+        "integration": integration,
+        "runs": list(history.object_list),
+        "history": history,
+        "fingerprint": config_fingerprint(integration),
+    }
     return render(request, "syncengine/_history.html", context)
+
+
+def paginate_history(request: HttpRequest, integration: Integration):
+    """A page of the integration's runs, newest first, from `?history_page=`."""
+    return paginate(
+        request,
+        selectors.test_runs_for(integration),
+        per_page=HISTORY_SIZE,
+        parameter="history_page",
+    )
 
 
 @require_GET
@@ -322,7 +343,8 @@ def testing_run(request: HttpRequest, integration_id: int, run_id: int):
     if after is not None:
         context["new_exchanges"] = [e for e in context["exchanges"] if e.sequence > after]
         context["integration"] = integration
-        context["runs"] = list(selectors.test_runs_for(integration)[:HISTORY_SIZE])
+        context["history"] = paginate_history(request, integration)
+        context["runs"] = list(context["history"].object_list)
         context["fingerprint"] = config_fingerprint(integration)
         if run.is_finished:
             context["passing"] = selectors.passing_full_test(integration)

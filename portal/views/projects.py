@@ -45,7 +45,7 @@ def _project_page(request: HttpRequest, project, *, revealed_key: str | None = N
         "projects/detail.html",
         {
             "project": project,
-            "cohorts": project.cohorts.all(),
+            "cohorts": paginate(request, project.cohorts.order_by("name", "pk")),
             "form": NameForm(),
             "revealed_key": revealed_key,
         },

@@ -473,17 +473,25 @@
     return fresh;
   }
 
+  // The settings and fields of each auth method the partner has left, by method: coming
+  // back to a method (arrow keys walk through all four) restores them as they were.
+  const leftAuth = {};
+
   function switchAuth(radio) {
     const fieldset = radio.closest("[data-auth-method]");
     const previous = fieldset.dataset.authMethod;
     const method = radio.value;
-    post(form.dataset.authUrl, { previous_method: previous }, "text/html")
+    const fields = { previous_method: previous };
+    if (leftAuth[method]) fields.remembered = leftAuth[method];
+    post(form.dataset.authUrl, fields, "text/html")
       .then(function (response) {
         if (!response.ok) throw new Error("refused");
         return response.text();
       })
       .then(function (html) {
-        replaceHtml(document.getElementById("auth-and-fields"), html);
+        const fresh = replaceHtml(document.getElementById("auth-and-fields"), html);
+        const left = fresh.querySelector("[data-auth-left]");
+        if (left) leftAuth[previous] = left.dataset.authLeft;
         const chosen = document.getElementById("auth-method-" + method);
         if (chosen) chosen.focus();
         updateCounts();

@@ -69,13 +69,20 @@
     if (target.hasAttribute("style")) target.removeAttribute("style");
   });
 
-  // After starting a run, the new run block is where the partner looks next.
+  // After starting a run, the new run block is where the partner looks next. The swap
+  // replaced the button that had the focus, so the focus moves there too (a keyboard user
+  // would otherwise start again from the top of the page).
   document.addEventListener("htmx:afterSwap", function (event) {
     const panel = event.target;
     if (!panel.matches || !panel.matches("[data-testing-panel]")) return;
     const error = panel.querySelector(".tst-error");
     const running = panel.querySelector('.tst-run[data-status="queued"], .tst-run[data-status="running"]');
-    const focus = error || running;
-    if (focus && focus.scrollIntoView) focus.scrollIntoView({ block: "nearest" });
+    const target = error || (running && (running.querySelector(".tst-run-head") || running));
+    if (!target) return;
+    if (!document.activeElement || document.activeElement === document.body) {
+      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: true });
+    }
+    if (target.scrollIntoView) target.scrollIntoView({ block: "nearest" });
   });
 })();

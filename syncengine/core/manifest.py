@@ -904,7 +904,7 @@ class _ManifestChecker:
         if not self.check_type(value, str, field_path):
             return
         if required and not value.strip():
-            self.error(field_path, REQUIRED, f"{key} cannot be empty")
+            self.error(field_path, REQUIRED, f"the {key.replace('_', ' ')} cannot be empty")
         elif len(value) > max_length:
             self.error(field_path, INVALID_VALUE, f"must be at most {max_length} characters")
 
@@ -987,11 +987,12 @@ class _ManifestChecker:
         if not self.check_type(variable, str, variable_path):
             return
         if not VARIABLE_NAME.fullmatch(variable) or len(variable) > MAX_VARIABLE_NAME_LENGTH:
+            named = f"{variable!r} is not a valid variable name" if variable else "no variable name"
             self.error(
                 variable_path,
                 INVALID_VARIABLE_NAME,
-                f"{variable!r} is not a valid variable name: use lowercase letters, digits "
-                f"and _, not starting with a digit, at most {MAX_VARIABLE_NAME_LENGTH} long",
+                f"{named}: use lowercase letters, digits and _, not starting with a digit, "
+                f"at most {MAX_VARIABLE_NAME_LENGTH} long",
             )
             return
         if variable in PREDEFINED_VARIABLES:

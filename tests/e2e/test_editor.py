@@ -112,6 +112,16 @@ def test_list_based_integration_from_scratch(
     auth_method(page, "Bearer token").check()
     expect(field(page, "custom_fields.0.variable")).to_have_value("bearer_token", timeout=LIVE)
     expect(page.locator("#modal-custom-0")).to_have_attribute("type", "password", timeout=LIVE)
+    # Walking the methods with the arrow keys loses nothing: coming back to bearer brings
+    # its field back as it was left.
+    field(page, "custom_fields.0.display_name").fill("API token")
+    auth_method(page, "Bearer token").focus()
+    page.keyboard.press("ArrowUp")
+    expect(field(page, "custom_fields.0.variable")).to_have_value("api_key", timeout=LIVE)
+    page.keyboard.press("ArrowDown")
+    expect(field(page, "custom_fields.0.variable")).to_have_value("bearer_token", timeout=LIVE)
+    expect(field(page, "custom_fields.0.display_name")).to_have_value("API token")
+    expect(auth_method(page, "Bearer token")).to_be_focused()
 
     # A single-select custom field: the Connect modal shows it as it is typed.
     page.get_by_role("button", name="Add custom field").click()

@@ -74,7 +74,13 @@ def test_submit_request_changes_resubmit_approve_and_the_tile_appears(
     screenshot("review")
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "review-top.png"))
-    page.get_by_label("Message to the partner").fill("Please name lists after the cohort id.")
+    # Requesting changes needs a message: the field says so and nothing is sent.
+    page.get_by_role("button", name="Request changes").click()
+    message = page.get_by_label("Message to the partner")
+    expect(message).to_be_focused()
+    expect(message).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#decision-message-error")).to_contain_text("a message is required")
+    message.fill("Please name lists after the cohort id.")
     page.get_by_role("button", name="Request changes").click()
     expect(page.get_by_text("Changes requested; the partner was emailed.")).to_be_visible()
     screenshot("review-changes-requested")
@@ -109,6 +115,13 @@ def test_submit_request_changes_resubmit_approve_and_the_tile_appears(
     expect(
         page.locator(".comment-body", has_text="Done: the list name now carries the cohort id.")
     ).to_be_visible()
+    # Approving asks first; dismissing changes nothing.
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Approve and deploy").click()
+    expect(page.get_by_text("Approved and deployed")).to_have_count(0)
+    assert questions and questions[0].startswith("Approve Journey Lists v2 and deploy it")
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Approve and deploy").click()
     expect(page.get_by_text("Approved and deployed")).to_be_visible()
 

@@ -54,10 +54,13 @@ def test_a_partner_runs_a_full_test_and_sees_each_step_pass(
     page.get_by_label("Bearer Token").fill(TOKEN)
     page.get_by_label("User ID").select_option("email")
     page.get_by_label("Number of users").fill("25")
-    page.get_by_role("button", name="Run full test").click()
+    # From the keyboard: Enter on the button, and the focus follows into the new run.
+    page.get_by_role("button", name="Run full test").focus()
+    page.keyboard.press("Enter")
 
     run = page.locator(".tst-run").first
     expect(run).to_be_visible()
+    expect(run.locator(".tst-run-head")).to_be_focused()
     for step in ("create_list", "add_users", "remove_users"):
         expect(run.locator(f'[data-step="{step}"]')).to_have_attribute(
             "data-status", "passed", timeout=LIVE

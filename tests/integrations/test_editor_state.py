@@ -272,6 +272,25 @@ def test_switching_never_declares_a_variable_twice():
     assert not [d for d in check_manifest(switched) if d.code == "duplicate_variable"]
 
 
+def test_coming_back_to_a_method_restores_its_fields_as_the_partner_left_them():
+    manifest = fixture_manifest("acme_list")  # bearer_token, region
+    manifest["custom_fields"][0].update(display_name="API token", help_text="From Settings")
+    left = editor.auth_settings(manifest)
+    assert left["auth"]["method"] == "bearer" and len(left["fields"]) == 1
+
+    basic = editor.switch_auth(manifest, "basic")
+    back = editor.switch_auth(basic, "bearer", left)
+    assert back == normalize_manifest(manifest)
+    # What was remembered for another method, or is malformed, gives the defaults.
+    assert (
+        editor.switch_auth(basic, "bearer", {"auth": {"method": "basic"}, "fields": []})[
+            "custom_fields"
+        ][0]["display_name"]
+        == "Bearer Token"
+    )
+    assert variables(editor.switch_auth(basic, "bearer", "junk")) == ["bearer_token", "region"]
+
+
 def test_an_unknown_auth_method_is_refused():
     with pytest.raises(ValueError, match="unknown auth method"):
         editor.switch_auth(fixture_manifest("acme_list"), "oauth")

@@ -179,3 +179,17 @@ def test_healthz_reports_database_and_broker(db):
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_a_projects_cohorts_are_listed_a_page_at_a_time(cast, client_for):
+    for index in range(27):
+        actions.cohort_create(
+            acting_user=cast.alice, project=cast.acme_project, name=f"Cohort {index:02d}"
+        )
+    url = reverse("project_detail", args=[cast.acme_project.public_id])
+    client = client_for(cast.alice)
+    first = client.get(url).content.decode()
+    assert "Cohort 24" in first and "Cohort 25" not in first
+    assert "Page 1 of 2 · 27 in all" in first
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert "Cohort 25" in second and "Cohort 26" in second and "Cohort 00" not in second

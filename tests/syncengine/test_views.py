@@ -184,3 +184,23 @@ def test_the_signing_secret_is_shown_once(cast, client_for):
     assert secret in shown
     again = alice.get(page_url(draft)).content.decode()
     assert secret not in again and "Rotate secret" in again
+
+
+def test_the_history_shows_ten_runs_at_a_time_with_older_ones_a_click_away(cast, client_for, draft):
+    save_settings(cast, draft)
+    for _ in range(12):
+        run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+        TestRun.objects.filter(pk=run.pk).update(status="failed", summary=f"Run {run.pk}.")
+    ids = list(TestRun.objects.filter(integration=draft).values_list("pk", flat=True))
+    client = client_for(cast.alice)
+
+    html = client.get(page_url(draft)).content.decode()
+    assert html.count('class="tst-history-row"') == 10
+    assert "Runs 1–10 of 12" in html
+    assert f"{page_url(draft, 'runs/')}?history_page=2" in html
+
+    older = client.get(page_url(draft, "runs/"), {"history_page": "2"}, **HTMX).content.decode()
+    assert older.count('class="tst-history-row"') == 2
+    assert "Runs 11–12 of 12" in older
+    assert f'data-run="{min(ids)}"' in older and f'data-run="{max(ids)}"' not in older
+    assert "?history_page=1" in older and "Older</button>" not in older
