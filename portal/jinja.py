@@ -13,6 +13,7 @@ from django.utils.timesince import timesince
 from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from portal.flags import flag_label
 from portal.wording import counted
 
 
@@ -61,6 +62,7 @@ def environment(**options) -> Environment:
         url=url,
         get_messages=get_messages,
         now=timezone.now,
+        flag_label=flag_label,
     )
     env.filters.update(when=when, age=age, ago=ago, to_json=to_json, counted=counted)
     return env

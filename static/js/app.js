@@ -33,11 +33,71 @@
       done();
     }
   });
-  // Forms with data-confirm ask before a destructive action.
+  // A submit button with data-requires="<field id>" needs that field filled in: the field
+  // is marked invalid, its error shown under it and focused, and nothing is sent.
+  function missingRequirement(button) {
+    const field = button && button.dataset.requires && document.getElementById(button.dataset.requires);
+    if (!field) return false;
+    let error = document.getElementById(field.id + "-error");
+    if (field.value.trim()) {
+      field.removeAttribute("aria-invalid");
+      if (error) error.hidden = true;
+      return false;
+    }
+    if (!error) {
+      error = document.createElement("div");
+      error.id = field.id + "-error";
+      error.className = "error";
+      field.insertAdjacentElement("afterend", error);
+      const described = field.getAttribute("aria-describedby");
+      field.setAttribute("aria-describedby", described ? error.id + " " + described : error.id);
+    }
+    error.textContent = button.dataset.requiresMessage || "This field is required.";
+    error.hidden = false;
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+    return true;
+  }
+  // Forms, or the button that submits them, with data-confirm ask before a destructive action.
   document.addEventListener("submit", function (event) {
     const form = event.target;
-    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    const button = event.submitter;
+    if (missingRequirement(button)) {
       event.preventDefault();
+      return;
+    }
+    const question = (button && button.dataset.confirm) || (form.dataset && form.dataset.confirm);
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+  // A page that comes back with errors puts the cursor in the first field that has one.
+  document.addEventListener("DOMContentLoaded", function () {
+    const invalid = document.querySelector("main [aria-invalid='true']");
+    if (invalid && !document.querySelector("main [autofocus]")) invalid.focus();
+  });
+  // Dropdown menus built on <details class="menu">: Escape closes the one holding focus (or
+  // any open one) and puts focus back on its summary; a click outside a menu closes it.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    const inside = event.target.closest && event.target.closest("details.menu[open]");
+    const menus = inside ? [inside] : document.querySelectorAll("details.menu[open]");
+    menus.forEach(function (menu) {
+      menu.open = false;
+      if (menu === inside) menu.querySelector(":scope > summary").focus();
+    });
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+  // Narrow screens show the sidebar as one row that scrolls sideways: bring the current link into view.
+  document.addEventListener("DOMContentLoaded", function () {
+    const nav = document.querySelector(".sidebar");
+    const current = nav && nav.querySelector("[aria-current='page']");
+    if (current && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft += current.getBoundingClientRect().left - nav.getBoundingClientRect().left - 12;
     }
   });
 })();
