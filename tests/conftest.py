@@ -111,3 +111,55 @@ def _fresh_cache(request):
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def api_for():
+    """`api_for(user, org)`: a DRF client authenticated with a fresh token of that person."""
+    from rest_framework.test import APIClient
+
+    from portal import actions
+
+    def make(user, org):
+        _, raw = actions.token_create(acting_user=user, org=org, name="tests")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice_api(cast, api_for):
+    return api_for(cast.alice, cast.acme)
+
+
+@pytest.fixture
+def tested_draft(cast):
+    """A draft of Acme with a logo and a full test that passed against the demo partner:
+    ready to submit."""
+    import base64
+
+    from demo_partner import DemoPartner
+    from syncengine import actions, testruns
+    from tests.integrations.conftest import png_bytes
+    from tests.syncengine.conftest import list_manifest, make_draft, save_settings
+
+    with DemoPartner() as partner:
+        manifest = list_manifest(partner.url, name="Loopback Lists")
+        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
+        integration = make_draft(cast, manifest)
+        save_settings(cast, integration, users_count=5)
+        run = actions.test_run_start(acting_user=cast.alice, integration=integration)
+        assert testruns.execute_test_run(run.pk).status == "passed"
+    return integration
+
+
+@pytest.fixture
+def submitted_version(cast, tested_draft):
+    """A real submission of Acme: `tested_draft`, submitted."""
+    from integrations import lifecycle
+
+    return lifecycle.integration_submit(
+        acting_user=cast.alice, integration=tested_draft, note="Please review"
+    )

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from integrations import actions, lifecycle
+from integrations import lifecycle
 from integrations.models import Destination, Integration, ReviewComment
 from portal.errors import ActionError
 from portal.flags import DEVELOPER_PORTAL
@@ -26,18 +26,6 @@ from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
 SUPERSCRIPT_TWO = "²"
 NOT_NUMBERS = [SUPERSCRIPT_TWO, "٣", "-1", " 1", "1.0", "abc", "9" * 30]
-
-
-@pytest.fixture
-def alice(cast, client_for):
-    return client_for(cast.alice)
-
-
-@pytest.fixture
-def draft(cast):
-    return actions.integration_import(
-        acting_user=cast.alice, org=cast.acme, manifest=fixture_manifest("acme_list")
-    )
 
 
 @pytest.fixture

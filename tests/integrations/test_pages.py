@@ -18,18 +18,6 @@ from tests.integrations.forms import form_values, state_post
 
 
 @pytest.fixture
-def alice(cast, client_for):
-    return client_for(cast.alice)
-
-
-@pytest.fixture
-def draft(cast):
-    return actions.integration_import(
-        acting_user=cast.alice, org=cast.acme, manifest=fixture_manifest("acme_list")
-    )
-
-
-@pytest.fixture
 def globex_partner(cast, client_for):
     """bob, with the portal switched on for Globex: a real partner of another org."""
     portal_actions.flag_set(

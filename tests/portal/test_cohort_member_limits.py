@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from rest_framework.test import APIClient
 
 from portal import actions, cohorts
 from portal.errors import ActionError
@@ -23,15 +22,6 @@ def cohort(cast):
         acting_user=cast.alice, cohort=cohort, members=[{"user_id": "keep-me"}]
     )
     return cohort
-
-
-@pytest.fixture
-def api(cast):
-    """alice's API client (a real token of hers)."""
-    _, raw = actions.token_create(acting_user=cast.alice, org=cast.acme, name="tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
-    return client
 
 
 def member_keys(cohort) -> list[str]:
@@ -59,10 +49,10 @@ def test_a_user_id_one_character_too_long_is_refused(cast, cohort):
 
 
 @pytest.mark.parametrize("column", ["user_id", "device_id", "email"])
-def test_a_number_too_long_to_be_an_identifier_is_refused_by_the_api(api, cohort, column):
+def test_a_number_too_long_to_be_an_identifier_is_refused_by_the_api(alice_api, cohort, column):
     url = f"/api/v1/cohorts/{cohort.public_id}/members/"
     for method, suffix in (("put", ""), ("post", "add")):
-        response = getattr(api, method)(
+        response = getattr(alice_api, method)(
             url + suffix, {"members": [{"amplitude_id": 7, column: 10**250}]}, format="json"
         )
         assert response.status_code == 400

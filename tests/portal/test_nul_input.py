@@ -5,39 +5,25 @@ file (manifests and the editor's state: check_manifest and the integration actio
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.test import APIClient
 
-from demo_partner import DemoPartner
-from integrations import actions, lifecycle
+from integrations import actions
 from integrations.models import Integration, IntegrationVersion, ReviewComment
 from portal import actions as portal_actions
 from portal.errors import ActionError
 from portal.models import AuditEvent, CohortMember
-from syncengine import actions as test_actions
-from syncengine import testruns
 from syncengine.core.manifest import NUL_CHARACTER, check_manifest, find_nul
 from syncengine.models import TestSettings
-from tests.integrations.conftest import fixture_manifest, png_bytes
+from tests.integrations.conftest import fixture_manifest
 from tests.integrations.forms import form_values, state_post
-from tests.syncengine.conftest import list_manifest, make_draft, save_settings
+from tests.syncengine.conftest import list_manifest, make_draft
 
 NUL_REFUSED = "contains a NUL character (\\x00), which is not allowed"
 JSON_NUL_REFUSED = "text must not contain the NUL character (\\u0000)"
-
-
-@pytest.fixture
-def api(cast):
-    """alice's API client (a real token of hers)."""
-    _, raw = portal_actions.token_create(acting_user=cast.alice, org=cast.acme, name="tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
-    return client
 
 
 @pytest.fixture
@@ -114,8 +100,8 @@ def test_a_query_parameter_with_nul_is_a_400_page(cast, client_for, who, path, p
         ("/api/v1/access-requests/?status=a%00b", "status"),
     ],
 )
-def test_a_query_parameter_with_nul_is_a_json_400_in_the_api(cast, api, path, parameter):
-    response = api.get(path)
+def test_a_query_parameter_with_nul_is_a_json_400_in_the_api(cast, alice_api, path, parameter):
+    response = alice_api.get(path)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid"
@@ -123,17 +109,17 @@ def test_a_query_parameter_with_nul_is_a_json_400_in_the_api(cast, api, path, pa
     assert error["fields"] == {parameter: [error["message"]]}
 
 
-def test_a_path_with_nul_is_a_400(cast, client_for, api):
+def test_a_path_with_nul_is_a_400(cast, client_for, alice_api):
     cohort = portal_actions.cohort_create(
         acting_user=cast.alice, project=cast.acme_project, name="VIPs"
     )
     page = client_for(cast.alice).get(f"/cohorts/{cohort.public_id}%00/")
     assert page.status_code == 400
     assert "The URL path contains a NUL character" in page.content.decode()
-    answer = api.get(f"/api/v1/cohorts/{cohort.public_id}%00/")
+    answer = alice_api.get(f"/api/v1/cohorts/{cohort.public_id}%00/")
     assert answer.status_code == 400
     assert answer.json()["error"]["message"].startswith("The URL path contains a NUL character")
-    assert api.get("/api/v1/cohorts/a%00b/").status_code == 400
+    assert alice_api.get("/api/v1/cohorts/a%00b/").status_code == 400
 
 
 # --------------------------------------------------------------------------------------
@@ -181,29 +167,8 @@ def test_test_settings_with_nul_in_the_cohort_id_change_nothing(cast, client_for
     assert not TestSettings.objects.exists()
 
 
-@pytest.fixture
-def in_review(cast):
-    """A version in review: a real draft, fully tested against the demo partner, submitted."""
-    with DemoPartner() as partner:
-        manifest = list_manifest(partner.url, name="Loopback Lists")
-        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
-        integration = make_draft(cast, manifest)
-        save_settings(cast, integration, users_count=5)
-        run = test_actions.test_run_start(acting_user=cast.alice, integration=integration)
-        assert testruns.execute_test_run(run.pk).status == "passed"
-        return lifecycle.integration_submit(
-            acting_user=cast.alice, integration=integration, note="Please review"
-        )
-
-
-def test_submit_with_nul_in_the_note_changes_nothing(cast, client_for):
-    with DemoPartner() as partner:
-        manifest = list_manifest(partner.url, name="Loopback Lists")
-        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
-        integration = make_draft(cast, manifest)
-        save_settings(cast, integration, users_count=5)
-        run = test_actions.test_run_start(acting_user=cast.alice, integration=integration)
-        assert testruns.execute_test_run(run.pk).status == "passed"
+def test_submit_with_nul_in_the_note_changes_nothing(cast, client_for, tested_draft):
+    integration = tested_draft
     before = snapshot(integration)
     response = client_for(cast.alice).post(
         f"/portal/integrations/{integration.pk}/submit/send", {"note": "please\x00"}
@@ -214,20 +179,20 @@ def test_submit_with_nul_in_the_note_changes_nothing(cast, client_for):
     assert not IntegrationVersion.objects.exists()
 
 
-def test_review_comment_and_decision_with_nul_change_nothing(cast, client_for, in_review):
+def test_review_comment_and_decision_with_nul_change_nothing(cast, client_for, submitted_version):
     rita = client_for(cast.rita)
-    comment = rita.post(f"/review/{in_review.pk}/comment", {"body": "looks\x00 good"})
+    comment = rita.post(f"/review/{submitted_version.pk}/comment", {"body": "looks\x00 good"})
     assert comment.status_code == 400
     assert f'The parameter "body" {NUL_REFUSED}' in comment.content.decode()
     assert not ReviewComment.objects.exists()
     audit_rows = AuditEvent.objects.count()
     decide = rita.post(
-        f"/review/{in_review.pk}/decide", {"decision": "approve", "message": "ok\x00"}
+        f"/review/{submitted_version.pk}/decide", {"decision": "approve", "message": "ok\x00"}
     )
     assert decide.status_code == 400
     assert f'The parameter "message" {NUL_REFUSED}' in decide.content.decode()
-    in_review.refresh_from_db()
-    assert in_review.state == "in_review"
+    submitted_version.refresh_from_db()
+    assert submitted_version.state == "in_review"
     assert AuditEvent.objects.count() == audit_rows
 
 
@@ -301,9 +266,9 @@ def test_uploading_a_manifest_with_nul_into_a_draft_changes_nothing(cast, client
     assert snapshot(draft) == before
 
 
-def test_api_import_with_nul_is_a_400_naming_the_json_path(cast, api, draft):
+def test_api_import_with_nul_is_a_400_naming_the_json_path(cast, alice_api, draft):
     manifest = with_nul_help_text(fixture_manifest("property_basic"))
-    response = api.post("/api/v1/integrations/import", manifest, format="json")
+    response = alice_api.post("/api/v1/integrations/import", manifest, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == {
         "code": "parse_error",
@@ -312,9 +277,9 @@ def test_api_import_with_nul_is_a_400_naming_the_json_path(cast, api, draft):
     assert Integration.objects.count() == 1
 
 
-def test_api_manifest_replace_with_nul_changes_nothing(cast, api, draft):
+def test_api_manifest_replace_with_nul_changes_nothing(cast, alice_api, draft):
     before = snapshot(draft)
-    response = api.put(
+    response = alice_api.put(
         f"/api/v1/integrations/{draft.pk}/manifest",
         with_nul_help_text(fixture_manifest("acme_list")),
         format="json",
@@ -380,10 +345,10 @@ def members(cohort) -> list[str]:
     ],
 )
 def test_members_api_with_nul_is_a_400_naming_the_json_path(
-    api, cohort, method, suffix, body, path
+    alice_api, cohort, method, suffix, body, path
 ):
     url = f"/api/v1/cohorts/{cohort.public_id}/members/{suffix}"
-    response = getattr(api, method)(url, body, format="json")
+    response = getattr(alice_api, method)(url, body, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == {
         "code": "parse_error",
@@ -392,9 +357,9 @@ def test_members_api_with_nul_is_a_400_naming_the_json_path(
     assert members(cohort) == ["u:keep-me"]
 
 
-def test_a_form_body_with_nul_is_refused_by_the_api_parser_too(api, cohort):
+def test_a_form_body_with_nul_is_refused_by_the_api_parser_too(alice_api, cohort):
     # PUT bodies are not in request.POST, so the middleware does not see them.
-    response = api.put(
+    response = alice_api.put(
         f"/api/v1/cohorts/{cohort.public_id}/members/",
         "members=a%00b",
         content_type="application/x-www-form-urlencoded",

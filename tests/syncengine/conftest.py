@@ -14,11 +14,6 @@ import pytest
 
 from demo_partner import DemoPartner
 from demo_partner import manifests as demo_manifests
-from tests.integrations.conftest import (  # noqa: F401 - shared fixtures
-    alice_api,
-    api_for,
-    submitted_version,
-)
 
 TOKEN = "demo-token"
 
