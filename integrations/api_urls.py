@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.api import review_views, views
+from integrations.api import catalogue_views, views
 
 urlpatterns = [
     path("integrations/", views.IntegrationListView.as_view(), name="api_integrations"),
@@ -64,70 +64,23 @@ urlpatterns = [
     ),
     path(
         "integrations/<int:integration_id>/release",
-        review_views.ReleaseView.as_view(),
+        catalogue_views.ReleaseView.as_view(),
         name="api_integration_release",
     ),
     path(
-        "integrations/<int:integration_id>/submit",
-        review_views.SubmitView.as_view(),
-        name="api_integration_submit",
-    ),
-    path(
-        "integrations/<int:integration_id>/withdraw",
-        review_views.WithdrawView.as_view(),
-        name="api_integration_withdraw",
-    ),
-    path(
         "integrations/<int:integration_id>/versions/",
-        review_views.IntegrationVersionsView.as_view(),
+        catalogue_views.IntegrationVersionsView.as_view(),
         name="api_integration_versions",
     ),
-    path("reviews/", review_views.ReviewQueueView.as_view(), name="api_reviews"),
-    path("reviews/<int:version_id>/", review_views.ReviewDetailView.as_view(), name="api_review"),
     path(
         "reviews/<int:version_id>/logo",
-        review_views.VersionLogoView.as_view(),
+        catalogue_views.VersionLogoView.as_view(),
         name="api_version_logo",
     ),
-    path(
-        "reviews/<int:version_id>/comments",
-        review_views.CommentsView.as_view(),
-        name="api_review_comments",
-    ),
-    path(
-        "reviews/<int:version_id>/approve",
-        review_views.DecisionView.as_view(decision="approve"),
-        name="api_review_approve",
-    ),
-    path(
-        "reviews/<int:version_id>/request-changes",
-        review_views.DecisionView.as_view(decision="request-changes"),
-        name="api_review_request_changes",
-    ),
-    path(
-        "reviews/<int:version_id>/reject",
-        review_views.DecisionView.as_view(decision="reject"),
-        name="api_review_reject",
-    ),
-    path(
-        "reviews/<int:version_id>/assign",
-        review_views.AssignView.as_view(),
-        name="api_review_assign",
-    ),
-    path(
-        "reviews/<int:version_id>/rerun-test",
-        review_views.RerunTestView.as_view(),
-        name="api_review_rerun_test",
-    ),
-    path(
-        "reviews/<int:version_id>/conformance",
-        review_views.ConformanceView.as_view(),
-        name="api_review_conformance",
-    ),
-    path("destinations/", review_views.DestinationListView.as_view(), name="api_destinations"),
+    path("destinations/", catalogue_views.DestinationListView.as_view(), name="api_destinations"),
     path(
         "destinations/<int:destination_id>/rollback",
-        review_views.DestinationRollbackView.as_view(),
+        catalogue_views.DestinationRollbackView.as_view(),
         name="api_destination_rollback",
     ),
 ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.crypto import EncryptedJSONField
 from portal.models import Organization
 
 
@@ -85,6 +86,13 @@ class Integration(models.Model):
         return f"{path}?kind={kind}&v={self.logo_id[:12]}"
 
     @property
+    def expected_review_by(self) -> datetime | None:
+        """When a submission in review can expect its answer (None for any other state)."""
+        if self.state != VersionState.IN_REVIEW:
+            return None
+        return self.created_at + EXPECTED_REVIEW_TIME
+
+    @property
     def tile_logo_url(self) -> str | None:
         return self.logo_url("tile")
 
@@ -126,6 +134,10 @@ class VersionState(models.TextChoices):
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# The seed document promises partners an answer within about a week.
+EXPECTED_REVIEW_TIME = timedelta(days=7)
 
 
 class IntegrationVersion(models.Model):
@@ -175,40 +187,17 @@ class IntegrationVersion(models.Model):
         return f"{self.display_name} v{self.number} ({self.state})"
 
     @property
+    def expected_review_by(self) -> datetime | None:
+        """When a submission in review can expect its answer (None for any other state)."""
+        if self.state != VersionState.IN_REVIEW:
+            return None
+        return self.created_at + EXPECTED_REVIEW_TIME
+
+    @property
     def tile_logo_url(self) -> str | None:
         if self.logo_id is None:
             return None
         return f"{reverse('api_version_logo', args=[self.pk])}?v={self.logo_id[:12]}"
-
-
-class ReviewComment(models.Model):
-    """A message on a submitted version, from a reviewer or the partner; decisions that
-    need words (request changes, reject) are comments too."""
-
-    class Kind(models.TextChoices):
-        COMMENT = "comment", "Comment"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        REJECTED = "rejected", "Rejected"
-        APPROVED = "approved", "Approved"
-
-    version = models.ForeignKey(
-        IntegrationVersion, on_delete=models.CASCADE, related_name="comments"
-    )
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COMMENT)
-    body = models.TextField(max_length=4000)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} on {self.version_id}"
 
 
 class DestinationChannel(models.TextChoices):
@@ -259,51 +248,3 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} of v{self.version.number}"
-
-
-class ConformanceStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    ERROR = "error", "Could not run"
-
-
-class ConformanceRun(models.Model):
-    """The automated conformance checks of a submitted version, run by a worker against
-    the partner's endpoint. `values` (the Connect-modal credentials used) are encrypted and
-    never leave the database except inside the worker."""
-
-    version = models.ForeignKey(
-        IntegrationVersion, on_delete=models.CASCADE, related_name="conformance_runs"
-    )
-    status = models.CharField(
-        max_length=10, choices=ConformanceStatus.choices, default=ConformanceStatus.QUEUED
-    )
-    values = EncryptedJSONField(default=dict, blank=True)
-    mapping = models.JSONField(default=dict, blank=True)
-    results = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"conformance {self.pk} of version {self.version_id} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {ConformanceStatus.DONE, ConformanceStatus.ERROR}
-
-    @property
-    def passed_count(self) -> int:
-        return sum(result.get("status") == "passed" for result in self.results)
-
-    @property
-    def failed_count(self) -> int:
-        return sum(result.get("status") == "failed" for result in self.results)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import review_pages, views
+from integrations import catalogue_views, views
 
 DRAFT = "portal/integrations/<int:integration_id>/"
 
@@ -32,37 +32,22 @@ urlpatterns = [
         views.revision_restore,
         name="integration_revision_restore",
     ),
-    # release, submit, withdraw
-    path(DRAFT + "submit", review_pages.integration_submit_page, name="integration_submit"),
+    # release internally (submitting is on the review side)
     path(
-        DRAFT + "submit/send", review_pages.integration_submit_post, name="integration_submit_post"
+        DRAFT + "release",
+        catalogue_views.integration_release_post,
+        name="integration_release_post",
     ),
-    path(DRAFT + "release", review_pages.integration_release_post, name="integration_release_post"),
-    path(
-        DRAFT + "withdraw", review_pages.integration_withdraw_post, name="integration_withdraw_post"
-    ),
-    # reviews (reviewers; partners see their own versions)
-    path("review/", review_pages.review_queue_page, name="review_queue"),
-    path("review/<int:version_id>/", review_pages.review_detail, name="review_detail"),
-    path(
-        "review/<int:version_id>/comment", review_pages.review_comment_post, name="review_comment"
-    ),
-    path("review/<int:version_id>/checks", review_pages.review_checks, name="review_checks"),
-    path(
-        "review/<int:version_id>/checks/start",
-        review_pages.review_checks_start,
-        name="review_checks_start",
-    ),
-    path("review/<int:version_id>/decide", review_pages.review_decide, name="review_decide"),
-    path("review/<int:version_id>/assign", review_pages.review_assign_post, name="review_assign"),
     # the Destinations catalog
-    path("destinations/", review_pages.destinations_page, name="destinations"),
+    path("destinations/", catalogue_views.destinations_page, name="destinations"),
     path(
-        "platform/destinations/", review_pages.platform_destinations, name="platform_destinations"
+        "platform/destinations/",
+        catalogue_views.platform_destinations,
+        name="platform_destinations",
     ),
     path(
         "platform/destinations/<int:destination_id>/rollback",
-        review_pages.platform_destination_rollback,
+        catalogue_views.platform_destination_rollback,
         name="platform_destination_rollback",
     ),
 ]

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
-from portal.models import Cohort, CohortMember
+from portal.models import Cohort, CohortMember, import_progress_key
 from syncengine.core.manifest import NUL, JsonPath, find_nul, shown_key
 
 IDENTIFIER_COLUMNS = ("user_id", "amplitude_id", "device_id", "email")
@@ -30,10 +30,6 @@ MAX_API_MEMBERS = 10_000
 
 class MemberError(ValueError):
     pass
-
-
-def progress_key(import_id: int) -> str:
-    return f"cohort-import-progress:{import_id}"
 
 
 # What a parsed member is made of, in the order `member_values` returns them.
@@ -189,7 +185,7 @@ def load_members(
                     sink.write(chunk)
                     chunk = []
                     if progress_id is not None:
-                        cache.set(progress_key(progress_id), report.rows_read, 3600)
+                        cache.set(import_progress_key(progress_id), report.rows_read, 3600)
         except MemberError as error:
             report.errors.append({"row": None, "message": str(error)})
         except (UnicodeDecodeError, csv.Error) as error:

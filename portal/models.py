@@ -6,11 +6,13 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.cache import cache
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from portal.crypto import EncryptedTextField, mask_secret
+from portal.jobs import Job
 
 
 class StaffRole(models.TextChoices):
@@ -334,8 +336,13 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class CohortImport(models.Model):
+IMPORT_LOST_MESSAGE = "the worker loading this file stopped before it finished; upload it again"
+
+
+class CohortImport(Job):
     """A CSV upload of cohort members, loaded by a worker."""
+
+    FINISHED_STATUSES = frozenset({ImportStatus.SUCCEEDED, ImportStatus.FAILED})
 
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="imports")
     uploaded_by = models.ForeignKey(
@@ -349,9 +356,6 @@ class CohortImport(models.Model):
     rows_read = models.PositiveIntegerField(default=0)
     rows_loaded = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -360,5 +364,22 @@ class CohortImport(models.Model):
         return f"import {self.pk} of {self.original_name}"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in {ImportStatus.SUCCEEDED, ImportStatus.FAILED}
+    def progress_cache_key(self) -> str:
+        """Rows read so far, kept in the cache: the loading transaction is invisible until
+        it commits."""
+        return import_progress_key(self.pk)
+
+    def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
+        # The load runs in one transaction, which died with its worker: nothing changed.
+        failed = CohortImport.finish(
+            self.pk,
+            None,
+            status=ImportStatus.FAILED,
+            errors=[{"row": None, "message": IMPORT_LOST_MESSAGE}],
+        )
+        cache.delete(self.progress_cache_key)
+        return failed
+
+
+def import_progress_key(import_id: int) -> str:
+    return f"cohort-import-progress:{import_id}"

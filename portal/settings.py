@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "portal",
     "integrations",
     "syncengine",
+    "reviews",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,12 @@ RETRY_BASE_DELAY_SECONDS = _env_seconds("RETRY_BASE_DELAY_SECONDS", 1.0, maximum
 # ...). Empty in every deployment: the limits are part of what partners are promised.
 # Tests shorten them to exercise hostile partners quickly; a wrong key fails loudly.
 OUTBOUND_CLIENT_OPTIONS: dict[str, float] = {}
+# Background jobs (portal.jobs): a worker renews its lease every third of this; a job whose
+# lease lapsed is closed or resumed by the next sweep. A queued job no worker took within
+# the patience is closed as one that will never run.
+JOB_LEASE_SECONDS = _env_seconds("JOB_LEASE_SECONDS", 30.0, maximum=600.0)
+JOB_SWEEP_SECONDS = _env_seconds("JOB_SWEEP_SECONDS", 15.0, maximum=600.0)
+JOB_QUEUE_PATIENCE_SECONDS = _env_seconds("JOB_QUEUE_PATIENCE_SECONDS", 600.0, maximum=86400.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -342,8 +349,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 3000
 CELERY_TASK_SOFT_TIME_LIMIT = 2700
+# Apps above the ground floor add their own entries (their AppConfig.ready).
 CELERY_BEAT_SCHEDULE = {
     "housekeeping": {"task": "portal.housekeeping", "schedule": 3600.0},
+    "sweep-lapsed-jobs": {"task": "portal.sweep_lapsed_jobs", "schedule": JOB_SWEEP_SECONDS},
 }
 
 LOGGING = {

@@ -413,7 +413,7 @@ def _check_users_for_kind(kind: str, users: TestUsers, spec: Mapping[str, Any]) 
 def _close_or_refuse_active(integration: Integration, version_id: int | None) -> None:
     active = TestRun.objects.filter(integration=integration, version_id=version_id).active()
     for run in active:
-        if testruns.close_if_abandoned(run.pk):
+        if TestRun.close_if_abandoned(run.pk):
             continue
         raise ActionError(
             f"A test of this integration is already {run.get_status_display().lower()} "

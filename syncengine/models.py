@@ -12,20 +12,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from integrations.models import Integration
 from portal.crypto import EncryptedJSONField, EncryptedTextField, mask_secret
+from portal.jobs import Job
 from portal.models import Cohort, Project
 
 DEFAULT_TEST_USERS = 25
-# A run with no news for this long has lost its worker: longer than the longest silent
-# stretch of a healthy run (a 120 s Retry-After wait plus a 60 s request deadline).
-RUN_STALE_AFTER = timedelta(minutes=10)
+
+# The state of one step of a run, as the page shows it.
+PENDING, RUNNING, PASSED, FAILED, SKIPPED = "pending", "running", "passed", "failed", "skipped"
 
 
 class UsersSource(models.TextChoices):
@@ -55,7 +54,6 @@ class TestStatus(models.TextChoices):
 
 
 FINISHED_STATUSES = frozenset({TestStatus.PASSED, TestStatus.FAILED, TestStatus.ERROR})
-UNFINISHED_STATUSES = frozenset({TestStatus.QUEUED, TestStatus.RUNNING})
 
 
 class TestSettings(models.Model):
@@ -127,12 +125,7 @@ class SigningSecret(models.Model):
         return mask_secret(self.secret)
 
 
-class TestRunQuerySet(models.QuerySet):
-    def active(self) -> TestRunQuerySet:
-        return self.filter(status__in=[TestStatus.QUEUED, TestStatus.RUNNING])
-
-
-class TestRun(models.Model):
+class TestRun(Job):
     """One test of an integration against the partner's endpoint, run by a worker.
 
     `manifest` is the configuration tested (without the logo) and `fingerprint` the
@@ -143,6 +136,7 @@ class TestRun(models.Model):
     """
 
     __test__ = False
+    FINISHED_STATUSES = FINISHED_STATUSES
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="test_runs")
     version_id = models.BigIntegerField(null=True, blank=True)
@@ -153,10 +147,6 @@ class TestRun(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     no_retries = models.BooleanField(default=False)
     # The inputs came from the integration's TestSettings (the partner's own panel), so a
     # list created by this run is kept there for later add/remove tests.
@@ -175,8 +165,6 @@ class TestRun(models.Model):
     summary = models.TextField(blank=True)
     diagnosis = models.JSONField(null=True, blank=True)
 
-    objects = TestRunQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["integration", "kind", "status"])]
@@ -184,24 +172,26 @@ class TestRun(models.Model):
     def __str__(self) -> str:
         return f"test run {self.pk} ({self.kind}, {self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
-
-    @property
-    def looks_abandoned(self) -> bool:
-        """Queued or running with no news for `RUN_STALE_AFTER`: no worker is on it."""
-        if self.is_finished:
-            return False
-        last = self.heartbeat_at or self.created_at
-        return timezone.now() - last > RUN_STALE_AFTER
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.finished_at or timezone.now()
-        return (end - self.started_at).total_seconds()
+    def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
+        message = (
+            "No worker picked this test up."
+            if self.status == TestStatus.QUEUED
+            else "The worker running this test stopped before it finished."
+        )
+        # Steps that never finished did not fail on their own: the run stopped under them.
+        steps = [
+            {**entry, "status": SKIPPED} if entry.get("status") in (PENDING, RUNNING) else entry
+            for entry in self.steps
+        ]
+        return TestRun.finish(
+            self.pk,
+            None,
+            status=TestStatus.ERROR,
+            summary=f"{message} Run it again.",
+            diagnosis=None,
+            steps=steps,
+            exchange_count=self.exchanges.count(),
+        )
 
 
 class TestExchange(models.Model):

@@ -26,9 +26,8 @@ from typing import Any, Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import models
-from django.utils import timezone
 
+from portal.jobs import LeaseKeeper
 from portal.wording import counted
 from syncengine.core.compiler import CompiledIntegration, compile_manifest
 from syncengine.core.diagnosis import diagnose
@@ -50,8 +49,11 @@ from syncengine.core.retry import AttemptRecord, RetryPolicy
 from syncengine.core.template import RenderError
 from syncengine.core.types import RenderContext
 from syncengine.models import (
-    RUN_STALE_AFTER,
-    UNFINISHED_STATUSES,
+    FAILED,
+    PASSED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
     SigningSecret,
     TestExchange,
     TestKind,
@@ -75,7 +77,6 @@ DEFAULT_COHORT_NAME = "Cohort Portal test"
 CHECK_LIST_ID = "list-id-for-checking"
 CHECK_BATCH_ID = "batch-id-for-checking"
 
-PENDING, RUNNING, PASSED, FAILED, SKIPPED = "pending", "running", "passed", "failed", "skipped"
 # Failures found in a 2xx answer (create_list's body), not in an attempt of their own.
 AFTER_RESPONSE_FAILURES = frozenset({"non_json", "list_id_missing"})
 
@@ -505,7 +506,7 @@ class RunRecorder:
             return
         self._saved_at = time.monotonic()
         TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
-            steps=self.steps, heartbeat_at=timezone.now(), exchange_count=self.sequence
+            steps=self.steps, exchange_count=self.sequence
         )
 
     def step_started(self, step: StepPlan) -> None:
@@ -618,13 +619,21 @@ def execute_test_run(
     timeout outlasts the task's hard time limit), so the run is closed as an error at once
     and the page stops waiting.
     """
-    now = timezone.now()
-    claimed = TestRun.objects.filter(pk=run_id, status=TestStatus.QUEUED).update(
-        status=TestStatus.RUNNING, started_at=now, heartbeat_at=now
-    )
-    if not claimed:
-        close_if_abandoned(run_id, worker_lost=True)
+    token = TestRun.claim(run_id)
+    if token is None:
+        TestRun.close_if_abandoned(run_id, worker_lost=True)
         return None
+    with LeaseKeeper(TestRun, run_id, token):
+        return _execute_claimed(run_id, token, client=client, sleep=sleep)
+
+
+def _execute_claimed(
+    run_id: int,
+    token: str,
+    *,
+    client: OutboundClient | None,
+    sleep: Callable[[float], None] | None,
+) -> TestRun:
     run = TestRun.objects.select_related("integration").get(pk=run_id)
     # Until the plan knows every derived secret, the secret fields' values are masked.
     secret = secret_variables(run.manifest)
@@ -641,11 +650,12 @@ def execute_test_run(
             with outbound_client() as own_client:
                 outcome = run_test(plan, recorder, client=own_client, sleep=sleep)
     except TestSetupError as problem:
-        _finish(run, TestStatus.ERROR, f"The test could not run: {problem}.", secrets)
+        _finish(run, token, TestStatus.ERROR, f"The test could not run: {problem}.", secrets)
         return TestRun.objects.get(pk=run_id)
     except SoftTimeLimitExceeded:
         _finish(
             run,
+            token,
             TestStatus.ERROR,
             "The test ran longer than a worker may spend on one task and was stopped: the "
             "partner kept failing and asking for retries. Try again with No retries.",
@@ -660,6 +670,7 @@ def execute_test_run(
         )
         _finish(
             run,
+            token,
             TestStatus.ERROR,
             f"The test stopped because of an internal error ({type(crash).__name__}). "
             "It has been logged; please run it again.",
@@ -668,6 +679,7 @@ def execute_test_run(
         return TestRun.objects.get(pk=run_id)
     _finish(
         run,
+        token,
         TestStatus.PASSED if outcome.passed else TestStatus.FAILED,
         outcome.summary,
         secrets,
@@ -686,6 +698,7 @@ def execute_test_run(
 
 def _finish(
     run: TestRun,
+    token: str,
     status: str,
     summary: str,
     secrets: Sequence[str],
@@ -695,11 +708,7 @@ def _finish(
     steps: list[dict[str, Any]] | None = None,
     exchange_count: int | None = None,
 ) -> None:
-    now = timezone.now()
     changes: dict[str, Any] = {
-        "status": status,
-        "finished_at": now,
-        "heartbeat_at": now,
         "summary": clean_text(summary, secrets, MAX_SUMMARY_CHARS * 2),
         "diagnosis": _clean_json(diagnosis, secrets) if diagnosis else None,
     }
@@ -719,32 +728,5 @@ def _finish(
             if entry.get("status") in (PENDING, RUNNING):
                 entry["status"] = SKIPPED
         changes["steps"] = stored
-    # Only an unfinished run is finished: one closed as abandoned stays closed.
-    TestRun.objects.filter(pk=run.pk, status__in=UNFINISHED_STATUSES).update(**changes)
-
-
-def close_if_abandoned(run_id: int, *, worker_lost: bool = False) -> bool:
-    """Close a run whose worker went away as an error: one with no news for
-    `RUN_STALE_AFTER`, or with `worker_lost`, one still running."""
-    run = TestRun.objects.filter(pk=run_id).first()
-    lost = worker_lost and run is not None and run.status == TestStatus.RUNNING
-    if run is None or not (lost or run.looks_abandoned):
-        return False
-    message = (
-        "No worker picked this test up."
-        if run.status == TestStatus.QUEUED
-        else "The worker running this test stopped before it finished."
-    )
-    _finish(run, TestStatus.ERROR, f"{message} Run it again.", ())
-    logger.warning("test run %s closed as abandoned (%s)", run_id, run.status)
-    return True
-
-
-def close_abandoned_runs() -> int:
-    """Close every run no worker has given news of for `RUN_STALE_AFTER` (housekeeping)."""
-    cutoff = timezone.now() - RUN_STALE_AFTER
-    stale = TestRun.objects.filter(status__in=UNFINISHED_STATUSES).filter(
-        models.Q(heartbeat_at__lt=cutoff)
-        | models.Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
-    )
-    return sum(close_if_abandoned(run_id) for run_id in stale.values_list("pk", flat=True))
+    # Only a run still ours is finished: one closed as abandoned stays closed.
+    TestRun.finish(run.pk, token, status=status, **changes)

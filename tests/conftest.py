@@ -158,8 +158,8 @@ def tested_draft(cast):
 @pytest.fixture
 def submitted_version(cast, tested_draft):
     """A real submission of Acme: `tested_draft`, submitted."""
-    from integrations import lifecycle
+    from reviews import submissions
 
-    return lifecycle.integration_submit(
+    return submissions.integration_submit(
         acting_user=cast.alice, integration=tested_draft, note="Please review"
     )

@@ -38,7 +38,7 @@ def wsgi_app(cast):
 def real_objects(cast) -> dict[str, object]:
     """Objects of alice's org (and one version) for path parameters to point at."""
     from integrations import actions as integration_actions
-    from integrations import lifecycle
+    from integrations import releases
     from portal import actions
     from tests.integrations.conftest import fixture_manifest
 
@@ -46,7 +46,7 @@ def real_objects(cast) -> dict[str, object]:
     integration = integration_actions.integration_import(
         acting_user=cast.alice, org=cast.acme, manifest=fixture_manifest()
     )
-    version = lifecycle.integration_release(acting_user=cast.alice, integration=integration)
+    version = releases.integration_release(acting_user=cast.alice, integration=integration)
     return {
         "integration_id": integration.pk,
         "number": 1,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from integrations.models import Integration, IntegrationRevision, IntegrationType
+from integrations.models import (
+    Destination,
+    Integration,
+    IntegrationRevision,
+    IntegrationType,
+    IntegrationVersion,
+)
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -102,3 +108,86 @@ class PreviewSerializer(serializers.Serializer):
 
 class DiffSerializer(serializers.Serializer):
     changes = serializers.ListField(child=serializers.DictField())
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    integration_id = serializers.IntegerField(read_only=True)
+    org_id = serializers.IntegerField(source="integration.org_id", read_only=True)
+    org_name = serializers.CharField(source="integration.org.name", read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
+    assigned_to = serializers.EmailField(source="assigned_to.email", allow_null=True, default=None)
+    decided_by = serializers.EmailField(source="decided_by.email", allow_null=True, default=None)
+    expected_review_by = serializers.SerializerMethodField()
+    logo_tile_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IntegrationVersion
+        fields = [
+            "id",
+            "integration_id",
+            "number",
+            "kind",
+            "state",
+            "display_name",
+            "integration_type",
+            "org_id",
+            "org_name",
+            "fingerprint",
+            "note",
+            "test_run_id",
+            "created_by",
+            "created_at",
+            "expected_review_by",
+            "assigned_to",
+            "decided_by",
+            "decided_at",
+            "decision_message",
+            "logo_tile_url",
+        ]
+        read_only_fields = fields
+
+    def get_expected_review_by(self, version) -> str | None:
+        expected = version.expected_review_by
+        return expected.isoformat() if expected else None
+
+    def get_logo_tile_url(self, version) -> str | None:
+        return version.tile_logo_url
+
+
+class DestinationSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(source="version.display_name")
+    integration_type = serializers.CharField(source="version.integration_type")
+    version_number = serializers.IntegerField(source="version.number")
+    version_id = serializers.IntegerField()
+    logo_tile_url = serializers.SerializerMethodField()
+    connect_fields = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Destination
+        fields = [
+            "id",
+            "integration_id",
+            "channel",
+            "display_name",
+            "integration_type",
+            "version_id",
+            "version_number",
+            "updated_at",
+            "logo_tile_url",
+            "connect_fields",
+        ]
+        read_only_fields = fields
+
+    def get_logo_tile_url(self, destination) -> str | None:
+        return destination.version.tile_logo_url
+
+    def get_connect_fields(self, destination) -> dict:
+        config = destination.version.config
+        return {
+            "custom_fields": config.get("custom_fields", []),
+            "mapping_fields": config.get("mapping_fields", []),
+        }
+
+
+class RollbackSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="Number of an earlier approved version.")

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from portal import access, actions, cohorts
+from portal import access, actions
 from portal.errors import ActionError
 from portal.forms import CohortUploadForm, NameForm
 from portal.models import CohortMember
@@ -136,7 +136,7 @@ def cohort_import_status(request: HttpRequest, cohort_id: str, import_id: int):
     job = access.get_cohort_import(request.org, import_id)
     if job.cohort_id != cohort.pk:
         return render(request, "404.html", status=404)
-    progress = cache.get(cohorts.progress_key(job.pk), job.rows_read)
+    progress = cache.get(job.progress_cache_key, job.rows_read)
     return render(
         request,
         "projects/_import_status.html",

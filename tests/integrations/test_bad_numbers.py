@@ -13,12 +13,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from integrations import lifecycle
-from integrations.models import Destination, Integration, ReviewComment
+from integrations.models import Destination, Integration
 from portal.errors import ActionError
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import AuditEvent
 from portal.params import MAX_ID, local_url, optional_id, parse_id
+from reviews import decisions
+from reviews.models import ReviewComment
 from syncengine import actions as test_actions
 from tests.integrations.conftest import fixture_manifest
 from tests.integrations.forms import form_values, state_post
@@ -234,7 +235,7 @@ def test_the_org_search_finds_an_id(cast, client_for):
 def test_rolling_back_to_a_version_that_is_not_a_number_changes_nothing(
     cast, client_for, submitted
 ):
-    lifecycle.review_approve(acting_user=cast.rita, version=submitted)
+    decisions.review_approve(acting_user=cast.rita, version=submitted)
     destination = Destination.objects.get(channel="approved")
     deployments = destination.deployments.count()
     response = client_for(cast.adam).post(

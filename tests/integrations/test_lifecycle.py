@@ -13,14 +13,15 @@ import pytest
 from django.core import mail
 
 from demo_partner import DemoPartner
-from integrations import actions, lifecycle
+from integrations import actions, releases
 from integrations.models import (
     Destination,
     IntegrationStatus,
     IntegrationVersion,
-    ReviewComment,
 )
 from portal.errors import ActionError
+from reviews import decisions, submissions
+from reviews.models import ReviewComment
 from syncengine import actions as test_actions
 from syncengine import testruns
 from tests.integrations.conftest import png_bytes
@@ -53,7 +54,9 @@ def pass_full_test(cast, integration):
 
 
 def submit(cast, integration, note="Please review") -> IntegrationVersion:
-    return lifecycle.integration_submit(acting_user=cast.alice, integration=integration, note=note)
+    return submissions.integration_submit(
+        acting_user=cast.alice, integration=integration, note=note
+    )
 
 
 def edit(cast, integration, **endpoint_changes):
@@ -105,7 +108,7 @@ def test_submit_freezes_a_version_and_emails_the_reviewers(
     (email,) = mail.outbox
     assert set(email.to) == {"integrations@localhost", "rita@platform.test", "adam@platform.test"}
     assert f"/review/{version.pk}/" in email.body
-    assert lifecycle.expected_review_by(version) > version.created_at
+    assert version.expected_review_by > version.created_at
 
 
 def test_submitting_twice_is_refused_until_withdrawn(cast, draft):
@@ -114,12 +117,12 @@ def test_submitting_twice_is_refused_until_withdrawn(cast, draft):
     with pytest.raises(ActionError, match="already in review") as refused:
         submit(cast, draft)
     assert refused.value.status == 409
-    withdrawn = lifecycle.integration_withdraw(acting_user=cast.alice, integration=draft)
+    withdrawn = submissions.integration_withdraw(acting_user=cast.alice, integration=draft)
     assert withdrawn.state == "withdrawn"
     draft.refresh_from_db()
     assert draft.status == IntegrationStatus.DRAFT
     with pytest.raises(ActionError, match="no submission in review"):
-        lifecycle.integration_withdraw(acting_user=cast.alice, integration=draft)
+        submissions.integration_withdraw(acting_user=cast.alice, integration=draft)
 
 
 def test_editing_after_submission_leaves_the_version_untouched(cast, draft, alice_api):
@@ -147,7 +150,7 @@ def test_a_partner_cannot_approve(cast, draft, alice_api):
     response = alice_api.post(f"{REVIEWS}{version.pk}/approve", {}, format="json")
     assert response.status_code == 403
     with pytest.raises(ActionError, match="Only reviewers"):
-        lifecycle.review_approve(acting_user=cast.alice, version=version)
+        decisions.review_approve(acting_user=cast.alice, version=version)
     version.refresh_from_db()
     assert version.state == "in_review"
     assert not Destination.objects.exists()
@@ -196,8 +199,8 @@ def test_reject_needs_a_reason(cast, draft):
     pass_full_test(cast, draft)
     version = submit(cast, draft)
     with pytest.raises(ActionError, match="Give the reason"):
-        lifecycle.review_reject(acting_user=cast.rita, version=version, message="")
-    rejected = lifecycle.review_reject(
+        decisions.review_reject(acting_user=cast.rita, version=version, message="")
+    rejected = decisions.review_reject(
         acting_user=cast.rita, version=version, message="Not a cohort destination."
     )
     assert rejected.state == "rejected"
@@ -211,7 +214,7 @@ def test_approval_deploys_the_tile_to_the_partner_org_only(
     pass_full_test(cast, draft)
     version = submit(cast, draft)
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.review_approve(acting_user=cast.rita, version=version, message="Great work")
+        decisions.review_approve(acting_user=cast.rita, version=version, message="Great work")
     draft.refresh_from_db()
     assert draft.status == IntegrationStatus.APPROVED
     assert "Approved" in mail.outbox[-1].subject
@@ -223,7 +226,7 @@ def test_approval_deploys_the_tile_to_the_partner_org_only(
     assert api_for(cast.bob, cast.globex).get("/api/v1/destinations/").json()["count"] == 0
     # Approving twice is refused and changes nothing.
     with pytest.raises(ActionError) as twice:
-        lifecycle.review_approve(acting_user=cast.rita, version=version)
+        decisions.review_approve(acting_user=cast.rita, version=version)
     assert twice.value.status == 409
     assert Destination.objects.get().version == version
 
@@ -233,7 +236,7 @@ def test_the_live_version_keeps_serving_until_the_next_approval_and_can_be_rolle
 ):
     pass_full_test(cast, draft)
     first = submit(cast, draft)
-    lifecycle.review_approve(acting_user=cast.rita, version=first)
+    decisions.review_approve(acting_user=cast.rita, version=first)
     edit(cast, draft, payload='{"name": "$cohort_name", "v": 2}')
     pass_full_test(cast, draft)
     second = submit(cast, draft)
@@ -242,13 +245,11 @@ def test_the_live_version_keeps_serving_until_the_next_approval_and_can_be_rolle
     diff = api_for(cast.rita, None).get(f"{REVIEWS}{second.pk}/").json()["diff"]
     assert diff["against"] == 1
     assert [c["path"] for c in diff["changes"]] == ["endpoints.create_list.payload"]
-    lifecycle.review_approve(acting_user=cast.rita, version=second)
+    decisions.review_approve(acting_user=cast.rita, version=second)
     destination.refresh_from_db()
     assert destination.version == second
     with pytest.raises(ActionError, match="Only platform admins"):
-        lifecycle.destination_rollback(
-            acting_user=cast.rita, destination=destination, version=first
-        )
+        releases.destination_rollback(acting_user=cast.rita, destination=destination, version=first)
     adam = api_for(cast.adam, None)
     rolled = adam.post(
         f"/api/v1/destinations/{destination.pk}/rollback", {"version": 1}, format="json"
@@ -278,7 +279,7 @@ def test_first_submission_has_no_diff(cast, draft, api_for):
 
 
 def test_release_internally_shows_a_private_tile_at_once(cast, draft, alice_api, api_for):
-    version = lifecycle.integration_release(acting_user=cast.alice, integration=draft)
+    version = releases.integration_release(acting_user=cast.alice, integration=draft)
     assert (version.kind, version.state) == ("internal", "internal")
     draft.refresh_from_db()
     assert draft.status == IntegrationStatus.RELEASED
@@ -292,7 +293,7 @@ def test_an_invalid_configuration_cannot_be_released(cast):
         acting_user=cast.alice, org=cast.acme, display_name="Half done", integration_type="list"
     )
     with pytest.raises(ActionError, match="Fix the configuration before you release"):
-        lifecycle.integration_release(acting_user=cast.alice, integration=integration)
+        releases.integration_release(acting_user=cast.alice, integration=integration)
     assert not integration.versions.exists()
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from integrations import lifecycle
-from integrations.models import IntegrationVersion, ReviewComment
+from integrations.models import IntegrationVersion
 from portal import actions as portal_actions
 from portal.flags import DEVELOPER_PORTAL
+from reviews import decisions
+from reviews.models import ReviewComment
 
 PAGES = ["/review/{id}/", "/review/{id}/checks"]
 API_READS = [
@@ -28,7 +29,7 @@ API_READS = [
 @pytest.fixture
 def version(cast, submitted_version) -> IntegrationVersion:
     """A real submission of Acme, with a first question from the reviewer."""
-    lifecycle.review_comment(
+    decisions.review_comment(
         acting_user=cast.rita, version=submitted_version, body="First question"
     )
     return submitted_version

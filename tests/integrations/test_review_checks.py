@@ -10,11 +10,11 @@ import time
 import pytest
 
 from demo_partner import DemoPartner
-from integrations import lifecycle
-from integrations.models import ConformanceRun
-from integrations.reviewer_runs import conformance_start, review_rerun_test
-from integrations.tasks import conformance_run_execute
 from portal.errors import ActionError
+from reviews import submissions
+from reviews.checks import conformance_start, review_rerun_test
+from reviews.models import ConformanceRun
+from reviews.tasks import conformance_run_execute
 from syncengine import actions as test_actions
 from syncengine import testruns
 from tests.integrations.conftest import png_bytes
@@ -42,7 +42,7 @@ def pass_and_submit(cast, draft, *, worker: bool = False):
     else:
         run = testruns.execute_test_run(run.pk)
     assert run.status == "passed", run.summary
-    return lifecycle.integration_submit(acting_user=cast.alice, integration=draft)
+    return submissions.integration_submit(acting_user=cast.alice, integration=draft)
 
 
 def statuses(run: ConformanceRun) -> dict[str, str]:

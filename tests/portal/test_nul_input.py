@@ -12,10 +12,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from integrations import actions
-from integrations.models import Integration, IntegrationVersion, ReviewComment
+from integrations.models import Integration, IntegrationVersion
 from portal import actions as portal_actions
 from portal.errors import ActionError
 from portal.models import AuditEvent, CohortMember
+from reviews.models import ReviewComment
 from syncengine.core.manifest import NUL_CHARACTER, check_manifest, find_nul
 from syncengine.models import TestSettings
 from tests.integrations.conftest import fixture_manifest

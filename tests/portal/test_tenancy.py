@@ -12,7 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from integrations import actions as integration_actions
-from integrations import lifecycle
+from integrations import releases
 from integrations.models import Integration
 from portal import actions
 from portal.models import ApiToken, CohortImport, Membership
@@ -47,7 +47,7 @@ def foreign_ids(cast) -> dict[str, object]:
     released = integration_actions.integration_import(
         acting_user=cast.bob, org=cast.globex, manifest=fixture_manifest()
     )
-    version = lifecycle.integration_release(acting_user=cast.bob, integration=released)
+    version = releases.integration_release(acting_user=cast.bob, integration=released)
     testing_actions.test_settings_save(
         acting_user=cast.bob,
         integration=released,

@@ -362,7 +362,7 @@ def test_a_run_is_claimed_once(cast, draft):
     A finished run is left as it is."""
     save_settings(cast, draft)
     run = start(cast, draft)
-    TestRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
+    assert TestRun.claim(run.pk)
     assert testruns.execute_test_run(run.pk) is None
     run.refresh_from_db()
     assert run.status == "error" and "worker running this test stopped" in run.summary

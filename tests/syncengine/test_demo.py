@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from demo_partner import DemoPartner
-from integrations import lifecycle
 from integrations.models import Integration
-from portal.demo import DEMO_LIST_DRAFT, DEMO_PROPERTY_DRAFT, load_demo_data
+from portal.demo import load_demo_data
 from portal.models import User
+from reviews import submissions
 from syncengine import actions, selectors, testruns
+from syncengine.demo import DEMO_LIST_DRAFT, DEMO_PROPERTY_DRAFT
 from syncengine.models import TestSettings
 
 
@@ -31,6 +32,6 @@ def test_the_demo_drafts_pass_a_full_test_at_once_and_loading_twice_changes_noth
             assert selectors.passing_full_test(draft) == run
             # The demo drafts carry a logo, so they can be submitted straight away.
             assert draft.logo is not None
-            version = lifecycle.integration_submit(acting_user=alice, integration=draft)
+            version = submissions.integration_submit(acting_user=alice, integration=draft)
             assert version.state == "in_review" and version.logo_id == draft.logo_id
         assert partner.state.list_summaries()[0]["member_count"] == 20

@@ -8,7 +8,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         data = load_demo_data()
-        project = data["project"]
+        project = data.built["project"]
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         for email, role in DEMO_LOGINS:
             self.stdout.write(f"  {email:<22} {DEMO_PASSWORD}   {role}")

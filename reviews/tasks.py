@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
 from integrations.manifests import manifest_of
-from integrations.models import ConformanceRun, ConformanceStatus
-from portal.lost_work import lost_work
+from portal.jobs import LeaseKeeper
+from reviews.models import ConformanceRun, ConformanceStatus
 from syncengine.core.compiler import compile_manifest
 from syncengine.core.conformance import run_conformance
 from syncengine.core.masking import mask_text
@@ -21,24 +20,29 @@ from syncengine.testruns import outbound_client
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="integrations.conformance_run_execute")
+@shared_task(name="reviews.conformance_run_execute")
 def conformance_run_execute(run_id: int) -> None:
     """Run the checks of one ConformanceRun; claimed with a conditional update so a
     redelivered message does nothing."""
-    claimed = ConformanceRun.objects.filter(pk=run_id, status=ConformanceStatus.QUEUED).update(
-        status=ConformanceStatus.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
+    token = ConformanceRun.claim(run_id)
+    if token is None:
         # Still running: the worker that claimed it died (a message is handed out again
         # only then), so the reviewer gets the run back instead of a spinner for ever.
-        if close_abandoned_conformance(run_id, worker_lost=True):
-            logger.warning("conformance run %s closed: its worker stopped", run_id)
+        ConformanceRun.close_if_abandoned(run_id, worker_lost=True)
         return
+    with LeaseKeeper(ConformanceRun, run_id, token):
+        status, results, error = _run_checks(run_id)
+    # Only a run still ours is finished: one closed as abandoned stays closed.
+    ConformanceRun.finish(run_id, token, status=status, results=results, error=error)
+
+
+def _run_checks(run_id: int) -> tuple[str, list[dict], str]:
     run = ConformanceRun.objects.select_related("version__integration").get(pk=run_id)
     running = ConformanceRun.objects.filter(pk=run_id, status=ConformanceStatus.RUNNING)
     version = run.version
     manifest = manifest_of(version)
     secrets: tuple[str, ...] = ()
+    results: list[dict] = []
     try:
         integration = compile_manifest(manifest)
         sample = sample_context(manifest, values=run.values, mapping=run.mapping)
@@ -50,7 +54,6 @@ def conformance_run_execute(run_id: int) -> None:
         )
         secrets = integration.secret_values(context)
         signing = signing_secret_of(version.integration)
-        results: list[dict] = []
 
         def progress(result) -> None:
             results.append(result.as_dict())
@@ -65,32 +68,10 @@ def conformance_run_execute(run_id: int) -> None:
                 signing_secret=signing.secret if signing else None,
                 on_progress=progress,
             )
-        run.results = results
-        run.status = ConformanceStatus.DONE
-    except Exception as error:
+    except Exception as failure:
         # Whatever went wrong is recorded for the reviewer (masked: a message may quote a
         # value) rather than leaving the run queued for ever.
-        run.status = ConformanceStatus.ERROR
-        run.error = mask_text(f"{type(error).__name__}: {error}", secrets)[:2000]
-        logger.error("conformance run %s could not run: %s", run_id, run.error)
-    # Only a run still running is finished: one closed as abandoned stays closed.
-    running.update(
-        status=run.status, results=run.results, error=run.error, finished_at=timezone.now()
-    )
-
-
-def close_abandoned_conformance(run_id: int, *, worker_lost: bool = False) -> bool:
-    """Close a conformance run no worker is on any more (`portal.lost_work`) as an error."""
-    lost = lost_work(
-        ConformanceRun.objects.filter(pk=run_id),
-        queued=ConformanceStatus.QUEUED,
-        running=ConformanceStatus.RUNNING,
-        worker_lost=worker_lost,
-    )
-    return bool(
-        lost.update(
-            status=ConformanceStatus.ERROR,
-            error="The worker running these checks stopped before they finished. Run them again.",
-            finished_at=timezone.now(),
-        )
-    )
+        error = mask_text(f"{type(failure).__name__}: {failure}", secrets)[:2000]
+        logger.error("conformance run %s could not run: %s", run_id, error)
+        return ConformanceStatus.ERROR, results, error
+    return ConformanceStatus.DONE, results, ""

@@ -13,10 +13,12 @@ from typing import Any
 from django.db import transaction
 
 from integrations.manifests import manifest_of
-from integrations.models import ConformanceRun, IntegrationVersion, VersionKind
+from integrations.models import IntegrationVersion, VersionKind
 from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import User
+from reviews.models import ConformanceRun
+from reviews.tasks import conformance_run_execute
 from syncengine.actions import TestCredentials, test_run_start
 from syncengine.core.preview import sample_mapping
 from syncengine.models import TestKind, TestRun, UsersSource
@@ -104,13 +106,11 @@ def conformance_start(
     values: dict | None = None,
     mapping: dict | None = None,
 ) -> ConformanceRun:
-    from integrations.tasks import close_abandoned_conformance, conformance_run_execute
-
     _require_reviewer(acting_user)
     _submission(version)
-    unfinished = version.conformance_runs.filter(status__in=["queued", "running"])
+    unfinished = version.conformance_runs.active()
     for run_id in unfinished.values_list("pk", flat=True):
-        close_abandoned_conformance(run_id)
+        ConformanceRun.close_if_abandoned(run_id)
     if unfinished.exists():
         raise ActionError("Conformance checks are already running for this version.", status=409)
     credentials = reviewer_credentials(version, values=values, mapping=mapping)

@@ -1,5 +1,5 @@
-"""Pages of the lifecycle: the partner's Submit page, the reviewers' queue and review page,
-the Destinations page, and the platform admins' destinations (rollback)."""
+"""Pages of the review side: the partner's Submit page (release and submit), the review
+page that reviewers and the partner share, and the reviewers' queue."""
 
 from __future__ import annotations
 
@@ -11,22 +11,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations import access, editor, lifecycle
+from integrations import access, editor
 from integrations.configuration import validation_report
 from integrations.manifests import config_fingerprint, manifest_of
-from integrations.models import (
-    Destination,
-    ReviewComment,
-    VersionKind,
-    VersionState,
-)
-from integrations.reviewer_runs import conformance_start, review_rerun_test
-from integrations.reviews import version_diff
-from portal.access import developer_required, member_required, staff_required
+from integrations.models import VersionKind, VersionState
+from portal.access import developer_required, staff_required
 from portal.errors import ActionError
 from portal.models import Organization, User
 from portal.params import local_url, parse_id
 from portal.views.pages import paginate, query_without_page
+from reviews import decisions, selectors, submissions
+from reviews.checks import conformance_start, review_rerun_test
+from reviews.models import ReviewComment
 from syncengine.core.manifest import normalize_manifest
 from syncengine.models import TestRun
 from syncengine.presenters import step_progress
@@ -90,9 +86,9 @@ def integration_submit_page(request: HttpRequest, integration_id: int):
             "integration": integration,
             "checklist": checklist,
             "ready": all(item["done"] for item in checklist),
-            "can_submit": integration.status in lifecycle.CAN_SUBMIT,
+            "can_submit": integration.status in submissions.CAN_SUBMIT,
             "in_review": in_review,
-            "expected_by": lifecycle.expected_review_by(in_review) if in_review else None,
+            "expected_by": in_review.expected_review_by if in_review else None,
             "latest_submission": latest_submission,
             "internal": internal,
             "versions": versions,
@@ -104,7 +100,7 @@ def integration_submit_page(request: HttpRequest, integration_id: int):
     )
 
 
-def _lifecycle_post(request: HttpRequest, integration_id: int, action, success: str):
+def lifecycle_post(request: HttpRequest, integration_id: int, action, success: str):
     integration = access.get_integration(request.org, integration_id)
     try:
         action(request, integration)
@@ -117,22 +113,11 @@ def _lifecycle_post(request: HttpRequest, integration_id: int, action, success: 
 
 @require_POST
 @developer_required
-def integration_release_post(request: HttpRequest, integration_id: int):
-    return _lifecycle_post(
-        request,
-        integration_id,
-        lambda r, i: lifecycle.integration_release(acting_user=r.user, integration=i),
-        "Released: your organisation sees the draft on its Destinations page (marked internal).",
-    )
-
-
-@require_POST
-@developer_required
 def integration_submit_post(request: HttpRequest, integration_id: int):
-    return _lifecycle_post(
+    return lifecycle_post(
         request,
         integration_id,
-        lambda r, i: lifecycle.integration_submit(
+        lambda r, i: submissions.integration_submit(
             acting_user=r.user, integration=i, note=r.POST.get("note", "")
         ),
         "Submitted. The integrations team will review it; you will be emailed their decision.",
@@ -142,10 +127,10 @@ def integration_submit_post(request: HttpRequest, integration_id: int):
 @require_POST
 @developer_required
 def integration_withdraw_post(request: HttpRequest, integration_id: int):
-    return _lifecycle_post(
+    return lifecycle_post(
         request,
         integration_id,
-        lambda r, i: lifecycle.integration_withdraw(acting_user=r.user, integration=i),
+        lambda r, i: submissions.integration_withdraw(acting_user=r.user, integration=i),
         "Submission withdrawn; the draft is yours to change.",
     )
 
@@ -228,7 +213,7 @@ def _review_context(request: HttpRequest, version) -> dict:
         "integration": version.integration,
         "is_reviewer": request.user.is_reviewer,
         "panel": editor.testing_panel(manifest),
-        "diff": version_diff(version),
+        "diff": selectors.version_diff(version),
         "comments": [c for c in comments if c.parent_id is None],
         "earlier_comments": ReviewComment.objects.filter(
             version__integration_id=version.integration_id, version__number__lt=version.number
@@ -236,11 +221,7 @@ def _review_context(request: HttpRequest, version) -> dict:
         .select_related("author", "version")
         .order_by("created_at", "id"),
         "replies": {c.parent_id: [r for r in comments if r.parent_id == c.pk] for c in comments},
-        "expected_by": (
-            lifecycle.expected_review_by(version)
-            if version.state == VersionState.IN_REVIEW
-            else None
-        ),
+        "expected_by": version.expected_review_by,
         "reviewers": (
             User.objects.filter(staff_role__in=["reviewer", "platform_admin"]).order_by("email")
             if request.user.is_reviewer
@@ -301,7 +282,7 @@ def review_comment_post(request: HttpRequest, version_id: int):
             raise Http404("No such comment to reply to.")
         parent = get_object_or_404(ReviewComment, version=version, pk=number)
     try:
-        lifecycle.review_comment(
+        decisions.review_comment(
             acting_user=request.user,
             version=version,
             body=request.POST.get("body", ""),
@@ -316,14 +297,14 @@ def review_comment_post(request: HttpRequest, version_id: int):
 
 DECISIONS = {
     "approve": (
-        lifecycle.review_approve,
+        decisions.review_approve,
         "Approved and deployed to the partner's Destinations page.",
     ),
     "request_changes": (
-        lifecycle.review_request_changes,
+        decisions.review_request_changes,
         "Changes requested; the partner was emailed.",
     ),
-    "reject": (lifecycle.review_reject, "Rejected; the partner was emailed."),
+    "reject": (decisions.review_reject, "Rejected; the partner was emailed."),
 }
 
 
@@ -354,7 +335,7 @@ def review_assign_post(request: HttpRequest, version_id: int):
     try:
         if email and reviewer is None:
             raise ActionError(f"No account has the email {email}.")
-        lifecycle.review_assign(acting_user=request.user, version=version, reviewer=reviewer)
+        decisions.review_assign(acting_user=request.user, version=version, reviewer=reviewer)
     except ActionError as error:
         messages.error(request, error.message)
     else:
@@ -377,8 +358,8 @@ def review_queue_page(request: HttpRequest):
     assigned = request.GET.get("assigned", "any")
     # Both filters come from select boxes: a value they never offer is ignored, like `state`.
     org_id = parse_id(request.GET.get("org"))
-    age = parse_id(request.GET.get("older_than_days"), maximum=access.MAX_REVIEW_AGE_DAYS)
-    rows = access.review_queue(
+    age = parse_id(request.GET.get("older_than_days"), maximum=selectors.MAX_REVIEW_AGE_DAYS)
+    rows = selectors.review_queue(
         state=state,
         org_id=org_id,
         older_than_days=age,
@@ -400,73 +381,6 @@ def review_queue_page(request: HttpRequest):
             "orgs": Organization.objects.filter(integrations__versions__kind=VersionKind.SUBMISSION)
             .distinct()
             .order_by("name"),
-            "in_review_total": access.review_queue(state=VersionState.IN_REVIEW).count(),
+            "in_review_total": selectors.review_queue(state=VersionState.IN_REVIEW).count(),
         },
     )
-
-
-# --- destinations -------------------------------------------------------------------------
-
-
-@require_GET
-@member_required
-def destinations_page(request: HttpRequest):
-    tiles = list(access.destinations_for(request.org))
-    return render(
-        request,
-        "destinations/index.html",
-        {
-            "destinations": tiles,
-            "modals": {d.pk: editor.connect_modal(d.version.config) for d in tiles},
-        },
-    )
-
-
-@require_GET
-@staff_required(admin=True)
-def platform_destinations(request: HttpRequest):
-    rows = Destination.objects.select_related("org", "version", "integration").order_by(
-        "org__name", "version__display_name"
-    )
-    page = paginate(request, rows)
-    return render(
-        request,
-        "destinations/platform.html",
-        {
-            "page": page,
-            "query": query_without_page(request),
-            "approved": {
-                d.pk: list(
-                    d.integration.versions.filter(state=VersionState.APPROVED).order_by("-number")
-                )
-                for d in page
-            },
-        },
-    )
-
-
-@require_POST
-@staff_required(admin=True)
-def platform_destination_rollback(request: HttpRequest, destination_id: int):
-    destination = get_object_or_404(
-        Destination.objects.select_related("version"), pk=destination_id
-    )
-    number = parse_id(request.POST.get("version"))
-    version = (
-        destination.integration.versions.filter(number=number).first()
-        if number is not None
-        else None
-    )
-    try:
-        if version is None:
-            raise ActionError("Choose one of the approved versions.")
-        lifecycle.destination_rollback(
-            acting_user=request.user, destination=destination, version=version
-        )
-    except ActionError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request, f"{destination.version.display_name} now serves v{version.number}."
-        )
-    return redirect("platform_destinations")

@@ -1,72 +1,38 @@
-"""REST API for the lifecycle: release, submit, withdraw; the review queue, review detail,
-comments and decisions; the Destinations catalog."""
+"""REST API of the review side: submit and withdraw, the reviewers' queue, a review in
+full, comments, decisions, assignment and reviewers' runs (test re-run, conformance)."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import access, lifecycle
-from integrations.api.review_serializers import (
+from integrations import access
+from integrations.api.catalogue_views import IsReviewerOrDeveloper
+from integrations.api.serializers import VersionSerializer
+from integrations.api.views import DeveloperAPIView
+from integrations.manifests import manifest_of
+from integrations.models import VersionState
+from portal.api.permissions import IsReviewer, api_membership
+from portal.errors import ActionError
+from portal.models import User
+from portal.params import optional_id
+from reviews import decisions, selectors, submissions
+from reviews.api.serializers import (
     AssignSerializer,
     CommentInputSerializer,
     CommentSerializer,
     ConformanceRunSerializer,
     DecisionSerializer,
-    DestinationSerializer,
     ReviewDetailSerializer,
     ReviewerRunInputSerializer,
-    RollbackSerializer,
     SubmitSerializer,
-    VersionSerializer,
 )
-from integrations.api.views import DeveloperAPIView
-from integrations.manifests import manifest_of
-from integrations.models import Destination, VersionState
-from integrations.reviewer_runs import conformance_start, review_rerun_test
-from integrations.reviews import version_diff, version_report
-from portal.api.permissions import (
-    IsDeveloper,
-    IsOrgMember,
-    IsPlatformAdmin,
-    IsReviewer,
-    api_membership,
-    api_org,
-)
-from portal.errors import ActionError
-from portal.models import User
-from portal.params import optional_id
+from reviews.checks import conformance_start, review_rerun_test
 from syncengine.api.serializers import TestRunSerializer
-
-
-class IsReviewerOrDeveloper(BasePermission):
-    """Reviews: reviewers see every version; anyone else is on the partner side, which is
-    part of the Developer Portal (the org's flag on, the developer permission)."""
-
-    message = IsDeveloper.message
-
-    def has_permission(self, request, view) -> bool:
-        if not request.user.is_authenticated:
-            return False
-        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
-
-
-class ReleaseView(DeveloperAPIView):
-    @extend_schema(
-        request=None,
-        responses={201: VersionSerializer},
-        summary="Release the current draft to your own organisation (no review)",
-    )
-    def post(self, request, integration_id: int):
-        version = lifecycle.integration_release(
-            acting_user=request.user, integration=self.integration(request, integration_id)
-        )
-        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
 class SubmitView(DeveloperAPIView):
@@ -79,7 +45,7 @@ class SubmitView(DeveloperAPIView):
         integration = self.integration(request, integration_id)
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = lifecycle.integration_submit(
+        version = submissions.integration_submit(
             acting_user=request.user,
             integration=integration,
             note=serializer.validated_data.get("note", ""),
@@ -92,21 +58,10 @@ class WithdrawView(DeveloperAPIView):
         request=None, responses=VersionSerializer, summary="Withdraw the submission in review"
     )
     def post(self, request, integration_id: int):
-        version = lifecycle.integration_withdraw(
+        version = submissions.integration_withdraw(
             acting_user=request.user, integration=self.integration(request, integration_id)
         )
         return Response(VersionSerializer(version).data)
-
-
-class IntegrationVersionsView(generics.ListAPIView):
-    permission_classes = [IsDeveloper]
-    serializer_class = VersionSerializer
-
-    def get_queryset(self):
-        integration = access.get_integration(api_org(self.request), self.kwargs["integration_id"])
-        return integration.versions.select_related(
-            "integration__org", "created_by", "assigned_to", "decided_by"
-        )
 
 
 class ReviewQueueView(generics.ListAPIView):
@@ -138,13 +93,13 @@ class ReviewQueueView(generics.ListAPIView):
         assigned = {"me": self.request.user, "unassigned": None}.get(
             params.get("assigned", "any"), "any"
         )
-        return access.review_queue(
+        return selectors.review_queue(
             state=state,
             org_id=optional_id(params.get("org"), field="org"),
             older_than_days=optional_id(
                 params.get("older_than_days"),
                 field="older_than_days",
-                maximum=access.MAX_REVIEW_AGE_DAYS,
+                maximum=selectors.MAX_REVIEW_AGE_DAYS,
             ),
             assigned_to=assigned,
         )
@@ -160,12 +115,12 @@ class ReviewDetailView(APIView):
     )
     def get(self, request, version_id: int):
         version = access.get_version(request.user, api_membership(request), version_id)
-        report = version_report(version)
+        report = selectors.version_report(version)
         return Response(
             {
                 "version": VersionSerializer(version).data,
                 "manifest": manifest_of(version),
-                "diff": version_diff(version),
+                "diff": selectors.version_diff(version),
                 "validation": report["validation"],
                 "preview": report["preview"],
                 "comments": CommentSerializer(
@@ -173,19 +128,6 @@ class ReviewDetailView(APIView):
                 ).data,
             }
         )
-
-
-class VersionLogoView(APIView):
-    permission_classes = [IsReviewerOrDeveloper]
-
-    @extend_schema(responses={(200, "image/png"): bytes}, summary="The version's tile logo")
-    def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
-        if version.logo is None:
-            raise Http404("No logo.")
-        response = HttpResponse(bytes(version.logo.tile_png), content_type="image/png")
-        response["Cache-Control"] = "private, max-age=31536000, immutable"
-        return response
 
 
 class CommentsView(APIView):
@@ -211,7 +153,7 @@ class CommentsView(APIView):
         parent = (
             get_object_or_404(version.comments, pk=parent_id) if parent_id is not None else None
         )
-        comment = lifecycle.review_comment(
+        comment = decisions.review_comment(
             acting_user=request.user,
             version=version,
             body=serializer.validated_data["body"],
@@ -224,9 +166,9 @@ class DecisionView(APIView):
     permission_classes = [IsReviewer]
     decision = "approve"
     ACTIONS = {
-        "approve": lifecycle.review_approve,
-        "request-changes": lifecycle.review_request_changes,
-        "reject": lifecycle.review_reject,
+        "approve": decisions.review_approve,
+        "request-changes": decisions.review_request_changes,
+        "reject": decisions.review_reject,
     }
 
     @extend_schema(request=DecisionSerializer, responses=VersionSerializer)
@@ -260,43 +202,10 @@ class AssignView(APIView):
             reviewer = User.objects.filter(email__iexact=email).first()
             if reviewer is None:
                 raise ActionError(f"No account has the email {email}.", field="reviewer")
-        version = lifecycle.review_assign(
+        version = decisions.review_assign(
             acting_user=request.user, version=version, reviewer=reviewer
         )
         return Response(VersionSerializer(version).data)
-
-
-class DestinationListView(generics.ListAPIView):
-    """The Destinations catalog of the caller's organisation."""
-
-    permission_classes = [IsOrgMember]
-    serializer_class = DestinationSerializer
-
-    def get_queryset(self):
-        return access.destinations_for(api_org(self.request))
-
-
-class DestinationRollbackView(APIView):
-    permission_classes = [IsPlatformAdmin]
-
-    @extend_schema(
-        request=RollbackSerializer,
-        responses=DestinationSerializer,
-        summary="Serve an earlier approved version again",
-    )
-    def post(self, request, destination_id: int):
-        destination = get_object_or_404(
-            Destination.objects.select_related("version"), pk=destination_id
-        )
-        serializer = RollbackSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = get_object_or_404(
-            destination.integration.versions, number=serializer.validated_data["version"]
-        )
-        destination = lifecycle.destination_rollback(
-            acting_user=request.user, destination=destination, version=version
-        )
-        return Response(DestinationSerializer(destination).data)
 
 
 class RerunTestView(APIView):

@@ -1,0 +1,111 @@
+"""REST API of versions and the Destinations catalogue: internal release, an integration's
+versions, a version's tile logo, the caller's destinations and the platform admins'
+rollback."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations import access, releases
+from integrations.api.serializers import (
+    DestinationSerializer,
+    RollbackSerializer,
+    VersionSerializer,
+)
+from integrations.api.views import DeveloperAPIView
+from integrations.models import Destination
+from portal.api.permissions import (
+    IsDeveloper,
+    IsOrgMember,
+    IsPlatformAdmin,
+    api_membership,
+    api_org,
+)
+
+
+class IsReviewerOrDeveloper(BasePermission):
+    """Reviews: reviewers see every version; anyone else is on the partner side, which is
+    part of the Developer Portal (the org's flag on, the developer permission)."""
+
+    message = IsDeveloper.message
+
+    def has_permission(self, request, view) -> bool:
+        if not request.user.is_authenticated:
+            return False
+        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
+
+
+class ReleaseView(DeveloperAPIView):
+    @extend_schema(
+        request=None,
+        responses={201: VersionSerializer},
+        summary="Release the current draft to your own organisation (no review)",
+    )
+    def post(self, request, integration_id: int):
+        version = releases.integration_release(
+            acting_user=request.user, integration=self.integration(request, integration_id)
+        )
+        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class IntegrationVersionsView(generics.ListAPIView):
+    permission_classes = [IsDeveloper]
+    serializer_class = VersionSerializer
+
+    def get_queryset(self):
+        integration = access.get_integration(api_org(self.request), self.kwargs["integration_id"])
+        return integration.versions.select_related(
+            "integration__org", "created_by", "assigned_to", "decided_by"
+        )
+
+
+class VersionLogoView(APIView):
+    permission_classes = [IsReviewerOrDeveloper]
+
+    @extend_schema(responses={(200, "image/png"): bytes}, summary="The version's tile logo")
+    def get(self, request, version_id: int):
+        version = access.get_version(request.user, api_membership(request), version_id)
+        if version.logo is None:
+            raise Http404("No logo.")
+        response = HttpResponse(bytes(version.logo.tile_png), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+        return response
+
+
+class DestinationListView(generics.ListAPIView):
+    """The Destinations catalog of the caller's organisation."""
+
+    permission_classes = [IsOrgMember]
+    serializer_class = DestinationSerializer
+
+    def get_queryset(self):
+        return access.destinations_for(api_org(self.request))
+
+
+class DestinationRollbackView(APIView):
+    permission_classes = [IsPlatformAdmin]
+
+    @extend_schema(
+        request=RollbackSerializer,
+        responses=DestinationSerializer,
+        summary="Serve an earlier approved version again",
+    )
+    def post(self, request, destination_id: int):
+        destination = get_object_or_404(
+            Destination.objects.select_related("version"), pk=destination_id
+        )
+        serializer = RollbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = get_object_or_404(
+            destination.integration.versions, number=serializer.validated_data["version"]
+        )
+        destination = releases.destination_rollback(
+            acting_user=request.user, destination=destination, version=version
+        )
+        return Response(DestinationSerializer(destination).data)

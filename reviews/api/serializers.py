@@ -1,0 +1,87 @@
+"""API shapes of the review side: submissions, review detail, comments, decisions and
+reviewers' runs."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from integrations.api.serializers import VersionSerializer
+from reviews.models import ConformanceRun, ReviewComment
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = serializers.EmailField(source="author.email", allow_null=True, default=None)
+    author_is_reviewer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewComment
+        fields = ["id", "kind", "body", "parent", "author", "author_is_reviewer", "created_at"]
+        read_only_fields = fields
+
+    def get_author_is_reviewer(self, comment) -> bool:
+        return bool(comment.author and comment.author.is_reviewer)
+
+
+class CommentInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=4000, allow_blank=True)
+    parent = serializers.IntegerField(required=False, allow_null=True)
+
+
+class SubmitSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=4000, required=False, allow_blank=True, help_text="A note to the reviewers."
+    )
+
+
+class DecisionSerializer(serializers.Serializer):
+    message = serializers.CharField(
+        max_length=4000,
+        required=False,
+        allow_blank=True,
+        help_text="Required to request changes or reject.",
+    )
+
+
+class AssignSerializer(serializers.Serializer):
+    reviewer = serializers.EmailField(
+        required=False, allow_null=True, help_text="Reviewer's email; omit or null to unassign."
+    )
+
+
+class ReviewDetailSerializer(serializers.Serializer):
+    version = VersionSerializer()
+    manifest = serializers.DictField()
+    diff = serializers.DictField()
+    validation = serializers.DictField()
+    preview = serializers.DictField()
+    comments = CommentSerializer(many=True)
+
+
+class ReviewerRunInputSerializer(serializers.Serializer):
+    values = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="Connect-modal values to test with; omit to use the partner's shared ones.",
+    )
+    mapping = serializers.DictField(child=serializers.CharField(), required=False)
+    no_retries = serializers.BooleanField(default=False)
+
+
+class ConformanceRunSerializer(serializers.ModelSerializer):
+    version_id = serializers.IntegerField(read_only=True)
+    started_by = serializers.EmailField(source="started_by.email", allow_null=True, default=None)
+
+    class Meta:
+        model = ConformanceRun
+        fields = [
+            "id",
+            "version_id",
+            "status",
+            "results",
+            "error",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
