@@ -1,4 +1,5 @@
-"""`manage.py integration …`: validate, render, export, import."""
+"""`manage.py integration …` (syncengine/management/commands/integration.py): validate,
+render, export, import."""
 
 from __future__ import annotations
 

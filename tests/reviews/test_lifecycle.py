@@ -275,28 +275,6 @@ def test_first_submission_has_no_diff(cast, draft, api_for):
     }
 
 
-# --- release internally -------------------------------------------------------------------
-
-
-def test_release_internally_shows_a_private_tile_at_once(cast, draft, alice_api, api_for):
-    version = releases.integration_release(acting_user=cast.alice, integration=draft)
-    assert (version.kind, version.state) == ("internal", "internal")
-    draft.refresh_from_db()
-    assert draft.status == IntegrationStatus.RELEASED
-    tiles = alice_api.get("/api/v1/destinations/").json()["results"]
-    assert [(t["display_name"], t["channel"]) for t in tiles] == [("Loopback Lists", "internal")]
-    assert api_for(cast.bob, cast.globex).get("/api/v1/destinations/").json()["count"] == 0
-
-
-def test_an_invalid_configuration_cannot_be_released(cast):
-    integration = actions.integration_create(
-        acting_user=cast.alice, org=cast.acme, display_name="Half done", integration_type="list"
-    )
-    with pytest.raises(ActionError, match="Fix the configuration before you release"):
-        releases.integration_release(acting_user=cast.alice, integration=integration)
-    assert not integration.versions.exists()
-
-
 # --- the queue, comments, visibility ------------------------------------------------------
 
 
