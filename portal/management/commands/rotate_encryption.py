@@ -1,0 +1,60 @@
+"""`manage.py rotate_encryption`: re-encrypt every secret at rest with the first key of
+`FIELD_ENCRYPTION_KEYS`.
+
+Rotating a key: prepend a new key to `FIELD_ENCRYPTION_KEYS` (keep the old one after it),
+restart, run this command, then drop the old key. Rows are rewritten in batches, each in
+its own transaction; running it again is harmless.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from portal.crypto import EncryptedJSONField, EncryptedTextField
+
+BATCH_SIZE = 500
+
+
+def encrypted_fields() -> list[tuple[type, list[str]]]:
+    """Every concrete model with encrypted columns, and those columns' names."""
+    found = []
+    for model in apps.get_models():
+        names = [
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, EncryptedTextField | EncryptedJSONField)
+        ]
+        if names:
+            found.append((model, names))
+    return found
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every secret at rest with the first key of FIELD_ENCRYPTION_KEYS."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--batch-size", type=int, default=BATCH_SIZE, help="rows per transaction"
+        )
+
+    def handle(self, *args, batch_size: int, **options) -> None:
+        total = 0
+        for model, names in encrypted_fields():
+            count = 0
+            pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
+            for start in range(0, len(pks), batch_size):
+                with transaction.atomic():
+                    rows = model._default_manager.select_for_update().filter(
+                        pk__in=pks[start : start + batch_size]
+                    )
+                    for row in rows:
+                        # Read through the old keys, written back through the first one.
+                        model._default_manager.filter(pk=row.pk).update(
+                            **{name: getattr(row, name) for name in names}
+                        )
+                        count += 1
+            total += count
+            self.stdout.write(f"{model._meta.label}: {count} row(s) ({', '.join(names)})")
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} row(s)."))
