@@ -24,6 +24,12 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 venv: $(VENV)/.synced
 
+# ESLint for static/js, from the npm registry at the versions package-lock.json pins. Only
+# `make lint` (and so `make test`) needs Node; `make run` does not.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 migrate: venv
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 
@@ -33,9 +39,10 @@ demo: migrate
 run: demo
 	$(RUN_ENV) $(PY) manage.py rundev
 
-lint: venv
+lint: venv node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node_modules/.bin/eslint static/js
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

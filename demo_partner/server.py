@@ -15,7 +15,8 @@ with user `demo-key`; errors look like ``{"error": {"code": "E_AUTH", "message":
 - a repeated ``Idempotency-Key`` with the same request replays the first 2xx response
   (header ``Idempotent-Replayed: true``) without applying it again; with a different
   request it is refused with 422 ``E_IDEMPOTENCY_MISMATCH``
-- with a signing secret configured, ``X-Signature`` is verified (401 ``E_SIGNATURE``)
+- with a signing secret configured, ``X-Signature`` is verified as the partner docs say
+  (`signature`; 401 ``E_SIGNATURE``)
 
 Control (no auth; the service is meant for loopback): ``GET /`` an HTML page of recent
 requests, lists and fault switches; ``POST /_faults`` (JSON or form: ``fail_next``,
@@ -40,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from demo_partner import api
 from demo_partner.page import STYLESHEET, render_page
+from demo_partner.signature import SIGNATURE_HEADER, signature_problem
 from demo_partner.state import (
     MAX_FAULT_DELAY_MS,
     MAX_LOGGED_BODY_CHARS,
@@ -48,7 +50,6 @@ from demo_partner.state import (
     fingerprint,
     masked_headers,
 )
-from syncengine.core import signing
 
 logger = logging.getLogger(__name__)
 
@@ -250,15 +251,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _check_signature(self, partner: DemoPartner, body: bytes) -> str | None:
-        header = self.headers.get(signing.SIGNATURE_HEADER)
+        header = self.headers.get(SIGNATURE_HEADER)
         if partner.signing_secret is None:
             return "present (not checked)" if header else None
         if header is None:
-            raise ApiError(401, "E_SIGNATURE", f"missing {signing.SIGNATURE_HEADER} header")
-        try:
-            signing.verify(partner.signing_secret, body, header)
-        except signing.SignatureError as exc:
-            raise ApiError(401, "E_SIGNATURE", str(exc)) from None
+            raise ApiError(401, "E_SIGNATURE", f"missing {SIGNATURE_HEADER} header")
+        problem = signature_problem(partner.signing_secret, body, header)
+        if problem is not None:
+            raise ApiError(401, "E_SIGNATURE", problem)
         return "valid"
 
     def _route(

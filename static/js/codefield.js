@@ -8,7 +8,7 @@
   const NAME_CHAR = /[A-Za-z0-9_]/;
   const MAX_ROWS = 18;
   let suggestions = {};
-  let marksByField = new WeakMap();
+  const marksByField = new WeakMap();
   let popup = null;
   let completion = null; // {field, start, braced, items, active}
   let measureCanvas = null;
@@ -150,7 +150,8 @@
   function insertText(field, text) {
     field.focus();
     let done = false;
-    try { done = document.execCommand("insertText", false, text); } catch (error) { done = false; }
+    // execCommand is deprecated and may throw where it is gone: then the fallback below inserts.
+    try { done = document.execCommand("insertText", false, text); } catch { done = false; }
     if (!done) {
       field.setRangeText(text, field.selectionStart, field.selectionEnd, "end");
       field.dispatchEvent(new Event("input", { bubbles: true }));

@@ -203,7 +203,7 @@
   function focusTarget(target, line, column) {
     const element = resolve(target);
     if (!element) return;
-    let control = isControl(element) ? element : element.querySelector("input:not([type=hidden]), select, textarea, button");
+    const control = isControl(element) ? element : element.querySelector("input:not([type=hidden]), select, textarea, button");
     element.scrollIntoView({ block: "center", behavior: "smooth" });
     const flashing = isControl(element) ? (element.closest(".code") || element) : element;
     flashing.classList.remove("flash");

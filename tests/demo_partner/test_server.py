@@ -16,7 +16,6 @@ import pytest
 
 from demo_partner import DEMO_API_KEY, DEMO_TOKEN, DemoPartner
 from demo_partner.state import MAX_LOG_ENTRIES
-from syncengine.core import signing
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}"}
@@ -348,27 +347,6 @@ def test_reset_forgets_everything(partner, api):
     assert snapshot["lists"] == []
     assert snapshot["requests"] == []
     assert snapshot["faults"]["delay_ms"] == 0
-
-
-# --- signatures -----------------------------------------------------------------------
-
-
-def test_signatures_are_verified_when_configured():
-    with (
-        DemoPartner(signing_secret="whsec_x") as signed,
-        httpx.Client(base_url=signed.url, headers=AUTH) as client,
-    ):
-        body = b'{"name": "x"}'
-        good = client.post(
-            "/v1/lists", content=body, headers={"X-Signature": signing.sign("whsec_x", body)}
-        )
-        bad = client.post(
-            "/v1/lists", content=body, headers={"X-Signature": signing.sign("other", body)}
-        )
-        missing = client.post("/v1/lists", content=body)
-    assert good.status_code == 201
-    assert bad.status_code == missing.status_code == 401
-    assert bad.json()["error"]["code"] == "E_SIGNATURE"
 
 
 # --- the command line ---------------------------------------------------------------------
