@@ -19,7 +19,12 @@ from django.template.loader import render_to_string
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations import access, actions, editor
+from integrations import access, actions
+from integrations.editor.auth_switch import auth_settings, switch_auth
+from integrations.editor.form_rows import editor_form
+from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
+from integrations.editor.panel import client_data, testing_panel
+from integrations.editor.revision_diff import revision_diff
 from integrations.listing import integration_listing
 from integrations.logo import MAX_LOGO_BYTES, LogoError, process_logo
 from integrations.manifests import manifest_of
@@ -83,10 +88,10 @@ def _editor_manifest(
 
     Raises ActionError when the post is not a form state at all."""
     try:
-        state = editor.read_form_state(request.POST)
-    except editor.FormStateError as error:
+        state = read_form_state(request.POST)
+    except FormStateError as error:
         raise ActionError(f"{error} Reload the page.", field="state") from None
-    return editor.manifest_from_form(
+    return manifest_from_form(
         state,
         display_name=integration.display_name,
         integration_type=integration.integration_type,
@@ -315,15 +320,15 @@ def integration_open(request: HttpRequest, integration_id: int):
 def integration_editor(request: HttpRequest, integration_id: int):
     integration = access.get_integration(request.org, integration_id)
     manifest = normalize_manifest(integration.config)
-    panel = editor.testing_panel(manifest)
+    panel = testing_panel(manifest)
     return render(
         request,
         "integrations/editor.html",
         {
             "integration": integration,
-            "form": editor.editor_form(manifest),
+            "form": editor_form(manifest),
             "panel": panel,
-            "client_data": editor.client_data(panel),
+            "client_data": client_data(panel),
         },
     )
 
@@ -337,7 +342,7 @@ def editor_preview(request: HttpRequest, integration_id: int):
         manifest, _ = _editor_manifest(request, integration)
     except ActionError as error:
         return _error_json(error)
-    panel = editor.testing_panel(manifest)
+    panel = testing_panel(manifest)
     # The fragments need no request context (no forms, no nav); skipping the context
     # processors keeps this call, made on every pause in typing, to one query of its own.
     context = {"integration": integration, "panel": panel}
@@ -345,7 +350,7 @@ def editor_preview(request: HttpRequest, integration_id: int):
         {
             "panel": render_to_string("integrations/_testing.html", context),
             "summary": render_to_string("integrations/_summary.html", context),
-            "data": editor.client_data(panel),
+            "data": client_data(panel),
         }
     )
 
@@ -393,9 +398,9 @@ def editor_auth_switch(request: HttpRequest, integration_id: int):
         manifest, state = _editor_manifest(request, integration, auth_method=previous or None)
         # The settings of the method being left go back to the page, which hands them in
         # again (`remembered`) if the partner comes back to that method.
-        left = editor.auth_settings(manifest)
+        left = auth_settings(manifest)
         remembered = json.loads(request.POST.get("remembered") or "null")
-        manifest = editor.switch_auth(manifest, state.get("auth.method", ""), remembered)
+        manifest = switch_auth(manifest, state.get("auth.method", ""), remembered)
     except ActionError as error:
         return _error_json(error)
     except ValueError:
@@ -404,7 +409,7 @@ def editor_auth_switch(request: HttpRequest, integration_id: int):
     return render(
         request,
         "integrations/_auth_fields.html",
-        {"integration": integration, "form": editor.editor_form(manifest), "left_auth": left},
+        {"integration": integration, "form": editor_form(manifest), "left_auth": left},
     )
 
 
@@ -425,7 +430,7 @@ def editor_copy_errors(request: HttpRequest, integration_id: int):
         return _error_json(
             ActionError(f"This integration has no endpoint {error.args[0]!r}.", field="target")
         )
-    form = editor.editor_form(manifest)
+    form = editor_form(manifest)
     endpoint = next(row for row in form["endpoints"] if row["name"] == target)
     return render(
         request,
@@ -535,7 +540,7 @@ def integration_history(request: HttpRequest, integration_id: int):
     if problem is None:
         start = revisions.get(number=start_number)
         end = revisions.get(number=end_number)
-        diff = editor.revision_diff(
+        diff = revision_diff(
             manifest_diff(normalize_manifest(start.config), normalize_manifest(end.config)),
             normalize_manifest(end.config),
             logo_changed=start.logo_id != end.logo_id,
