@@ -156,7 +156,9 @@ def figures(samples: list[float]) -> str:
 
 
 def main() -> int:
-    from integrations import actions, editor
+    from integrations import actions
+    from integrations.editor.form_state import manifest_from_form
+    from integrations.editor.panel import testing_panel
     from tests.conftest import build_cast
     from tests.integrations.forms import form_values
 
@@ -189,10 +191,10 @@ def main() -> int:
     in_process = []
     for run in range(WARMUP + RUNS):
         started = time.perf_counter()
-        manifest = editor.manifest_from_form(
+        manifest = manifest_from_form(
             state, display_name=integration.display_name, integration_type="list"
         )
-        panel = editor.testing_panel(manifest)
+        panel = testing_panel(manifest)
         context = {"integration": integration, "panel": panel}
         render_to_string("integrations/_testing.html", context)
         render_to_string("integrations/_summary.html", context)

@@ -13,9 +13,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django_htmx.middleware import HtmxDetails
 
 from portal.flags import DEVELOPER_PORTAL
-from portal.models import Cohort, CohortImport, Invitation, Membership, Organization, Project
+from portal.models import Cohort, CohortImport, Invitation, Membership, Organization, Project, User
 from portal.params import parse_id
 
 
@@ -96,6 +97,16 @@ def org_admin_required(view):
 
 class PortalNotEnabled(PermissionDenied):
     """The org's Developer Portal flag is off; the 403 page points to Request access."""
+
+
+class DeveloperRequest(HttpRequest):
+    """The request a view behind `developer_required` gets, for type checkers: a signed-in
+    developer acting for `org` (set by `CurrentOrgMiddleware`), with django-htmx's `htmx`."""
+
+    user: User
+    membership: Membership
+    org: Organization
+    htmx: HtmxDetails
 
 
 def developer_required(view):

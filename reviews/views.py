@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations import access, editor
+from integrations import access
 from integrations.configuration import validation_report
+from integrations.editor.panel import testing_panel
 from integrations.manifests import config_fingerprint, manifest_of
 from integrations.models import VersionKind, VersionState
 from portal.access import developer_required, staff_required
@@ -212,7 +213,7 @@ def _review_context(request: HttpRequest, version) -> dict:
         "version": version,
         "integration": version.integration,
         "is_reviewer": request.user.is_reviewer,
-        "panel": editor.testing_panel(manifest),
+        "panel": testing_panel(manifest),
         "diff": selectors.version_diff(version),
         "comments": [c for c in comments if c.parent_id is None],
         "earlier_comments": ReviewComment.objects.filter(

@@ -8,19 +8,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations import editor
+# A module, not the function: pytest would collect `testing_panel` as a test.
+from integrations.editor import panel as editor_panel
+from integrations.editor.auth_switch import auth_settings, switch_auth
+from integrations.editor.completions import variable_suggestions
+from integrations.editor.form_rows import editor_form
+from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
+from integrations.editor.modal import connect_modal
+from integrations.editor.panel import example_list_response
+from integrations.editor.paths import describe_path, input_path
+from integrations.editor.revision_diff import revision_diff
 from syncengine.core.manifest import check_manifest, normalize_manifest, starter_manifest
 from syncengine.core.manifest_diff import manifest_diff
 from tests.integrations.conftest import fixture_manifest
 
 
 def build(state: dict, kind: str = "list", **options) -> dict:
-    return editor.manifest_from_form(state, display_name="Acme", integration_type=kind, **options)
+    return manifest_from_form(state, display_name="Acme", integration_type=kind, **options)
 
 
 def form_state_of(manifest: dict) -> dict[str, str]:
     """What the editor form posts for a manifest (mirrors the template's inputs)."""
-    form = editor.editor_form(manifest)
+    form = editor_form(manifest)
     state: dict[str, str] = {"auth.method": form["auth"]["method"]}
     if form["auth"]["method"] == "api_key_header":
         state["auth.header_name"] = form["auth"]["header_name"]
@@ -99,7 +108,7 @@ def form_state_of(manifest: dict) -> dict[str, str]:
 def test_every_fixture_survives_the_form(name):
     manifest = normalize_manifest(fixture_manifest(name))
     manifest.pop("logo_png_base64")
-    again = editor.manifest_from_form(
+    again = manifest_from_form(
         form_state_of(manifest),
         display_name=manifest["display_name"],
         integration_type=manifest["integration_type"],
@@ -224,11 +233,11 @@ def test_renaming_an_auth_field_renames_what_auth_reads():
 
 
 def test_the_form_state_is_read_from_json_or_from_a_plain_post():
-    assert editor.read_form_state({"state": json.dumps({"a": "1"})}) == {"a": "1"}
-    assert editor.read_form_state({"a": "1"}) == {"a": "1"}
+    assert read_form_state({"state": json.dumps({"a": "1"})}) == {"a": "1"}
+    assert read_form_state({"a": "1"}) == {"a": "1"}
     for bad in ("{", "[]", json.dumps({"a": 1})):
-        with pytest.raises(editor.FormStateError):
-            editor.read_form_state({"state": bad})
+        with pytest.raises(FormStateError):
+            read_form_state({"state": bad})
 
 
 # --------------------------------------------------------------------------------------
@@ -241,7 +250,7 @@ def variables(manifest: dict) -> list[str]:
 
 def test_bearer_to_basic_renames_the_token_and_adds_the_secret():
     manifest = fixture_manifest("acme_list")  # bearer_token, region
-    switched = editor.switch_auth(manifest, "basic")
+    switched = switch_auth(manifest, "basic")
     assert variables(switched) == ["api_key", "secret_key", "region"]
     assert switched["auth"] == {
         "method": "basic",
@@ -251,22 +260,22 @@ def test_bearer_to_basic_renames_the_token_and_adds_the_secret():
 
 
 def test_basic_to_bearer_replaces_both_fields_by_one():
-    switched = editor.switch_auth(fixture_manifest("property_basic"), "bearer")
+    switched = switch_auth(fixture_manifest("property_basic"), "bearer")
     assert variables(switched) == ["bearer_token", "workspace", "env"]
 
 
 def test_none_to_bearer_adds_the_field_first_and_back_removes_it():
     manifest = {**fixture_manifest("acme_list"), "auth": {"method": "none"}}
     manifest["custom_fields"] = manifest["custom_fields"][1:]
-    bearer = editor.switch_auth(manifest, "bearer")
+    bearer = switch_auth(manifest, "bearer")
     assert variables(bearer) == ["bearer_token", "region"]
-    assert variables(editor.switch_auth(bearer, "none")) == ["region"]
+    assert variables(switch_auth(bearer, "none")) == ["region"]
 
 
 def test_switching_never_declares_a_variable_twice():
     manifest = fixture_manifest("jsonapi_list")  # api_key read by the header template
     manifest["custom_fields"].append({"variable": "secret_key", "display_name": "Mine"})
-    switched = editor.switch_auth(manifest, "basic")
+    switched = switch_auth(manifest, "basic")
     assert variables(switched) == ["api_key", "secret_key"]
     assert switched["custom_fields"][1]["display_name"] == "Mine"
     assert not [d for d in check_manifest(switched) if d.code == "duplicate_variable"]
@@ -275,25 +284,25 @@ def test_switching_never_declares_a_variable_twice():
 def test_coming_back_to_a_method_restores_its_fields_as_the_partner_left_them():
     manifest = fixture_manifest("acme_list")  # bearer_token, region
     manifest["custom_fields"][0].update(display_name="API token", help_text="From Settings")
-    left = editor.auth_settings(manifest)
+    left = auth_settings(manifest)
     assert left["auth"]["method"] == "bearer" and len(left["fields"]) == 1
 
-    basic = editor.switch_auth(manifest, "basic")
-    back = editor.switch_auth(basic, "bearer", left)
+    basic = switch_auth(manifest, "basic")
+    back = switch_auth(basic, "bearer", left)
     assert back == normalize_manifest(manifest)
     # What was remembered for another method, or is malformed, gives the defaults.
     assert (
-        editor.switch_auth(basic, "bearer", {"auth": {"method": "basic"}, "fields": []})[
-            "custom_fields"
-        ][0]["display_name"]
+        switch_auth(basic, "bearer", {"auth": {"method": "basic"}, "fields": []})["custom_fields"][
+            0
+        ]["display_name"]
         == "Bearer Token"
     )
-    assert variables(editor.switch_auth(basic, "bearer", "junk")) == ["bearer_token", "region"]
+    assert variables(switch_auth(basic, "bearer", "junk")) == ["bearer_token", "region"]
 
 
 def test_an_unknown_auth_method_is_refused():
     with pytest.raises(ValueError, match="unknown auth method"):
-        editor.switch_auth(fixture_manifest("acme_list"), "oauth")
+        switch_auth(fixture_manifest("acme_list"), "oauth")
 
 
 # --------------------------------------------------------------------------------------
@@ -303,32 +312,27 @@ def test_an_unknown_auth_method_is_refused():
 def test_paths_are_described_in_words():
     manifest = fixture_manifest("acme_list")
     assert (
-        editor.describe_path("custom_fields.1.variable", manifest)
-        == "Custom field 2 (Region) › variable"
+        describe_path("custom_fields.1.variable", manifest) == "Custom field 2 (Region) › variable"
     )
-    assert editor.describe_path("endpoints.add_users.item_template") == (
-        "Add users › item template"
-    )
-    assert editor.describe_path("endpoints.create_list.errors.0.status") == (
+    assert describe_path("endpoints.add_users.item_template") == ("Add users › item template")
+    assert describe_path("endpoints.create_list.errors.0.status") == (
         "Create list › error classification 1 › status"
     )
-    assert editor.describe_path("delivery.max_concurrency") == "Delivery › max concurrency"
+    assert describe_path("delivery.max_concurrency") == "Delivery › max concurrency"
 
 
 def test_header_diagnostics_point_at_their_row():
     manifest = normalize_manifest(fixture_manifest("jsonapi_list"))
     path = "endpoints.add_users.headers.Content-Type"
-    assert editor.input_path(path, manifest) == "endpoints.add_users.headers.1.value"
-    assert editor.input_path(path, manifest, "reserved_header") == (
-        "endpoints.add_users.headers.1.name"
-    )
-    assert editor.input_path("auth.token_variable", manifest) == "auth"
+    assert input_path(path, manifest) == "endpoints.add_users.headers.1.value"
+    assert input_path(path, manifest, "reserved_header") == ("endpoints.add_users.headers.1.name")
+    assert input_path("auth.token_variable", manifest) == "auth"
 
 
 def test_an_undeclared_variable_is_a_tracker_problem_with_a_link_to_its_use():
     manifest = fixture_manifest("acme_list")
     manifest["endpoints"]["create_list"]["url"] = "https://api.acme.test/$regoin/lists"
-    panel = editor.testing_panel(manifest)
+    panel = editor_panel.testing_panel(manifest)
     row = next(r for r in panel["tracker_rows"] if r["variable"] == "regoin")
     assert row["status"] == "error" and row["declared"] is None
     assert row["uses"][0]["target"] == "endpoints.create_list.url"
@@ -339,7 +343,7 @@ def test_an_undeclared_variable_is_a_tracker_problem_with_a_link_to_its_use():
 
 
 def test_completions_offer_what_has_a_value_where_the_caret_is():
-    suggestions = editor.variable_suggestions(normalize_manifest(fixture_manifest("acme_list")))
+    suggestions = variable_suggestions(normalize_manifest(fixture_manifest("acme_list")))
     names = {key: {item["name"] for item in items} for key, items in suggestions.items()}
     assert "items" in names["endpoints.add_users.payload"]
     assert "items" not in names["endpoints.create_list.payload"]
@@ -351,7 +355,7 @@ def test_completions_offer_what_has_a_value_where_the_caret_is():
 
 
 def test_the_connect_modal_lists_every_field_with_its_widget():
-    modal = editor.connect_modal(normalize_manifest(fixture_manifest("property_basic")))
+    modal = connect_modal(normalize_manifest(fixture_manifest("property_basic")))
     assert [(f["variable"], f["type"], f["secret"]) for f in modal["fields"]] == [
         ("api_key", "string", True),
         ("secret_key", "string", True),
@@ -364,7 +368,7 @@ def test_the_connect_modal_lists_every_field_with_its_widget():
 
 def test_the_panel_never_shows_a_secret():
     manifest = fixture_manifest("acme_list")
-    panel = editor.testing_panel(manifest)
+    panel = editor_panel.testing_panel(manifest)
     shown = json.dumps(panel, default=str, ensure_ascii=False)
     assert "sample-bearer-token" not in shown
     assert "Bearer ••••••" in shown
@@ -379,11 +383,11 @@ def test_the_panel_never_shows_a_secret():
     ],
 )
 def test_the_example_list_response_carries_the_id_at_the_path(path, expected):
-    assert json.loads(editor.example_list_response(path, "L1")) == expected
+    assert json.loads(example_list_response(path, "L1")) == expected
 
 
 def test_no_example_for_a_broken_path():
-    assert editor.example_list_response("data..id", "L1") is None
+    assert example_list_response("data..id", "L1") is None
 
 
 def test_revision_diffs_read_like_a_review():
@@ -391,7 +395,7 @@ def test_revision_diffs_read_like_a_review():
     after = json.loads(json.dumps(before))
     after["endpoints"]["add_users"]["payload"] = '{\n  "userIds": $items,\n  "v": 2\n}'
     after["custom_fields"][1]["display_name"] = "Data region"
-    rows = editor.revision_diff(manifest_diff(before, after), after, logo_changed=True)
+    rows = revision_diff(manifest_diff(before, after), after, logo_changed=True)
     assert rows[0]["where"] == "Logo"
     region = next(r for r in rows if r["path"] == "custom_fields.1.display_name")
     assert (region["before"], region["after"]) == ("Region", "Data region")
@@ -492,18 +496,18 @@ def test_any_form_state_gives_a_manifest_and_a_panel(state, kind):
 
     manifest = build(state, kind)
     json.dumps(manifest, allow_nan=False)  # storable as JSON
-    panel = editor.testing_panel(manifest)
+    panel = editor_panel.testing_panel(manifest)
     integration = Integration(pk=1, display_name="Acme", integration_type=kind)
     context = {"integration": integration, "panel": panel}
     render_to_string("integrations/_testing.html", context)
     render_to_string("integrations/_summary.html", context)
-    assert editor.editor_form(manifest)["integration_type"] == kind
+    assert editor_form(manifest)["integration_type"] == kind
 
 
 def test_the_list_response_example_stays_small_for_a_large_index():
     import json
 
-    from integrations.editor import example_list_response
+    from integrations.editor.panel import example_list_response
 
     assert json.loads(example_list_response("lists.1.id", "L")) == {"lists": [{}, {"id": "L"}]}
     # A large index would make a huge example (it once exhausted memory): none is shown.

@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations import access, editor, releases
+from integrations import access, releases
+from integrations.editor.modal import connect_modal
 from integrations.models import Destination, VersionState
 from portal.access import developer_required, member_required, staff_required
 from portal.errors import ActionError
@@ -45,7 +46,7 @@ def destinations_page(request: HttpRequest):
         "destinations/index.html",
         {
             "destinations": tiles,
-            "modals": {d.pk: editor.connect_modal(d.version.config) for d in tiles},
+            "modals": {d.pk: connect_modal(d.version.config) for d in tiles},
         },
     )
 

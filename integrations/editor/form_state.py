@@ -1,0 +1,273 @@
+"""The editor's posted form state, read back into a manifest.
+
+The browser posts the form as one JSON object (`state`), which keeps large configurations
+under Django's limit on the number of form fields; a plain form post works the same. The
+inputs are named after the manifest paths they edit (see `inputs`), so reading them is
+mostly a matter of collecting rows by index; what is typed is kept as typed (a number that
+does not parse stays text) so that the checks, not this module, say what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.editor.inputs import AUTH_ROLE_KEYS, RAW_DEFAULT_PREFIX
+from portal.params import parse_id
+from syncengine.core.manifest import (
+    AUTH_KEYS,
+    BATCH_ENDPOINTS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LIST_ID_PATH,
+    ENDPOINT_ORDER,
+    MAX_CONCURRENCY,
+    SELECT_TYPES,
+    normalize_manifest,
+)
+
+STATE_FIELD = "state"
+MAX_STATE_BYTES = 8 * 1024 * 1024
+MAX_NUMBER_LENGTH = 30
+
+_INT = re.compile(r"-?\d+")
+_NUMBER = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+
+FormState = Mapping[str, str]
+
+
+class FormStateError(ValueError):
+    """The editor sent something that is not a form state."""
+
+
+def read_form_state(post: Mapping[str, Any]) -> dict[str, str]:
+    """The editor's inputs by name, from a JSON `state` field or from a plain form post.
+
+    Raises `FormStateError` when `state` is not a JSON object of strings.
+    """
+    raw = post.get(STATE_FIELD)
+    if raw is None:
+        getter = getattr(post, "getlist", None)
+        state: dict[str, str] = {}
+        for key in post:
+            values = getter(key) if getter else [post[key]]
+            if values:
+                state[key] = values[-1]
+        return state
+    if not isinstance(raw, str) or len(raw) > MAX_STATE_BYTES:
+        raise FormStateError("The editor's form state is missing or too large.")
+    try:
+        decoded = json.loads(raw)
+    except ValueError:
+        raise FormStateError("The editor's form state is not valid JSON.") from None
+    if not isinstance(decoded, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in decoded.items()
+    ):
+        raise FormStateError("The editor's form state must map input names to text.")
+    return decoded
+
+
+def _indices(state: FormState, prefix: str) -> list[int]:
+    """The row numbers present under `prefix` (`custom_fields` -> [0, 1, 2])."""
+    found: set[int] = set()
+    start = prefix + "."
+    for key in state:
+        if not key.startswith(start):
+            continue
+        index = parse_id(key[len(start) :].split(".", 1)[0])
+        if index is not None:
+            found.add(index)
+    return sorted(found)
+
+
+def _text(state: FormState, key: str) -> str:
+    value = state.get(key, "")
+    return value if isinstance(value, str) else str(value)
+
+
+def _checked(state: FormState, key: str) -> bool:
+    return _text(state, key) not in ("", "false", "off", "0")
+
+
+def _number(text: str, *, integer: bool = False) -> Any:
+    """A typed number from an input, or the text itself (for the checks to report).
+
+    Absurdly long numbers and ones that overflow to infinity stay text: they are refused
+    by the checks either way, and JSON (and PostgreSQL) cannot store infinity."""
+    stripped = text.strip()
+    if len(stripped) > MAX_NUMBER_LENGTH:
+        return text
+    if _INT.fullmatch(stripped):
+        return int(stripped)
+    if not integer and _NUMBER.fullmatch(stripped):
+        number = float(stripped)
+        return number if math.isfinite(number) else text
+    return text
+
+
+def _options_from_form(state: FormState, prefix: str) -> list[dict[str, str]]:
+    options = []
+    for j in _indices(state, f"{prefix}.options"):
+        option_prefix = f"{prefix}.options.{j}"
+        value = _text(state, f"{option_prefix}.value")
+        label = _text(state, f"{option_prefix}.label")
+        option = {"value": value}
+        if label.strip():
+            option["label"] = label
+        options.append(option)
+    return options
+
+
+def _custom_field_from_form(state: FormState, i: int) -> tuple[dict[str, Any], str]:
+    prefix = f"custom_fields.{i}"
+    field_type = _text(state, f"{prefix}.type") or "string"
+    field: dict[str, Any] = {
+        "variable": _text(state, f"{prefix}.variable").strip(),
+        "display_name": _text(state, f"{prefix}.display_name"),
+        "type": field_type,
+        "required": _checked(state, f"{prefix}.required"),
+        "secret": field_type not in SELECT_TYPES and _checked(state, f"{prefix}.secret"),
+        "help_text": _text(state, f"{prefix}.help_text"),
+    }
+    if field_type in SELECT_TYPES:
+        options = _options_from_form(state, prefix)
+        field["options"] = options
+        choice = _text(state, f"{prefix}.default_option")
+        default = None
+        if choice.startswith(RAW_DEFAULT_PREFIX):
+            default = choice[len(RAW_DEFAULT_PREFIX) :]
+        elif choice.startswith(f"{prefix}.options.") and f"{choice}.value" in state:
+            default = _text(state, f"{choice}.value")
+        field["default"] = default
+    else:
+        default_text = _text(state, f"{prefix}.default")
+        field["default"] = default_text if default_text != "" else None
+    return field, _text(state, f"{prefix}.auth_role")
+
+
+def _mapping_field_from_form(state: FormState, i: int) -> dict[str, Any]:
+    prefix = f"mapping_fields.{i}"
+    field_type = _text(state, f"{prefix}.type") or "string"
+    field: dict[str, Any] = {
+        "variable": _text(state, f"{prefix}.variable").strip(),
+        "display_name": _text(state, f"{prefix}.display_name"),
+        "type": field_type,
+        "required": _checked(state, f"{prefix}.required"),
+        "help_text": _text(state, f"{prefix}.help_text"),
+    }
+    if field_type == "single_select":
+        field["options"] = [
+            _text(state, f"{prefix}.options.{j}").strip()
+            for j in _indices(state, f"{prefix}.options")
+        ]
+    return field
+
+
+def _auth_from_form(
+    state: FormState, roles: dict[str, str], method_override: str | None
+) -> dict[str, Any]:
+    method = method_override or _text(state, "auth.method") or "none"
+    auth: dict[str, Any] = {"method": method}
+    if method == "api_key_header":
+        auth["header_name"] = _text(state, "auth.header_name").strip()
+        auth["value_template"] = _text(state, "auth.value_template")
+        return auth
+    for key in AUTH_KEYS.get(method, ("method",))[1:]:
+        if key in roles:
+            auth[key] = roles[key]
+        elif key == "password_variable":
+            # The partner removed the optional secret field: Basic auth sends no password.
+            auth[key] = None
+        elif _text(state, f"auth.{key}"):
+            auth[key] = _text(state, f"auth.{key}")
+    return auth
+
+
+def _endpoint_from_form(state: FormState, name: str) -> dict[str, Any]:
+    prefix = f"endpoints.{name}"
+    endpoint: dict[str, Any] = {
+        "method": _text(state, f"{prefix}.method") or "POST",
+        "url": _text(state, f"{prefix}.url").strip(),
+    }
+    headers: dict[str, str] = {}
+    for j in _indices(state, f"{prefix}.headers"):
+        header_name = _text(state, f"{prefix}.headers.{j}.name").strip()
+        value = _text(state, f"{prefix}.headers.{j}.value")
+        if header_name or value:
+            headers[header_name] = value
+    endpoint["headers"] = headers
+    endpoint["payload"] = _text(state, f"{prefix}.payload")
+    if name in BATCH_ENDPOINTS:
+        endpoint["item_template"] = _text(state, f"{prefix}.item_template")
+        batch_size = _text(state, f"{prefix}.batch_size")
+        endpoint["batch_size"] = (
+            _number(batch_size, integer=True) if batch_size.strip() else DEFAULT_BATCH_SIZE
+        )
+    else:
+        list_id_path = _text(state, f"{prefix}.list_id_path").strip()
+        endpoint["list_id_path"] = list_id_path or DEFAULT_LIST_ID_PATH
+    errors = []
+    for j in _indices(state, f"{prefix}.errors"):
+        error_prefix = f"{prefix}.errors.{j}"
+        status = _text(state, f"{error_prefix}.status")
+        sub_code = _text(state, f"{error_prefix}.sub_code").strip()
+        sub_code_path = _text(state, f"{error_prefix}.sub_code_path").strip()
+        errors.append(
+            {
+                "status": _number(status, integer=True) if status.strip() else "",
+                "sub_code": sub_code or None,
+                "sub_code_path": sub_code_path or None,
+                "reason": _text(state, f"{error_prefix}.reason"),
+                "message": _text(state, f"{error_prefix}.message"),
+                "action": _text(state, f"{error_prefix}.action") or "fail",
+            }
+        )
+    endpoint["errors"] = errors
+    return endpoint
+
+
+def manifest_from_form(
+    state: FormState,
+    *,
+    display_name: str,
+    integration_type: str,
+    auth_method: str | None = None,
+) -> dict[str, Any]:
+    """The manifest (without logo) the editor's inputs describe, normalised.
+
+    `display_name` and `integration_type` come from the stored draft: Part 1 edits them.
+    `auth_method` overrides the posted method (the auth switch reads the form as it was
+    under the previous method).
+    """
+    custom_fields = []
+    roles: dict[str, str] = {}
+    for i in _indices(state, "custom_fields"):
+        field, role = _custom_field_from_form(state, i)
+        custom_fields.append(field)
+        if role in AUTH_ROLE_KEYS and role not in roles:
+            roles[role] = field["variable"]
+    mapping_fields = [_mapping_field_from_form(state, i) for i in _indices(state, "mapping_fields")]
+    present = {key.split(".", 2)[1] for key in state if key.startswith("endpoints.")}
+    endpoints = {
+        name: _endpoint_from_form(state, name) for name in ENDPOINT_ORDER if name in present
+    }
+    rps = _text(state, "delivery.requests_per_second")
+    manifest = {
+        "display_name": display_name,
+        "integration_type": integration_type,
+        "slugify_cohort_name": _checked(state, "slugify_cohort_name"),
+        "auth": _auth_from_form(state, roles, auth_method),
+        "custom_fields": custom_fields,
+        "mapping_fields": mapping_fields,
+        "endpoints": endpoints,
+        "delivery": {
+            "max_concurrency": _number(
+                _text(state, "delivery.max_concurrency") or str(MAX_CONCURRENCY), integer=True
+            ),
+            "requests_per_second": _number(rps) if rps.strip() else None,
+            "sign_requests": _checked(state, "delivery.sign_requests"),
+        },
+    }
+    return normalize_manifest(manifest)

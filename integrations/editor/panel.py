@@ -1,0 +1,112 @@
+"""The Testing Integration panel and the problem summary, for any manifest.
+
+After each pause in typing the editor posts its form state and gets back the right-hand
+panel and the problem summary, rendered from `testing_panel`; `client_data` is the small
+part of it the editor's script needs. The panel puts together the engine's reports
+(diagnostics, the variable tracker, the request previews) with the pieces built by
+`paths`, `tracker`, `completions` and `modal`; the review pages show the same panel for a
+submitted version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.configuration import preview_report, validation_report
+from integrations.editor.completions import variable_suggestions
+from integrations.editor.labels import ENDPOINT_LABELS
+from integrations.editor.modal import connect_modal
+from integrations.editor.paths import annotate
+from integrations.editor.tracker import annotate_tracker, tracker_rows
+from syncengine.core.jsonpath import PathSyntaxError, parse_path
+from syncengine.core.manifest import (
+    CREATE_LIST,
+    INTEGRATION_TYPES,
+    PREDEFINED_VARIABLES,
+    normalize_manifest,
+)
+from syncengine.core.preview import SAMPLE_COHORT_ID, SAMPLE_COHORT_NAME, SAMPLE_LIST_ID
+
+MAX_EXAMPLE_INDEX = 20
+
+
+def example_list_response(list_id_path: Any, list_id: str) -> str | None:
+    """The smallest create_list response body that carries `list_id` at `list_id_path`
+    (none when an index is too large to make a readable example)."""
+    try:
+        segments = parse_path(list_id_path)
+    except PathSyntaxError:
+        return None
+    if any(isinstance(s, int) and s > MAX_EXAMPLE_INDEX for s in segments):
+        return None
+    document: Any = list_id
+    for segment in reversed(segments):
+        if isinstance(segment, int):
+            document = [{} for _ in range(segment)] + [document]
+        else:
+            document = {segment: document}
+    return json.dumps(document, indent=2)
+
+
+def testing_panel(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What the right panel and the problem summary show for a manifest (any manifest)."""
+    doc = normalize_manifest(dict(manifest))
+    report = validation_report(doc)
+    preview = preview_report(doc)
+    problems = [annotate(d, doc) for d in report["diagnostics"]]
+    for endpoint in preview["endpoints"]:
+        endpoint["label"] = ENDPOINT_LABELS.get(endpoint["endpoint"], endpoint["endpoint"])
+        endpoint["errors"] = [annotate(d, doc) for d in endpoint["errors"]]
+    tracker = annotate_tracker(report["tracker"], doc)
+    rows = tracker_rows(tracker)
+    create_list = (doc.get("endpoints") or {}).get(CREATE_LIST)
+    return {
+        "valid": report["valid"],
+        "error_count": report["error_count"],
+        "warning_count": report["warning_count"],
+        "problems": problems,
+        "tracker": tracker,
+        "tracker_rows": rows,
+        "tracker_problem_count": sum(row["status"] == "error" for row in rows),
+        "tracker_warning_count": sum(row["status"] == "warning" for row in rows),
+        "predefined": [
+            {"name": name, "description": variable.description, "where": variable.where}
+            for name, variable in PREDEFINED_VARIABLES.items()
+        ],
+        "preview": preview,
+        "modal": connect_modal(doc),
+        "suggestions": variable_suggestions(doc),
+        "sample": {
+            "cohort_id": SAMPLE_COHORT_ID,
+            "cohort_name": SAMPLE_COHORT_NAME,
+            "list_id": SAMPLE_LIST_ID,
+        },
+        "integration_type": doc.get("integration_type")
+        if doc.get("integration_type") in INTEGRATION_TYPES
+        else None,
+        "list_response": example_list_response(
+            create_list.get("list_id_path") if isinstance(create_list, dict) else None,
+            SAMPLE_LIST_ID,
+        )
+        if isinstance(create_list, dict)
+        else None,
+    }
+
+
+def client_data(panel: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the panel the editor's script needs: problems to mark, completions."""
+    return {
+        "problems": [
+            {
+                key: problem.get(key)
+                for key in ("severity", "code", "message", "path", "line", "column", "target")
+            }
+            for problem in panel["problems"]
+        ],
+        "suggestions": panel["suggestions"],
+        "valid": panel["valid"],
+        "error_count": panel["error_count"],
+        "warning_count": panel["warning_count"],
+    }

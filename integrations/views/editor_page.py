@@ -1,0 +1,188 @@
+"""Part 2 of a draft: the configuration editor and its live calls.
+
+The page renders the form and the Testing Integration panel for the stored draft. Its live
+calls (preview, save, auth switch, copy errors) post the whole form state as JSON and get
+JSON or an HTML fragment back; everything they show is rendered here, on the server, from
+the `integrations.editor` modules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET, require_POST
+
+from integrations import access, actions
+from integrations.editor.auth_switch import auth_settings, switch_auth
+from integrations.editor.form_rows import editor_form
+from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
+from integrations.editor.panel import client_data, testing_panel
+from integrations.models import Integration
+from portal.access import DeveloperRequest, developer_required
+from portal.errors import ActionError
+from portal.jinja import when
+from portal.params import optional_id
+from syncengine.core.manifest import ENDPOINT_ORDER, copy_error_classifications, normalize_manifest
+
+
+def _wants_json(request: DeveloperRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _error_json(error: ActionError) -> JsonResponse:
+    body = {"error": {"message": error.message, "code": error.code, "field": error.field}}
+    return JsonResponse(body, status=error.status)
+
+
+def _editor_manifest(
+    request: DeveloperRequest, integration: Integration, *, auth_method: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The manifest the posted editor form describes, and the form state itself.
+
+    Raises ActionError when the post is not a form state at all."""
+    try:
+        state = read_form_state(request.POST)
+    except FormStateError as error:
+        raise ActionError(f"{error} Reload the page.", field="state") from None
+    return manifest_from_form(
+        state,
+        display_name=integration.display_name,
+        integration_type=integration.integration_type,
+        auth_method=auth_method,
+    ), state
+
+
+@require_GET
+@developer_required
+def integration_open(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    integration = access.get_integration(request.org, integration_id)
+    return redirect("integration_editor", integration.pk)
+
+
+@require_GET
+@developer_required
+def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    integration = access.get_integration(request.org, integration_id)
+    manifest = normalize_manifest(integration.config)
+    panel = testing_panel(manifest)
+    return render(
+        request,
+        "integrations/editor.html",
+        {
+            "integration": integration,
+            "form": editor_form(manifest),
+            "panel": panel,
+            "client_data": client_data(panel),
+        },
+    )
+
+
+@require_POST
+@developer_required
+def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """The Testing Integration panel and the problem summary for the unsaved form."""
+    integration = access.get_integration(request.org, integration_id)
+    try:
+        manifest, _ = _editor_manifest(request, integration)
+    except ActionError as error:
+        return _error_json(error)
+    panel = testing_panel(manifest)
+    # The fragments need no request context (no forms, no nav); skipping the context
+    # processors keeps this call, made on every pause in typing, to one query of its own.
+    context = {"integration": integration, "panel": panel}
+    return JsonResponse(
+        {
+            "panel": render_to_string("integrations/_testing.html", context),
+            "summary": render_to_string("integrations/_summary.html", context),
+            "data": client_data(panel),
+        }
+    )
+
+
+@require_POST
+@developer_required
+def editor_save(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    integration = access.get_integration(request.org, integration_id)
+    autosave = request.POST.get("autosave") == "1"
+    try:
+        base = optional_id(request.POST.get("base_revision"), field="base_revision")
+        manifest, _ = _editor_manifest(request, integration)
+        integration = actions.integration_save(
+            acting_user=request.user,
+            integration=integration,
+            manifest=manifest,
+            base_revision=base,
+            autosave=autosave,
+            note=request.POST.get("note", "")[:200],
+        )
+    except ActionError as error:
+        if _wants_json(request):
+            return _error_json(error)
+        messages.error(request, f"Not saved. {error.message}")
+        return redirect("integration_editor", integration.pk)
+    if not _wants_json(request):
+        messages.success(request, f"Saved as revision {integration.revision}.")
+        return redirect("integration_editor", integration.pk)
+    return JsonResponse(
+        {
+            "revision": integration.revision,
+            "saved_at": when(integration.updated_at),
+            "message": f"Saved · revision {integration.revision}",
+        }
+    )
+
+
+@require_POST
+@developer_required
+def editor_auth_switch(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """Re-render the auth and custom fields sections for a newly chosen auth method."""
+    integration = access.get_integration(request.org, integration_id)
+    previous = request.POST.get("previous_method", "")
+    try:
+        manifest, state = _editor_manifest(request, integration, auth_method=previous or None)
+        # The settings of the method being left go back to the page, which hands them in
+        # again (`remembered`) if the partner comes back to that method.
+        left = auth_settings(manifest)
+        remembered = json.loads(request.POST.get("remembered") or "null")
+        manifest = switch_auth(manifest, state.get("auth.method", ""), remembered)
+    except ActionError as error:
+        return _error_json(error)
+    except ValueError:
+        # An unknown method, or `remembered` that is not JSON.
+        return _error_json(ActionError("Choose one of the four auth methods.", field="auth"))
+    return render(
+        request,
+        "integrations/_auth_fields.html",
+        {"integration": integration, "form": editor_form(manifest), "left_auth": left},
+    )
+
+
+@require_POST
+@developer_required
+def editor_copy_errors(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """The target endpoint's error classifications with the source's copied in."""
+    integration = access.get_integration(request.org, integration_id)
+    source, target = request.POST.get("source", ""), request.POST.get("target", "")
+    try:
+        manifest, _ = _editor_manifest(request, integration)
+        if source == target or source not in ENDPOINT_ORDER:
+            raise ActionError("Choose another endpoint to copy from.", field="source")
+        manifest = copy_error_classifications(manifest, source=source, target=target)
+    except ActionError as error:
+        return _error_json(error)
+    except KeyError as error:
+        return _error_json(
+            ActionError(f"This integration has no endpoint {error.args[0]!r}.", field="target")
+        )
+    form = editor_form(manifest)
+    endpoint = next(row for row in form["endpoints"] if row["name"] == target)
+    return render(
+        request,
+        "integrations/_errors_block.html",
+        {"integration": integration, "form": form, "endpoint": endpoint},
+    )
