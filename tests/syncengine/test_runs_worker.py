@@ -21,7 +21,7 @@ from demo_partner import DemoPartner
 from integrations import actions as integration_actions
 from syncengine import actions, selectors
 from syncengine.models import TestExchange, TestRun
-from tests.core.test_http import raw_server, read_request_head
+from tests.syncengine.core.test_http import raw_server, read_request_head
 from tests.syncengine.conftest import (
     list_manifest,
     make_draft,
