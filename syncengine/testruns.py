@@ -32,7 +32,8 @@ from django.utils import timezone
 from portal.wording import counted
 from syncengine.core.compiler import CompiledIntegration, compile_manifest
 from syncengine.core.diagnosis import diagnose
-from syncengine.core.http import OutboundClient, PartnerError
+from syncengine.core.errors import AttemptRecord, PartnerError
+from syncengine.core.http import OutboundClient
 from syncengine.core.manifest import (
     ADD_USERS,
     BATCH_ENDPOINTS,
@@ -46,7 +47,7 @@ from syncengine.core.manifest import (
 )
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import SyncResult, run_sync
-from syncengine.core.retry import AttemptRecord, RetryPolicy
+from syncengine.core.retry import RetryPolicy
 from syncengine.core.template import RenderError
 from syncengine.core.types import RenderContext
 from syncengine.models import (

@@ -33,17 +33,12 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from syncengine.core.http import (
-    IDEMPOTENCY_HEADER,
-    OutboundClient,
-    PartnerError,
-    PartnerResponse,
-    request_for_display,
-    response_for_display,
-    scrub_url,
-)
+from syncengine.core.compiler import CompiledIntegration
+from syncengine.core.display import request_for_display, response_for_display, scrub_url
+from syncengine.core.errors import Diagnosis, PartnerError, PartnerResponse
+from syncengine.core.http import IDEMPOTENCY_HEADER, OutboundClient
 from syncengine.core.manifest import (
     ADD_USERS,
     CREATE_LIST,
@@ -58,10 +53,6 @@ from syncengine.core.retry import RetryPolicy, send_with_retries
 from syncengine.core.template import RenderError
 from syncengine.core.types import PreparedRequest, RenderContext, User
 from syncengine.core.users import generate_users
-
-if TYPE_CHECKING:
-    from syncengine.core.compiler import CompiledIntegration
-    from syncengine.core.diagnosis import Diagnosis
 
 __all__ = [
     "CHECK_KEYS",

@@ -17,18 +17,13 @@ whatever their order in the list.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from syncengine.core import jsonpath
-from syncengine.core.masking import mask_text
+from syncengine.core.errors import Action, Diagnosis, PartnerError
 
-if TYPE_CHECKING:
-    from syncengine.core.http import PartnerError
-
-Action = Literal["retry", "fail", "ignore"]
 ACTIONS: frozenset[str] = frozenset({"retry", "fail", "ignore"})
 
 # A hint per status family for unclassified errors: what a partner usually has to check.
@@ -47,44 +42,6 @@ STATUS_HINTS: dict[int, str] = {
 }
 SERVER_ERROR_HINT = "The partner's server had a problem; the request will be retried."
 BODY_EXCERPT_CHARS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """A failure explained: a short title, a plain-language message and what to do next.
-
-    `action` is what the sender does: `retry`, `fail` or `ignore`. `classified` says
-    whether the partner's own error classification matched (then `classification` is it).
-    `detail` keeps the technical text of the error for the curious.
-    """
-
-    kind: str
-    title: str
-    message: str
-    action: Action
-    status: int | None = None
-    sub_code: str | None = None
-    classified: bool = False
-    classification: Mapping[str, Any] | None = None
-    detail: str = ""
-
-    @property
-    def permanent(self) -> bool:
-        return self.action == "fail"
-
-    def for_display(self, secrets: Iterable[str] = ()) -> dict[str, Any]:
-        """The diagnosis as a dict, secrets masked (a partner may echo a token back)."""
-        secrets = tuple(secrets)
-        return {
-            "kind": self.kind,
-            "title": mask_text(self.title, secrets),
-            "message": mask_text(self.message, secrets),
-            "action": self.action,
-            "status": self.status,
-            "sub_code": self.sub_code,
-            "classified": self.classified,
-            "detail": mask_text(self.detail, secrets),
-        }
 
 
 def reason_phrase(status: int, given: str = "") -> str:

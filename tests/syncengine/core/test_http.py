@@ -28,15 +28,9 @@ from werkzeug import Request, Response
 
 from demo_partner import DemoPartner
 from syncengine.core import signing
-from syncengine.core.http import (
-    MAX_RESPONSE_BYTES,
-    USER_AGENT,
-    OutboundClient,
-    PartnerError,
-    request_for_display,
-    response_for_display,
-    scrub_url,
-)
+from syncengine.core.display import request_for_display, response_for_display, scrub_url
+from syncengine.core.errors import PartnerError
+from syncengine.core.http import MAX_RESPONSE_BYTES, USER_AGENT, OutboundClient
 from syncengine.core.types import PreparedRequest
 
 SECRET = "s3cret-token-value"

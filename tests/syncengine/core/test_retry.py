@@ -12,16 +12,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from syncengine.core.http import OutboundClient, PartnerError
-from syncengine.core.retry import (
-    MAX_ATTEMPTS,
-    RETRY_AFTER_CAP,
+from syncengine.core.errors import (
     AttemptRecord,
-    RetryPolicy,
+    PartnerError,
     is_retryable_status,
     parse_retry_after,
-    send_with_retries,
 )
+from syncengine.core.http import OutboundClient
+from syncengine.core.retry import MAX_ATTEMPTS, RETRY_AFTER_CAP, RetryPolicy, send_with_retries
 from syncengine.core.types import PreparedRequest
 
 NO_JITTER = RetryPolicy(jitter=0)

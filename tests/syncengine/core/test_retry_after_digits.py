@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from syncengine.core.retry import RetryPolicy, parse_retry_after
+from syncengine.core.errors import parse_retry_after
+from syncengine.core.retry import RetryPolicy
 
 
 @pytest.mark.parametrize("value", ["²", "1²", "٣", "１２", "9" * 400, "9" * 5000])
