@@ -48,7 +48,7 @@ from syncengine.core.manifest import (
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import SyncResult, run_sync
 from syncengine.core.retry import RetryPolicy
-from syncengine.core.template import RenderError
+from syncengine.core.template.errors import RenderError
 from syncengine.core.types import RenderContext
 from syncengine.models import (
     RUN_STALE_AFTER,

@@ -50,7 +50,7 @@ from syncengine.core.manifest import (
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import Batch, batch_id_for, plan_batches, read_list_id
 from syncengine.core.retry import RetryPolicy, send_with_retries
-from syncengine.core.template import RenderError
+from syncengine.core.template.errors import RenderError
 from syncengine.core.types import PreparedRequest, RenderContext, User
 from syncengine.core.users import generate_users
 

@@ -22,17 +22,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from syncengine.core.jsonpath import PathSyntaxError, parse_path
-from syncengine.core.template import (
+from syncengine.core.template.errors import RenderError, TemplateSyntaxError
+from syncengine.core.template.json_parser import parse_json_template
+from syncengine.core.template.placeholders import (
     MAX_TEMPLATE_LENGTH,
-    HeaderTemplate,
     Placeholder,
-    RenderError,
-    TemplateSyntaxError,
+    scan_placeholders,
+)
+from syncengine.core.template.text import (
+    HeaderTemplate,
     UrlTemplate,
     check_header_value_text,
     is_http_token,
-    parse_json_template,
-    scan_placeholders,
 )
 from syncengine.core.types import Diagnostic
 

@@ -24,7 +24,7 @@ from syncengine.core.manifest import (
 )
 from syncengine.core.preview import sample_context
 from syncengine.core.protocol import batch_id_for
-from syncengine.core.template import RenderError
+from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, RenderContext
 from syncengine.core.users import generate_users
 
