@@ -27,7 +27,7 @@ from portal.errors import ActionError
 from portal.models import Organization, User
 from portal.params import local_url, parse_id
 from portal.views.pages import paginate, query_without_page
-from syncengine.core.manifest import normalize_manifest
+from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.models import TestRun
 from syncengine.presenters import step_progress
 from syncengine.selectors import passing_full_test, test_settings_for

@@ -29,15 +29,14 @@ from portal.errors import ActionError
 from portal.jinja import when
 from portal.params import optional_id, parse_id
 from portal.views.pages import paginate, query_without_page
-from syncengine.core.manifest import (
-    ENDPOINT_ORDER,
-    MAX_DISPLAY_NAME_LENGTH,
+from syncengine.core.manifest.normalize import (
     ManifestError,
     canonical_json,
     copy_error_classifications,
     load_manifest,
     normalize_manifest,
 )
+from syncengine.core.manifest.schema import ENDPOINT_ORDER, MAX_DISPLAY_NAME_LENGTH
 from syncengine.core.manifest_diff import manifest_diff
 
 HOME_PAGE_SIZE = 12

@@ -23,18 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncengine.core.diagnostic_codes import CANNOT_COMPILE
-from syncengine.core.manifest import (
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import ManifestError, normalize_manifest
+from syncengine.core.manifest.schema import (
     ADD_USERS,
     BATCH_ENDPOINTS,
     CREATE_LIST,
     DEFAULT_CONTENT_TYPE,
     ENDPOINT_ORDER,
     REMOVE_USERS,
-    ManifestError,
-    check_manifest,
-    collect_declarations,
-    normalize_manifest,
 )
+from syncengine.core.manifest.variables import collect_declarations
 from syncengine.core.slugify import slugify
 from syncengine.core.template.errors import RenderError, TemplateSyntaxError
 from syncengine.core.template.json_codegen import JsonTemplate

@@ -39,14 +39,14 @@ from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.display import request_for_display, response_for_display, scrub_url
 from syncengine.core.errors import Diagnosis, PartnerError, PartnerResponse
 from syncengine.core.http import IDEMPOTENCY_HEADER, OutboundClient
-from syncengine.core.manifest import (
+from syncengine.core.manifest.schema import (
     ADD_USERS,
     CREATE_LIST,
     DEFAULT_LIST_ID_PATH,
     REMOVE_USERS,
     UPDATE_USERS,
-    auth_variable_references,
 )
+from syncengine.core.manifest.variables import auth_variable_references
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import Batch, batch_id_for, plan_batches, read_list_id
 from syncengine.core.retry import RetryPolicy, send_with_retries

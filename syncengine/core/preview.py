@@ -16,15 +16,9 @@ from typing import Any
 
 from syncengine.core.compiler import compile_manifest_partially
 from syncengine.core.diagnostic_codes import RENDER_ERROR
-from syncengine.core.manifest import (
-    ADD_USERS,
-    BATCH_ENDPOINTS,
-    ENDPOINT_ORDER,
-    REMOVE_USERS,
-    auth_variable_references,
-    collect_declarations,
-    normalize_manifest,
-)
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import ADD_USERS, BATCH_ENDPOINTS, ENDPOINT_ORDER, REMOVE_USERS
+from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
 from syncengine.core.masking import MASK, mask_headers, mask_text
 from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User

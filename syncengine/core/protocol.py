@@ -43,7 +43,7 @@ from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.diagnosis import diagnose
 from syncengine.core.errors import AttemptRecord, Diagnosis, PartnerError, PartnerResponse
 from syncengine.core.http import OutboundClient
-from syncengine.core.manifest import (
+from syncengine.core.manifest.schema import (
     ADD_USERS,
     CREATE_LIST,
     DEFAULT_LIST_ID_PATH,

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from syncengine.core.manifest import (
-    AUTH,
+from syncengine.core.diagnostic_codes import UNDECLARED_VARIABLE
+from syncengine.core.manifest.schema import AUTH
+from syncengine.core.manifest.variables import (
     PREDEFINED_VARIABLES,
-    UNDECLARED_VARIABLE,
     Declaration,
     VariableUse,
     collect_declarations,

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integrations import editor
-from syncengine.core.manifest import check_manifest, normalize_manifest, starter_manifest
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import normalize_manifest, starter_manifest
 from syncengine.core.manifest_diff import manifest_diff
 from tests.integrations.conftest import fixture_manifest
 

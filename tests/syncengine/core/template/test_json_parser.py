@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from syncengine.core.manifest import check_manifest
 from syncengine.core.template.errors import TemplateSyntaxError
 from syncengine.core.template.json_codegen import JsonTemplate
 from syncengine.core.template.json_parser import MAX_TEMPLATE_DEPTH, parse_json_template
@@ -76,13 +75,3 @@ def test_it_reports_invalid_json_with_a_specific_message(template, message, line
 def test_it_limits_nesting():
     deep = "[" * (MAX_TEMPLATE_DEPTH + 2) + "]" * (MAX_TEMPLATE_DEPTH + 2)
     assert "nested more than" in syntax_error(deep).message
-
-
-def test_an_absurdly_long_number_is_a_diagnostic_not_a_crash():
-    doc = {
-        "display_name": "x",
-        "integration_type": "list",
-        "endpoints": {"create_list": {"url": "https://x.test", "payload": "9" * 5000}},
-    }
-    problems = [d for d in check_manifest(doc) if d.path == "endpoints.create_list.payload"]
-    assert any("more than 4000 digits" in d.message for d in problems)
