@@ -11,7 +11,7 @@ from integrations.manifests import manifest_of
 from integrations.models import ConformanceRun, ConformanceStatus
 from portal.lost_work import lost_work
 from syncengine.core.compiler import compile_manifest
-from syncengine.core.conformance import run_conformance
+from syncengine.core.conformance.checks import run_conformance
 from syncengine.core.masking import mask_text
 from syncengine.core.preview import sample_context
 from syncengine.core.types import RenderContext
