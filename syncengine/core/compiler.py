@@ -458,7 +458,7 @@ def compile_manifest_partially(
     Never raises.
     """
     if not isinstance(doc, dict):
-        empty = {"endpoints": {}}
+        empty: dict[str, Any] = {"endpoints": {}}
         return CompiledIntegration(empty, {}, (), _Auth("none")), {}
     manifest = normalize_manifest(doc)
     errors = [d for d in check_manifest(manifest) if d.is_error]

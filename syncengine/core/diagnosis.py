@@ -24,7 +24,8 @@ from typing import Any
 from syncengine.core import jsonpath
 from syncengine.core.errors import Action, Diagnosis, PartnerError
 
-ACTIONS: frozenset[str] = frozenset({"retry", "fail", "ignore"})
+# The actions a classification can ask for, by the name the manifest gives them.
+ACTIONS: dict[str, Action] = {"retry": "retry", "fail": "fail", "ignore": "ignore"}
 
 # A hint per status family for unclassified errors: what a partner usually has to check.
 STATUS_HINTS: dict[int, str] = {
@@ -129,9 +130,7 @@ def _diagnose_status(
     given_reason = response.reason if response is not None else ""
     entry, sub_code = match_classification(status, body, classifications)
     if entry is not None:
-        action = entry.get("action")
-        if action not in ACTIONS:
-            action = "fail" if error.permanent else "retry"
+        action = ACTIONS.get(entry.get("action", "")) or ("fail" if error.permanent else "retry")
         reason = str(entry.get("reason") or reason_phrase(status, given_reason))
         partner_message = str(entry.get("message") or "").strip()
         message = partner_message or f"The partner answered {status} {reason}."
@@ -191,7 +190,9 @@ def _seconds(value: Any) -> str:
         return "the time limit"
 
 
-def _explain_connection_refused(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_connection_refused(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     where = f"{host}:{info['port']}" if info.get("port") else host
     return (
         "Connection refused",
@@ -200,7 +201,9 @@ def _explain_connection_refused(error: PartnerError, host: str, info: Mapping) -
     )
 
 
-def _explain_dns_failure(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_dns_failure(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     if error.permanent:
         return (
             "Host not found",
@@ -213,7 +216,7 @@ def _explain_dns_failure(error: PartnerError, host: str, info: Mapping) -> tuple
     )
 
 
-def _explain_tls_error(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_tls_error(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Secure connection failed",
         f"The secure (TLS) connection to {host} failed: {error.message}. The server's "
@@ -221,7 +224,7 @@ def _explain_tls_error(error: PartnerError, host: str, info: Mapping) -> tuple[s
     )
 
 
-def _explain_timeout(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_timeout(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     phase = info.get("phase")
     limit = _seconds(info.get("timeout"))
     if phase == "connect":
@@ -233,7 +236,7 @@ def _explain_timeout(error: PartnerError, host: str, info: Mapping) -> tuple[str
     return "Timed out", text + " It will be retried if attempts remain."
 
 
-def _explain_redirect(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_redirect(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     location = info.get("location") or "(no Location header)"
     return (
         f"Redirect ({error.status})",
@@ -242,7 +245,7 @@ def _explain_redirect(error: PartnerError, host: str, info: Mapping) -> tuple[st
     )
 
 
-def _explain_too_large(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_too_large(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Response too large",
         f"The response declares {info.get('declared')} bytes, more than the "
@@ -250,7 +253,7 @@ def _explain_too_large(error: PartnerError, host: str, info: Mapping) -> tuple[s
     )
 
 
-def _explain_blocked(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_blocked(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     address = info.get("address") or host
     reason = info.get("reason") or "non-public"
     resolved = f"{host} resolves to {address}, " if address != host else f"{address} is "
@@ -261,15 +264,19 @@ def _explain_blocked(error: PartnerError, host: str, info: Mapping) -> tuple[str
     )
 
 
-def _explain_invalid_url(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_invalid_url(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return "Invalid URL", f"The URL cannot be used: {error.message}"
 
 
-def _explain_invalid_request(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_invalid_request(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return "Request cannot be sent", f"The request cannot be sent as rendered: {error.message}"
 
 
-def _explain_closed(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_closed(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Connection closed",
         f"The connection to {host} was closed before a complete response arrived "
@@ -277,14 +284,16 @@ def _explain_closed(error: PartnerError, host: str, info: Mapping) -> tuple[str,
     )
 
 
-def _explain_connection_error(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_connection_error(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return (
         "Connection failed",
         f"Could not connect to {host}: {error.message}. It will be retried if attempts remain.",
     )
 
 
-def _explain_non_json(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_non_json(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Response is not JSON",
         f"This step needs to read a value from the response, but the body is not valid "
@@ -292,7 +301,9 @@ def _explain_non_json(error: PartnerError, host: str, info: Mapping) -> tuple[st
     )
 
 
-def _explain_list_id_missing(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_list_id_missing(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return "List id not found", error.message
 
 

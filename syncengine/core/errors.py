@@ -61,8 +61,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:
         # RFC 9110 dates are always GMT; parsedate gives a naive datetime for "-0000".
         when = when.replace(tzinfo=UTC)

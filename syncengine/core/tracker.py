@@ -149,7 +149,7 @@ def _declared_rows(
     rows = []
     for declaration in declarations:
         locations = tuple(_location(use) for use in uses if use.variable == declaration.variable)
-        source = declaration.source
+        source: Literal["auth", "custom_field", "mapping_field"] = declaration.source
         if source == "custom_field" and declaration.variable in auth_variables:
             source = "auth"
         rows.append(

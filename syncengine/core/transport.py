@@ -119,8 +119,8 @@ def blocked_reason(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address)
     if embedded is not None:
         inner = blocked_reason(embedded)
         return f"{inner} (embedded in IPv6 {ip})" if inner else None
-    for network, reason in BLOCKED_IPV6_NETWORKS:
-        if ip in network:
+    for network6, reason in BLOCKED_IPV6_NETWORKS:
+        if ip in network6:
             return reason
     if ip not in IPV6_GLOBAL_UNICAST:
         return "reserved"
@@ -389,10 +389,13 @@ class GuardedTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         core_response = self._pool.handle_request(core_request)
+        stream = core_response.stream
+        # A synchronous pool gives a synchronous stream; httpcore's type admits either.
+        assert isinstance(stream, Iterable)
         return httpx.Response(
             status_code=core_response.status,
             headers=core_response.headers,
-            stream=_CoreResponseStream(core_response.stream),  # type: ignore[arg-type]
+            stream=_CoreResponseStream(stream),
             extensions=core_response.extensions,
         )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from syncengine.core.compiler import CompiledIntegration
-from syncengine.core.conformance.results import json_ready
+from syncengine.core.conformance.results import json_ready_object
 from syncengine.core.display import request_for_display, response_for_display, scrub_url
 from syncengine.core.errors import Diagnosis, PartnerError, PartnerResponse
 from syncengine.core.http import OutboundClient
@@ -148,7 +148,7 @@ class ExchangeRecorder:
         # The request carries only its own secrets; mask all of the run's, so that the
         # real credentials never show in the bad-credentials request and vice versa.
         request = replace(exchange.request, secrets=self.secrets)
-        return json_ready(
+        return json_ready_object(
             {
                 "label": mask_text(exchange.label, self.secrets),
                 "request": request_for_display(request),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,12 @@ class CheckResult:
 def json_ready(value: Any) -> Any:
     """A deep copy with tuples turned into lists, as JSON storage gives them back."""
     if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
+        return json_ready_object(value)
     if isinstance(value, list | tuple):
         return [json_ready(item) for item in value]
     return value
+
+
+def json_ready_object(value: Mapping[str, Any]) -> dict[str, Any]:
+    """`json_ready` of a JSON object, typed as the dict it gives back."""
+    return {key: json_ready(item) for key, item in value.items()}

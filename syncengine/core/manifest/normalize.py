@@ -279,7 +279,7 @@ def default_auth(method: str) -> dict[str, Any]:
     """The normalised `auth` object for `method` with its default variable names."""
     if method not in AUTH_KEYS:
         raise ValueError(f"unknown auth method {method!r}; expected one of {AUTH_METHODS}")
-    return _normalize_auth({"method": method})
+    return _ordered({"method": method}, AUTH_KEYS[method], AUTH_DEFAULTS)
 
 
 def default_auth_fields(method: str) -> list[dict[str, Any]]:

@@ -8,11 +8,13 @@ rules (`checks`) build on it. Messages describe values briefly, whatever their s
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard, TypeVar, overload
 
 from syncengine.core.diagnostic_codes import INVALID_TYPE, INVALID_VALUE, REQUIRED, UNKNOWN_KEY
 from syncengine.core.template.errors import TemplateSyntaxError
 from syncengine.core.types import Diagnostic
+
+T = TypeVar("T")
 
 
 def join_path(path: str, key: str | int) -> str:
@@ -47,7 +49,7 @@ def is_one_of(value: Any, choices: frozenset[str] | set[str]) -> bool:
     return isinstance(value, str) and value in choices
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """Whether a JSON value is a whole number (true and false are not, although Python says so)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -113,8 +115,17 @@ class ShapeChecker:
         self.error(join_path(path, key), REQUIRED, f"{key} is required")
         return False
 
-    def check_type(self, value: Any, expected: type | tuple[type, ...], path: str) -> bool:
-        """Whether `value` is of the `expected` type(s), a boolean counting as no number."""
+    @overload
+    def check_type(self, value: object, expected: type[T], path: str) -> TypeGuard[T]: ...
+
+    @overload
+    def check_type(self, value: object, expected: tuple[type, ...], path: str) -> bool: ...
+
+    def check_type(self, value: object, expected: type | tuple[type, ...], path: str) -> bool:
+        """Whether `value` is of the `expected` type(s), a boolean counting as no number.
+
+        With one type, a true answer tells the type checker what `value` is.
+        """
         ok = isinstance(value, expected) and not (
             isinstance(value, bool) and bool not in _as_tuple(expected)
         )

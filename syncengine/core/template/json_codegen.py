@@ -45,7 +45,12 @@ def _static_value(node: JsonNode) -> Any:
     if isinstance(node, JsonArray):
         return [_static_value(item) for item in node.items]
     assert isinstance(node, JsonObject)
-    return {key.value: _static_value(value) for key, value in node.members}  # type: ignore[union-attr]
+    static: dict[str, Any] = {}
+    for key, value in node.members:
+        # `_is_static` admits an object only when all of its keys are constants.
+        assert isinstance(key, JsonLiteral)
+        static[key.value] = _static_value(value)
+    return static
 
 
 def _distinct_keys(obj: dict[str, Any], expected: int) -> dict[str, Any]:
@@ -177,7 +182,7 @@ class JsonTemplate:
         self._folds = tuple(generator.folds)
         self._function = self._build(generator, body)
 
-    def _build(self, generator: _CodeGenerator, body: str) -> Callable[..., Any]:
+    def _build(self, generator: _CodeGenerator, body: str) -> Callable[..., list[Any]]:
         batch_args = [f"b{index}" for index in range(len(self.batch_names))]
         batch_args += [f"f{index}" for index in range(len(self._folds))]
         constant_args = [f"k{index}=_K[{index}]" for index in range(len(generator.constants))]
@@ -193,7 +198,7 @@ class JsonTemplate:
             "__builtins__": {},
         }
         exec(compile(source, "<json template>", "exec"), namespace)  # noqa: S102 - names only
-        function: Callable[..., Any] = namespace["render"]
+        function: Callable[..., list[Any]] = namespace["render"]
         return function
 
     def _batch_arguments(self, values: Mapping[str, Any]) -> list[Any]:
