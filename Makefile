@@ -33,9 +33,13 @@ demo: migrate
 run: demo
 	$(RUN_ENV) $(PY) manage.py rundev
 
+# Besides style: the import contracts of pyproject.toml (the pure core, one HTTP module, the
+# core's layers) and the types of the core. mypy's Django plugin loads the settings.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
+	$(TEST_ENV) $(VENV)/bin/mypy syncengine/core
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
