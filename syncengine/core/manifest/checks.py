@@ -5,9 +5,11 @@ the dotted path of the field (`endpoints.add_users.batch_size`, `custom_fields.1
 and, inside templates, the 1-based line and column. It normalises first (defaults filled
 in), then checks structure, every template (§5 static checks) and every variable use.
 
-This module is one checker class over one manifest; its rules share what they learn as
-they go (the declared variables, the auth header), so they stay together here while the
-generic shape checks live in `shapes`.
+This module is longer than most (about 650 lines) and stays one on purpose: it is one
+checker class over one manifest whose rules share what they learn as they go (the
+variables declared so far, the auth header's name, the integration type), and split
+across modules that state would have to be passed around or mixed in. The generic shape
+checks, which share nothing, live in `shapes`.
 """
 
 from __future__ import annotations

@@ -68,11 +68,15 @@ class JsonText:
 
 @dataclass(frozen=True, slots=True)
 class JsonArray:
+    """An array whose items are nodes."""
+
     items: tuple[JsonNode, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class JsonObject:
+    """An object: keys are constants or interpolated text, values are nodes."""
+
     members: tuple[tuple[JsonLiteral | JsonText, JsonNode], ...]
 
 
