@@ -22,7 +22,7 @@ if str(REPOSITORY_ROOT) not in sys.path:
 import orjson  # noqa: E402
 
 from syncengine.core.compiler import compile_manifest  # noqa: E402
-from syncengine.core.manifest import check_manifest  # noqa: E402
+from syncengine.core.manifest.checks import check_manifest  # noqa: E402
 from syncengine.core.types import RenderContext  # noqa: E402
 from syncengine.core.users import generate_users  # noqa: E402
 

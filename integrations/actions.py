@@ -23,14 +23,10 @@ from integrations.models import (
 from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import Organization, User
-from syncengine.core.manifest import (
-    MAX_DISPLAY_NAME_LENGTH,
-    NUL,
-    copy_error_classifications,
-    nul_diagnostic,
-    starter_manifest,
-)
+from syncengine.core.manifest.normalize import copy_error_classifications, starter_manifest
+from syncengine.core.manifest.schema import MAX_DISPLAY_NAME_LENGTH
 from syncengine.core.manifest_diff import manifest_diff
+from syncengine.core.nul import NUL, nul_diagnostic
 
 # Autosaves by the same person within this window amend their last revision instead of
 # adding one per pause in typing; explicit saves always add a revision.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncengine.core.manifest import check_manifest
+from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.preview import ManifestPreview, preview_manifest
 from syncengine.core.tracker import track_variables
 

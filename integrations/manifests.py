@@ -10,16 +10,15 @@ from typing import Any
 
 from integrations.models import Integration, IntegrationRevision, StoredLogo
 from portal.errors import ActionError
-from syncengine.core.manifest import (
-    INTEGRATION_TYPES,
+from syncengine.core.diagnostic_codes import (
     INVALID_TYPE,
     TOO_MANY,
     UNKNOWN_KEY,
     UNSUPPORTED_VERSION,
-    canonical_json,
-    check_manifest,
-    normalize_manifest,
 )
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import canonical_json, normalize_manifest
+from syncengine.core.manifest.schema import INTEGRATION_TYPES
 from syncengine.core.types import Diagnostic
 
 # A draft may be stored while it still has problems (the editor autosaves half-typed

@@ -18,7 +18,7 @@ from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from portal.models import Cohort, CohortMember, import_progress_key
-from syncengine.core.manifest import NUL, JsonPath, find_nul, shown_key
+from syncengine.core.nul import NUL, JsonPath, find_nul, shown_key
 
 IDENTIFIER_COLUMNS = ("user_id", "amplitude_id", "device_id", "email")
 MAX_VALUE_LENGTH = 200

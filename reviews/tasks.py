@@ -10,7 +10,7 @@ from integrations.manifests import manifest_of
 from portal.jobs import LeaseKeeper
 from reviews.models import ConformanceRun, ConformanceStatus
 from syncengine.core.compiler import compile_manifest
-from syncengine.core.conformance import run_conformance
+from syncengine.core.conformance.checks import run_conformance
 from syncengine.core.masking import mask_text
 from syncengine.core.preview import sample_context
 from syncengine.core.types import RenderContext

@@ -24,7 +24,7 @@ from portal.views.pages import paginate, query_without_page
 from reviews import decisions, selectors, submissions
 from reviews.checks import conformance_start, review_rerun_test
 from reviews.models import ReviewComment
-from syncengine.core.manifest import normalize_manifest
+from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.models import TestRun
 from syncengine.presenters import step_progress
 from syncengine.selectors import passing_full_test, test_settings_for

@@ -23,12 +23,9 @@ from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import CohortMember, User
 from syncengine import testruns
-from syncengine.core.manifest import (
-    REQUIRED_ENDPOINTS,
-    SELECT_TYPES,
-    check_manifest,
-    normalize_manifest,
-)
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.models import (
     DEFAULT_TEST_USERS,
     SigningSecret,

@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 from portal.wording import counted
 from syncengine import testruns
-from syncengine.core.manifest import SELECT_TYPES
-from syncengine.core.retry import AttemptRecord
+from syncengine.core.errors import AttemptRecord
+from syncengine.core.manifest.schema import SELECT_TYPES
 from syncengine.models import TestKind
 from syncengine.testusers import (
     MAX_TEST_USERS,

@@ -31,22 +31,21 @@ from portal.jobs import LeaseKeeper
 from portal.wording import counted
 from syncengine.core.compiler import CompiledIntegration, compile_manifest
 from syncengine.core.diagnosis import diagnose
-from syncengine.core.http import OutboundClient, PartnerError
-from syncengine.core.manifest import (
+from syncengine.core.errors import AttemptRecord, PartnerError
+from syncengine.core.http import OutboundClient
+from syncengine.core.manifest.normalize import ManifestError, normalize_manifest
+from syncengine.core.manifest.schema import (
     ADD_USERS,
     BATCH_ENDPOINTS,
     CREATE_LIST,
     REMOVE_USERS,
     UPDATE_USERS,
-    ManifestError,
-    auth_variable_references,
-    collect_declarations,
-    normalize_manifest,
 )
+from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import SyncResult, run_sync
-from syncengine.core.retry import AttemptRecord, RetryPolicy
-from syncengine.core.template import RenderError
+from syncengine.core.retry import RetryPolicy
+from syncengine.core.template.errors import RenderError
 from syncengine.core.types import RenderContext
 from syncengine.models import (
     FAILED,

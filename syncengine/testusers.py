@@ -22,12 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncengine.core.manifest import (
-    BATCH_ENDPOINTS,
-    ITEM_TEMPLATE,
-    collect_declarations,
-    collect_variable_uses,
-)
+from syncengine.core.manifest.schema import BATCH_ENDPOINTS, ITEM_TEMPLATE
+from syncengine.core.manifest.variables import collect_declarations, collect_variable_uses
 from syncengine.core.types import User
 from syncengine.core.users import generate_users
 

@@ -32,13 +32,9 @@ from portal.params import parse_id
 from portal.views.pages import paginate
 from syncengine import actions, selectors, testruns
 from syncengine.api.views import read_csv_upload
-from syncengine.core.manifest import (
-    CREATE_LIST,
-    REQUIRED_ENDPOINTS,
-    SELECT_TYPES,
-    check_manifest,
-    normalize_manifest,
-)
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.core.signing import SIGNATURE_HEADER
 from syncengine.models import TestKind, TestRun, UsersSource
 from syncengine.presenters import step_progress, users_description

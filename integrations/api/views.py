@@ -32,7 +32,7 @@ from portal.api.parsers import JSONParser, MultiPartParser
 from portal.api.permissions import IsDeveloper, api_org
 from portal.errors import ActionError
 from portal.params import optional_id
-from syncengine.core.manifest import canonical_json
+from syncengine.core.manifest.normalize import canonical_json
 from syncengine.core.manifest_diff import manifest_diff
 
 MAX_LOGO_UPLOAD = 1024 * 1024 + 1

@@ -13,13 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.editor.inputs import json_object
-from syncengine.core.manifest import (
-    AUTH_METHODS,
-    auth_variable_references,
-    default_auth,
-    default_auth_fields,
-    normalize_manifest,
-)
+from syncengine.core.manifest.normalize import default_auth, default_auth_fields, normalize_manifest
+from syncengine.core.manifest.schema import AUTH_METHODS
+from syncengine.core.manifest.variables import auth_variable_references
 
 # An auth method reads at most a few fields; anything longer is not what we handed out.
 MAX_REMEMBERED_FIELDS = 4

@@ -12,16 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.editor.inputs import json_object, shown
-from syncengine.core.manifest import (
+from syncengine.core.manifest.schema import (
     AUTH,
     BATCH_ENDPOINTS,
     ENDPOINT_ORDER,
     HEADERS,
     ITEM_TEMPLATE,
     PAYLOAD,
-    PREDEFINED_VARIABLES,
     URL,
     VARIABLE_NAME,
+)
+from syncengine.core.manifest.variables import (
+    PREDEFINED_VARIABLES,
     Declaration,
     VariableUse,
     collect_declarations,

@@ -14,7 +14,8 @@ from typing import Any
 
 from integrations.editor.inputs import AUTH_ROLE_KEYS, RAW_DEFAULT_PREFIX, json_object, shown
 from integrations.editor.labels import ENDPOINT_LABELS, ENDPOINT_SHORT_LABELS
-from syncengine.core.manifest import (
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import (
     AUTH_KEYS,
     BATCH_ENDPOINTS,
     CUSTOM_FIELD_TYPES,
@@ -28,9 +29,8 @@ from syncengine.core.manifest import (
     MIN_CONCURRENCY,
     REQUIRED_ENDPOINTS,
     SELECT_TYPES,
-    auth_variable_references,
-    normalize_manifest,
 )
+from syncengine.core.manifest.variables import auth_variable_references
 
 AUTH_CHOICES = (
     ("none", "No authentication", "No Authorization header."),

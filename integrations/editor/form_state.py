@@ -17,7 +17,8 @@ from typing import Any
 
 from integrations.editor.inputs import AUTH_ROLE_KEYS, RAW_DEFAULT_PREFIX
 from portal.params import parse_id
-from syncengine.core.manifest import (
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import (
     AUTH_KEYS,
     BATCH_ENDPOINTS,
     DEFAULT_BATCH_SIZE,
@@ -25,7 +26,6 @@ from syncengine.core.manifest import (
     ENDPOINT_ORDER,
     MAX_CONCURRENCY,
     SELECT_TYPES,
-    normalize_manifest,
 )
 
 STATE_FIELD = "state"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.editor.inputs import shown
-from syncengine.core.manifest import CUSTOM_FIELD_TYPES
+from syncengine.core.manifest.schema import CUSTOM_FIELD_TYPES
 
 
 def _select_options(options: Any) -> list[tuple[str, str]]:

@@ -21,12 +21,9 @@ from integrations.editor.modal import connect_modal
 from integrations.editor.paths import annotate
 from integrations.editor.tracker import annotate_tracker, tracker_rows
 from syncengine.core.jsonpath import PathSyntaxError, parse_path
-from syncengine.core.manifest import (
-    CREATE_LIST,
-    INTEGRATION_TYPES,
-    PREDEFINED_VARIABLES,
-    normalize_manifest,
-)
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import CREATE_LIST, INTEGRATION_TYPES
+from syncengine.core.manifest.variables import PREDEFINED_VARIABLES
 from syncengine.core.preview import SAMPLE_COHORT_ID, SAMPLE_COHORT_NAME, SAMPLE_LIST_ID
 
 MAX_EXAMPLE_INDEX = 20

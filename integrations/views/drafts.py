@@ -17,7 +17,7 @@ from integrations.views.uploads import upload_bytes
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.params import optional_id
-from syncengine.core.manifest import ManifestError, canonical_json, load_manifest
+from syncengine.core.manifest.normalize import ManifestError, canonical_json, load_manifest
 
 MAX_MANIFEST_UPLOAD = 4 * 1024 * 1024
 

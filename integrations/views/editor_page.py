@@ -27,7 +27,8 @@ from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.jinja import when
 from portal.params import optional_id
-from syncengine.core.manifest import ENDPOINT_ORDER, copy_error_classifications, normalize_manifest
+from syncengine.core.manifest.normalize import copy_error_classifications, normalize_manifest
+from syncengine.core.manifest.schema import ENDPOINT_ORDER
 
 
 def _wants_json(request: DeveloperRequest) -> bool:

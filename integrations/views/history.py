@@ -13,7 +13,7 @@ from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.params import parse_id
 from portal.views.pages import paginate, query_without_page
-from syncengine.core.manifest import normalize_manifest
+from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest_diff import manifest_diff
 
 HISTORY_PAGE_SIZE = 20

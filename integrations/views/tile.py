@@ -23,7 +23,7 @@ from integrations.views.uploads import upload_bytes
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.params import optional_id
-from syncengine.core.manifest import MAX_DISPLAY_NAME_LENGTH
+from syncengine.core.manifest.schema import MAX_DISPLAY_NAME_LENGTH
 
 
 class TileForm(forms.Form):

@@ -12,7 +12,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 from portal.middleware_input import nul_parameter_message
-from syncengine.core.manifest import NUL_MESSAGE, JsonPath, find_nul, shown_key
+from syncengine.core.nul import NUL_MESSAGE, JsonPath, find_nul, shown_key
 
 
 def json_path(path: JsonPath) -> str:

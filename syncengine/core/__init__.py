@@ -2,5 +2,18 @@
 
 Nothing in this package imports Django: template parsing, validation and rendering,
 batching, diffing, the outbound HTTP client and the list/property sync protocol live here
-so they can be unit-tested and benchmarked without a database. A test enforces the rule.
+so that they can be unit-tested and benchmarked without a database. A test enforces the
+rule, and so do the import contracts that `make lint` checks (pyproject.toml).
+
+Its modules form layers; each imports only from the layers below it:
+
+- `conformance`: the checks a reviewer sees before approving;
+- `preview`, `protocol`, `tracker`: live previews, the sync protocol, the variable tracker;
+- `retry`: trying a request again, and when;
+- `compiler`, `diagnosis`, `http`: building requests, explaining failures, sending;
+- `manifest`, `transport`: the manifest's schema, normalisation and checks; the SSRF guard;
+- `errors`: `PartnerError` and the other records of a partner call;
+- `display`, `masking`: what is shown of a call, with every secret masked;
+- `template`, `nul`: the template language; finding the NUL character;
+- `diagnostic_codes`, `jsonpath`, `manifest_diff`, `signing`, `slugify`, `types`, `users`.
 """

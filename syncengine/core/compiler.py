@@ -22,30 +22,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from syncengine.core.manifest import (
+from syncengine.core.diagnostic_codes import CANNOT_COMPILE
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import ManifestError, normalize_manifest
+from syncengine.core.manifest.schema import (
     ADD_USERS,
     BATCH_ENDPOINTS,
     CREATE_LIST,
     DEFAULT_CONTENT_TYPE,
     ENDPOINT_ORDER,
     REMOVE_USERS,
-    ManifestError,
-    check_manifest,
-    collect_declarations,
-    normalize_manifest,
 )
+from syncengine.core.manifest.variables import collect_declarations
 from syncengine.core.slugify import slugify
-from syncengine.core.template import (
-    HeaderTemplate,
-    JsonTemplate,
-    RenderError,
-    TemplateSyntaxError,
-    UrlTemplate,
-    check_header_value_text,
-    fix_surrogates,
-    parse_json_template,
-    value_as_text,
-)
+from syncengine.core.template.errors import RenderError, TemplateSyntaxError
+from syncengine.core.template.json_codegen import JsonTemplate
+from syncengine.core.template.json_parser import parse_json_template
+from syncengine.core.template.text import HeaderTemplate, UrlTemplate, check_header_value_text
+from syncengine.core.template.values import fix_surrogates, value_as_text
 from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
 
 __all__ = [
@@ -464,7 +458,7 @@ def compile_manifest_partially(
     Never raises.
     """
     if not isinstance(doc, dict):
-        empty = {"endpoints": {}}
+        empty: dict[str, Any] = {"endpoints": {}}
         return CompiledIntegration(empty, {}, (), _Auth("none")), {}
     manifest = normalize_manifest(doc)
     errors = [d for d in check_manifest(manifest) if d.is_error]
@@ -483,7 +477,7 @@ def compile_manifest_partially(
     except (TemplateSyntaxError, ValueError, KeyError, TypeError) as problem:
         # check_manifest let something through that the compiler cannot use: report it
         # on every endpoint rather than fail the preview.
-        diagnostic = Diagnostic("error", "cannot_compile", str(problem), "")
+        diagnostic = Diagnostic("error", CANNOT_COMPILE, str(problem), "")
         for name in compilable:
             blocked[name] = [diagnostic]
         return CompiledIntegration(manifest, {}, (), _Auth("none")), blocked

@@ -17,19 +17,15 @@ whatever their order in the list.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from syncengine.core import jsonpath
-from syncengine.core.masking import mask_text
+from syncengine.core.errors import Action, Diagnosis, PartnerError
 
-if TYPE_CHECKING:
-    from syncengine.core.http import PartnerError
-
-Action = Literal["retry", "fail", "ignore"]
-ACTIONS: frozenset[str] = frozenset({"retry", "fail", "ignore"})
+# The actions a classification can ask for, by the name the manifest gives them.
+ACTIONS: dict[str, Action] = {"retry": "retry", "fail": "fail", "ignore": "ignore"}
 
 # A hint per status family for unclassified errors: what a partner usually has to check.
 STATUS_HINTS: dict[int, str] = {
@@ -47,44 +43,6 @@ STATUS_HINTS: dict[int, str] = {
 }
 SERVER_ERROR_HINT = "The partner's server had a problem; the request will be retried."
 BODY_EXCERPT_CHARS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """A failure explained: a short title, a plain-language message and what to do next.
-
-    `action` is what the sender does: `retry`, `fail` or `ignore`. `classified` says
-    whether the partner's own error classification matched (then `classification` is it).
-    `detail` keeps the technical text of the error for the curious.
-    """
-
-    kind: str
-    title: str
-    message: str
-    action: Action
-    status: int | None = None
-    sub_code: str | None = None
-    classified: bool = False
-    classification: Mapping[str, Any] | None = None
-    detail: str = ""
-
-    @property
-    def permanent(self) -> bool:
-        return self.action == "fail"
-
-    def for_display(self, secrets: Iterable[str] = ()) -> dict[str, Any]:
-        """The diagnosis as a dict, secrets masked (a partner may echo a token back)."""
-        secrets = tuple(secrets)
-        return {
-            "kind": self.kind,
-            "title": mask_text(self.title, secrets),
-            "message": mask_text(self.message, secrets),
-            "action": self.action,
-            "status": self.status,
-            "sub_code": self.sub_code,
-            "classified": self.classified,
-            "detail": mask_text(self.detail, secrets),
-        }
 
 
 def reason_phrase(status: int, given: str = "") -> str:
@@ -172,9 +130,7 @@ def _diagnose_status(
     given_reason = response.reason if response is not None else ""
     entry, sub_code = match_classification(status, body, classifications)
     if entry is not None:
-        action = entry.get("action")
-        if action not in ACTIONS:
-            action = "fail" if error.permanent else "retry"
+        action = ACTIONS.get(entry.get("action", "")) or ("fail" if error.permanent else "retry")
         reason = str(entry.get("reason") or reason_phrase(status, given_reason))
         partner_message = str(entry.get("message") or "").strip()
         message = partner_message or f"The partner answered {status} {reason}."
@@ -234,7 +190,9 @@ def _seconds(value: Any) -> str:
         return "the time limit"
 
 
-def _explain_connection_refused(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_connection_refused(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     where = f"{host}:{info['port']}" if info.get("port") else host
     return (
         "Connection refused",
@@ -243,7 +201,9 @@ def _explain_connection_refused(error: PartnerError, host: str, info: Mapping) -
     )
 
 
-def _explain_dns_failure(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_dns_failure(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     if error.permanent:
         return (
             "Host not found",
@@ -256,7 +216,7 @@ def _explain_dns_failure(error: PartnerError, host: str, info: Mapping) -> tuple
     )
 
 
-def _explain_tls_error(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_tls_error(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Secure connection failed",
         f"The secure (TLS) connection to {host} failed: {error.message}. The server's "
@@ -264,7 +224,7 @@ def _explain_tls_error(error: PartnerError, host: str, info: Mapping) -> tuple[s
     )
 
 
-def _explain_timeout(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_timeout(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     phase = info.get("phase")
     limit = _seconds(info.get("timeout"))
     if phase == "connect":
@@ -276,7 +236,7 @@ def _explain_timeout(error: PartnerError, host: str, info: Mapping) -> tuple[str
     return "Timed out", text + " It will be retried if attempts remain."
 
 
-def _explain_redirect(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_redirect(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     location = info.get("location") or "(no Location header)"
     return (
         f"Redirect ({error.status})",
@@ -285,7 +245,7 @@ def _explain_redirect(error: PartnerError, host: str, info: Mapping) -> tuple[st
     )
 
 
-def _explain_too_large(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_too_large(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Response too large",
         f"The response declares {info.get('declared')} bytes, more than the "
@@ -293,7 +253,7 @@ def _explain_too_large(error: PartnerError, host: str, info: Mapping) -> tuple[s
     )
 
 
-def _explain_blocked(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_blocked(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     address = info.get("address") or host
     reason = info.get("reason") or "non-public"
     resolved = f"{host} resolves to {address}, " if address != host else f"{address} is "
@@ -304,15 +264,19 @@ def _explain_blocked(error: PartnerError, host: str, info: Mapping) -> tuple[str
     )
 
 
-def _explain_invalid_url(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_invalid_url(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return "Invalid URL", f"The URL cannot be used: {error.message}"
 
 
-def _explain_invalid_request(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_invalid_request(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return "Request cannot be sent", f"The request cannot be sent as rendered: {error.message}"
 
 
-def _explain_closed(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_closed(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Connection closed",
         f"The connection to {host} was closed before a complete response arrived "
@@ -320,14 +284,16 @@ def _explain_closed(error: PartnerError, host: str, info: Mapping) -> tuple[str,
     )
 
 
-def _explain_connection_error(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_connection_error(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return (
         "Connection failed",
         f"Could not connect to {host}: {error.message}. It will be retried if attempts remain.",
     )
 
 
-def _explain_non_json(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_non_json(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
     return (
         "Response is not JSON",
         f"This step needs to read a value from the response, but the body is not valid "
@@ -335,7 +301,9 @@ def _explain_non_json(error: PartnerError, host: str, info: Mapping) -> tuple[st
     )
 
 
-def _explain_list_id_missing(error: PartnerError, host: str, info: Mapping) -> tuple[str, str]:
+def _explain_list_id_missing(
+    error: PartnerError, host: str, info: Mapping[str, Any]
+) -> tuple[str, str]:
     return "List id not found", error.message
 
 

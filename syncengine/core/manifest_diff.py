@@ -8,6 +8,7 @@ line diff so a payload edit reads like a code review.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ class Change:
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Leaf values by dotted path; empty objects and lists are leaves themselves."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict) and value:
         items = value.items()
     elif isinstance(value, list) and value:

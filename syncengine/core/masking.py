@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from syncengine.core.template import URL_SAFE_CHARACTERS
+from syncengine.core.template.text import URL_SAFE_CHARACTERS
 
 MASK = "••••••"
 

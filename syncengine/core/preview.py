@@ -15,17 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncengine.core.compiler import compile_manifest_partially
-from syncengine.core.manifest import (
-    ADD_USERS,
-    BATCH_ENDPOINTS,
-    ENDPOINT_ORDER,
-    REMOVE_USERS,
-    auth_variable_references,
-    collect_declarations,
-    normalize_manifest,
-)
+from syncengine.core.diagnostic_codes import RENDER_ERROR
+from syncengine.core.manifest.normalize import normalize_manifest
+from syncengine.core.manifest.schema import ADD_USERS, BATCH_ENDPOINTS, ENDPOINT_ORDER, REMOVE_USERS
+from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
 from syncengine.core.masking import MASK, mask_headers, mask_text
-from syncengine.core.template import RenderError
+from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
 from syncengine.core.users import generate_users
 
@@ -267,7 +262,7 @@ def preview_manifest(
                 batch_id=SAMPLE_BATCH_ID if name in BATCH_ENDPOINTS else None,
             )
         except RenderError as error:
-            diagnostic = Diagnostic("error", "render_error", error.message, error.path)
+            diagnostic = Diagnostic("error", RENDER_ERROR, error.message, error.path)
             previews.append(EndpointPreview(endpoint=name, errors=(diagnostic,)))
             continue
         previews.append(_render_preview(request, reveal=reveal))

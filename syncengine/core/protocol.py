@@ -36,12 +36,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from syncengine.core import diagnosis as diagnosis_module
 from syncengine.core import jsonpath
-from syncengine.core.http import OutboundClient, PartnerError, PartnerResponse
-from syncengine.core.manifest import (
+from syncengine.core.compiler import CompiledIntegration
+from syncengine.core.diagnosis import diagnose
+from syncengine.core.errors import AttemptRecord, Diagnosis, PartnerError, PartnerResponse
+from syncengine.core.http import OutboundClient
+from syncengine.core.manifest.schema import (
     ADD_USERS,
     CREATE_LIST,
     DEFAULT_LIST_ID_PATH,
@@ -49,12 +51,8 @@ from syncengine.core.manifest import (
     REMOVE_USERS,
     UPDATE_USERS,
 )
-from syncengine.core.retry import AttemptRecord, Delivery, RetryPolicy, send_with_retries
+from syncengine.core.retry import Delivery, RetryPolicy, send_with_retries
 from syncengine.core.types import RenderContext, User
-
-if TYPE_CHECKING:
-    from syncengine.core.compiler import CompiledIntegration
-    from syncengine.core.diagnosis import Diagnosis
 
 logger = logging.getLogger(__name__)
 
@@ -367,7 +365,7 @@ def _create_list(
     try:
         list_id = read_list_id(delivery.response, path)
     except PartnerError as error:
-        error.diagnosis = diagnosis_module.diagnose(error, classifications)
+        error.diagnosis = diagnose(error, classifications)
         result.error = error
         return None
     result.list_id = list_id
@@ -386,7 +384,7 @@ def _render_failure(problem: Exception, endpoint: str) -> PartnerError:
         permanent=True,
         info={"path": path, "endpoint": endpoint},
     )
-    error.diagnosis = diagnosis_module.diagnose(error)
+    error.diagnosis = diagnose(error)
     return error
 
 

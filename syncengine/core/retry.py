@@ -3,7 +3,9 @@
 The platform promises partners (DESIGN section 6): connection errors, timeouts, 408, 429
 and 5xx except 501 and 505 are retried, with exponential backoff and jitter over at most
 8 attempts (1 s growing to about 2 minutes of total waiting), honouring `Retry-After`
-(delta-seconds or an HTTP date, capped). Every other response status is permanent.
+(delta-seconds or an HTTP date, capped). Every other response status is permanent. The
+client marks each error by those rules as it raises it (`errors.is_retryable_status`,
+`errors.parse_retry_after`); this module decides how often to try and how long to wait.
 
 An endpoint's error classifications (`errors` in the manifest) can override that default
 per status and sub-code: `retry` makes a failure retryable, `fail` makes it permanent and
@@ -16,23 +18,19 @@ can store it and show "attempt 2 of 8, waiting 4.2 s".
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-from syncengine.core import diagnosis as diagnosis_module
+from syncengine.core.diagnosis import diagnose
+from syncengine.core.errors import AttemptRecord, Diagnosis, PartnerError, PartnerResponse
+from syncengine.core.http import OutboundClient
 from syncengine.core.masking import mask_text
-
-if TYPE_CHECKING:
-    from syncengine.core.diagnosis import Diagnosis
-    from syncengine.core.http import OutboundClient, PartnerError, PartnerResponse
-    from syncengine.core.types import PreparedRequest
+from syncengine.core.types import PreparedRequest
 
 logger = logging.getLogger(__name__)
 
@@ -46,48 +44,6 @@ RETRY_AFTER_CAP = 120.0
 # Each backoff delay is spread by up to ±20 % so that many batches failing together do
 # not come back in lockstep.
 JITTER = 0.2
-
-# 501 Not Implemented and 505 HTTP Version Not Supported will not change on a retry.
-NON_RETRYABLE_5XX = frozenset({501, 505})
-RETRYABLE_4XX = frozenset({408, 429})
-
-Outcome = Literal["success", "ignored", "retrying", "failed"]
-
-
-def is_retryable_status(status: int) -> bool:
-    """The platform's default: 408, 429 and 5xx except 501 and 505 are worth retrying."""
-    if status in RETRYABLE_4XX:
-        return True
-    return 500 <= status <= 599 and status not in NON_RETRYABLE_5XX
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header value, or None when absent or invalid.
-
-    Accepts delta-seconds (`"120"`) and an HTTP date (`"Wed, 21 Oct 2015 07:28:00 GMT"`).
-    A date in the past means "now" (0 seconds). Negative, fractional-looking or otherwise
-    malformed values are ignored rather than guessed at: the normal backoff applies.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    # isdigit() alone also accepts digits such as "²" that are not delta-seconds.
-    if text.isascii() and text.isdigit():
-        seconds = float(text)  # not int(): that refuses more than 4300 digits
-        return seconds if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        # RFC 9110 dates are always GMT; parsedate gives a naive datetime for "-0000".
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,75 +98,6 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    """One try of one request, as the caller stores and displays it.
-
-    `request` is the request as sent (with User-Agent, Idempotency-Key and signature);
-    `wait_seconds` is the pause chosen before the next attempt (None when there is none).
-    Use `for_display()` for anything shown to people: it masks the request's secrets.
-    """
-
-    endpoint: str
-    batch_id: str | None
-    attempt: int
-    max_attempts: int
-    outcome: Outcome
-    request: PreparedRequest
-    response: PartnerResponse | None = None
-    error: PartnerError | None = None
-    diagnosis: Diagnosis | None = None
-    wait_seconds: float | None = None
-    latency_ms: float | None = None
-    started_at: float = field(default_factory=time.time)
-
-    @property
-    def status(self) -> int | None:
-        if self.response is not None:
-            return self.response.status
-        return None
-
-    def describe(self) -> str:
-        """A one-line summary: "attempt 2 of 8: 503 Service Unavailable, waiting 4.2 s"."""
-        head = f"attempt {self.attempt} of {self.max_attempts}"
-        if self.outcome == "success" and self.response is not None:
-            what = f"{self.response.status} {self.response.reason}".strip()
-        elif self.diagnosis is not None:
-            what = self.diagnosis.title
-        elif self.error is not None:
-            what = self.error.kind
-        else:
-            what = self.outcome
-        text = f"{head}: {what}"
-        if self.outcome == "retrying" and self.wait_seconds is not None:
-            text += f", waiting {self.wait_seconds:.1f} s"
-        elif self.outcome == "ignored":
-            text += ", ignored as classified"
-        elif self.outcome == "failed":
-            text += ", giving up"
-        return text
-
-    def for_display(self) -> dict[str, Any]:
-        """Everything about the attempt with every secret of the request masked."""
-        from syncengine.core.http import request_for_display, response_for_display
-
-        secrets = self.request.secrets
-        return {
-            "endpoint": self.endpoint,
-            "batch_id": self.batch_id,
-            "attempt": self.attempt,
-            "max_attempts": self.max_attempts,
-            "outcome": self.outcome,
-            "summary": mask_text(self.describe(), secrets),
-            "wait_seconds": self.wait_seconds,
-            "latency_ms": self.latency_ms,
-            "started_at": self.started_at,
-            "request": request_for_display(self.request),
-            "response": (response_for_display(self.response, secrets) if self.response else None),
-            "diagnosis": self.diagnosis.for_display(secrets) if self.diagnosis else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Delivery:
     """A request that the partner accepted (2xx) or whose error was classified `ignore`."""
 
@@ -240,9 +127,6 @@ def send_with_retries(
     wait; `throttle` (a rate limiter) is called before every attempt; `sleep` is injected
     by tests and by the protocol (which makes it return early when a run stops).
     """
-    # Imported here because http.py imports this module for the retry rules above.
-    from syncengine.core.http import PartnerError
-
     policy = policy or RetryPolicy()
     attempts: list[AttemptRecord] = []
 
@@ -260,7 +144,7 @@ def send_with_retries(
         try:
             response = client.send(request, signing_secret=signing_secret)
         except PartnerError as error:
-            verdict = diagnosis_module.diagnose(error, classifications)
+            verdict = diagnose(error, classifications)
             error.diagnosis = verdict
             sent = error.request or request
             latency = error.response.latency_ms if error.response is not None else None

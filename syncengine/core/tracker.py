@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from syncengine.core.manifest import (
-    AUTH,
+from syncengine.core.diagnostic_codes import UNDECLARED_VARIABLE
+from syncengine.core.manifest.schema import AUTH
+from syncengine.core.manifest.variables import (
     PREDEFINED_VARIABLES,
-    UNDECLARED_VARIABLE,
     Declaration,
     VariableUse,
     collect_declarations,
@@ -149,7 +149,7 @@ def _declared_rows(
     rows = []
     for declaration in declarations:
         locations = tuple(_location(use) for use in uses if use.variable == declaration.variable)
-        source = declaration.source
+        source: Literal["auth", "custom_field", "mapping_field"] = declaration.source
         if source == "custom_field" and declaration.variable in auth_variables:
             source = "auth"
         rows.append(

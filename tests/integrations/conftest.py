@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parents[1] / "core" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "syncengine" / "core" / "fixtures"
 
 
 def fixture_manifest(name: str = "acme_list") -> dict:

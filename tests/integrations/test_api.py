@@ -11,7 +11,7 @@ import pytest
 
 from integrations.models import Integration, StoredLogo
 from portal.models import AuditEvent
-from syncengine.core.manifest import canonical_json
+from syncengine.core.manifest.normalize import canonical_json
 from tests.integrations.conftest import fixture_manifest, png_bytes
 
 BASE = "/api/v1/integrations/"

@@ -18,7 +18,8 @@ from integrations.editor.modal import connect_modal
 from integrations.editor.panel import example_list_response
 from integrations.editor.paths import describe_path, input_path
 from integrations.editor.revision_diff import revision_diff
-from syncengine.core.manifest import check_manifest, normalize_manifest, starter_manifest
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import normalize_manifest, starter_manifest
 from syncengine.core.manifest_diff import manifest_diff
 from tests.integrations.conftest import fixture_manifest
 

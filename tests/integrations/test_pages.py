@@ -12,7 +12,7 @@ from integrations import actions
 from integrations.models import Integration, IntegrationRevision
 from portal import actions as portal_actions
 from portal.flags import DEVELOPER_PORTAL
-from syncengine.core.manifest import canonical_json, normalize_manifest
+from syncengine.core.manifest.normalize import canonical_json, normalize_manifest
 from tests.integrations.conftest import fixture_manifest, png_bytes
 from tests.integrations.forms import form_values, state_post
 

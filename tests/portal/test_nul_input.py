@@ -17,7 +17,9 @@ from portal import actions as portal_actions
 from portal.errors import ActionError
 from portal.models import AuditEvent, CohortMember
 from reviews.models import ReviewComment
-from syncengine.core.manifest import NUL_CHARACTER, check_manifest, find_nul
+from syncengine.core.diagnostic_codes import NUL_CHARACTER
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.nul import find_nul
 from syncengine.models import TestSettings
 from tests.integrations.conftest import fixture_manifest
 from tests.integrations.forms import form_values, state_post

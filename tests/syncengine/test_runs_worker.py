@@ -21,7 +21,6 @@ from demo_partner import DemoPartner
 from integrations import actions as integration_actions
 from syncengine import actions, selectors
 from syncengine.models import TestExchange, TestRun
-from tests.core.test_http import raw_server, read_request_head
 from tests.syncengine.conftest import (
     list_manifest,
     make_draft,
@@ -29,6 +28,7 @@ from tests.syncengine.conftest import (
     save_settings,
     with_endpoint,
 )
+from tests.syncengine.core.test_http import raw_server, read_request_head
 
 pytestmark = pytest.mark.worker
 

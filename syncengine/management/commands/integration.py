@@ -14,17 +14,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncengine.actions import option_values
 from syncengine.core.compiler import compile_manifest
-from syncengine.core.manifest import (
-    BATCH_ENDPOINTS,
-    SELECT_TYPES,
-    ManifestError,
-    check_manifest,
-    load_manifest,
-    normalize_manifest,
-)
+from syncengine.core.manifest.checks import check_manifest
+from syncengine.core.manifest.normalize import ManifestError, load_manifest, normalize_manifest
+from syncengine.core.manifest.schema import BATCH_ENDPOINTS, SELECT_TYPES
 from syncengine.core.preview import sample_context
 from syncengine.core.protocol import batch_id_for
-from syncengine.core.template import RenderError
+from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, RenderContext
 from syncengine.core.users import generate_users
 
@@ -195,7 +190,7 @@ class Command(BaseCommand):
     def handle_export(self, *, integration_id: int, **_) -> None:
         from integrations.manifests import manifest_of
         from integrations.models import Integration
-        from syncengine.core.manifest import canonical_json
+        from syncengine.core.manifest.normalize import canonical_json
 
         integration = Integration.objects.filter(pk=integration_id).first()
         if integration is None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from syncengine.core.manifest import PREDEFINED_VARIABLES
+from syncengine.core.manifest.variables import PREDEFINED_VARIABLES
 from syncengine.core.tracker import Location, TrackerRow, track_variables
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,15 +9,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from syncengine.core.template import (
-    HeaderTemplate,
-    JsonTemplate,
-    RenderError,
-    TemplateSyntaxError,
-    UrlTemplate,
-    fix_surrogates,
-    parse_json_template,
-)
+from syncengine.core.template.errors import RenderError, TemplateSyntaxError
+from syncengine.core.template.json_codegen import JsonTemplate
+from syncengine.core.template.json_parser import parse_json_template
+from syncengine.core.template.text import HeaderTemplate, UrlTemplate
+from syncengine.core.template.values import fix_surrogates
 
 # Any Python text, lone surrogates included, with JSON/template metacharacters favoured.
 HOSTILE_CHARACTERS = st.sampled_from([*'"\\{}[]:,$\n\r\t\x00\u2028\ud800\udfff😀', "$x"])

@@ -13,7 +13,8 @@ from werkzeug import Request, Response
 
 from demo_partner import DemoPartner
 from syncengine.core.diagnosis import diagnose, match_classification, read_sub_code
-from syncengine.core.http import MAX_CONTENT_LENGTH, OutboundClient, PartnerError
+from syncengine.core.errors import PartnerError
+from syncengine.core.http import MAX_CONTENT_LENGTH, OutboundClient
 from syncengine.core.types import PreparedRequest
 
 AUTH_CLASSIFICATION = {

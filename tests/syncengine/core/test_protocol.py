@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 from demo_partner import DemoPartner
 from demo_partner import manifests as demo_manifests
 from syncengine.core.compiler import compile_manifest
+from syncengine.core.errors import AttemptRecord
 from syncengine.core.http import OutboundClient
 from syncengine.core.protocol import (
     BATCH_ID_HEX_CHARS,
@@ -29,7 +30,7 @@ from syncengine.core.protocol import (
     run_sync,
     users_by_key,
 )
-from syncengine.core.retry import AttemptRecord, RetryPolicy
+from syncengine.core.retry import RetryPolicy
 from syncengine.core.types import RenderContext
 
 TOKEN = "demo-token"

@@ -1,63 +1,34 @@
-"""The integration manifest (DESIGN §4) and the static checks of §5."""
+"""The manifest checks of DESIGN §4 and the static template checks of §5."""
 
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncengine.core.manifest import (
-    DEFAULT_BATCH_SIZE,
-    MANIFEST_VERSION,
+from syncengine.core.manifest.checks import check_manifest, manifest_errors
+from syncengine.core.manifest.normalize import (
+    canonical_json,
+    load_manifest,
+    normalize_manifest,
+)
+from syncengine.core.manifest.schema import (
     MAX_BATCH_SIZE,
     TOP_LEVEL_KEYS,
-    ManifestError,
-    canonical_json,
-    check_manifest,
-    copy_error_classifications,
-    default_auth,
-    default_auth_fields,
-    load_manifest,
-    manifest_errors,
-    normalize_manifest,
-    starter_manifest,
 )
 from syncengine.core.types import Diagnostic
-
-FIXTURES = Path(__file__).parent / "fixtures"
-VALID_FIXTURES = ["acme_list", "jsonapi_list", "property_basic", "no_auth_minimal"]
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def acme() -> dict[str, Any]:
-    """The example of DESIGN §4: a valid list integration with bearer auth."""
-    return fixture("acme_list")
-
-
-def problems(doc: Any) -> set[tuple[str, str, str, int | None, int | None]]:
-    return {(d.severity, d.code, d.path, d.line, d.column) for d in check_manifest(doc)}
-
-
-def only(doc: Any, path: str) -> Diagnostic:
-    """The one diagnostic at `path` (fails if there are none or several)."""
-    found = [d for d in check_manifest(doc) if d.path == path]
-    assert len(found) == 1, found
-    return found[0]
-
-
-def codes_at(doc: Any, path: str) -> list[str]:
-    return [d.code for d in check_manifest(doc) if d.path == path]
-
-
-# -- fixtures --------------------------------------------------------------------------
+from tests.syncengine.core.manifest.conftest import (
+    VALID_FIXTURES,
+    acme,
+    classification,
+    codes_at,
+    fixture,
+    only,
+    problems,
+)
 
 
 @pytest.mark.parametrize("name", VALID_FIXTURES)
@@ -90,9 +61,6 @@ def test_the_broken_manifest_reports_every_problem_where_it_is():
     }
 
 
-# -- top level -------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("doc", [None, [], "manifest", 3, True])
 def test_a_manifest_must_be_an_object(doc):
     assert check_manifest(doc) == [
@@ -114,13 +82,6 @@ def test_it_refuses_other_manifest_versions():
     assert only(doc, "manifest_version").message == "manifest_version must be 1"
 
 
-def test_a_missing_manifest_version_means_version_1():
-    doc = acme()
-    del doc["manifest_version"]
-    assert check_manifest(doc) == []
-    assert normalize_manifest(doc)["manifest_version"] == MANIFEST_VERSION
-
-
 @pytest.mark.parametrize(
     ("value", "code"), [(None, "invalid_type"), ("  ", "required"), ("x" * 101, "invalid_value")]
 )
@@ -140,9 +101,6 @@ def test_slugify_cohort_name_must_be_a_boolean():
     doc = acme()
     doc["slugify_cohort_name"] = "yes"
     assert only(doc, "slugify_cohort_name").message == "must be a boolean, not a string"
-
-
-# -- fields ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["Region", "1st", "my-var", "", "a" * 65])
@@ -173,14 +131,6 @@ def test_select_options_must_be_non_empty_and_unique():
     assert codes_at(doc, "custom_fields.1.options.1.value") == ["invalid_options"]
     doc["custom_fields"][1]["options"] = []
     assert codes_at(doc, "custom_fields.1.options") == ["invalid_options"]
-
-
-def test_an_option_label_defaults_to_its_value():
-    doc = acme()
-    doc["custom_fields"][1]["options"] = [{"value": "us"}]
-    assert normalize_manifest(doc)["custom_fields"][1]["options"] == [
-        {"value": "us", "label": "us"}
-    ]
 
 
 def test_a_default_must_be_one_of_the_options():
@@ -218,9 +168,6 @@ def test_mapping_options_are_user_property_names():
     assert codes_at(doc, "mapping_fields.0.options.2") == ["invalid_type"]
 
 
-# -- auth ------------------------------------------------------------------------------
-
-
 def test_auth_must_refer_to_a_declared_custom_field():
     doc = acme()
     doc["custom_fields"][0]["variable"] = "token"
@@ -243,18 +190,6 @@ def test_basic_auth_may_have_no_password():
         "password_variable": None,
     }
     assert check_manifest(doc) == []
-
-
-def test_basic_auth_defaults_to_api_key_and_secret_key():
-    doc = acme()
-    doc["auth"] = {"method": "basic"}
-    assert normalize_manifest(doc)["auth"] == default_auth("basic")
-    assert default_auth("basic") == {
-        "method": "basic",
-        "username_variable": "api_key",
-        "password_variable": "secret_key",
-    }
-    assert codes_at(doc, "auth.username_variable") == ["auth_variable_missing"]
 
 
 def test_auth_method_keys_are_checked_per_method():
@@ -282,38 +217,6 @@ def test_the_auth_header_cannot_use_values_some_endpoints_lack():
     diagnostic = only(doc, "auth.value_template")
     assert diagnostic.code == "variable_not_available"
     assert (diagnostic.line, diagnostic.column) == (1, 15)
-
-
-@pytest.mark.parametrize(
-    ("method", "variables"),
-    [
-        ("none", []),
-        ("basic", ["api_key", "secret_key"]),
-        ("bearer", ["bearer_token"]),
-        ("api_key_header", ["api_key"]),
-    ],
-)
-def test_each_auth_method_declares_its_default_fields(method, variables):
-    fields = default_auth_fields(method)
-    assert [field["variable"] for field in fields] == variables
-    assert all(field["secret"] and field["type"] == "string" for field in fields)
-
-
-def test_basic_auth_secret_key_is_optional_and_labelled():
-    api_key, secret_key = default_auth_fields("basic")
-    assert (api_key["display_name"], api_key["required"]) == ("API Key", True)
-    assert (secret_key["display_name"], secret_key["required"]) == ("Secret Key", False)
-
-
-def test_default_auth_fields_pass_the_checks_with_their_method():
-    for method in ("none", "basic", "bearer", "api_key_header"):
-        doc = acme()
-        doc["auth"] = default_auth(method)
-        doc["custom_fields"] = [*default_auth_fields(method), doc["custom_fields"][1]]
-        assert manifest_errors(doc) == [], method
-
-
-# -- endpoints -------------------------------------------------------------------------
 
 
 def test_a_list_integration_needs_its_three_endpoints():
@@ -483,12 +386,6 @@ def test_batch_size_is_a_whole_number_in_range(size, valid):
     assert (codes_at(doc, "endpoints.add_users.batch_size") == []) is valid
 
 
-def test_batch_size_defaults_to_the_maximum():
-    doc = acme()
-    del doc["endpoints"]["add_users"]["batch_size"]
-    assert normalize_manifest(doc)["endpoints"]["add_users"]["batch_size"] == DEFAULT_BATCH_SIZE
-
-
 @pytest.mark.parametrize(
     ("path", "valid"),
     [
@@ -505,20 +402,6 @@ def test_list_id_path_is_a_dotted_path(path, valid):
     doc = acme()
     doc["endpoints"]["create_list"]["list_id_path"] = path
     assert (codes_at(doc, "endpoints.create_list.list_id_path") == []) is valid
-
-
-def test_list_id_path_defaults_to_list_id():
-    doc = acme()
-    del doc["endpoints"]["create_list"]["list_id_path"]
-    assert normalize_manifest(doc)["endpoints"]["create_list"]["list_id_path"] == "listId"
-
-
-# -- error classifications -------------------------------------------------------------
-
-
-def classification(**overrides: Any) -> dict[str, Any]:
-    base = {"status": 401, "reason": "Unauthorized", "message": "Check your key", "action": "fail"}
-    return base | overrides
 
 
 @pytest.mark.parametrize(
@@ -556,25 +439,6 @@ def test_an_error_classification_is_unique_per_status_and_sub_code():
     assert "endpoints.add_users.errors.0" in diagnostic.message
 
 
-def test_error_classification_defaults():
-    doc = acme()
-    doc["endpoints"]["add_users"]["errors"] = [{"status": 500}]
-    assert check_manifest(doc) == []
-    assert normalize_manifest(doc)["endpoints"]["add_users"]["errors"] == [
-        {
-            "status": 500,
-            "sub_code": None,
-            "sub_code_path": None,
-            "reason": "",
-            "message": "",
-            "action": "fail",
-        }
-    ]
-
-
-# -- delivery --------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("delivery", "path"),
     [
@@ -594,81 +458,10 @@ def test_delivery_settings_are_checked(delivery, path):
     assert len(codes_at(doc, path)) == 1
 
 
-def test_delivery_defaults():
-    assert normalize_manifest(acme())["delivery"] == {
-        "max_concurrency": 4,
-        "requests_per_second": None,
-        "sign_requests": False,
-    }
-
-
 def test_a_fractional_rate_limit_is_allowed():
     doc = acme()
     doc["delivery"] = {"max_concurrency": 1, "requests_per_second": 0.5, "sign_requests": True}
     assert check_manifest(doc) == []
-
-
-# -- variables -------------------------------------------------------------------------
-
-
-def test_an_undeclared_variable_is_reported_where_it_is_used():
-    doc = acme()
-    doc["endpoints"]["add_users"]["payload"] = '{\n  "userIds": $items,\n  "src": "$source"\n}'
-    diagnostic = only(doc, "endpoints.add_users.payload")
-    assert diagnostic.code == "undeclared_variable"
-    assert (diagnostic.line, diagnostic.column) == (3, 11)
-
-
-def test_an_undeclared_variable_gets_a_suggestion():
-    doc = acme()
-    doc["endpoints"]["add_users"]["url"] = "https://api.acme.test/lists/$listId/add"
-    message = only(doc, "endpoints.add_users.url").message
-    assert message.endswith("Did you mean $list_id?")
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "part", "template"),
-    [
-        ("create_list", "url", "https://api.acme.test/$list_id"),
-        ("create_list", "payload", '{"b": "$batch_id"}'),
-        ("create_list", "payload", '{"i": $items}'),
-        ("add_users", "item_template", '{"i": $items}'),
-        ("add_users", "payload", '{"i": $items, "in": $in_cohort}'),
-        ("add_users", "url", "https://api.acme.test/$user_id_field_amplitude"),
-        ("add_users", "payload", '{"i": $items, "u": "$user_id_field_amplitude"}'),
-    ],
-)
-def test_a_variable_used_where_it_has_no_value_is_reported(endpoint, part, template):
-    doc = acme()
-    doc["endpoints"][endpoint][part] = template
-    assert "variable_not_available" in codes_at(doc, f"endpoints.{endpoint}.{part}")
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "part", "template"),
-    [
-        ("add_users", "url", "https://api.acme.test/$list_id/$batch_id/$cohort_id"),
-        ("add_users", "item_template", '{"u": "$user_id_field_amplitude", "in": $in_cohort}'),
-        ("add_users", "item_template", '["$user_id_field_amplitude", "$list_id", "$batch_id"]'),
-        ("create_list", "payload", '{"n": "$amplitude_cohort_name", "id": "$cohort_id"}'),
-    ],
-)
-def test_pre_defined_variables_are_accepted_where_they_have_a_value(endpoint, part, template):
-    doc = acme()
-    doc["endpoints"][endpoint][part] = template
-    assert manifest_errors(doc) == []
-
-
-def test_a_declared_variable_used_nowhere_is_a_warning():
-    doc = acme()
-    doc["custom_fields"].append({"variable": "unused", "display_name": "Unused"})
-    diagnostic = only(doc, "custom_fields.2.variable")
-    assert (diagnostic.severity, diagnostic.code) == ("warning", "unused_variable")
-    assert manifest_errors(doc) == []
-
-
-def test_a_variable_used_only_by_auth_counts_as_used():
-    assert [d for d in check_manifest(acme()) if d.code == "unused_variable"] == []
 
 
 def test_check_manifest_does_not_modify_its_input():
@@ -678,133 +471,6 @@ def test_check_manifest_does_not_modify_its_input():
     normalize_manifest(doc)
     assert doc == before
 
-
-# -- normalisation and canonical JSON --------------------------------------------------
-
-
-def test_normalize_fills_defaults_in_the_documented_order():
-    normalized = normalize_manifest({"display_name": "X", "integration_type": "list"})
-    assert list(normalized) == list(TOP_LEVEL_KEYS)
-    assert normalized["auth"] == {"method": "none"}
-    assert normalized["logo_png_base64"] is None
-
-
-def test_normalize_keeps_unknown_keys_sorted_after_known_ones():
-    normalized = normalize_manifest({"zeta": 1, "display_name": "X", "alpha": [1]})
-    assert list(normalized)[-2:] == ["alpha", "zeta"]
-
-
-def test_normalize_orders_endpoints_and_their_keys():
-    doc = acme()
-    doc["endpoints"] = dict(reversed(list(doc["endpoints"].items())))
-    doc["endpoints"]["add_users"] = dict(reversed(list(doc["endpoints"]["add_users"].items())))
-    endpoints = normalize_manifest(doc)["endpoints"]
-    assert list(endpoints) == ["create_list", "add_users", "remove_users"]
-    assert list(endpoints["add_users"]) == [
-        "method",
-        "url",
-        "headers",
-        "payload",
-        "item_template",
-        "batch_size",
-        "errors",
-    ]
-
-
-@pytest.mark.parametrize("name", [*VALID_FIXTURES, "broken"])
-def test_export_import_export_is_byte_identical(name):
-    exported = canonical_json(fixture(name))
-    assert canonical_json(load_manifest(exported)) == exported
-    assert exported.endswith(b"}\n")
-    assert exported.startswith(b'{\n  "manifest_version": 1,\n')
-
-
-def test_canonical_json_keeps_non_ascii_readable():
-    doc = acme()
-    doc["display_name"] = "Café Audiences"
-    assert "Café Audiences".encode() in canonical_json(doc)
-
-
-def test_canonical_json_escapes_a_lone_surrogate_so_the_output_is_valid_utf8():
-    doc = acme()
-    doc["display_name"] = "bad \ud800"
-    exported = canonical_json(doc)
-    exported.decode("utf-8")
-    assert b"\\ud800" in exported
-    assert canonical_json(load_manifest(exported)) == exported
-
-
-def test_normalize_is_idempotent_on_the_fixtures():
-    for name in [*VALID_FIXTURES, "broken"]:
-        once = normalize_manifest(fixture(name))
-        assert normalize_manifest(once) == once
-
-
-# -- loading ---------------------------------------------------------------------------
-
-
-def test_load_manifest_reports_syntax_errors_with_line_and_column():
-    with pytest.raises(ManifestError) as caught:
-        load_manifest('{\n  "display_name": "x",\n  oops\n}')
-    [diagnostic] = caught.value.diagnostics
-    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("invalid_json", 3, 3)
-
-
-def test_load_manifest_refuses_duplicate_keys_and_nan():
-    with pytest.raises(ManifestError, match="duplicate key 'a'"):
-        load_manifest('{"a": 1, "a": 2}')
-    with pytest.raises(ManifestError, match="NaN is not valid JSON"):
-        load_manifest('{"a": NaN}')
-
-
-def test_load_manifest_refuses_non_utf8():
-    with pytest.raises(ManifestError, match="not UTF-8"):
-        load_manifest(b'{"a": "\xff"}')
-
-
-# -- copying error classifications -----------------------------------------------------
-
-
-def test_copy_error_classifications_merges_by_status_and_sub_code():
-    doc = fixture("jsonapi_list")
-    doc["endpoints"]["add_users"]["errors"] = [classification(message="mine")]
-    copied = copy_error_classifications(doc, source="create_list", target="add_users")
-    errors = copied["endpoints"]["add_users"]["errors"]
-    assert [(e["status"], e["message"]) for e in errors] == [
-        (401, "mine"),
-        (429, "Klaviyo asked us to slow down"),
-    ]
-    assert doc["endpoints"]["add_users"]["errors"] == [classification(message="mine")]
-
-
-def test_copy_error_classifications_can_replace():
-    doc = fixture("jsonapi_list")
-    copied = copy_error_classifications(
-        doc, source="remove_users", target="create_list", replace=True
-    )
-    assert [e["status"] for e in copied["endpoints"]["create_list"]["errors"]] == [404]
-    assert (
-        copied["endpoints"]["remove_users"]["errors"]
-        is not (copied["endpoints"]["create_list"]["errors"])
-    )
-
-
-def test_copy_error_classifications_needs_both_endpoints():
-    with pytest.raises(KeyError):
-        copy_error_classifications(acme(), source="update_users", target="add_users")
-
-
-# -- starter ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("integration_type", ["list", "property"])
-def test_a_starter_manifest_only_lacks_what_the_partner_must_write(integration_type):
-    starter = starter_manifest(integration_type, "New")
-    paths = {d.path.rsplit(".", 1)[-1] for d in manifest_errors(starter)}
-    assert paths <= {"url", "item_template"}
-
-
-# -- robustness ------------------------------------------------------------------------
 
 json_values = st.recursive(
     st.one_of(
@@ -898,3 +564,13 @@ def test_a_port_placeholder_is_accepted():
     doc["custom_fields"].append({"variable": "port", "display_name": "Port"})
     doc["endpoints"]["create_list"]["url"] = "https://api.acme.test:$port/$region/lists"
     assert check_manifest(doc) == []
+
+
+def test_an_absurdly_long_number_is_a_diagnostic_not_a_crash():
+    doc = {
+        "display_name": "x",
+        "integration_type": "list",
+        "endpoints": {"create_list": {"url": "https://x.test", "payload": "9" * 5000}},
+    }
+    problems = [d for d in check_manifest(doc) if d.path == "endpoints.create_list.payload"]
+    assert any("more than 4000 digits" in d.message for d in problems)

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import syncengine.core
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def core_modules() -> list[str]:
+    """Every module of the core, those inside its subpackages included."""
+    found = pkgutil.walk_packages(syncengine.core.__path__, prefix="syncengine.core.")
+    return sorted(["syncengine.core", *(module.name for module in found)])
 
 
 def test_core_modules_load_without_django():
-    modules = sorted(
-        f"syncengine.core.{m.name}" for m in pkgutil.iter_modules(syncengine.core.__path__)
-    )
+    modules = core_modules()
     assert len(modules) >= 3
     script = (
         "import importlib, sys\n"
@@ -31,3 +35,14 @@ def test_core_modules_load_without_django():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"django modules loaded: {result.stdout}"
+
+
+def test_every_file_of_the_core_is_loaded_by_the_purity_check():
+    # A folder without __init__.py would be skipped by walk_packages, and its modules
+    # would escape the check above.
+    core = ROOT / "syncengine" / "core"
+    files = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in core.rglob("*.py")
+    }
+    assert files == set(core_modules())

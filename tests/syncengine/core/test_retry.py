@@ -12,16 +12,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from syncengine.core.http import OutboundClient, PartnerError
-from syncengine.core.retry import (
-    MAX_ATTEMPTS,
-    RETRY_AFTER_CAP,
+from syncengine.core.errors import (
     AttemptRecord,
-    RetryPolicy,
-    is_retryable_status,
+    PartnerError,
     parse_retry_after,
-    send_with_retries,
 )
+from syncengine.core.http import OutboundClient
+from syncengine.core.retry import MAX_ATTEMPTS, RETRY_AFTER_CAP, RetryPolicy, send_with_retries
 from syncengine.core.types import PreparedRequest
 
 NO_JITTER = RetryPolicy(jitter=0)
@@ -59,55 +56,6 @@ def respond_in_turn(httpserver: HTTPServer, path: str, *responses: Response) -> 
 
 
 # --- the rules ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("status", "retryable"),
-    [
-        (408, True),
-        (429, True),
-        (500, True),
-        (502, True),
-        (503, True),
-        (504, True),
-        (507, True),
-        (501, False),
-        (505, False),
-        (400, False),
-        (401, False),
-        (403, False),
-        (404, False),
-        (409, False),
-        (422, False),
-        (200, False),
-        (302, False),
-    ],
-)
-def test_retryable_statuses(status, retryable):
-    assert is_retryable_status(status) is retryable
-
-
-NOW = 1_700_000_000.0
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0),
-        ("0", 0.0),
-        (" 5 ", 5.0),
-        (email.utils.formatdate(NOW + 30, usegmt=True), 30.0),
-        (email.utils.formatdate(NOW - 30, usegmt=True), 0.0),  # a past date means now
-        ("soon", None),
-        ("-5", None),
-        ("1.5", None),
-        ("", None),
-        (None, None),
-        ("Wed, 99 Foo 2015 07:28:00 GMT", None),
-    ],
-)
-def test_parse_retry_after(value, seconds):
-    assert parse_retry_after(value, now=NOW) == seconds
 
 
 def test_backoff_grows_from_one_second_to_about_two_minutes_in_total():
@@ -434,3 +382,8 @@ def test_a_partner_echoing_the_credential_is_masked_in_the_log(
     send_with_retries(client, request, NO_JITTER, sleep=lambda _: None)
     assert "attempt 1 of 8: 503 echo Bearer ••••••" in caplog.text
     assert secret not in caplog.text
+
+
+def test_an_ignored_retry_after_leaves_the_normal_backoff():
+    policy = RetryPolicy(jitter=0)
+    assert policy.delay_before_next(1, parse_retry_after("²")) == policy.delay_before_next(1)

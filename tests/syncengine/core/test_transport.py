@@ -15,13 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from demo_partner import DemoPartner
-from syncengine.core.http import (
-    OutboundClient,
-    PartnerError,
-    blocked_reason,
-    parse_ip_literal,
-    system_resolver,
-)
+from syncengine.core.errors import PartnerError
+from syncengine.core.http import OutboundClient
+from syncengine.core.transport import blocked_reason, parse_ip_literal, system_resolver
 from syncengine.core.types import PreparedRequest
 
 

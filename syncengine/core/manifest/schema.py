@@ -1,0 +1,185 @@
+"""The integration manifest's schema (DESIGN §4): names, limits, key orders and defaults.
+
+Everything here is data: the endpoints and what each requires, the auth methods and field
+types, the limits the checks enforce, and, for every object of the manifest, its known
+keys in the documented order with their defaults (what normalisation fills in).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+MANIFEST_VERSION = 1
+MIN_BATCH_SIZE = 1
+MAX_BATCH_SIZE = 10_000
+DEFAULT_BATCH_SIZE = MAX_BATCH_SIZE
+MIN_CONCURRENCY = 1
+MAX_CONCURRENCY = 4
+MAX_REQUESTS_PER_SECOND = 10_000
+# One request every 100 s at the slowest: a run waiting longer between requests would look
+# to the platform like one whose worker went away.
+MIN_REQUESTS_PER_SECOND = 0.01
+DEFAULT_LIST_ID_PATH = "listId"
+MAX_DISPLAY_NAME_LENGTH = 100
+MAX_HELP_TEXT_LENGTH = 1_000
+MAX_VARIABLE_NAME_LENGTH = 64
+MAX_FIELDS = 100
+MAX_OPTIONS = 500
+MAX_HEADERS = 50
+MAX_ERROR_CLASSIFICATIONS = 200
+MIN_ERROR_STATUS = 400
+MAX_ERROR_STATUS = 599
+
+INTEGRATION_TYPES = ("list", "property")
+CREATE_LIST, ADD_USERS, REMOVE_USERS, UPDATE_USERS = (
+    "create_list",
+    "add_users",
+    "remove_users",
+    "update_users",
+)
+ENDPOINT_ORDER = (CREATE_LIST, ADD_USERS, REMOVE_USERS, UPDATE_USERS)
+BATCH_ENDPOINTS = frozenset({ADD_USERS, REMOVE_USERS, UPDATE_USERS})
+REQUIRED_ENDPOINTS = {
+    "list": (CREATE_LIST, ADD_USERS, REMOVE_USERS),
+    "property": (UPDATE_USERS,),
+}
+ENDPOINT_METHODS = {
+    CREATE_LIST: ("POST", "PATCH", "PUT"),
+    ADD_USERS: ("POST", "PUT", "PATCH", "DELETE"),
+    REMOVE_USERS: ("POST", "PUT", "PATCH", "DELETE"),
+    UPDATE_USERS: ("POST", "PUT", "PATCH", "DELETE"),
+}
+AUTH_METHODS = ("none", "basic", "bearer", "api_key_header")
+CUSTOM_FIELD_TYPES = ("string", "single_select", "button_group")
+MAPPING_FIELD_TYPES = ("string", "single_select")
+SELECT_TYPES = frozenset({"single_select", "button_group"})
+ERROR_ACTIONS = ("retry", "fail", "ignore")
+DEFAULT_CONTENT_TYPE = "application/json"
+URL_SAMPLE_VALUE = "1"
+
+# Where a variable can be used. "auth" is the api_key_header value template.
+URL, HEADERS, PAYLOAD, ITEM_TEMPLATE, AUTH = "url", "headers", "payload", "item_template", "auth"
+TEMPLATE_PARTS = (URL, HEADERS, PAYLOAD, ITEM_TEMPLATE)
+Part = Literal["url", "headers", "payload", "item_template", "auth"]
+
+VARIABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+# Headers the HTTP client or the platform sets; a partner value would conflict with them.
+PLATFORM_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "idempotency-key",
+        "user-agent",
+    }
+)
+
+TOP_LEVEL_KEYS = (
+    "manifest_version",
+    "display_name",
+    "logo_png_base64",
+    "integration_type",
+    "slugify_cohort_name",
+    "auth",
+    "custom_fields",
+    "mapping_fields",
+    "endpoints",
+    "delivery",
+)
+AUTH_KEYS = {
+    "none": ("method",),
+    "basic": ("method", "username_variable", "password_variable"),
+    "bearer": ("method", "token_variable"),
+    "api_key_header": ("method", "header_name", "value_template"),
+}
+AUTH_DEFAULTS: dict[str, Any] = {
+    "username_variable": "api_key",
+    "password_variable": "secret_key",
+    "token_variable": "bearer_token",
+    "header_name": "X-API-Key",
+    "value_template": "$api_key",
+}
+CUSTOM_FIELD_KEYS = (
+    "variable",
+    "display_name",
+    "type",
+    "required",
+    "secret",
+    "help_text",
+    "options",
+    "default",
+)
+CUSTOM_FIELD_DEFAULTS: dict[str, Any] = {
+    "type": "string",
+    "required": False,
+    "secret": False,
+    "help_text": "",
+    "default": None,
+}
+MAPPING_FIELD_KEYS = ("variable", "display_name", "type", "required", "help_text", "options")
+# A mapping field says where each user's identifier comes from; without an answer every
+# item would carry null, so mapping fields are required unless the partner says otherwise.
+MAPPING_FIELD_DEFAULTS: dict[str, Any] = {"type": "string", "required": True, "help_text": ""}
+OPTION_KEYS = ("value", "label")
+ENDPOINT_KEYS = {
+    CREATE_LIST: ("method", "url", "headers", "payload", "list_id_path", "errors"),
+    ADD_USERS: ("method", "url", "headers", "payload", "item_template", "batch_size", "errors"),
+    REMOVE_USERS: (
+        "method",
+        "url",
+        "headers",
+        "payload",
+        "item_template",
+        "batch_size",
+        "errors",
+    ),
+    UPDATE_USERS: (
+        "method",
+        "url",
+        "headers",
+        "payload",
+        "item_template",
+        "batch_size",
+        "errors",
+    ),
+}
+ENDPOINT_DEFAULTS: dict[str, Any] = {
+    "method": "POST",
+    "headers": {},
+    "payload": "",
+    "item_template": "",
+    "batch_size": DEFAULT_BATCH_SIZE,
+    "list_id_path": DEFAULT_LIST_ID_PATH,
+    "errors": [],
+}
+ERROR_KEYS = ("status", "sub_code", "sub_code_path", "reason", "message", "action")
+ERROR_DEFAULTS: dict[str, Any] = {
+    "sub_code": None,
+    "sub_code_path": None,
+    "reason": "",
+    "message": "",
+    "action": "fail",
+}
+DELIVERY_KEYS = ("max_concurrency", "requests_per_second", "sign_requests")
+DELIVERY_DEFAULTS: dict[str, Any] = {
+    "max_concurrency": MAX_CONCURRENCY,
+    "requests_per_second": None,
+    "sign_requests": False,
+}
+TOP_LEVEL_DEFAULTS: dict[str, Any] = {
+    "manifest_version": MANIFEST_VERSION,
+    "logo_png_base64": None,
+    "slugify_cohort_name": False,
+    "auth": {"method": "none"},
+    "custom_fields": [],
+    "mapping_fields": [],
+    "endpoints": {},
+    "delivery": DELIVERY_DEFAULTS,
+}

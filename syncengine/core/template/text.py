@@ -1,0 +1,199 @@
+"""Text templates: header values and URLs.
+
+A header value template inserts values as text and refuses line breaks. A URL template
+knows which part of the URL (host, path, query, fragment) each placeholder lands in, and
+percent-encodes each value for its part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from syncengine.core.diagnostic_codes import INVALID_HEADER_VALUE, INVALID_URL
+from syncengine.core.template.errors import RenderError, TemplateSyntaxError
+from syncengine.core.template.placeholders import Placeholder, parse_text
+from syncengine.core.template.values import fix_surrogates, value_as_text, value_of
+
+HEADER_VALUE_FORBIDDEN = "\r\n"
+
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HOSTNAME_FRAGMENT = re.compile(r"[A-Za-z0-9.\-]*")
+_HOSTNAME = re.compile(
+    r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?",
+)
+
+
+def _render_parts(parts: Sequence[str | Placeholder], values: Mapping[str, Any]) -> str:
+    return "".join(
+        part if isinstance(part, str) else value_as_text(value_of(values, part.name))
+        for part in parts
+    )
+
+
+def is_http_token(name: str) -> bool:
+    """Whether `name` is a valid HTTP header name (an RFC 9110 token)."""
+    return bool(_HTTP_TOKEN.fullmatch(name))
+
+
+def check_header_value_text(value: str) -> str | None:
+    """Why `value` cannot be sent as a header value, or None when it can.
+
+    CR and LF would let a value start a new header; other control characters and
+    non-ASCII characters cannot be sent by the HTTP client (it encodes header values as
+    ASCII), so they are refused here with a clear message instead of failing later.
+    """
+    for character in value:
+        if character in HEADER_VALUE_FORBIDDEN:
+            return "contains a line break (CR or LF), which header values may not contain"
+        if character != "\t" and (character < " " or character == "\x7f"):
+            return f"contains the control character U+{ord(character):04X}"
+        if character > "\x7e":
+            return (
+                f"contains {character!r}, but header values must be ASCII "
+                "(letters, digits, punctuation and spaces)"
+            )
+    return None
+
+
+class HeaderTemplate:
+    """A header value template: values are inserted as text; CR/LF is refused."""
+
+    def __init__(self, text: str):
+        for offset, character in enumerate(text):
+            if character in HEADER_VALUE_FORBIDDEN:
+                raise TemplateSyntaxError(
+                    "a header value cannot contain a line break",
+                    text,
+                    offset,
+                    INVALID_HEADER_VALUE,
+                )
+        self.source = text
+        self.parts = parse_text(text)
+        self.placeholders = tuple(p for p in self.parts if isinstance(p, Placeholder))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The header value with `values` inserted; raises `RenderError` if unsendable."""
+        rendered = fix_surrogates(_render_parts(self.parts, values))
+        problem = check_header_value_text(rendered)
+        if problem:
+            raise RenderError(f"the header value {problem}")
+        return rendered
+
+
+URL_SCHEMES = ("https://", "http://")
+HOST, PATH, QUERY, FRAGMENT = "host", "path", "query", "fragment"
+# Characters left as they are when a value lands in each part. A path value keeps none
+# (so `/` becomes %2F and cannot add a segment); query and fragment values keep the few
+# characters that are harmless there, but never `&`, `=`, `#` or `+`.
+_SAFE_IN_PART = {PATH: "", QUERY: "/:@?", FRAGMENT: "/:@?"}
+# Every set of characters left unencoded in some part of a URL: masking looks for a secret
+# under each of these encodings.
+URL_SAFE_CHARACTERS = tuple(sorted(set(_SAFE_IN_PART.values())))
+
+
+class UrlTemplate:
+    """A URL template that knows which part of the URL each placeholder lands in.
+
+    Only the template's own characters decide where the host, path, query and fragment
+    start (a placeholder's name cannot contain `/`, `?` or `#`), which is what makes it
+    safe to encode each value for the part it lands in.
+    """
+
+    def __init__(self, text: str):
+        self.source = text
+        for offset, character in enumerate(text):
+            if character.isspace() or character < " " or character == "\x7f":
+                raise TemplateSyntaxError(
+                    "a URL cannot contain spaces or control characters "
+                    "(values are percent-encoded for you)",
+                    text,
+                    offset,
+                    INVALID_URL,
+                )
+        self.parts = parse_text(text)
+        self.placeholders = tuple(p for p in self.parts if isinstance(p, Placeholder))
+        if not text:
+            raise TemplateSyntaxError("the URL is empty", text, 0, INVALID_URL)
+        if text.startswith("$") and not text.startswith("$$"):
+            raise TemplateSyntaxError(
+                "a placeholder cannot set the URL scheme; start the URL with https://",
+                text,
+                0,
+                INVALID_URL,
+            )
+        scheme = next((s for s in URL_SCHEMES if text.lower().startswith(s)), None)
+        if scheme is None:
+            raise TemplateSyntaxError(
+                "the URL must start with https:// or http://", text, 0, INVALID_URL
+            )
+        host_start = len(scheme)
+        host_end = _first_of(text, "/?#", host_start, len(text))
+        fragment_start = _first_of(text, "#", host_end, len(text))
+        query_start = _first_of(text, "?", host_end, fragment_start)
+        if host_end == host_start:
+            raise TemplateSyntaxError("the URL has no host", text, host_start, INVALID_URL)
+        at_sign = text.find("@", host_start, host_end)
+        if at_sign != -1:
+            raise TemplateSyntaxError(
+                "user:password@ in the URL is not supported; configure auth instead",
+                text,
+                at_sign,
+                INVALID_URL,
+            )
+        boundaries = ((host_end, HOST), (query_start, PATH), (fragment_start, QUERY))
+        self.placeholder_parts = {
+            placeholder.offset: next(
+                (part for boundary, part in boundaries if placeholder.offset < boundary),
+                FRAGMENT,
+            )
+            for placeholder in self.placeholders
+        }
+        self.host_has_placeholder = HOST in self.placeholder_parts.values()
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The absolute URL with every value encoded for its part; raises `RenderError`."""
+        rendered: list[str] = []
+        for piece in self.parts:
+            if isinstance(piece, str):
+                rendered.append(piece)
+                continue
+            value = fix_surrogates(value_as_text(value_of(values, piece.name)))
+            part = self.placeholder_parts[piece.offset]
+            if part == HOST:
+                if not _HOSTNAME_FRAGMENT.fullmatch(value):
+                    raise RenderError(
+                        f"the value of ${piece.name} cannot be used in the host name: only "
+                        "letters, digits, '-' and '.' are allowed there"
+                    )
+                rendered.append(value)
+            else:
+                rendered.append(quote(value, safe=_SAFE_IN_PART[part]))
+        url = "".join(rendered)
+        _check_rendered_url(url, strict_host=self.host_has_placeholder)
+        return url
+
+
+def _first_of(text: str, characters: str, start: int, end: int) -> int:
+    """Offset of the first of `characters` in text[start:end], or `end` if none."""
+    found = [text.find(character, start, end) for character in characters]
+    return min((offset for offset in found if offset != -1), default=end)
+
+
+def _check_rendered_url(url: str, *, strict_host: bool) -> None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise RenderError(f"the URL {url!r} is not valid: {error}") from None
+    if parts.scheme not in {"http", "https"}:
+        raise RenderError(f"the URL {url!r} must be an absolute http(s) URL")
+    host = parts.hostname or ""
+    if not host:
+        raise RenderError(f"the URL {url!r} has no host")
+    if strict_host and not _HOSTNAME.fullmatch(host):
+        raise RenderError(f"the URL {url!r} has an invalid host name {host!r}")
+    if port is not None and port == 0:
+        raise RenderError(f"the URL {url!r} has an invalid port")
