@@ -14,8 +14,8 @@ from syncengine.core.conformance.checks import run_conformance
 from syncengine.core.masking import mask_text
 from syncengine.core.preview import sample_context
 from syncengine.core.types import RenderContext
+from syncengine.outbound import outbound_client
 from syncengine.selectors import signing_secret_of
-from syncengine.testruns import outbound_client
 
 logger = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from portal import access
 from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import CohortMember, User
-from syncengine import testruns
+from syncengine import connect_values, testplan
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import normalize_manifest
-from syncengine.core.manifest.schema import REQUIRED_ENDPOINTS, SELECT_TYPES
+from syncengine.core.manifest.schema import REQUIRED_ENDPOINTS
 from syncengine.models import (
     DEFAULT_TEST_USERS,
     SigningSecret,
@@ -48,9 +48,7 @@ from syncengine.testusers import (
     split_add_remove,
 )
 
-MAX_VALUE_LENGTH = 2_000
 MAX_LIST_ID_LENGTH = 200
-MAX_PROPERTY_NAME_LENGTH = 200
 SIGNING_SECRET_PREFIX = "whsec_"
 SIGNING_SECRET_BYTES = 32
 
@@ -73,102 +71,6 @@ class TestCredentials:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _fields(manifest: Mapping[str, Any], key: str) -> dict[str, dict[str, Any]]:
-    """The manifest's custom or mapping fields by variable (well-formed ones only)."""
-    found = manifest.get(key)
-    return {
-        raw["variable"]: raw
-        for raw in (found if isinstance(found, list) else [])
-        if isinstance(raw, dict) and isinstance(raw.get("variable"), str)
-    }
-
-
-def option_values(raw: Mapping[str, Any]) -> list[str]:
-    """A select field's option values, as text (options may be plain or value/label)."""
-    values = []
-    for option in raw.get("options") or []:
-        value = option.get("value") if isinstance(option, dict) else option
-        values.append(str(value))
-    return values
-
-
-def _label(raw: Mapping[str, Any]) -> str:
-    return str(raw.get("display_name") or raw.get("variable"))
-
-
-def _clean_values(
-    manifest: Mapping[str, Any], given: Mapping[str, Any], stored: Mapping[str, Any]
-) -> dict[str, str]:
-    """The Connect-modal values after an edit. An empty secret keeps the stored one, so
-    forms never need to send secrets back."""
-    if not isinstance(given, Mapping):
-        raise ActionError("values must be an object of field values.", field="values")
-    fields = _fields(manifest, "custom_fields")
-    secret = testruns.secret_variables(manifest)
-    unknown = sorted(set(given) - set(fields))
-    if unknown:
-        known = ", ".join(fields) or "none"
-        raise ActionError(
-            f"{unknown[0]!r} is not a field of this integration (its fields: {known}).",
-            field=f"values.{unknown[0]}",
-        )
-    cleaned = {name: value for name, value in stored.items() if name in fields}
-    for name, value in given.items():
-        raw = fields[name]
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise ActionError(f"{_label(raw)} must be text.", field=f"values.{name}")
-        value = value.strip()
-        if len(value) > MAX_VALUE_LENGTH:
-            raise ActionError(
-                f"{_label(raw)} is longer than {MAX_VALUE_LENGTH} characters.",
-                field=f"values.{name}",
-            )
-        if "\r" in value or "\n" in value or "\x00" in value:
-            raise ActionError(f"{_label(raw)} must be on one line.", field=f"values.{name}")
-        if name in secret and value == "":
-            continue
-        if value and raw.get("type") in SELECT_TYPES:
-            options = option_values(raw)
-            if value not in options:
-                raise ActionError(
-                    f"{_label(raw)} must be one of {', '.join(options)} (got {value!r}).",
-                    field=f"values.{name}",
-                )
-        cleaned[name] = value
-    return cleaned
-
-
-def _clean_mapping(manifest: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, str]:
-    if not isinstance(given, Mapping):
-        raise ActionError("mapping must be an object of mapping choices.", field="mapping")
-    fields = _fields(manifest, "mapping_fields")
-    unknown = sorted(set(given) - set(fields))
-    if unknown:
-        raise ActionError(
-            f"{unknown[0]!r} is not a mapping field of this integration.",
-            field=f"mapping.{unknown[0]}",
-        )
-    cleaned: dict[str, str] = {}
-    for name, raw in fields.items():
-        value = given.get(name)
-        if value in (None, ""):
-            continue
-        if not isinstance(value, str) or len(value) > MAX_PROPERTY_NAME_LENGTH:
-            raise ActionError(
-                f"{_label(raw)} must be a user property name.", field=f"mapping.{name}"
-            )
-        value = value.strip()
-        if raw.get("type") in SELECT_TYPES and value not in option_values(raw):
-            raise ActionError(
-                f"{_label(raw)} must be one of {', '.join(option_values(raw))}.",
-                field=f"mapping.{name}",
-            )
-        cleaned[name] = value
-    return cleaned
 
 
 def _project_of(integration: Integration, project_id: Any):
@@ -275,13 +177,13 @@ def test_settings_save(
         raise ActionError("Choose the project this API key belongs to.", field="project_id")
 
     if values is not None:
-        cleaned = _clean_values(manifest, values, settings.values or {})
+        cleaned = connect_values.clean_values(manifest, values, settings.values or {})
         changed += [
             f"values.{n}" for n in cleaned if cleaned.get(n) != (settings.values or {}).get(n)
         ]
         settings.values = cleaned
     if mapping is not None:
-        cleaned_mapping = _clean_mapping(manifest, mapping)
+        cleaned_mapping = connect_values.clean_mapping(manifest, mapping)
         if cleaned_mapping != settings.mapping:
             changed.append("mapping")
         settings.mapping = cleaned_mapping
@@ -521,7 +423,7 @@ def test_run_start(
     sample = _sample_users(spec, integration)
     _check_users_for_kind(kind, sample, spec)
     try:
-        plan = testruns.build_plan(
+        plan = testplan.build_plan(
             normalized,
             kind=kind,
             values=values,
@@ -529,13 +431,13 @@ def test_run_start(
             users=sample,
             scope="dry-run",
             cohort_id=spec.get("cohort_public_id", "test-cohort"),
-            cohort_name=spec.get("name", testruns.DEFAULT_COHORT_NAME),
+            cohort_name=spec.get("name", testplan.DEFAULT_COHORT_NAME),
             list_id=list_id or None,
             no_retries=no_retries,
             signing_secret=signing.secret if signing else None,
         )
-        testruns.check_plan(plan)
-    except testruns.TestSetupError as problem:
+        testplan.check_plan(plan)
+    except testplan.TestSetupError as problem:
         text = str(problem)
         raise ActionError(
             f"{text[:1].upper()}{text[1:]}.", field="values", code="cannot_render"
@@ -562,7 +464,7 @@ def test_run_start(
         run.cohort_id, run.cohort_name = spec["cohort_public_id"], spec["name"][:200]
     else:
         run.cohort_id = f"test-run-{run.pk}"
-        run.cohort_name = f"{testruns.DEFAULT_COHORT_NAME} #{run.pk}"
+        run.cohort_name = f"{testplan.DEFAULT_COHORT_NAME} #{run.pk}"
     run.save(update_fields=["cohort_id", "cohort_name"])
     audit_record(
         actor=acting_user,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from portal.wording import counted
-from syncengine import testruns
+from syncengine import outbound, recording, testplan, testruns
 from syncengine.core.errors import AttemptRecord
 from syncengine.core.manifest.schema import SELECT_TYPES
 from syncengine.models import TestKind
@@ -49,10 +49,10 @@ class PrintingObserver:
 
     def _line(self, text: str, *, error: bool = False) -> None:
         stream = self.err if error else self.out
-        stream.write(testruns.clean_text(text, self.secrets) + "\n")
+        stream.write(recording.clean_text(text, self.secrets) + "\n")
         stream.flush()
 
-    def step_started(self, step: testruns.StepPlan) -> None:
+    def step_started(self, step: testplan.StepPlan) -> None:
         what = (
             f"{counted(step.users, 'user')} in {counted(step.batches, 'request')}"
             if step.users
@@ -60,7 +60,7 @@ class PrintingObserver:
         )
         self._line(f"== {step.label} {what}".rstrip())
 
-    def attempt(self, step: testruns.StepPlan, record: AttemptRecord) -> None:
+    def attempt(self, step: testplan.StepPlan, record: AttemptRecord) -> None:
         shown = record.for_display()
         request, response = shown["request"], shown["response"]
         self._line(
@@ -89,17 +89,20 @@ class PrintingObserver:
         if record.outcome == "retrying" and record.wait_seconds is not None:
             self._line(f"   retrying in {record.wait_seconds:.1f} s")
 
-    def batch_delivered(self, step: testruns.StepPlan, user_count: int) -> None:
+    def batch_delivered(self, step: testplan.StepPlan, user_count: int) -> None:
         """Nothing to print: the attempt line already showed the 2xx."""
 
     def list_id(self, list_id: str) -> None:
         self._line(f"   list id: {list_id}")
 
     def step_finished(
-        self, step: testruns.StepPlan, status: str, note: str, error: Exception | None = None
+        self, step: testplan.StepPlan, status: str, note: str, error: Exception | None = None
     ) -> None:
         diagnosis = getattr(error, "diagnosis", None)
-        if diagnosis is not None and getattr(error, "kind", "") in testruns.AFTER_RESPONSE_FAILURES:
+        if (
+            diagnosis is not None
+            and getattr(error, "kind", "") in recording.AFTER_RESPONSE_FAILURES
+        ):
             self._line(f"!! {diagnosis.title}: {diagnosis.message}", error=True)
         self._line(f"   {step.label}: {status}{f' ({note})' if note else ''}")
 
@@ -198,7 +201,7 @@ def run_cli_test(
     values, mapping = connect_modal_defaults(manifest, values, mapping)
     run_id = uuid.uuid4().hex[:12]
     try:
-        plan = testruns.build_plan(
+        plan = testplan.build_plan(
             manifest,
             kind=kind,
             values=values,
@@ -206,13 +209,13 @@ def run_cli_test(
             users=users,
             scope=f"cli-test:{run_id}",
             cohort_id=f"cli-test-{run_id}",
-            cohort_name=f"{testruns.DEFAULT_COHORT_NAME} (CLI {run_id})",
+            cohort_name=f"{testplan.DEFAULT_COHORT_NAME} (CLI {run_id})",
             list_id=list_id,
             no_retries=no_retries,
             signing_secret=os.environ.get(SIGNING_SECRET_ENV) or None,
         )
-        testruns.check_plan(plan)
-    except testruns.TestSetupError as problem:
+        testplan.check_plan(plan)
+    except testplan.TestSetupError as problem:
         message = str(problem)
         if "signing secret" in message:
             message += f": set {SIGNING_SECRET_ENV} in the environment"
@@ -225,9 +228,9 @@ def run_cli_test(
     try:
         # Every exchange is printed in full above; the engine's own log lines would only
         # repeat them, interleaved on stderr.
-        with _quiet("syncengine"), testruns.outbound_client() as client:
+        with _quiet("syncengine"), outbound.outbound_client() as client:
             outcome = testruns.run_test(plan, observer, client=client)
-    except testruns.TestSetupError as problem:
+    except testplan.TestSetupError as problem:
         raise CliTestError(str(problem)) from None
     observer._line("")
     observer._line(outcome.summary, error=not outcome.passed)

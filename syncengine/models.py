@@ -198,7 +198,7 @@ class TestExchange(models.Model):
     """One attempt of one request of a test run, as shown in the inspector.
 
     Everything here is masked: secrets never reach this table. Bodies are cut at
-    `syncengine.testruns.STORED_BODY_CHARS` (`*_truncated` says so).
+    `syncengine.recording.STORED_BODY_CHARS` (`*_truncated` says so).
     """
 
     __test__ = False

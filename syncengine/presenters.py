@@ -7,7 +7,7 @@ from typing import Any
 
 from syncengine.core.masking import MASK
 from syncengine.models import TestRun, TestSettings, UsersSource
-from syncengine.testruns import secret_variables
+from syncengine.testplan import secret_variables
 
 
 def masked_values(values: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:

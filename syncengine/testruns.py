@@ -16,36 +16,25 @@ interleaved, so that a remove never overtakes the add of the same user.
 from __future__ import annotations
 
 import logging
-import math
-import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 
 from portal.jobs import LeaseKeeper
 from portal.wording import counted
-from syncengine.core.compiler import CompiledIntegration, compile_manifest
 from syncengine.core.diagnosis import diagnose
 from syncengine.core.errors import AttemptRecord, PartnerError
 from syncengine.core.http import OutboundClient
-from syncengine.core.manifest.normalize import ManifestError, normalize_manifest
 from syncengine.core.manifest.schema import (
     ADD_USERS,
-    BATCH_ENDPOINTS,
     CREATE_LIST,
     REMOVE_USERS,
-    UPDATE_USERS,
 )
-from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import SyncResult, run_sync
-from syncengine.core.retry import RetryPolicy
-from syncengine.core.template.errors import RenderError
 from syncengine.core.types import RenderContext
 from syncengine.models import (
     FAILED,
@@ -55,226 +44,24 @@ from syncengine.models import (
     SKIPPED,
     SigningSecret,
     TestExchange,
-    TestKind,
     TestRun,
     TestSettings,
     TestStatus,
     UsersSource,
 )
+from syncengine.outbound import outbound_client
+from syncengine.recording import MAX_SUMMARY_CHARS, RunRecorder, clean_json, clean_text
+from syncengine.testplan import (
+    DEFAULT_COHORT_NAME,
+    StepPlan,
+    TestPlan,
+    TestSetupError,
+    build_plan,
+    secret_variables,
+)
 from syncengine.testusers import TestUsers, csv_users, generated_users, split_add_remove
 
 logger = logging.getLogger(__name__)
-
-# Bodies kept per exchange for the inspector: enough to read a few hundred items of a
-# batch; the full size is recorded next to it.
-STORED_BODY_CHARS = 64 * 1024
-MAX_STORED_URL_CHARS = 8 * 1024
-MAX_SUMMARY_CHARS = 300
-PROGRESS_SAVE_SECONDS = 0.25
-DEFAULT_COHORT_NAME = "Cohort Portal test"
-# Stand-ins used only by `check_plan`, which renders requests without sending them.
-CHECK_LIST_ID = "list-id-for-checking"
-CHECK_BATCH_ID = "batch-id-for-checking"
-
-# Failures found in a 2xx answer (create_list's body), not in an attempt of their own.
-AFTER_RESPONSE_FAILURES = frozenset({"non_json", "list_id_missing"})
-
-
-class TestSetupError(Exception):
-    """A test that cannot start: its configuration or inputs are unusable."""
-
-
-# --- the plan ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StepPlan:
-    """One step of a test: an endpoint, the users it sends and how many requests that is."""
-
-    key: str
-    endpoint: str
-    label: str
-    users: int = 0
-    batches: int = 0
-    in_cohort: bool | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "endpoint": self.endpoint,
-            "label": self.label,
-            "users": self.users,
-            "batches": self.batches,
-            "status": PENDING,
-            "requests": 0,
-            "batches_done": 0,
-            "users_done": 0,
-            "note": "",
-        }
-
-
-@dataclass(frozen=True)
-class TestPlan:
-    """Everything a test needs: what to call, with which values, for which users."""
-
-    integration: CompiledIntegration
-    kind: str
-    context: RenderContext
-    users: TestUsers
-    scope: str
-    policy: RetryPolicy
-    signing_secret: str | None = None
-    steps: tuple[StepPlan, ...] = ()
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret of this test, for masking anything shown or stored."""
-        extra = (self.signing_secret,) if self.signing_secret else ()
-        return self.integration.secret_values(self.context) + extra
-
-
-def steps_for(
-    integration: CompiledIntegration, kind: str, users: TestUsers
-) -> tuple[StepPlan, ...]:
-    """The steps of a test of `kind`, with their user and request counts."""
-
-    def batches(endpoint: str, count: int) -> int:
-        return math.ceil(count / integration.batch_size(endpoint)) if count else 0
-
-    adding, removing = len(users.to_add), len(users.to_remove)
-    if integration.integration_type == "property":
-        if kind not in (TestKind.FULL, TestKind.UPDATE_USERS):
-            raise TestSetupError(f"a property-based integration has no {kind} step")
-        return (
-            StepPlan(
-                "update_users:enter",
-                UPDATE_USERS,
-                "update_users ($in_cohort true)",
-                adding,
-                batches(UPDATE_USERS, adding),
-                True,
-            ),
-            StepPlan(
-                "update_users:leave",
-                UPDATE_USERS,
-                "update_users ($in_cohort false)",
-                removing,
-                batches(UPDATE_USERS, removing),
-                False,
-            ),
-        )
-    create = StepPlan(CREATE_LIST, CREATE_LIST, "create_list", batches=1)
-    add = StepPlan(ADD_USERS, ADD_USERS, "add_users", adding, batches(ADD_USERS, adding))
-    remove = StepPlan(
-        REMOVE_USERS, REMOVE_USERS, "remove_users", removing, batches(REMOVE_USERS, removing)
-    )
-    chosen = {
-        TestKind.FULL: (create, add, remove),
-        TestKind.CREATE_LIST: (create,),
-        TestKind.ADD_USERS: (add,),
-        TestKind.REMOVE_USERS: (remove,),
-    }.get(kind)
-    if chosen is None:
-        raise TestSetupError(f"a list-based integration has no {kind} step")
-    return chosen
-
-
-def secret_variables(manifest: Mapping[str, Any]) -> set[str]:
-    """Variables whose values are secrets: fields marked secret and whatever auth reads."""
-    marked = {d.variable for d in collect_declarations(manifest) if d.secret}
-    return marked | {use.variable for use in auth_variable_references(manifest.get("auth"))}
-
-
-def retry_policy(no_retries: bool) -> RetryPolicy:
-    """The platform's retry policy, or a single attempt for "no retries"."""
-    if no_retries:
-        return RetryPolicy.none()
-    return RetryPolicy(base_delay=settings.RETRY_BASE_DELAY_SECONDS)
-
-
-def outbound_client() -> OutboundClient:
-    """The outbound client as configured: the SSRF guard on unless explicitly lifted."""
-    return OutboundClient(
-        allow_private_networks=settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS,
-        **settings.OUTBOUND_CLIENT_OPTIONS,
-    )
-
-
-def build_plan(
-    manifest: Mapping[str, Any],
-    *,
-    kind: str,
-    values: Mapping[str, Any],
-    mapping: Mapping[str, str],
-    users: TestUsers,
-    scope: str,
-    cohort_id: str,
-    cohort_name: str,
-    list_id: str | None = None,
-    no_retries: bool = False,
-    signing_secret: str | None = None,
-) -> TestPlan:
-    """Compile the manifest and assemble a plan; `TestSetupError` says why it cannot run."""
-    try:
-        integration = compile_manifest(normalize_manifest(dict(manifest)))
-    except ManifestError as error:
-        first = error.diagnostics[0]
-        raise TestSetupError(
-            f"the configuration has {len(error.diagnostics)} error(s), first "
-            f"{first.path or '(manifest)'}: {first.message}"
-        ) from None
-    if integration.delivery.get("sign_requests") and not signing_secret:
-        raise TestSetupError(
-            "this integration signs its requests (delivery.sign_requests) but has no "
-            "signing secret yet"
-        )
-    context = RenderContext(
-        values=dict(values),
-        mapping=dict(users.mapping if users.mapping is not None else mapping),
-        cohort_id=users.cohort_id or cohort_id,
-        cohort_name=users.cohort_name or cohort_name,
-        list_id=list_id or None,
-    )
-    return TestPlan(
-        integration=integration,
-        kind=kind,
-        context=context,
-        users=users,
-        scope=scope,
-        policy=retry_policy(no_retries),
-        signing_secret=signing_secret,
-        steps=steps_for(integration, kind, users),
-    )
-
-
-def check_plan(plan: TestPlan) -> None:
-    """Build each step's first request once, so that a value that cannot be rendered (a
-    required field left empty, a missing mapping choice) is reported before any call."""
-    for step in plan.steps:
-        leaving = step.endpoint == REMOVE_USERS or step.in_cohort is False
-        users = plan.users.to_remove if leaving else plan.users.to_add
-        first = next(iter(users.values()), None)
-        sample = [first] if first is not None and step.endpoint in BATCH_ENDPOINTS else []
-        context = plan.context
-        if step.endpoint != CREATE_LIST and not context.list_id:
-            context = replace(context, list_id=CHECK_LIST_ID)
-        try:
-            plan.integration.build_request(
-                step.endpoint,
-                context=context,
-                users=sample,
-                in_cohort=step.in_cohort if step.endpoint == UPDATE_USERS else None,
-                batch_id=CHECK_BATCH_ID if step.endpoint in BATCH_ENDPOINTS else None,
-            )
-        except (RenderError, ValueError) as error:
-            message = getattr(error, "message", None) or str(error)
-            path = getattr(error, "path", "")
-            where = f" ({path})" if path else ""
-            raise TestSetupError(
-                mask_text(
-                    f"the {step.endpoint} request cannot be built: {message}{where}", plan.secrets
-                )
-            ) from None
 
 
 # --- running ----------------------------------------------------------------------------
@@ -404,150 +191,6 @@ def summarize(plan: TestPlan, outcome: TestOutcome) -> str:
                 f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
             )
     return mask_text("Passed: " + "; ".join(parts) + ".", plan.secrets)[:MAX_SUMMARY_CHARS]
-
-
-# --- the worker side: TestRun rows ---------------------------------------------------------
-
-
-def clean_text(text: str | None, secrets: Sequence[str] = (), limit: int | None = None) -> str:
-    """Text safe to store: secrets masked, NUL characters (which PostgreSQL refuses in text)
-    replaced, and cut to `limit` characters."""
-    if not text:
-        return ""
-    text = mask_text(text, secrets).replace("\x00", "\ufffd")
-    return text[:limit] if limit is not None else text
-
-
-def _clean_pairs(pairs: Sequence[Sequence[str]] | None, secrets: Sequence[str]) -> list[list[str]]:
-    return [[clean_text(name, secrets), clean_text(value, secrets)] for name, value in pairs or ()]
-
-
-def _clean_json(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        return clean_text(value, secrets)
-    if isinstance(value, dict):
-        return {key: _clean_json(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_json(item, secrets) for item in value]
-    return value
-
-
-def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, Any]:
-    """A `TestExchange`'s columns for one attempt, every secret masked, bodies cut."""
-    shown = record.for_display()
-    request = shown["request"]
-    response = shown["response"]
-    request_body = clean_text(request["body"], secrets)
-    fields: dict[str, Any] = {
-        "step": record.endpoint,
-        "batch_id": record.batch_id or "",
-        "attempt": record.attempt,
-        "max_attempts": record.max_attempts,
-        "outcome": record.outcome,
-        "summary": clean_text(shown["summary"], secrets, 300),
-        "item_count": record.request.item_count,
-        "request_method": clean_text(request["method"], secrets, 10),
-        "request_url": clean_text(request["url"], secrets, MAX_STORED_URL_CHARS),
-        "request_headers": _clean_pairs(request["headers"], secrets),
-        "request_body": request_body[:STORED_BODY_CHARS],
-        "request_body_bytes": len(record.request.body or b""),
-        "request_body_truncated": request["body_truncated"]
-        or len(request_body) > STORED_BODY_CHARS,
-        "latency_ms": record.latency_ms,
-        "wait_seconds": record.wait_seconds,
-        "started_at": datetime.fromtimestamp(record.started_at, tz=UTC),
-    }
-    if response is not None:
-        body = clean_text(response["body"], secrets)
-        fields.update(
-            response_status=response["status"],
-            response_reason=clean_text(response["reason"], secrets, 200),
-            response_headers=_clean_pairs(response["headers"], secrets),
-            response_body=body[:STORED_BODY_CHARS],
-            response_body_truncated=response["truncated"] or len(body) > STORED_BODY_CHARS,
-            remote_address=clean_text(response["remote_address"], secrets, 64),
-        )
-    if record.error is not None:
-        fields["error_kind"] = record.error.kind[:30]
-    if shown["diagnosis"] is not None:
-        fields["diagnosis"] = _clean_json(shown["diagnosis"], secrets)
-    return fields
-
-
-class RunRecorder:
-    """Stores a run's progress as it happens: its steps and one `TestExchange` per attempt.
-
-    Each exchange commits on its own, so the page polling the run sees every attempt
-    live. Step counters are saved at most every `PROGRESS_SAVE_SECONDS` (and at every
-    step start and end, and after any attempt that did not succeed): the page polls once
-    a second, and a commit per batch would cost more than the batch's HTTP call.
-    """
-
-    def __init__(self, run: TestRun, plan: TestPlan):
-        self.run = run
-        self.secrets = plan.secrets
-        self.steps = [step.as_dict() for step in plan.steps]
-        self.sequence = run.exchanges.count()
-        self._saved_at = 0.0
-        TestRun.objects.filter(pk=run.pk).update(
-            steps=self.steps,
-            cohort_id=clean_text(plan.context.cohort_id, self.secrets, 200),
-            cohort_name=clean_text(plan.context.cohort_name, self.secrets, 200),
-            users_to_add=len(plan.users.to_add),
-            users_to_remove=len(plan.users.to_remove),
-        )
-
-    def _step(self, step: StepPlan) -> dict[str, Any]:
-        return next(entry for entry in self.steps if entry["key"] == step.key)
-
-    def _save_steps(self, *, now: bool = True) -> None:
-        if not now and time.monotonic() - self._saved_at < PROGRESS_SAVE_SECONDS:
-            return
-        self._saved_at = time.monotonic()
-        TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
-            steps=self.steps, exchange_count=self.sequence
-        )
-
-    def step_started(self, step: StepPlan) -> None:
-        self._step(step)["status"] = RUNNING
-        self._save_steps()
-
-    def attempt(self, step: StepPlan, record: AttemptRecord) -> None:
-        self.sequence += 1
-        TestExchange.objects.create(
-            run=self.run, sequence=self.sequence, **exchange_fields(record, self.secrets)
-        )
-        entry = self._step(step)
-        entry["requests"] += 1
-        entry["note"] = clean_text(record.describe(), self.secrets, 200)
-        self._save_steps(now=record.outcome != "success")
-
-    def batch_delivered(self, step: StepPlan, user_count: int) -> None:
-        entry = self._step(step)
-        entry["batches_done"] += 1
-        entry["users_done"] += user_count
-        self._save_steps(now=False)
-
-    def list_id(self, list_id: str) -> None:
-        self.run.list_id = clean_text(list_id, self.secrets, 200)
-        TestRun.objects.filter(pk=self.run.pk).update(list_id=self.run.list_id)
-
-    def step_finished(
-        self, step: StepPlan, status: str, note: str, error: PartnerError | None = None
-    ) -> None:
-        entry = self._step(step)
-        entry["status"] = status
-        if note:
-            entry["note"] = clean_text(note, self.secrets, 200)
-        self._save_steps()
-        if error is not None and error.kind in AFTER_RESPONSE_FAILURES:
-            # The request itself got a 2xx; what failed was reading its answer. The
-            # exchange says so, so that the inspector shows the reason next to the body.
-            verdict = error.diagnosis or diagnose(error)
-            TestExchange.objects.filter(run=self.run, sequence=self.sequence).update(
-                error_kind=error.kind[:30],
-                diagnosis=_clean_json(verdict.for_display(self.secrets), self.secrets),
-            )
 
 
 def plan_for_run(run: TestRun) -> TestPlan:
@@ -709,7 +352,7 @@ def _finish(
 ) -> None:
     changes: dict[str, Any] = {
         "summary": clean_text(summary, secrets, MAX_SUMMARY_CHARS * 2),
-        "diagnosis": _clean_json(diagnosis, secrets) if diagnosis else None,
+        "diagnosis": clean_json(diagnosis, secrets) if diagnosis else None,
     }
     if delivered is not None:
         changes["delivered"] = delivered

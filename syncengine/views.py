@@ -30,7 +30,7 @@ from portal.access import developer_required
 from portal.errors import ActionError
 from portal.params import parse_id
 from portal.views.pages import paginate
-from syncengine import actions, selectors, testruns
+from syncengine import actions, selectors, testplan
 from syncengine.api.views import read_csv_upload
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import normalize_manifest
@@ -191,7 +191,7 @@ def testing_panel_context(
     """Everything `syncengine/_testing_panel.html` needs, for any page that includes it."""
     manifest = normalize_manifest(manifest_of(integration))
     settings = selectors.test_settings_for(integration)
-    secret = testruns.secret_variables(manifest)
+    secret = testplan.secret_variables(manifest)
     config_errors = [d for d in check_manifest(manifest) if d.is_error]
     fingerprint = config_fingerprint(integration)
     history = paginate_history(request, integration)
@@ -284,7 +284,7 @@ def _save_and_maybe_run(request: HttpRequest, integration_id: int, *, start: boo
                     no_retries=request.POST.get("no_retries") == "on",
                 )
     except ActionError as error:
-        echo = _echo(request, testruns.secret_variables(manifest))
+        echo = _echo(request, testplan.secret_variables(manifest))
         return _panel(request, integration, error=error, echo=echo)
     if run is None and not request.htmx:
         messages.success(request, "Test settings saved.")

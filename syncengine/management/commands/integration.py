@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from syncengine.actions import option_values
+from syncengine.connect_values import option_values
 from syncengine.core.compiler import compile_manifest
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import ManifestError, load_manifest, normalize_manifest

@@ -1,0 +1,173 @@
+"""Recording a test run as the page shows it: every attempt as a `TestExchange` (secrets
+masked, bodies cut for display) and the steps' progress on the `TestRun` row."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from syncengine.core.diagnosis import diagnose
+from syncengine.core.errors import AttemptRecord, PartnerError
+from syncengine.core.masking import mask_text
+from syncengine.models import (
+    RUNNING,
+    TestExchange,
+    TestRun,
+    TestStatus,
+)
+from syncengine.testplan import StepPlan, TestPlan
+
+logger = logging.getLogger(__name__)
+
+# Bodies kept per exchange for the inspector: enough to read a few hundred items of a
+# batch; the full size is recorded next to it.
+STORED_BODY_CHARS = 64 * 1024
+MAX_STORED_URL_CHARS = 8 * 1024
+MAX_SUMMARY_CHARS = 300
+PROGRESS_SAVE_SECONDS = 0.25
+# Failures found in a 2xx answer (create_list's body), not in an attempt of their own.
+AFTER_RESPONSE_FAILURES = frozenset({"non_json", "list_id_missing"})
+
+
+def clean_text(text: str | None, secrets: Sequence[str] = (), limit: int | None = None) -> str:
+    """Text safe to store: secrets masked, NUL characters (which PostgreSQL refuses in text)
+    replaced, and cut to `limit` characters."""
+    if not text:
+        return ""
+    text = mask_text(text, secrets).replace("\x00", "\ufffd")
+    return text[:limit] if limit is not None else text
+
+
+def clean_pairs(pairs: Sequence[Sequence[str]] | None, secrets: Sequence[str]) -> list[list[str]]:
+    return [[clean_text(name, secrets), clean_text(value, secrets)] for name, value in pairs or ()]
+
+
+def clean_json(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, secrets)
+    if isinstance(value, dict):
+        return {key: clean_json(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(item, secrets) for item in value]
+    return value
+
+
+def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, Any]:
+    """A `TestExchange`'s columns for one attempt, every secret masked, bodies cut."""
+    shown = record.for_display()
+    request = shown["request"]
+    response = shown["response"]
+    request_body = clean_text(request["body"], secrets)
+    fields: dict[str, Any] = {
+        "step": record.endpoint,
+        "batch_id": record.batch_id or "",
+        "attempt": record.attempt,
+        "max_attempts": record.max_attempts,
+        "outcome": record.outcome,
+        "summary": clean_text(shown["summary"], secrets, 300),
+        "item_count": record.request.item_count,
+        "request_method": clean_text(request["method"], secrets, 10),
+        "request_url": clean_text(request["url"], secrets, MAX_STORED_URL_CHARS),
+        "request_headers": clean_pairs(request["headers"], secrets),
+        "request_body": request_body[:STORED_BODY_CHARS],
+        "request_body_bytes": len(record.request.body or b""),
+        "request_body_truncated": request["body_truncated"]
+        or len(request_body) > STORED_BODY_CHARS,
+        "latency_ms": record.latency_ms,
+        "wait_seconds": record.wait_seconds,
+        "started_at": datetime.fromtimestamp(record.started_at, tz=UTC),
+    }
+    if response is not None:
+        body = clean_text(response["body"], secrets)
+        fields.update(
+            response_status=response["status"],
+            response_reason=clean_text(response["reason"], secrets, 200),
+            response_headers=clean_pairs(response["headers"], secrets),
+            response_body=body[:STORED_BODY_CHARS],
+            response_body_truncated=response["truncated"] or len(body) > STORED_BODY_CHARS,
+            remote_address=clean_text(response["remote_address"], secrets, 64),
+        )
+    if record.error is not None:
+        fields["error_kind"] = record.error.kind[:30]
+    if shown["diagnosis"] is not None:
+        fields["diagnosis"] = clean_json(shown["diagnosis"], secrets)
+    return fields
+
+
+class RunRecorder:
+    """Stores a run's progress as it happens: its steps and one `TestExchange` per attempt.
+
+    Each exchange commits on its own, so the page polling the run sees every attempt
+    live. Step counters are saved at most every `PROGRESS_SAVE_SECONDS` (and at every
+    step start and end, and after any attempt that did not succeed): the page polls once
+    a second, and a commit per batch would cost more than the batch's HTTP call.
+    """
+
+    def __init__(self, run: TestRun, plan: TestPlan):
+        self.run = run
+        self.secrets = plan.secrets
+        self.steps = [step.as_dict() for step in plan.steps]
+        self.sequence = run.exchanges.count()
+        self._saved_at = 0.0
+        TestRun.objects.filter(pk=run.pk).update(
+            steps=self.steps,
+            cohort_id=clean_text(plan.context.cohort_id, self.secrets, 200),
+            cohort_name=clean_text(plan.context.cohort_name, self.secrets, 200),
+            users_to_add=len(plan.users.to_add),
+            users_to_remove=len(plan.users.to_remove),
+        )
+
+    def _step(self, step: StepPlan) -> dict[str, Any]:
+        return next(entry for entry in self.steps if entry["key"] == step.key)
+
+    def _save_steps(self, *, now: bool = True) -> None:
+        if not now and time.monotonic() - self._saved_at < PROGRESS_SAVE_SECONDS:
+            return
+        self._saved_at = time.monotonic()
+        TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
+            steps=self.steps, exchange_count=self.sequence
+        )
+
+    def step_started(self, step: StepPlan) -> None:
+        self._step(step)["status"] = RUNNING
+        self._save_steps()
+
+    def attempt(self, step: StepPlan, record: AttemptRecord) -> None:
+        self.sequence += 1
+        TestExchange.objects.create(
+            run=self.run, sequence=self.sequence, **exchange_fields(record, self.secrets)
+        )
+        entry = self._step(step)
+        entry["requests"] += 1
+        entry["note"] = clean_text(record.describe(), self.secrets, 200)
+        self._save_steps(now=record.outcome != "success")
+
+    def batch_delivered(self, step: StepPlan, user_count: int) -> None:
+        entry = self._step(step)
+        entry["batches_done"] += 1
+        entry["users_done"] += user_count
+        self._save_steps(now=False)
+
+    def list_id(self, list_id: str) -> None:
+        self.run.list_id = clean_text(list_id, self.secrets, 200)
+        TestRun.objects.filter(pk=self.run.pk).update(list_id=self.run.list_id)
+
+    def step_finished(
+        self, step: StepPlan, status: str, note: str, error: PartnerError | None = None
+    ) -> None:
+        entry = self._step(step)
+        entry["status"] = status
+        if note:
+            entry["note"] = clean_text(note, self.secrets, 200)
+        self._save_steps()
+        if error is not None and error.kind in AFTER_RESPONSE_FAILURES:
+            # The request itself got a 2xx; what failed was reading its answer. The
+            # exchange says so, so that the inspector shows the reason next to the body.
+            verdict = error.diagnosis or diagnose(error)
+            TestExchange.objects.filter(run=self.run, sequence=self.sequence).update(
+                error_kind=error.kind[:30],
+                diagnosis=clean_json(verdict.for_display(self.secrets), self.secrets),
+            )
