@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -111,6 +113,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env.str("DATABASE_URL")
+# Django takes a path where a file name goes (SQLite's NAME, the file cache's LOCATION).
+DATABASES: dict[str, Mapping[str, Any]]
+CACHES: dict[str, dict[str, object]]
 if DATABASE_URL:
     DATABASES = {
         "default": parse_database_url(
