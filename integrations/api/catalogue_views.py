@@ -26,6 +26,7 @@ from portal.api.permissions import (
     IsPlatformAdmin,
     api_membership,
     api_org,
+    api_user,
 )
 
 
@@ -38,7 +39,7 @@ class IsReviewerOrDeveloper(BasePermission):
     def has_permission(self, request, view) -> bool:
         if not request.user.is_authenticated:
             return False
-        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
+        return api_user(request).is_reviewer or access.sees_partner_reviews(api_membership(request))
 
 
 class ReleaseView(DeveloperAPIView):
@@ -49,7 +50,7 @@ class ReleaseView(DeveloperAPIView):
     )
     def post(self, request, integration_id: int):
         version = releases.integration_release(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -70,7 +71,7 @@ class VersionLogoView(APIView):
 
     @extend_schema(responses={(200, "image/png"): bytes}, summary="The version's tile logo")
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         if version.logo is None:
             raise Http404("No logo.")
         response = HttpResponse(bytes(version.logo.tile_png), content_type="image/png")
@@ -106,6 +107,6 @@ class DestinationRollbackView(APIView):
             destination.integration.versions, number=serializer.validated_data["version"]
         )
         destination = releases.destination_rollback(
-            acting_user=request.user, destination=destination, version=version
+            acting_user=api_user(request), destination=destination, version=version
         )
         return Response(DestinationSerializer(destination).data)

@@ -29,7 +29,7 @@ from integrations.configuration import preview_report, validation_report
 from integrations.manifests import manifest_of
 from integrations.models import IntegrationStatus
 from portal.api.parsers import JSONParser, MultiPartParser
-from portal.api.permissions import IsDeveloper, api_org
+from portal.api.permissions import IsDeveloper, api_org, api_user
 from portal.errors import ActionError
 from portal.params import optional_id
 from syncengine.core.manifest.normalize import canonical_json
@@ -91,7 +91,7 @@ class IntegrationListView(generics.ListAPIView):
         serializer = IntegrationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = actions.integration_create(
-            acting_user=request.user, org=api_org(request), **serializer.validated_data
+            acting_user=api_user(request), org=api_org(request), **serializer.validated_data
         )
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
@@ -104,7 +104,7 @@ class IntegrationImportView(DeveloperAPIView):
     )
     def post(self, request):
         integration = actions.integration_import(
-            acting_user=request.user, org=api_org(request), manifest=request.data
+            acting_user=api_user(request), org=api_org(request), manifest=request.data
         )
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
@@ -126,7 +126,7 @@ class IntegrationDetailView(DeveloperAPIView):
         data = serializer.validated_data
         manifest = {**integration.config, "display_name": data["display_name"]}
         integration = actions.integration_save(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             manifest=manifest,
             base_revision=data.get("base_revision"),
@@ -137,7 +137,7 @@ class IntegrationDetailView(DeveloperAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request, integration_id: int):
         actions.integration_delete(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -170,7 +170,7 @@ class ManifestView(DeveloperAPIView):
         integration = self.integration(request, integration_id)
         base = optional_id(request.query_params.get("base_revision"), field="base_revision")
         integration = actions.integration_save(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             manifest=request.data,
             base_revision=base,
@@ -273,14 +273,14 @@ class LogoView(DeveloperAPIView):
             raise ActionError("Send the PNG as a multipart field named file.", field="file")
         data = upload.read(MAX_LOGO_UPLOAD)
         integration = actions.integration_set_logo(
-            acting_user=request.user, integration=integration, data=data
+            acting_user=api_user(request), integration=integration, data=data
         )
         return Response(IntegrationSerializer(integration).data)
 
     @extend_schema(responses=IntegrationSerializer, summary="Remove the logo")
     def delete(self, request, integration_id: int):
         integration = actions.integration_set_logo(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=self.integration(request, integration_id),
             data=None,
         )
@@ -291,7 +291,7 @@ class DuplicateView(DeveloperAPIView):
     @extend_schema(request=None, responses={201: IntegrationSerializer})
     def post(self, request, integration_id: int):
         copy = actions.integration_duplicate(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(IntegrationSerializer(copy).data, status=status.HTTP_201_CREATED)
 
@@ -307,7 +307,7 @@ class CopyErrorsView(DeveloperAPIView):
         serializer = CopyErrorsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = actions.integration_copy_errors(
-            acting_user=request.user, integration=integration, **serializer.validated_data
+            acting_user=api_user(request), integration=integration, **serializer.validated_data
         )
         return Response(_save_result(integration))
 
@@ -337,7 +337,7 @@ class RevisionRestoreView(DeveloperAPIView):
         integration = self.integration(request, integration_id)
         revision = access.get_revision(integration, number)
         integration = actions.integration_restore(
-            acting_user=request.user, integration=integration, revision=revision
+            acting_user=api_user(request), integration=integration, revision=revision
         )
         return Response(_save_result(integration))
 

@@ -16,7 +16,7 @@ from integrations.api.serializers import VersionSerializer
 from integrations.api.views import DeveloperAPIView
 from integrations.manifests import manifest_of
 from integrations.models import VersionState
-from portal.api.permissions import IsReviewer, api_membership
+from portal.api.permissions import IsReviewer, api_membership, api_user
 from portal.errors import ActionError
 from portal.models import User
 from portal.params import optional_id
@@ -46,7 +46,7 @@ class SubmitView(DeveloperAPIView):
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = submissions.integration_submit(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             note=serializer.validated_data.get("note", ""),
         )
@@ -59,7 +59,7 @@ class WithdrawView(DeveloperAPIView):
     )
     def post(self, request, integration_id: int):
         version = submissions.integration_withdraw(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(VersionSerializer(version).data)
 
@@ -90,7 +90,7 @@ class ReviewQueueView(generics.ListAPIView):
             raise ActionError(
                 f"state must be one of {', '.join(VersionState.values)}.", field="state"
             )
-        assigned = {"me": self.request.user, "unassigned": None}.get(
+        assigned = {"me": api_user(self.request), "unassigned": None}.get(
             params.get("assigned", "any"), "any"
         )
         return selectors.review_queue(
@@ -114,7 +114,7 @@ class ReviewDetailView(APIView):
         "checks and comments",
     )
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         report = selectors.version_report(version)
         return Response(
             {
@@ -135,7 +135,7 @@ class CommentsView(APIView):
 
     @extend_schema(responses=CommentSerializer(many=True))
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         return Response(
             CommentSerializer(version.comments.select_related("author"), many=True).data
         )
@@ -146,7 +146,7 @@ class CommentsView(APIView):
         summary="Comment on a version (reviewers and the partner)",
     )
     def post(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         serializer = CommentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         parent_id = serializer.validated_data.get("parent")
@@ -154,7 +154,7 @@ class CommentsView(APIView):
             get_object_or_404(version.comments, pk=parent_id) if parent_id is not None else None
         )
         comment = decisions.review_comment(
-            acting_user=request.user,
+            acting_user=api_user(request),
             version=version,
             body=serializer.validated_data["body"],
             parent=parent,
@@ -173,11 +173,11 @@ class DecisionView(APIView):
 
     @extend_schema(request=DecisionSerializer, responses=VersionSerializer)
     def post(self, request, version_id: int):
-        version = access.get_version(request.user, None, version_id)
+        version = access.get_version(api_user(request), None, version_id)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = self.ACTIONS[self.decision](
-            acting_user=request.user,
+            acting_user=api_user(request),
             version=version,
             message=serializer.validated_data.get("message", ""),
         )
@@ -193,7 +193,7 @@ class AssignView(APIView):
         summary="Assign the review to a reviewer (or unassign)",
     )
     def post(self, request, version_id: int):
-        version = access.get_version(request.user, None, version_id)
+        version = access.get_version(api_user(request), None, version_id)
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email = serializer.validated_data.get("reviewer")
@@ -203,7 +203,7 @@ class AssignView(APIView):
             if reviewer is None:
                 raise ActionError(f"No account has the email {email}.", field="reviewer")
         version = decisions.review_assign(
-            acting_user=request.user, version=version, reviewer=reviewer
+            acting_user=api_user(request), version=version, reviewer=reviewer
         )
         return Response(VersionSerializer(version).data)
 
@@ -217,11 +217,11 @@ class RerunTestView(APIView):
         summary="Re-run the full test on the submitted version (reviewers)",
     )
     def post(self, request, version_id: int):
-        version = access.get_version(request.user, None, version_id)
+        version = access.get_version(api_user(request), None, version_id)
         serializer = ReviewerRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = review_rerun_test(
-            acting_user=request.user, version=version, **serializer.validated_data
+            acting_user=api_user(request), version=version, **serializer.validated_data
         )
         return Response(TestRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
@@ -234,7 +234,7 @@ class ConformanceView(APIView):
         summary="The latest conformance checks of the version",
     )
     def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         run = version.conformance_runs.select_related("started_by").first()
         if run is None:
             raise Http404("The conformance checks have not run yet.")
@@ -246,14 +246,14 @@ class ConformanceView(APIView):
         summary="Run the automated conformance checks (reviewers)",
     )
     def post(self, request, version_id: int):
-        if not request.user.is_reviewer:
+        if not api_user(request).is_reviewer:
             raise ActionError("Only reviewers run conformance checks.", status=403)
-        version = access.get_version(request.user, None, version_id)
+        version = access.get_version(api_user(request), None, version_id)
         serializer = ReviewerRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         run = conformance_start(
-            acting_user=request.user,
+            acting_user=api_user(request),
             version=version,
             values=data.get("values"),
             mapping=data.get("mapping"),

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from integrations import access
 from integrations.manifests import config_fingerprint, manifest_of
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
-from portal.api.permissions import IsDeveloper, api_org
+from portal.api.permissions import IsDeveloper, api_org, api_user
 from portal.errors import ActionError
 from syncengine import actions, selectors
 from syncengine.api.serializers import (
@@ -83,7 +83,7 @@ class TestSettingsView(IntegrationTestingView):
         elif "csv_text" in data:
             csv_data, csv_name = data.pop("csv_text").encode("utf-8"), "users.csv"
         settings = actions.test_settings_save(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             csv_data=csv_data,
             csv_name=csv_name,
@@ -121,14 +121,14 @@ class TestRunListView(IntegrationTestingView, generics.GenericAPIView):
             if "csv" in data:
                 upload = data["csv"]
                 actions.test_settings_save(
-                    acting_user=request.user,
+                    acting_user=api_user(request),
                     integration=integration,
                     users_source=UsersSource.CSV,
                     csv_data=read_csv_upload(upload),
                     csv_name=getattr(upload, "name", ""),
                 )
             run = actions.test_run_start(
-                acting_user=request.user,
+                acting_user=api_user(request),
                 integration=integration,
                 kind=data["kind"],
                 list_id=data.get("list_id") or None,
@@ -189,7 +189,9 @@ class SigningSecretView(IntegrationTestingView):
     )
     def post(self, request, integration_id: int):
         integration = self.integration(request, integration_id)
-        clear = actions.signing_secret_rotate(acting_user=request.user, integration=integration)
+        clear = actions.signing_secret_rotate(
+            acting_user=api_user(request), integration=integration
+        )
         return self._answer(
             selectors.signing_secret_of(integration), clear, status.HTTP_201_CREATED
         )
