@@ -51,7 +51,8 @@ def storable_config(doc: Any) -> tuple[dict[str, Any], bytes | None]:
     diagnostics = check_manifest(normalized)
     blocking = [d for d in diagnostics if d.is_error and d.code in SHAPE_CODES]
     name = normalized.get("display_name")
-    if not isinstance(name, str) or not name.strip():
+    display_name = name.strip() if isinstance(name, str) else ""
+    if not display_name:
         blocking.append(_problem("display_name", "The display name is required."))
     if normalized.get("integration_type") not in INTEGRATION_TYPES:
         blocking.append(
@@ -59,7 +60,7 @@ def storable_config(doc: Any) -> tuple[dict[str, Any], bytes | None]:
         )
     if blocking:
         raise _refusal(blocking)
-    normalized["display_name"] = name.strip()
+    normalized["display_name"] = display_name
     logo_text = normalized.pop(LOGO_KEY, None)
     logo = None
     if logo_text:

@@ -4,11 +4,13 @@ rollback."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +21,7 @@ from integrations.api.serializers import (
     VersionSerializer,
 )
 from integrations.api.views import DeveloperAPIView
-from integrations.models import Destination
+from integrations.models import Destination, IntegrationVersion
 from portal.api.permissions import (
     IsDeveloper,
     IsOrgMember,
@@ -36,10 +38,10 @@ class IsReviewerOrDeveloper(BasePermission):
 
     message = IsDeveloper.message
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not request.user.is_authenticated:
             return False
-        return api_user(request).is_reviewer or access.sees_partner_reviews(api_membership(request))
+        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
 
 
 class ReleaseView(DeveloperAPIView):
@@ -48,7 +50,7 @@ class ReleaseView(DeveloperAPIView):
         responses={201: VersionSerializer},
         summary="Release the current draft to your own organisation (no review)",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         version = releases.integration_release(
             acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
@@ -59,7 +61,7 @@ class IntegrationVersionsView(generics.ListAPIView):
     permission_classes = [IsDeveloper]
     serializer_class = VersionSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[IntegrationVersion]:
         integration = access.get_integration(api_org(self.request), self.kwargs["integration_id"])
         return integration.versions.select_related(
             "integration__org", "created_by", "assigned_to", "decided_by"
@@ -70,7 +72,7 @@ class VersionLogoView(APIView):
     permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses={(200, "image/png"): bytes}, summary="The version's tile logo")
-    def get(self, request, version_id: int):
+    def get(self, request: Request, version_id: int) -> HttpResponse:
         version = access.get_version(api_user(request), api_membership(request), version_id)
         if version.logo is None:
             raise Http404("No logo.")
@@ -85,7 +87,7 @@ class DestinationListView(generics.ListAPIView):
     permission_classes = [IsOrgMember]
     serializer_class = DestinationSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Destination]:
         return access.destinations_for(api_org(self.request))
 
 
@@ -97,7 +99,7 @@ class DestinationRollbackView(APIView):
         responses=DestinationSerializer,
         summary="Serve an earlier approved version again",
     )
-    def post(self, request, destination_id: int):
+    def post(self, request: Request, destination_id: int) -> Response:
         destination = get_object_or_404(
             Destination.objects.select_related("version"), pk=destination_id
         )

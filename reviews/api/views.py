@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,7 +42,7 @@ class SubmitView(DeveloperAPIView):
         responses={201: VersionSerializer},
         summary="Submit the draft for review (needs a passing test of this exact configuration)",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -57,7 +58,7 @@ class WithdrawView(DeveloperAPIView):
     @extend_schema(
         request=None, responses=VersionSerializer, summary="Withdraw the submission in review"
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         version = submissions.integration_withdraw(
             acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
@@ -80,7 +81,7 @@ class ReviewQueueView(generics.ListAPIView):
             OpenApiParameter("assigned", str, enum=["any", "me", "unassigned"]),
         ]
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -113,7 +114,7 @@ class ReviewDetailView(APIView):
         summary="A version in full, its diff against the last approved version, "
         "checks and comments",
     )
-    def get(self, request, version_id: int):
+    def get(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), api_membership(request), version_id)
         report = selectors.version_report(version)
         return Response(
@@ -134,7 +135,7 @@ class CommentsView(APIView):
     permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses=CommentSerializer(many=True))
-    def get(self, request, version_id: int):
+    def get(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), api_membership(request), version_id)
         return Response(
             CommentSerializer(version.comments.select_related("author"), many=True).data
@@ -145,7 +146,7 @@ class CommentsView(APIView):
         responses={201: CommentSerializer},
         summary="Comment on a version (reviewers and the partner)",
     )
-    def post(self, request, version_id: int):
+    def post(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), api_membership(request), version_id)
         serializer = CommentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -172,7 +173,7 @@ class DecisionView(APIView):
     }
 
     @extend_schema(request=DecisionSerializer, responses=VersionSerializer)
-    def post(self, request, version_id: int):
+    def post(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), None, version_id)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -192,7 +193,7 @@ class AssignView(APIView):
         responses=VersionSerializer,
         summary="Assign the review to a reviewer (or unassign)",
     )
-    def post(self, request, version_id: int):
+    def post(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), None, version_id)
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -216,7 +217,7 @@ class RerunTestView(APIView):
         responses={201: TestRunSerializer},
         summary="Re-run the full test on the submitted version (reviewers)",
     )
-    def post(self, request, version_id: int):
+    def post(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), None, version_id)
         serializer = ReviewerRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -233,7 +234,7 @@ class ConformanceView(APIView):
         responses={200: ConformanceRunSerializer, 404: None},
         summary="The latest conformance checks of the version",
     )
-    def get(self, request, version_id: int):
+    def get(self, request: Request, version_id: int) -> Response:
         version = access.get_version(api_user(request), api_membership(request), version_id)
         run = version.conformance_runs.select_related("started_by").first()
         if run is None:
@@ -245,7 +246,7 @@ class ConformanceView(APIView):
         responses={201: ConformanceRunSerializer},
         summary="Run the automated conformance checks (reviewers)",
     )
-    def post(self, request, version_id: int):
+    def post(self, request: Request, version_id: int) -> Response:
         if not api_user(request).is_reviewer:
             raise ActionError("Only reviewers run conformance checks.", status=403)
         version = access.get_version(api_user(request), None, version_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -57,7 +58,7 @@ class IntegrationTestingView(APIView):
 
 class TestSettingsView(IntegrationTestingView):
     @extend_schema(responses=TestSettingsSerializer, summary="The test settings (secrets masked)")
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         settings = selectors.test_settings_for(integration)
         return Response(settings_for_display(settings, manifest_of(integration)))
@@ -70,7 +71,7 @@ class TestSettingsView(IntegrationTestingView):
         responses=TestSettingsSerializer,
         summary="Save the test settings: project and API key, Connect-modal values, users",
     )
-    def put(self, request, integration_id: int):
+    def put(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = TestSettingsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -96,7 +97,7 @@ class TestRunListView(IntegrationTestingView, generics.GenericAPIView):
     serializer_class = TestRunSerializer
 
     @extend_schema(responses=TestRunSerializer(many=True), summary="The draft's test runs")
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         page = self.paginate_queryset(selectors.test_runs_for(integration))
         context = {"fingerprint": config_fingerprint(integration)}
@@ -110,7 +111,7 @@ class TestRunListView(IntegrationTestingView, generics.GenericAPIView):
         responses={202: TestRunSerializer, 409: OpenApiResponse(description="A test is running")},
         summary="Start a test (full, or one endpoint) with the saved test settings",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = TestRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -147,7 +148,7 @@ class TestRunDetailView(APIView):
         responses=TestRunDetailSerializer,
         summary="A test run with its steps and its first 100 exchanges",
     )
-    def get(self, request, run_id: int):
+    def get(self, request: Request, run_id: int) -> Response:
         run = selectors.get_test_run(api_org(request), run_id)
         context = {"fingerprint": config_fingerprint(run.integration)}
         return Response(TestRunDetailSerializer(run, context=context).data)
@@ -158,7 +159,7 @@ class TestRunExchangesView(generics.ListAPIView):
     serializer_class = TestExchangeSerializer
 
     @extend_schema(summary="Every request and response of a test run (secrets masked)")
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
@@ -179,7 +180,7 @@ class SigningSecretView(IntegrationTestingView):
         )
 
     @extend_schema(responses=SigningSecretSerializer, summary="The signing secret (masked)")
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         return self._answer(selectors.signing_secret_of(self.integration(request, integration_id)))
 
     @extend_schema(
@@ -187,7 +188,7 @@ class SigningSecretView(IntegrationTestingView):
         responses={201: SigningSecretSerializer},
         summary="Create or rotate the signing secret; the answer shows it once",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         clear = actions.signing_secret_rotate(
             acting_user=api_user(request), integration=integration
