@@ -6,7 +6,11 @@ through the caller's organisation, so another org's integration or run is a 404.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -15,6 +19,7 @@ from rest_framework.views import APIView
 
 from integrations import access
 from integrations.manifests import config_fingerprint, manifest_of
+from integrations.models import Integration
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
 from portal.api.permissions import IsDeveloper, api_org, api_user
 from portal.errors import ActionError
@@ -29,18 +34,18 @@ from syncengine.api.serializers import (
     TestSettingsSerializer,
 )
 from syncengine.core.signing import SIGNATURE_HEADER
-from syncengine.models import UsersSource
+from syncengine.models import SigningSecret, TestExchange, UsersSource
 from syncengine.presenters import settings_for_display
 from syncengine.testusers import MAX_CSV_BYTES
 
 PARSERS = [JSONParser, MultiPartParser, FormParser]
 
 
-def read_csv_upload(upload) -> bytes:
+def read_csv_upload(upload: UploadedFile | str | None) -> bytes:
     """The bytes of an uploaded CSV, refusing one over the size limit without reading it all."""
     if upload is None or isinstance(upload, str):
         raise ActionError("Send the CSV as a file.", field="csv")
-    data = upload.read(MAX_CSV_BYTES + 1)
+    data: bytes = upload.read(MAX_CSV_BYTES + 1)
     if len(data) > MAX_CSV_BYTES:
         raise ActionError(
             f"The CSV of test users may be at most {MAX_CSV_BYTES // 1024} KiB.", field="csv"
@@ -52,7 +57,7 @@ class IntegrationTestingView(APIView):
     permission_classes = [IsDeveloper]
     parser_classes = PARSERS
 
-    def integration(self, request, integration_id):
+    def integration(self, request: Request, integration_id: int | str) -> Integration:
         return access.get_integration(api_org(request), integration_id)
 
 
@@ -162,13 +167,18 @@ class TestRunExchangesView(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[TestExchange]:
         run = selectors.get_test_run(api_org(self.request), self.kwargs["run_id"])
         return run.exchanges.all()
 
 
 class SigningSecretView(IntegrationTestingView):
-    def _answer(self, stored, clear: str | None = None, code: int = status.HTTP_200_OK):
+    def _answer(
+        self,
+        stored: SigningSecret | None,
+        clear: str | None = None,
+        code: int = status.HTTP_200_OK,
+    ) -> Response:
         return Response(
             {
                 "exists": stored is not None,
