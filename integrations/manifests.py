@@ -8,7 +8,7 @@ import binascii
 import hashlib
 from typing import Any
 
-from integrations.models import Integration, IntegrationRevision, StoredLogo
+from integrations.models import Integration, IntegrationRevision, IntegrationVersion, StoredLogo
 from portal.errors import ActionError
 from syncengine.core.diagnostic_codes import (
     INVALID_TYPE,
@@ -34,7 +34,9 @@ def assemble(config: dict[str, Any], logo: StoredLogo | None) -> dict[str, Any]:
     return normalize_manifest(doc)
 
 
-def manifest_of(integration: Integration | IntegrationRevision) -> dict[str, Any]:
+def manifest_of(
+    integration: Integration | IntegrationRevision | IntegrationVersion,
+) -> dict[str, Any]:
     """The full manifest, logo included, normalised."""
     return assemble(integration.config, integration.logo)
 
@@ -85,7 +87,9 @@ def _refusal(problems: list[Diagnostic]) -> ActionError:
     )
 
 
-def config_fingerprint(source: Integration | IntegrationRevision | dict[str, Any]) -> str:
+def config_fingerprint(
+    source: Integration | IntegrationRevision | IntegrationVersion | dict[str, Any],
+) -> str:
     """A short hash of the exact configuration, logo included.
 
     A test run records the fingerprint of what it tested; submitting needs a passing full

@@ -3,6 +3,9 @@ full, comments, decisions, assignment and reviewers' runs (test re-run, conforma
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +19,7 @@ from integrations.api.catalogue_views import IsReviewerOrDeveloper
 from integrations.api.serializers import VersionSerializer
 from integrations.api.views import DeveloperAPIView
 from integrations.manifests import manifest_of
-from integrations.models import VersionState
+from integrations.models import IntegrationVersion, VersionState
 from portal.api.permissions import IsReviewer, api_membership, api_user
 from portal.errors import ActionError
 from portal.models import User
@@ -84,16 +87,17 @@ class ReviewQueueView(generics.ListAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[IntegrationVersion]:
         params = self.request.query_params
         state = params.get("state", VersionState.IN_REVIEW)
         if state not in VersionState.values:
             raise ActionError(
                 f"state must be one of {', '.join(VersionState.values)}.", field="state"
             )
-        assigned = {"me": api_user(self.request), "unassigned": None}.get(
-            params.get("assigned", "any"), "any"
-        )
+        assigned: User | Literal["any"] | None = {
+            "me": api_user(self.request),
+            "unassigned": None,
+        }.get(params.get("assigned", "any"), "any")
         return selectors.review_queue(
             state=state,
             org_id=optional_id(params.get("org"), field="org"),
