@@ -71,8 +71,8 @@ def as_int(value: object) -> int:
 #
 # Django hands every view an HttpRequest. The middleware of settings.MIDDLEWARE adds `htmx`
 # (django-htmx) and `membership`/`org` (CurrentOrgMiddleware); the decorators below check who
-# is signing in. Each class names what a view behind one of them gets, and each `is_*` guard
-# checks exactly what its class promises, so the type checker follows the decorators.
+# is signed in. Each class names what a view behind one of them gets, and each `is_*` guard
+# checks exactly what its class adds, so the type checker follows the decorators.
 
 
 class PortalRequest(HttpRequest):
