@@ -20,14 +20,14 @@ def integrations_for(org: Organization) -> QuerySet[Integration]:
     return Integration.objects.filter(org=org).select_related("logo", "updated_by")
 
 
-def get_integration(org: Organization, pk, *, for_update: bool = False) -> Integration:
+def get_integration(org: Organization, pk: int | str, *, for_update: bool = False) -> Integration:
     rows = integrations_for(org)
     if for_update:
         rows = Integration.objects.select_for_update().filter(org=org)
     return get_object_or_404(rows, pk=as_int(pk))
 
 
-def get_revision(integration: Integration, number) -> IntegrationRevision:
+def get_revision(integration: Integration, number: int | str | None) -> IntegrationRevision:
     return get_object_or_404(
         integration.revisions.select_related("logo", "created_by"), number=as_int(number)
     )
@@ -51,12 +51,12 @@ def versions_visible_to(user: User, membership: Membership | None) -> QuerySet[I
     )
     if user.is_reviewer:
         return rows
-    if not sees_partner_reviews(membership):
+    if membership is None or not sees_partner_reviews(membership):
         return rows.none()
     return rows.filter(integration__org=membership.org)
 
 
-def get_version(user: User, membership: Membership | None, pk) -> IntegrationVersion:
+def get_version(user: User, membership: Membership | None, pk: int | str) -> IntegrationVersion:
     return get_object_or_404(versions_visible_to(user, membership), pk=as_int(pk))
 
 
@@ -64,5 +64,5 @@ def destinations_for(org: Organization) -> QuerySet[Destination]:
     return Destination.objects.filter(org=org).select_related("version__logo", "integration")
 
 
-def get_destination(org: Organization, pk) -> Destination:
+def get_destination(org: Organization, pk: int | str) -> Destination:
     return get_object_or_404(destinations_for(org), pk=as_int(pk))

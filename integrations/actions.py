@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -34,7 +34,7 @@ AUTOSAVE_COALESCE = timedelta(minutes=5)
 MAX_AUDITED_PATHS = 20
 
 
-def _named(name: str):
+def _named(name: str) -> QuerySet[Integration]:
     """Integrations whose name equals `name` in the sense of the unique constraint
     (LOWER(display_name)), so the check and the constraint can never disagree."""
     return Integration.objects.annotate(lowered=Lower("display_name")).filter(
@@ -42,7 +42,7 @@ def _named(name: str):
     )
 
 
-def _clean_display_name(name: Any, *, exclude: Integration | None = None) -> str:
+def _clean_display_name(name: object, *, exclude: Integration | None = None) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ActionError("The display name is required.", field="display_name")
     name = name.strip()
@@ -180,7 +180,7 @@ def integration_create(
 
 @transaction.atomic
 def integration_import(
-    *, acting_user: User | None, org: Organization, manifest: dict[str, Any]
+    *, acting_user: User | None, org: Organization, manifest: object
 ) -> Integration:
     """A new draft from a whole manifest (export → import gives the same manifest back)."""
     _refuse_nul(manifest)
@@ -211,7 +211,7 @@ def integration_save(
     *,
     acting_user: User | None,
     integration: Integration,
-    manifest: dict[str, Any],
+    manifest: object,
     base_revision: int | None = None,
     replace_logo: bool = False,
     autosave: bool = False,

@@ -100,10 +100,10 @@ def process_logo(data: bytes) -> ProcessedLogo:
             f"The PNG is damaged or truncated and could not be read ({error}). Export it again."
         ) from None
 
-    image = image.convert("RGBA")
-    clean = _encode(image)
+    rgba = image.convert("RGBA")
+    clean = _encode(rgba)
     tile = Image.new("RGBA", (TILE_SIDE, TILE_SIDE), (0, 0, 0, 0))
-    thumbnail = image.copy()
+    thumbnail = rgba.copy()
     thumbnail.thumbnail((TILE_SIDE, TILE_SIDE), Image.Resampling.LANCZOS)
     tile.paste(thumbnail, ((TILE_SIDE - thumbnail.width) // 2, (TILE_SIDE - thumbnail.height) // 2))
     return ProcessedLogo(

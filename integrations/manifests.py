@@ -8,7 +8,7 @@ import binascii
 import hashlib
 from typing import Any
 
-from integrations.models import Integration, IntegrationRevision, StoredLogo
+from integrations.models import Integration, IntegrationRevision, IntegrationVersion, StoredLogo
 from portal.errors import ActionError
 from syncengine.core.diagnostic_codes import (
     INVALID_TYPE,
@@ -34,7 +34,9 @@ def assemble(config: dict[str, Any], logo: StoredLogo | None) -> dict[str, Any]:
     return normalize_manifest(doc)
 
 
-def manifest_of(integration: Integration | IntegrationRevision) -> dict[str, Any]:
+def manifest_of(
+    integration: Integration | IntegrationRevision | IntegrationVersion,
+) -> dict[str, Any]:
     """The full manifest, logo included, normalised."""
     return assemble(integration.config, integration.logo)
 
@@ -51,7 +53,8 @@ def storable_config(doc: Any) -> tuple[dict[str, Any], bytes | None]:
     diagnostics = check_manifest(normalized)
     blocking = [d for d in diagnostics if d.is_error and d.code in SHAPE_CODES]
     name = normalized.get("display_name")
-    if not isinstance(name, str) or not name.strip():
+    display_name = name.strip() if isinstance(name, str) else ""
+    if not display_name:
         blocking.append(_problem("display_name", "The display name is required."))
     if normalized.get("integration_type") not in INTEGRATION_TYPES:
         blocking.append(
@@ -59,7 +62,7 @@ def storable_config(doc: Any) -> tuple[dict[str, Any], bytes | None]:
         )
     if blocking:
         raise _refusal(blocking)
-    normalized["display_name"] = name.strip()
+    normalized["display_name"] = display_name
     logo_text = normalized.pop(LOGO_KEY, None)
     logo = None
     if logo_text:
@@ -84,7 +87,9 @@ def _refusal(problems: list[Diagnostic]) -> ActionError:
     )
 
 
-def config_fingerprint(source: Integration | IntegrationRevision | dict[str, Any]) -> str:
+def config_fingerprint(
+    source: Integration | IntegrationRevision | IntegrationVersion | dict[str, Any],
+) -> str:
     """A short hash of the exact configuration, logo included.
 
     A test run records the fingerprint of what it tested; submitting needs a passing full

@@ -86,13 +86,6 @@ class Integration(models.Model):
         return f"{path}?kind={kind}&v={self.logo_id[:12]}"
 
     @property
-    def expected_review_by(self) -> datetime | None:
-        """When a submission in review can expect its answer (None for any other state)."""
-        if self.state != VersionState.IN_REVIEW:
-            return None
-        return self.created_at + EXPECTED_REVIEW_TIME
-
-    @property
     def tile_logo_url(self) -> str | None:
         return self.logo_url("tile")
 

@@ -6,12 +6,16 @@ exactly like one that does not exist, so ids cannot be probed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, Protocol, TypeGuard
 
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
 
@@ -24,7 +28,7 @@ def projects_for(org: Organization) -> QuerySet[Project]:
     return Project.objects.filter(org=org)
 
 
-def get_project(org: Organization, public_id) -> Project:
+def get_project(org: Organization, public_id: int | str) -> Project:
     return get_object_or_404(projects_for(org), public_id=as_int(public_id))
 
 
@@ -36,24 +40,24 @@ def get_cohort(org: Organization, public_id: str) -> Cohort:
     return get_object_or_404(cohorts_for(org), public_id=str(public_id))
 
 
-def get_cohort_import(org: Organization, pk) -> CohortImport:
+def get_cohort_import(org: Organization, pk: int | str) -> CohortImport:
     return get_object_or_404(
         CohortImport.objects.filter(cohort__project__org=org).select_related("cohort"),
         pk=as_int(pk),
     )
 
 
-def get_member(org: Organization, pk) -> Membership:
+def get_member(org: Organization, pk: int | str) -> Membership:
     return get_object_or_404(
         Membership.objects.filter(org=org).select_related("user"), pk=as_int(pk)
     )
 
 
-def get_invitation(org: Organization, pk) -> Invitation:
+def get_invitation(org: Organization, pk: int | str) -> Invitation:
     return get_object_or_404(Invitation.objects.filter(org=org), pk=as_int(pk))
 
 
-def as_int(value) -> int:
+def as_int(value: object) -> int:
     """An id from a URL or query string; anything that is not a whole number is a 404."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -63,32 +67,91 @@ def as_int(value) -> int:
     return number
 
 
-def _require_login(request: HttpRequest):
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    return None
+# --- what a view may rely on ---------------------------------------------------------------
+#
+# Django hands every view an HttpRequest. The middleware of settings.MIDDLEWARE adds `htmx`
+# (django-htmx) and `membership`/`org` (CurrentOrgMiddleware); the decorators below check who
+# is signed in. Each class names what a view behind one of them gets, and each `is_*` guard
+# checks exactly what its class adds, so the type checker follows the decorators.
 
 
-def member_required(view):
+class PortalRequest(HttpRequest):
+    """Any request past the middleware: `org` and `membership` are None for someone signed
+    out or without an organisation."""
+
+    user: User | AnonymousUser
+    membership: Membership | None
+    org: Organization | None
+    htmx: HtmxDetails
+
+
+class SignedInRequest(PortalRequest):
+    """A signed-in person, who may belong to no organisation (staff often do not)."""
+
+    user: User
+
+
+class MemberRequest(SignedInRequest):
+    """A member acting for `org` (behind `member_required` or `org_admin_required`)."""
+
+    membership: Membership
+    org: Organization
+
+
+class DeveloperRequest(MemberRequest):
+    """A developer of an organisation whose Developer Portal is on (`developer_required`)."""
+
+
+class StaffRequest(SignedInRequest):
+    """A reviewer or a platform admin (`staff_required`)."""
+
+
+def is_signed_in(request: HttpRequest) -> TypeGuard[SignedInRequest]:
+    return request.user.is_authenticated
+
+
+def is_member(request: SignedInRequest) -> TypeGuard[MemberRequest]:
+    return request.membership is not None
+
+
+def is_developer(request: MemberRequest) -> TypeGuard[DeveloperRequest]:
+    # The role first: it costs no query.
+    membership = request.membership
+    return membership.is_developer and membership.org.flag_enabled(DEVELOPER_PORTAL)
+
+
+def is_staff(request: SignedInRequest, *, admin: bool = False) -> TypeGuard[StaffRequest]:
+    return request.user.is_platform_admin if admin else request.user.is_reviewer
+
+
+# The view as the URL resolver calls it: any request, the URL's arguments.
+type View[**P] = Callable[Concatenate[HttpRequest, P], HttpResponseBase]
+
+
+def member_required[**P](
+    view: Callable[Concatenate[MemberRequest, P], HttpResponseBase],
+) -> View[P]:
     """The person must belong to an organisation (the current one is `request.org`)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if (redirect := _require_login(request)) is not None:
-            return redirect
-        if request.membership is None:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        if not is_signed_in(request):
+            return redirect_to_login(request.get_full_path())
+        if not is_member(request):
             raise PermissionDenied("You do not belong to an organisation yet.")
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def org_admin_required(view):
+def org_admin_required[**P](
+    view: Callable[Concatenate[MemberRequest, P], HttpResponseBase],
+) -> View[P]:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if (redirect := _require_login(request)) is not None:
-            return redirect
-        if request.membership is None or not request.membership.is_admin:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        if not is_signed_in(request):
+            return redirect_to_login(request.get_full_path())
+        if not is_member(request) or not request.membership.is_admin:
             raise PermissionDenied("Only an admin of this organisation can do that.")
         return view(request, *args, **kwargs)
 
@@ -99,30 +162,22 @@ class PortalNotEnabled(PermissionDenied):
     """The org's Developer Portal flag is off; the 403 page points to Request access."""
 
 
-class DeveloperRequest(HttpRequest):
-    """The request a view behind `developer_required` gets, for type checkers: a signed-in
-    developer acting for `org` (set by `CurrentOrgMiddleware`), with django-htmx's `htmx`."""
-
-    user: User
-    membership: Membership
-    org: Organization
-    htmx: HtmxDetails
-
-
-def developer_required(view):
+def developer_required[**P](
+    view: Callable[Concatenate[DeveloperRequest, P], HttpResponseBase],
+) -> View[P]:
     """Developer Portal pages: the org's flag must be on and the member a developer."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if (redirect := _require_login(request)) is not None:
-            return redirect
-        membership = request.membership
-        if membership is None or not membership.org.flag_enabled(DEVELOPER_PORTAL):
-            raise PortalNotEnabled(
-                "The Developer Portal is not enabled for your organisation. "
-                "An org admin can request access from Org settings."
-            )
-        if not membership.is_developer:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        if not is_signed_in(request):
+            return redirect_to_login(request.get_full_path())
+        if not is_member(request) or not is_developer(request):
+            membership = request.membership
+            if membership is None or not membership.org.flag_enabled(DEVELOPER_PORTAL):
+                raise PortalNotEnabled(
+                    "The Developer Portal is not enabled for your organisation. "
+                    "An org admin can request access from Org settings."
+                )
             raise PermissionDenied(
                 "You need the developer permission; ask an admin of your organisation."
             )
@@ -131,16 +186,21 @@ def developer_required(view):
     return wrapper
 
 
-def staff_required(*, admin: bool = False):
+class StaffDecorator(Protocol):
+    def __call__[**P](
+        self, view: Callable[Concatenate[StaffRequest, P], HttpResponseBase]
+    ) -> View[P]: ...
+
+
+def staff_required(*, admin: bool = False) -> StaffDecorator:
     """Reviewer pages (admin=False) or platform-admin pages (admin=True)."""
 
-    def decorator(view):
+    def decorator[**P](view: Callable[Concatenate[StaffRequest, P], HttpResponseBase]) -> View[P]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            if (redirect := _require_login(request)) is not None:
-                return redirect
-            allowed = request.user.is_platform_admin if admin else request.user.is_reviewer
-            if not allowed:
+        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+            if not is_signed_in(request):
+                return redirect_to_login(request.get_full_path())
+            if not is_staff(request, admin=admin):
                 raise PermissionDenied(
                     "This page is for platform admins." if admin else "This page is for reviewers."
                 )

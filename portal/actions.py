@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -515,13 +516,15 @@ MAX_CSV_BYTES = 200 * 1024 * 1024
 
 
 @transaction.atomic
-def cohort_import_start(*, acting_user: User, cohort: Cohort, upload) -> CohortImport:
+def cohort_import_start(
+    *, acting_user: User, cohort: Cohort, upload: UploadedFile | None
+) -> CohortImport:
     """Store the uploaded CSV and hand it to a worker; members change only if it is valid."""
     from portal.tasks import cohort_import_run
 
     if upload is None:
         raise ActionError("Choose a CSV file to upload.", field="file")
-    if upload.size == 0:
+    if not upload.size:  # 0, or None for a file object that cannot tell
         raise ActionError("The file is empty.", field="file")
     if upload.size > MAX_CSV_BYTES:
         raise ActionError(

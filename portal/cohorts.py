@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection, reset_queries, transaction
+from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 from portal.models import Cohort, CohortMember, import_progress_key
@@ -109,7 +110,7 @@ def _nul_refusal(path: JsonPath) -> MemberError:
     return MemberError(f"{column} must not contain the NUL character (\\u0000)")
 
 
-def _text(value, name: str) -> str:
+def _text(value: object, name: str) -> str:
     """An identifier as text: numbers are written out, the length is checked either way."""
     if value is None:
         return ""
@@ -122,6 +123,14 @@ def _text(value, name: str) -> str:
     if len(text) > MAX_VALUE_LENGTH:
         raise MemberError(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
     return text
+
+
+def _column(name: str) -> str:
+    """The table column of CohortMember's field `name` (reverse relations have none)."""
+    model_field = CohortMember._meta.get_field(name)
+    if isinstance(model_field, ForeignObjectRel) or model_field.column is None:
+        raise LookupError(f"CohortMember.{name} is not a column")
+    return model_field.column
 
 
 @dataclass
@@ -252,7 +261,7 @@ class _CopySink:
 
     def finish(self) -> None:
         meta = CohortMember._meta
-        target = [meta.get_field(name).column for name in ("cohort", *MEMBER_FIELDS)]
+        target = [_column(name) for name in ("cohort", *MEMBER_FIELDS)]
         # Every name comes from the model's metadata and this class; the cohort is a parameter.
         insert = (
             f"INSERT INTO {meta.db_table} ({', '.join(target)}) "  # noqa: S608

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Combinable
 
 
 @cache
@@ -43,32 +46,45 @@ class EncryptedTextField(models.TextField):
     Lookups other than isnull cannot work on ciphertext, so rows are found by other columns.
     """
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> str | None:
         if value is None or value == "":
             return value
         return decrypt(value)
 
-    def get_prep_value(self, value):
-        value = super().get_prep_value(value)
-        if value is None or value == "":
-            return value
-        return encrypt(value)
+    def get_prep_value(self, value: object) -> str | None:
+        text: str | None = super().get_prep_value(value)
+        if text is None or text == "":
+            return text
+        return encrypt(text)
 
 
 class EncryptedJSONField(models.TextField):
-    """A JSON document stored encrypted as one Fernet token."""
+    """A JSON document stored encrypted as one Fernet token.
 
-    def from_db_value(self, value, expression, connection):
+    The column is text, but in Python the value is a JSON object: these two names tell
+    django-stubs' plugin what a model attribute of this field takes and holds. TextField
+    declares them as text, hence the ignores.
+    """
+
+    _pyi_private_set_type: dict[str, Any] | Combinable  # type: ignore[assignment]
+    _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]
+
+    def from_db_value(
+        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> dict[str, Any]:
         if value is None or value == "":
             return {}
-        return json.loads(decrypt(value))
+        document: dict[str, Any] = json.loads(decrypt(value))
+        return document
 
-    def to_python(self, value):
+    def to_python(self, value: object) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value else {}
         return value if value is not None else {}
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: object) -> str:
         if value is None:
             value = {}
         return encrypt(json.dumps(value, separators=(",", ":"), sort_keys=True))

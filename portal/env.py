@@ -8,33 +8,46 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, overload
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from dj_database_url import DBConfig
 
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
 
 
 class Env:
-    """Typed access to environment variables (a mapping, so tests can pass their own)."""
+    """Typed access to environment variables (a mapping, so tests can pass their own).
 
-    def __init__(self, environ: Mapping[str, str] | None = None):
+    The readers are named after the types they return, so inside this class `builtins.str`
+    and friends name the types.
+    """
+
+    def __init__(self, environ: Mapping[builtins.str, builtins.str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
-    def raw(self, name: str) -> str | None:
+    def raw(self, name: builtins.str) -> builtins.str | None:
         value = self.environ.get(name)
         if value is None or value.strip() == "":
             return None
         return value.strip()
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    @overload
+    def str(self, name: builtins.str, default: builtins.str) -> builtins.str: ...
+    @overload
+    def str(self, name: builtins.str, default: None = None) -> builtins.str | None: ...
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self.raw(name)
         return default if value is None else value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -45,7 +58,14 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false.")
 
-    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int,
+        *,
+        minimum: builtins.int = 0,
+        maximum: builtins.int = 2**31,
+    ) -> builtins.int:
         value = self.raw(name)
         if value is None:
             return default
@@ -57,13 +77,15 @@ class Env:
             raise ImproperlyConfigured(f"{name}={number} must be between {minimum} and {maximum}.")
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str]
+    ) -> builtins.list[builtins.str]:
         value = self.raw(name)
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+    def url(self, name: builtins.str, schemes: tuple[builtins.str, ...]) -> builtins.str | None:
         value = self.raw(name)
         if value is None:
             return None
@@ -76,7 +98,7 @@ class Env:
         return value
 
 
-def parse_database_url(name: str, value: str, *, conn_max_age: int = 60) -> dict:
+def parse_database_url(name: str, value: str, *, conn_max_age: int = 60) -> DBConfig:
     """Django DATABASES entry from a URL, refusing engines we do not support."""
     import dj_database_url
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.messages import get_messages
 from django.templatetags.static import static
@@ -17,17 +18,17 @@ from portal.flags import flag_label
 from portal.wording import counted
 
 
-def url(name: str, *args, **kwargs) -> str:
+def url(name: str, *args: object, **kwargs: object) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
 
 
-def when(value) -> str:
+def when(value: datetime | None) -> str:
     if not value:
         return ""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
 
 
-def age(value) -> str:
+def age(value: datetime | None) -> str:
     """How long since `value`: `3 hours`; under a minute, `less than a minute`."""
     if not value:
         return ""
@@ -36,7 +37,7 @@ def age(value) -> str:
     return timesince(value).split(",")[0]
 
 
-def ago(value) -> str:
+def ago(value: datetime | None) -> str:
     """`3 hours ago`; under a minute, `just now`."""
     if not value:
         return ""
@@ -45,14 +46,14 @@ def ago(value) -> str:
     return age(value) + " ago"
 
 
-def to_json(value) -> Markup:
+def to_json(value: object) -> Markup:
     """JSON for a <script type="application/json"> block, safe against </script>."""
     text = json.dumps(value, ensure_ascii=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)  # noqa: S704 - escaped above for a <script> data block
 
 
-def environment(**options) -> Environment:
+def environment(**options: Any) -> Environment:
     options.setdefault("undefined", StrictUndefined)
     # Pages are escaped; plain-text emails (.txt) are not, or "R&D" would arrive as "R&amp;D".
     options["autoescape"] = select_autoescape(disabled_extensions=("txt",), default=True)

@@ -23,7 +23,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from django.apps import apps
@@ -53,7 +53,7 @@ class JobQuerySet(models.QuerySet):
     def active(self) -> Self:
         return self.filter(status__in=ACTIVE_STATUSES)
 
-    def lapsed(self, now=None) -> Self:
+    def lapsed(self, now: datetime | None = None) -> Self:
         """Running jobs whose lease ran out, and queued ones no worker took in time."""
         now = now or timezone.now()
         return self.filter(

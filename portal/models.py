@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -21,16 +22,16 @@ class StaffRole(models.TextChoices):
     PLATFORM_ADMIN = "platform_admin", "Platform admin"
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, email: str, password: str | None = None, **fields):
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
         user = self.model(email=self.normalize_email(email).lower(), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, email: str, password: str | None = None, **fields):
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
         fields.setdefault("is_staff", True)
         fields.setdefault("is_superuser", True)
         fields.setdefault("staff_role", StaffRole.PLATFORM_ADMIN)
@@ -40,16 +41,19 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person. Signs in by email; platform staff carry a staff role."""
 
-    username = None
-    first_name = None
-    last_name = None
+    # None removes a field that AbstractUser declares; its stubs cannot express that.
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
     email = models.EmailField(unique=True)
     full_name = models.CharField(max_length=150, blank=True)
     staff_role = models.CharField(max_length=20, choices=StaffRole.choices, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-    objects = UserManager()
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    # AbstractUser's stubs expect auth's username-based UserManager; people here sign in by
+    # email, so theirs is a BaseUserManager with an email-first create_user.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

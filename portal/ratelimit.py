@@ -19,7 +19,12 @@ def signin_blocked(email: str, address: str) -> bool:
     limit = settings.LOGIN_ATTEMPT_LIMIT
     # An address gets more room than one account: offices share addresses.
     email_key, addr_key = _keys(email, address)
-    return (cache.get(email_key, 0) >= limit) or (cache.get(addr_key, 0) >= limit * 4)
+    return _failures(email_key) >= limit or _failures(addr_key) >= limit * 4
+
+
+def _failures(key: str) -> int:
+    count: int = cache.get(key, 0)
+    return count
 
 
 def signin_failed(email: str, address: str) -> None:

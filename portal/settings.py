@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -111,6 +113,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env.str("DATABASE_URL")
+# Django takes a path where a file name goes (SQLite's NAME, the file cache's LOCATION).
+DATABASES: dict[str, Mapping[str, Any]]
+CACHES: dict[str, dict[str, object]]
 if DATABASE_URL:
     DATABASES = {
         "default": parse_database_url(
@@ -264,7 +269,7 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],

@@ -6,8 +6,13 @@ session and can be switched. Staff pages do not depend on it.
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from collections.abc import Callable
+from typing import Any
 
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from portal.access import PortalRequest
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import Membership
 
@@ -27,17 +32,18 @@ def current_membership(request: HttpRequest) -> Membership | None:
 class CurrentOrgMiddleware:
     """Sets `request.membership` and `request.org` (None for people without an org)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest):
+    # The request becomes a PortalRequest here: this sets the two attributes it adds.
+    def __call__(self, request: PortalRequest) -> HttpResponseBase:
         membership = current_membership(request)
         request.membership = membership
         request.org = membership.org if membership else None
         return self.get_response(request)
 
 
-def context(request: HttpRequest) -> dict:
+def context(request: HttpRequest) -> dict[str, Any]:
     """Template context: the current org and what the navigation may show."""
     membership = getattr(request, "membership", None)
     user = getattr(request, "user", None)

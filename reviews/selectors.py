@@ -4,7 +4,7 @@ full, its diff against the last approved version). The pages and the API present
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -25,7 +25,7 @@ def review_queue(
     state: str | None = None,
     org_id: int | None = None,
     older_than_days: int | None = None,
-    assigned_to: User | str | None = "any",
+    assigned_to: User | Literal["any"] | None = "any",
 ) -> QuerySet[IntegrationVersion]:
     """Submissions for reviewers, oldest first (the next to review is at the top)."""
     rows = IntegrationVersion.objects.filter(kind=VersionKind.SUBMISSION).select_related(
@@ -39,7 +39,7 @@ def review_queue(
         rows = rows.filter(created_at__lte=timezone.now() - timedelta(days=days))
     if assigned_to is None:
         rows = rows.filter(assigned_to__isnull=True)
-    elif assigned_to != "any":
+    elif isinstance(assigned_to, User):
         rows = rows.filter(assigned_to=assigned_to)
     return rows.order_by("created_at", "id")
 

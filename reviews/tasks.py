@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 
@@ -11,6 +12,7 @@ from portal.jobs import LeaseKeeper
 from reviews.models import ConformanceRun, ConformanceStatus
 from syncengine.core.compiler import compile_manifest
 from syncengine.core.conformance.checks import run_conformance
+from syncengine.core.conformance.results import CheckResult
 from syncengine.core.masking import mask_text
 from syncengine.core.preview import sample_context
 from syncengine.core.types import RenderContext
@@ -36,13 +38,13 @@ def conformance_run_execute(run_id: int) -> None:
     ConformanceRun.finish(run_id, token, status=status, results=results, error=error)
 
 
-def _run_checks(run_id: int) -> tuple[str, list[dict], str]:
+def _run_checks(run_id: int) -> tuple[str, list[dict[str, Any]], str]:
     run = ConformanceRun.objects.select_related("version__integration").get(pk=run_id)
     running = ConformanceRun.objects.filter(pk=run_id, status=ConformanceStatus.RUNNING)
     version = run.version
     manifest = manifest_of(version)
     secrets: tuple[str, ...] = ()
-    results: list[dict] = []
+    results: list[dict[str, Any]] = []
     try:
         integration = compile_manifest(manifest)
         sample = sample_context(manifest, values=run.values, mapping=run.mapping)
@@ -55,7 +57,7 @@ def _run_checks(run_id: int) -> tuple[str, list[dict], str]:
         secrets = integration.secret_values(context)
         signing = signing_secret_of(version.integration)
 
-        def progress(result) -> None:
+        def progress(result: CheckResult) -> None:
             results.append(result.as_dict())
             running.update(results=results)
 

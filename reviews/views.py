@@ -3,10 +3,13 @@ page that reviewers and the partner share, and the reviewers' queue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Any, Concatenate, Protocol
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -15,8 +18,16 @@ from integrations import access
 from integrations.configuration import validation_report
 from integrations.editor.panel import testing_panel
 from integrations.manifests import config_fingerprint, manifest_of
-from integrations.models import VersionKind, VersionState
-from portal.access import developer_required, staff_required
+from integrations.models import Integration, IntegrationVersion, VersionKind, VersionState
+from portal.access import (
+    DeveloperRequest,
+    SignedInRequest,
+    StaffRequest,
+    View,
+    developer_required,
+    is_signed_in,
+    staff_required,
+)
 from portal.errors import ActionError
 from portal.models import Organization, User
 from portal.params import local_url, parse_id
@@ -35,7 +46,7 @@ QUEUE_PAGE_SIZE = 25
 # --- the partner's side -------------------------------------------------------------------
 
 
-def submit_checklist(integration) -> list[dict]:
+def submit_checklist(integration: Integration) -> list[dict[str, Any]]:
     """What submitting needs, each with whether it is done and where to fix it."""
     report = validation_report(manifest_of(integration))
     passing = passing_full_test(integration)
@@ -73,7 +84,7 @@ def submit_checklist(integration) -> list[dict]:
 
 @require_GET
 @developer_required
-def integration_submit_page(request: HttpRequest, integration_id: int):
+def integration_submit_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
     checklist = submit_checklist(integration)
     versions = integration.versions.select_related("created_by", "decided_by")
@@ -101,7 +112,12 @@ def integration_submit_page(request: HttpRequest, integration_id: int):
     )
 
 
-def lifecycle_post(request: HttpRequest, integration_id: int, action, success: str):
+def lifecycle_post(
+    request: DeveloperRequest,
+    integration_id: int,
+    action: Callable[[DeveloperRequest, Integration], object],
+    success: str,
+) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
     try:
         action(request, integration)
@@ -114,7 +130,7 @@ def lifecycle_post(request: HttpRequest, integration_id: int, action, success: s
 
 @require_POST
 @developer_required
-def integration_submit_post(request: HttpRequest, integration_id: int):
+def integration_submit_post(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     return lifecycle_post(
         request,
         integration_id,
@@ -127,7 +143,7 @@ def integration_submit_post(request: HttpRequest, integration_id: int):
 
 @require_POST
 @developer_required
-def integration_withdraw_post(request: HttpRequest, integration_id: int):
+def integration_withdraw_post(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     return lifecycle_post(
         request,
         integration_id,
@@ -139,21 +155,23 @@ def integration_withdraw_post(request: HttpRequest, integration_id: int):
 # --- the review page (reviewers, and the partner for their own versions) ------------------
 
 
-def reviewer_or_developer_required(view):
+def reviewer_or_developer_required[**P](
+    view: Callable[Concatenate[SignedInRequest, P], HttpResponseBase],
+) -> View[P]:
     """Review pages: reviewers see every version; anyone else is on the partner side, which
     is part of the Developer Portal, so `developer_required` decides (and explains a 403)."""
     as_developer = developer_required(view)
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if request.user.is_authenticated and request.user.is_reviewer:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        if is_signed_in(request) and request.user.is_reviewer:
             return view(request, *args, **kwargs)
         return as_developer(request, *args, **kwargs)
 
     return wrapper
 
 
-def _version_for(request: HttpRequest, version_id: int):
+def _version_for(request: SignedInRequest, version_id: int) -> IntegrationVersion:
     return access.get_version(request.user, request.membership, version_id)
 
 
@@ -161,7 +179,9 @@ EVIDENCE_EXCHANGES = 100
 REVIEWER_RUNS_SHOWN = 3
 
 
-def _checks_context(request: HttpRequest, version, *, error: str = "") -> dict:
+def _checks_context(
+    request: SignedInRequest, version: IntegrationVersion, *, error: str = ""
+) -> dict[str, Any]:
     """The evidence around a version: the partner's passing test, the reviewer's re-runs
     and the latest conformance checks (and whether any of them is still running)."""
     evidence = (
@@ -205,7 +225,7 @@ def _checks_context(request: HttpRequest, version, *, error: str = "") -> dict:
     }
 
 
-def _review_context(request: HttpRequest, version) -> dict:
+def _review_context(request: SignedInRequest, version: IntegrationVersion) -> dict[str, Any]:
     manifest = normalize_manifest(manifest_of(version))
     comments = list(version.comments.select_related("author"))
     return {
@@ -233,14 +253,14 @@ def _review_context(request: HttpRequest, version) -> dict:
 
 @require_GET
 @reviewer_or_developer_required
-def review_detail(request: HttpRequest, version_id: int):
+def review_detail(request: SignedInRequest, version_id: int) -> HttpResponse:
     version = _version_for(request, version_id)
     return render(request, "reviews/detail.html", _review_context(request, version))
 
 
 @require_GET
 @reviewer_or_developer_required
-def review_checks(request: HttpRequest, version_id: int):
+def review_checks(request: SignedInRequest, version_id: int) -> HttpResponse:
     """The checks section alone, polled while a run is in progress."""
     version = _version_for(request, version_id)
     return render(request, "reviews/_checks.html", _checks_context(request, version))
@@ -248,7 +268,7 @@ def review_checks(request: HttpRequest, version_id: int):
 
 @require_POST
 @staff_required()
-def review_checks_start(request: HttpRequest, version_id: int):
+def review_checks_start(request: StaffRequest, version_id: int) -> HttpResponse:
     version = _version_for(request, version_id)
     values = {
         key.removeprefix("values."): value
@@ -273,7 +293,7 @@ def review_checks_start(request: HttpRequest, version_id: int):
 
 @require_POST
 @reviewer_or_developer_required
-def review_comment_post(request: HttpRequest, version_id: int):
+def review_comment_post(request: SignedInRequest, version_id: int) -> HttpResponse:
     version = _version_for(request, version_id)
     parent = None
     if parent_id := request.POST.get("parent"):
@@ -296,7 +316,13 @@ def review_comment_post(request: HttpRequest, version_id: int):
     return redirect(reverse("review_detail", args=[version.pk]) + "#thread")
 
 
-DECISIONS = {
+class ReviewDecision(Protocol):
+    def __call__(
+        self, *, acting_user: User, version: IntegrationVersion, message: str
+    ) -> IntegrationVersion: ...
+
+
+DECISIONS: dict[str, tuple[ReviewDecision, str]] = {
     "approve": (
         decisions.review_approve,
         "Approved and deployed to the partner's Destinations page.",
@@ -311,7 +337,7 @@ DECISIONS = {
 
 @require_POST
 @staff_required()
-def review_decide(request: HttpRequest, version_id: int):
+def review_decide(request: StaffRequest, version_id: int) -> HttpResponse:
     version = _version_for(request, version_id)
     decision = DECISIONS.get(request.POST.get("decision", ""))
     if decision is None:
@@ -329,7 +355,7 @@ def review_decide(request: HttpRequest, version_id: int):
 
 @require_POST
 @staff_required()
-def review_assign_post(request: HttpRequest, version_id: int):
+def review_assign_post(request: StaffRequest, version_id: int) -> HttpResponse:
     version = _version_for(request, version_id)
     email = request.POST.get("reviewer", "")
     reviewer = User.objects.filter(email__iexact=email).first() if email else None
@@ -352,7 +378,7 @@ def review_assign_post(request: HttpRequest, version_id: int):
 
 @require_GET
 @staff_required()
-def review_queue_page(request: HttpRequest):
+def review_queue_page(request: StaffRequest) -> HttpResponse:
     state = request.GET.get("state", VersionState.IN_REVIEW)
     if state not in VersionState.values or state == VersionState.INTERNAL:
         state = VersionState.IN_REVIEW

@@ -21,7 +21,7 @@ from integrations.models import Integration
 from portal import access
 from portal.audit import audit_record
 from portal.errors import ActionError
-from portal.models import CohortMember, User
+from portal.models import CohortMember, Project, User
 from syncengine import connect_values, testplan
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import normalize_manifest
@@ -73,7 +73,7 @@ class TestCredentials:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _project_of(integration: Integration, project_id: Any):
+def _project_of(integration: Integration, project_id: Any) -> Project:
     try:
         return access.get_project(integration.org, project_id)
     except Http404:
@@ -83,7 +83,7 @@ def _project_of(integration: Integration, project_id: Any):
         ) from None
 
 
-def _clean_list_id(list_id: Any) -> str:
+def _clean_list_id(list_id: object) -> str:
     if not isinstance(list_id, str):
         raise ActionError("The list id must be text.", field="list_id")
     list_id = list_id.strip()
@@ -290,7 +290,9 @@ def _sample_users(spec: Mapping[str, Any], integration: Integration) -> TestUser
     if spec["source"] == UsersSource.CSV:
         return csv_users(spec["rows"])
     member = CohortMember.objects.filter(cohort_id=spec["cohort"]).order_by("member_key").first()
-    users = {member.member_key: member.as_user()} if member is not None else {}
+    users: dict[str, Mapping[str, Any]] = (
+        {member.member_key: member.as_user()} if member is not None else {}
+    )
     return split_add_remove(users, description="")
 
 
@@ -363,7 +365,10 @@ def test_run_start(
             details=[d.as_dict() for d in errors],
         )
     integration_type = normalized.get("integration_type")
-    allowed = {TestKind.FULL, *REQUIRED_ENDPOINTS.get(integration_type, ())}
+    required = (
+        REQUIRED_ENDPOINTS.get(integration_type, ()) if isinstance(integration_type, str) else ()
+    )
+    allowed = {TestKind.FULL, *required}
     if kind not in allowed:
         raise ActionError(
             f"A {integration_type}-based integration has no {kind} endpoint to test.",

@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from portal.wording import counted
 from syncengine import outbound, recording, testplan, testruns
@@ -41,10 +41,17 @@ class CliTestError(Exception):
     """Bad input to `integration test`: printed as one line, exit status 1."""
 
 
+class TextStream(Protocol):
+    """Where the test prints: a text file, or a management command's output wrapper."""
+
+    def write(self, text: str, /) -> object: ...
+    def flush(self) -> None: ...
+
+
 class PrintingObserver:
     """Prints the test as it runs: each step, each attempt, each failure explained."""
 
-    def __init__(self, out: TextIO, err: TextIO, secrets: tuple[str, ...]):
+    def __init__(self, out: TextStream, err: TextStream, secrets: tuple[str, ...]) -> None:
         self.out, self.err, self.secrets = out, err, secrets
 
     def _line(self, text: str, *, error: bool = False) -> None:
@@ -189,8 +196,8 @@ def run_cli_test(
     list_id: str | None,
     no_retries: bool,
     project_label: str | None,
-    out: TextIO,
-    err: TextIO,
+    out: TextStream,
+    err: TextStream,
 ) -> bool:
     """Run the test and print it; True when it passed."""
     kind = only or TestKind.FULL

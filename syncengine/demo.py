@@ -38,6 +38,8 @@ def demo_logo_png(integration_type: str) -> bytes:
     size = DEMO_LOGO_SIZE
     gradient = Image.new("RGB", (size, size))
     pixels = gradient.load()
+    if pixels is None:  # Pillow has no pixel access only for images without data
+        raise ValueError("a new image has no pixels to draw on")
     for y in range(size):
         share = y / (size - 1)
         colour = tuple(round(a + (b - a) * share) for a, b in zip(top, bottom, strict=True))
@@ -51,8 +53,8 @@ def demo_logo_png(integration_type: str) -> bytes:
     centre, ring = size / 2, size * 0.28
     for step in range(8):
         angle = step * math.tau / 8
-        x, y = centre + ring * math.cos(angle), centre + ring * math.sin(angle)
-        draw.ellipse((x - 17, y - 17, x + 17, y + 17), fill=(255, 255, 255, 235))
+        dot_x, dot_y = centre + ring * math.cos(angle), centre + ring * math.sin(angle)
+        draw.ellipse((dot_x - 17, dot_y - 17, dot_x + 17, dot_y + 17), fill=(255, 255, 255, 235))
     draw.ellipse((centre - 30, centre - 30, centre + 30, centre + 30), fill=(255, 255, 255, 255))
     out = io.BytesIO()
     logo.save(out, format="PNG")

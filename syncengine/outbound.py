@@ -3,6 +3,8 @@ used by test runs, conformance checks and production syncs alike."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from syncengine.core.http import OutboundClient
@@ -18,7 +20,8 @@ def retry_policy(no_retries: bool) -> RetryPolicy:
 
 def outbound_client() -> OutboundClient:
     """The outbound client as configured: the SSRF guard on unless explicitly lifted."""
+    # Keyword arguments of OutboundClient by name, each of the type that argument takes.
+    options: dict[str, Any] = settings.OUTBOUND_CLIENT_OPTIONS
     return OutboundClient(
-        allow_private_networks=settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS,
-        **settings.OUTBOUND_CLIENT_OPTIONS,
+        allow_private_networks=settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS, **options
     )

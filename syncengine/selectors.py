@@ -46,7 +46,7 @@ def test_runs_for(integration: Integration) -> QuerySet[TestRun]:
     )
 
 
-def get_test_run(org: Organization, pk) -> TestRun:
+def get_test_run(org: Organization, pk: int | str) -> TestRun:
     """A run of one of the org's integrations; any other is a 404."""
     return get_object_or_404(
         TestRun.objects.filter(integration__org=org).select_related("integration", "started_by"),
@@ -54,7 +54,7 @@ def get_test_run(org: Organization, pk) -> TestRun:
     )
 
 
-def get_exchange(run: TestRun, sequence) -> TestExchange:
+def get_exchange(run: TestRun, sequence: int | str) -> TestExchange:
     return get_object_or_404(run.exchanges.all(), sequence=as_int(sequence))
 
 

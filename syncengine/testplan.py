@@ -121,12 +121,13 @@ def steps_for(
     remove = StepPlan(
         REMOVE_USERS, REMOVE_USERS, "remove_users", removing, batches(REMOVE_USERS, removing)
     )
-    chosen = {
+    by_kind: dict[str, tuple[StepPlan, ...]] = {
         TestKind.FULL: (create, add, remove),
         TestKind.CREATE_LIST: (create,),
         TestKind.ADD_USERS: (add,),
         TestKind.REMOVE_USERS: (remove,),
-    }.get(kind)
+    }
+    chosen = by_kind.get(kind)
     if chosen is None:
         raise TestSetupError(f"a list-based integration has no {kind} step")
     return chosen

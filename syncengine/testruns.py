@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -230,13 +230,18 @@ def users_for_run(run: TestRun) -> TestUsers:
     if source == UsersSource.COHORT:
         from portal.models import Cohort
 
-        cohort = Cohort.objects.filter(
-            pk=spec.get("cohort"), project__org_id=run.integration.org_id
-        ).first()
+        cohort_pk = spec.get("cohort")
+        cohort = (
+            Cohort.objects.filter(pk=cohort_pk, project__org_id=run.integration.org_id).first()
+            if cohort_pk is not None
+            else None
+        )
         if cohort is None:
             raise TestSetupError("the cohort chosen for the test users no longer exists")
         members = cohort.members.order_by("member_key")[: int(spec.get("count", 0))]
-        users = {member.member_key: member.as_user() for member in members}
+        users: dict[str, Mapping[str, Any]] = {
+            member.member_key: member.as_user() for member in members
+        }
         if not users:
             raise TestSetupError(f"the cohort {cohort.name} has no members")
         sampled = split_add_remove(

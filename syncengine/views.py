@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Page
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +27,7 @@ from integrations import access as integration_access
 from integrations.manifests import config_fingerprint, manifest_of
 from integrations.models import Integration
 from portal import access
-from portal.access import developer_required
+from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.params import parse_id
 from portal.views.pages import paginate
@@ -36,7 +37,7 @@ from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.core.signing import SIGNATURE_HEADER
-from syncengine.models import TestKind, TestRun, UsersSource
+from syncengine.models import TestKind, TestRun, TestSettings, UsersSource
 from syncengine.presenters import step_progress, users_description
 from syncengine.testusers import MAX_CSV_ROWS, MAX_TEST_USERS, csv_template, per_user_variables
 
@@ -87,7 +88,7 @@ def _form_input(request: HttpRequest, manifest: dict[str, Any]) -> dict[str, Any
 def _echo(request: HttpRequest, secret: set[str]) -> dict[str, str]:
     """What the partner typed, to refill the form after an error; never keys or secrets."""
     return {
-        key: value
+        key: str(value)
         for key, value in request.POST.items()
         if key not in {"api_key", "csrfmiddlewaretoken"}
         and not (key.startswith("values.") and key.removeprefix("values.") in secret)
@@ -97,7 +98,9 @@ def _echo(request: HttpRequest, secret: set[str]) -> dict[str, str]:
 # --- the panel ----------------------------------------------------------------------------
 
 
-def _fields(manifest: dict[str, Any], settings, secret: set[str]) -> list[dict[str, Any]]:
+def _fields(
+    manifest: dict[str, Any], settings: TestSettings, secret: set[str]
+) -> list[dict[str, Any]]:
     shown = []
     for raw in manifest.get("custom_fields") or []:
         if not isinstance(raw, dict) or not isinstance(raw.get("variable"), str):
@@ -126,7 +129,7 @@ def _fields(manifest: dict[str, Any], settings, secret: set[str]) -> list[dict[s
     return shown
 
 
-def _mapping_fields(manifest: dict[str, Any], settings) -> list[dict[str, Any]]:
+def _mapping_fields(manifest: dict[str, Any], settings: TestSettings) -> list[dict[str, Any]]:
     shown = []
     for raw in manifest.get("mapping_fields") or []:
         if not isinstance(raw, dict) or not isinstance(raw.get("variable"), str):
@@ -180,7 +183,7 @@ def run_context(run: TestRun, fingerprint: str) -> dict[str, Any]:
 
 
 def testing_panel_context(
-    request: HttpRequest,
+    request: DeveloperRequest,
     integration: Integration,
     *,
     error: ActionError | None = None,
@@ -231,7 +234,7 @@ def testing_panel_context(
     }
 
 
-def _panel(request: HttpRequest, integration: Integration, **extra) -> HttpResponse:
+def _panel(request: DeveloperRequest, integration: Integration, **extra: Any) -> HttpResponse:
     context = testing_panel_context(request, integration, **extra)
     if request.htmx:
         return render(request, "syncengine/_testing_panel.html", context)
@@ -240,7 +243,7 @@ def _panel(request: HttpRequest, integration: Integration, **extra) -> HttpRespo
     return redirect("integration_test", integration.pk)
 
 
-def _integration(request: HttpRequest, integration_id: int) -> Integration:
+def _integration(request: DeveloperRequest, integration_id: int) -> Integration:
     return integration_access.get_integration(request.org, integration_id)
 
 
@@ -249,14 +252,14 @@ def _integration(request: HttpRequest, integration_id: int) -> Integration:
 
 @require_GET
 @developer_required
-def test_page(request: HttpRequest, integration_id: int):
+def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
     return render(request, "syncengine/test_page.html", testing_panel_context(request, integration))
 
 
 @require_GET
 @developer_required
-def testing_panel(request: HttpRequest, integration_id: int):
+def testing_panel(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The panel alone, for pages that load it with htmx (the editor's right column)."""
     integration = _integration(request, integration_id)
     return render(
@@ -264,7 +267,9 @@ def testing_panel(request: HttpRequest, integration_id: int):
     )
 
 
-def _save_and_maybe_run(request: HttpRequest, integration_id: int, *, start: bool):
+def _save_and_maybe_run(
+    request: DeveloperRequest, integration_id: int, *, start: bool
+) -> HttpResponse:
     integration = _integration(request, integration_id)
     manifest = normalize_manifest(manifest_of(integration))
     try:
@@ -293,19 +298,19 @@ def _save_and_maybe_run(request: HttpRequest, integration_id: int, *, start: boo
 
 @require_POST
 @developer_required
-def testing_settings_save(request: HttpRequest, integration_id: int):
+def testing_settings_save(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     return _save_and_maybe_run(request, integration_id, start=False)
 
 
 @require_POST
 @developer_required
-def testing_run_start(request: HttpRequest, integration_id: int):
+def testing_run_start(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     return _save_and_maybe_run(request, integration_id, start=True)
 
 
 @require_GET
 @developer_required
-def testing_runs(request: HttpRequest, integration_id: int):
+def testing_runs(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The history of runs, a page at a time (`?history_page=N`)."""
     integration = _integration(request, integration_id)
     history = paginate_history(request, integration)
@@ -318,7 +323,7 @@ def testing_runs(request: HttpRequest, integration_id: int):
     return render(request, "syncengine/_history.html", context)
 
 
-def paginate_history(request: HttpRequest, integration: Integration):
+def paginate_history(request: HttpRequest, integration: Integration) -> Page[TestRun]:
     """A page of the integration's runs, newest first, from `?history_page=`."""
     return paginate(
         request,
@@ -330,7 +335,7 @@ def paginate_history(request: HttpRequest, integration: Integration):
 
 @require_GET
 @developer_required
-def testing_run(request: HttpRequest, integration_id: int, run_id: int):
+def testing_run(request: DeveloperRequest, integration_id: int, run_id: int) -> HttpResponse:
     """A run: the whole block, or with `?after=N` (polling) only what changed since."""
     integration = _integration(request, integration_id)
     run = _run_of(request, integration, run_id)
@@ -351,7 +356,9 @@ def testing_run(request: HttpRequest, integration_id: int, run_id: int):
 
 @require_GET
 @developer_required
-def testing_exchange(request: HttpRequest, integration_id: int, run_id: int, sequence: int):
+def testing_exchange(
+    request: DeveloperRequest, integration_id: int, run_id: int, sequence: int
+) -> HttpResponse:
     integration = _integration(request, integration_id)
     run = _run_of(request, integration, run_id)
     exchange = selectors.get_exchange(run, sequence)
@@ -379,7 +386,7 @@ def readable_body(text: str, truncated: bool) -> str:
         return text
 
 
-def _run_of(request: HttpRequest, integration: Integration, run_id: int) -> TestRun:
+def _run_of(request: DeveloperRequest, integration: Integration, run_id: int) -> TestRun:
     run = selectors.get_test_run(request.org, run_id)
     if run.integration_id != integration.pk:
         # The run exists in this org but under another integration: same answer as missing.
@@ -389,7 +396,7 @@ def _run_of(request: HttpRequest, integration: Integration, run_id: int) -> Test
 
 @require_GET
 @developer_required
-def testing_csv_template(request: HttpRequest, integration_id: int):
+def testing_csv_template(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
     response = HttpResponse(csv_template(manifest_of(integration)), content_type="text/csv")
     response["Content-Disposition"] = (
@@ -400,7 +407,7 @@ def testing_csv_template(request: HttpRequest, integration_id: int):
 
 @require_POST
 @developer_required
-def testing_signing_secret(request: HttpRequest, integration_id: int):
+def testing_signing_secret(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
     clear = actions.signing_secret_rotate(acting_user=request.user, integration=integration)
     return _panel(request, integration, revealed_secret=clear)

@@ -4,11 +4,13 @@ rollback."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,13 +21,14 @@ from integrations.api.serializers import (
     VersionSerializer,
 )
 from integrations.api.views import DeveloperAPIView
-from integrations.models import Destination
+from integrations.models import Destination, IntegrationVersion
 from portal.api.permissions import (
     IsDeveloper,
     IsOrgMember,
     IsPlatformAdmin,
     api_membership,
     api_org,
+    api_user,
 )
 
 
@@ -35,7 +38,7 @@ class IsReviewerOrDeveloper(BasePermission):
 
     message = IsDeveloper.message
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not request.user.is_authenticated:
             return False
         return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
@@ -47,9 +50,9 @@ class ReleaseView(DeveloperAPIView):
         responses={201: VersionSerializer},
         summary="Release the current draft to your own organisation (no review)",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         version = releases.integration_release(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -58,7 +61,7 @@ class IntegrationVersionsView(generics.ListAPIView):
     permission_classes = [IsDeveloper]
     serializer_class = VersionSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[IntegrationVersion]:
         integration = access.get_integration(api_org(self.request), self.kwargs["integration_id"])
         return integration.versions.select_related(
             "integration__org", "created_by", "assigned_to", "decided_by"
@@ -69,8 +72,8 @@ class VersionLogoView(APIView):
     permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses={(200, "image/png"): bytes}, summary="The version's tile logo")
-    def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+    def get(self, request: Request, version_id: int) -> HttpResponse:
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         if version.logo is None:
             raise Http404("No logo.")
         response = HttpResponse(bytes(version.logo.tile_png), content_type="image/png")
@@ -84,7 +87,7 @@ class DestinationListView(generics.ListAPIView):
     permission_classes = [IsOrgMember]
     serializer_class = DestinationSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Destination]:
         return access.destinations_for(api_org(self.request))
 
 
@@ -96,7 +99,7 @@ class DestinationRollbackView(APIView):
         responses=DestinationSerializer,
         summary="Serve an earlier approved version again",
     )
-    def post(self, request, destination_id: int):
+    def post(self, request: Request, destination_id: int) -> Response:
         destination = get_object_or_404(
             Destination.objects.select_related("version"), pk=destination_id
         )
@@ -106,6 +109,6 @@ class DestinationRollbackView(APIView):
             destination.integration.versions, number=serializer.validated_data["version"]
         )
         destination = releases.destination_rollback(
-            acting_user=request.user, destination=destination, version=version
+            acting_user=api_user(request), destination=destination, version=version
         )
         return Response(DestinationSerializer(destination).data)

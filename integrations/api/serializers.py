@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from integrations.models import (
@@ -34,10 +36,10 @@ class IntegrationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_logo_url(self, integration) -> str | None:
+    def get_logo_url(self, integration: Integration) -> str | None:
         return integration.logo_url("full")
 
-    def get_logo_tile_url(self, integration) -> str | None:
+    def get_logo_tile_url(self, integration: Integration) -> str | None:
         return integration.tile_logo_url
 
 
@@ -73,7 +75,9 @@ class PreviewInputSerializer(ManifestInputSerializer):
 
 
 class CopyErrorsSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    # DRF's metaclass moves declared fields off the class, so this does not shadow
+    # Field.source; the stubs see a plain class attribute.
+    source = serializers.CharField()  # type: ignore[assignment]
     target = serializers.CharField()
     replace = serializers.BooleanField(default=False)
 
@@ -95,7 +99,7 @@ class SaveResultSerializer(serializers.Serializer):
 
 
 class ValidationSerializer(SaveResultSerializer):
-    revision = None
+    revision = None  # type: ignore[assignment]  # None drops an inherited DRF field
     tracker = serializers.DictField()
 
 
@@ -146,11 +150,11 @@ class VersionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_expected_review_by(self, version) -> str | None:
+    def get_expected_review_by(self, version: IntegrationVersion) -> str | None:
         expected = version.expected_review_by
         return expected.isoformat() if expected else None
 
-    def get_logo_tile_url(self, version) -> str | None:
+    def get_logo_tile_url(self, version: IntegrationVersion) -> str | None:
         return version.tile_logo_url
 
 
@@ -178,10 +182,10 @@ class DestinationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_logo_tile_url(self, destination) -> str | None:
+    def get_logo_tile_url(self, destination: Destination) -> str | None:
         return destination.version.tile_logo_url
 
-    def get_connect_fields(self, destination) -> dict:
+    def get_connect_fields(self, destination: Destination) -> dict[str, Any]:
         config = destination.version.config
         return {
             "custom_fields": config.get("custom_fields", []),

@@ -3,11 +3,15 @@ logo, revisions."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FileUploadParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,9 +31,9 @@ from integrations.api.serializers import (
 )
 from integrations.configuration import preview_report, validation_report
 from integrations.manifests import manifest_of
-from integrations.models import IntegrationStatus
+from integrations.models import Integration, IntegrationRevision, IntegrationStatus
 from portal.api.parsers import JSONParser, MultiPartParser
-from portal.api.permissions import IsDeveloper, api_org
+from portal.api.permissions import IsDeveloper, api_org, api_user
 from portal.errors import ActionError
 from portal.params import optional_id
 from syncengine.core.manifest.normalize import canonical_json
@@ -41,11 +45,11 @@ MAX_LOGO_UPLOAD = 1024 * 1024 + 1
 class DeveloperAPIView(APIView):
     permission_classes = [IsDeveloper]
 
-    def integration(self, request, integration_id):
+    def integration(self, request: Request, integration_id: int | str) -> Integration:
         return access.get_integration(api_org(request), integration_id)
 
 
-def _save_result(integration) -> dict:
+def _save_result(integration: Integration) -> dict[str, Any]:
     report = validation_report(manifest_of(integration))
     return {
         "revision": integration.revision,
@@ -64,10 +68,10 @@ class IntegrationListView(generics.ListAPIView):
             OpenApiParameter("q", str, description="Search in display names"),
         ]
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Integration]:
         rows = access.integrations_for(api_org(self.request))
         params = self.request.query_params
         if (wanted := params.get("status")) in IntegrationStatus.values:
@@ -87,11 +91,11 @@ class IntegrationListView(generics.ListAPIView):
         responses={201: IntegrationSerializer},
         summary="Create a draft (Part 1: display name and type)",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = IntegrationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = actions.integration_create(
-            acting_user=request.user, org=api_org(request), **serializer.validated_data
+            acting_user=api_user(request), org=api_org(request), **serializer.validated_data
         )
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
@@ -102,16 +106,16 @@ class IntegrationImportView(DeveloperAPIView):
         responses={201: IntegrationSerializer},
         summary="Create a draft from a whole manifest",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         integration = actions.integration_import(
-            acting_user=request.user, org=api_org(request), manifest=request.data
+            acting_user=api_user(request), org=api_org(request), manifest=request.data
         )
         return Response(IntegrationSerializer(integration).data, status=status.HTTP_201_CREATED)
 
 
 class IntegrationDetailView(DeveloperAPIView):
     @extend_schema(responses=IntegrationSerializer)
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         return Response(IntegrationSerializer(self.integration(request, integration_id)).data)
 
     @extend_schema(
@@ -119,14 +123,14 @@ class IntegrationDetailView(DeveloperAPIView):
         responses=IntegrationSerializer,
         summary="Rename the draft",
     )
-    def patch(self, request, integration_id: int):
+    def patch(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = IntegrationRenameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         manifest = {**integration.config, "display_name": data["display_name"]}
         integration = actions.integration_save(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             manifest=manifest,
             base_revision=data.get("base_revision"),
@@ -135,9 +139,9 @@ class IntegrationDetailView(DeveloperAPIView):
         return Response(IntegrationSerializer(integration).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request, integration_id: int):
+    def delete(self, request: Request, integration_id: int) -> Response:
         actions.integration_delete(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -149,7 +153,7 @@ class ManifestView(DeveloperAPIView):
         responses={(200, "application/json"): OpenApiTypes.OBJECT},
         summary="Export the manifest (canonical JSON)",
     )
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> HttpResponse:
         integration = self.integration(request, integration_id)
         response = HttpResponse(
             canonical_json(manifest_of(integration)), content_type="application/json"
@@ -166,11 +170,11 @@ class ManifestView(DeveloperAPIView):
         parameters=[OpenApiParameter("base_revision", int)],
         summary="Import a manifest into this draft (replaces its configuration)",
     )
-    def put(self, request, integration_id: int):
+    def put(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         base = optional_id(request.query_params.get("base_revision"), field="base_revision")
         integration = actions.integration_save(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             manifest=request.data,
             base_revision=base,
@@ -180,7 +184,7 @@ class ManifestView(DeveloperAPIView):
         return Response(_save_result(integration))
 
 
-def _candidate(request, integration) -> dict:
+def _candidate(request: Request, integration: Integration) -> dict[str, Any]:
     """The manifest in the request body (unsaved editor state), else the stored one."""
     serializer = ManifestInputSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -194,7 +198,7 @@ def _candidate(request, integration) -> dict:
 
 class ValidateView(DeveloperAPIView):
     @extend_schema(responses=ValidationSerializer, summary="Diagnostics and variable tracker")
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         return Response(validation_report(manifest_of(self.integration(request, integration_id))))
 
     @extend_schema(
@@ -202,7 +206,7 @@ class ValidateView(DeveloperAPIView):
         responses=ValidationSerializer,
         summary="Validate a manifest you are editing (nothing is saved)",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         return Response(validation_report(_candidate(request, integration)))
 
@@ -211,7 +215,7 @@ class PreviewView(DeveloperAPIView):
     @extend_schema(
         responses=PreviewSerializer, summary="Rendered requests with mock users, and curl commands"
     )
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         return Response(preview_report(manifest_of(self.integration(request, integration_id))))
 
     @extend_schema(
@@ -219,7 +223,7 @@ class PreviewView(DeveloperAPIView):
         responses=PreviewSerializer,
         summary="Preview with your own test values, or an unsaved manifest",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = PreviewInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -245,7 +249,7 @@ class LogoView(DeveloperAPIView):
         responses={(200, "image/png"): OpenApiTypes.BINARY, 404: None},
         summary="The logo as PNG (the tile rendition with kind=tile)",
     )
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> HttpResponse:
         integration = self.integration(request, integration_id)
         kind = request.query_params.get("kind", "full")
         if integration.logo is None or kind not in {"full", "tile"}:
@@ -266,21 +270,21 @@ class LogoView(DeveloperAPIView):
         responses=IntegrationSerializer,
         summary="Upload the PNG logo (at most 1 MB)",
     )
-    def put(self, request, integration_id: int):
+    def put(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
-        upload = request.data.get("file")
-        if upload is None or isinstance(upload, str):
+        upload = request.FILES.get("file")
+        if upload is None:
             raise ActionError("Send the PNG as a multipart field named file.", field="file")
         data = upload.read(MAX_LOGO_UPLOAD)
         integration = actions.integration_set_logo(
-            acting_user=request.user, integration=integration, data=data
+            acting_user=api_user(request), integration=integration, data=data
         )
         return Response(IntegrationSerializer(integration).data)
 
     @extend_schema(responses=IntegrationSerializer, summary="Remove the logo")
-    def delete(self, request, integration_id: int):
+    def delete(self, request: Request, integration_id: int) -> Response:
         integration = actions.integration_set_logo(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=self.integration(request, integration_id),
             data=None,
         )
@@ -289,9 +293,9 @@ class LogoView(DeveloperAPIView):
 
 class DuplicateView(DeveloperAPIView):
     @extend_schema(request=None, responses={201: IntegrationSerializer})
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         copy = actions.integration_duplicate(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(IntegrationSerializer(copy).data, status=status.HTTP_201_CREATED)
 
@@ -302,12 +306,12 @@ class CopyErrorsView(DeveloperAPIView):
         responses=SaveResultSerializer,
         summary="Copy error classifications from one endpoint to another",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = CopyErrorsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         integration = actions.integration_copy_errors(
-            acting_user=request.user, integration=integration, **serializer.validated_data
+            acting_user=api_user(request), integration=integration, **serializer.validated_data
         )
         return Response(_save_result(integration))
 
@@ -316,7 +320,7 @@ class RevisionListView(generics.ListAPIView):
     permission_classes = [IsDeveloper]
     serializer_class = RevisionSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[IntegrationRevision]:
         integration = access.get_integration(api_org(self.request), self.kwargs["integration_id"])
         return integration.revisions.select_related("created_by")
 
@@ -326,18 +330,18 @@ class RevisionManifestView(DeveloperAPIView):
         responses={(200, "application/json"): OpenApiTypes.OBJECT},
         summary="The manifest as it was at a revision",
     )
-    def get(self, request, integration_id: int, number: int):
+    def get(self, request: Request, integration_id: int, number: int) -> HttpResponse:
         revision = access.get_revision(self.integration(request, integration_id), number)
         return HttpResponse(canonical_json(manifest_of(revision)), content_type="application/json")
 
 
 class RevisionRestoreView(DeveloperAPIView):
     @extend_schema(request=None, responses=SaveResultSerializer)
-    def post(self, request, integration_id: int, number: int):
+    def post(self, request: Request, integration_id: int, number: int) -> Response:
         integration = self.integration(request, integration_id)
         revision = access.get_revision(integration, number)
         integration = actions.integration_restore(
-            acting_user=request.user, integration=integration, revision=revision
+            acting_user=api_user(request), integration=integration, revision=revision
         )
         return Response(_save_result(integration))
 
@@ -351,7 +355,7 @@ class DiffView(DeveloperAPIView):
         responses=DiffSerializer,
         summary="What changed between two revisions",
     )
-    def get(self, request, integration_id: int):
+    def get(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         start = access.get_revision(integration, request.query_params.get("from"))
         end_number = request.query_params.get("to")

@@ -4,14 +4,21 @@ internal release, and the platform admins' list of destinations (rollback)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access, releases
 from integrations.editor.modal import connect_modal
 from integrations.models import Destination, VersionState
-from portal.access import developer_required, member_required, staff_required
+from portal.access import (
+    DeveloperRequest,
+    MemberRequest,
+    StaffRequest,
+    developer_required,
+    member_required,
+    staff_required,
+)
 from portal.errors import ActionError
 from portal.params import parse_id
 from portal.views.pages import paginate, query_without_page
@@ -19,7 +26,7 @@ from portal.views.pages import paginate, query_without_page
 
 @require_POST
 @developer_required
-def integration_release_post(request: HttpRequest, integration_id: int):
+def integration_release_post(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
     try:
         releases.integration_release(acting_user=request.user, integration=integration)
@@ -39,7 +46,7 @@ def integration_release_post(request: HttpRequest, integration_id: int):
 
 @require_GET
 @member_required
-def destinations_page(request: HttpRequest):
+def destinations_page(request: MemberRequest) -> HttpResponse:
     tiles = list(access.destinations_for(request.org))
     return render(
         request,
@@ -53,7 +60,7 @@ def destinations_page(request: HttpRequest):
 
 @require_GET
 @staff_required(admin=True)
-def platform_destinations(request: HttpRequest):
+def platform_destinations(request: StaffRequest) -> HttpResponse:
     rows = Destination.objects.select_related("org", "version", "integration").order_by(
         "org__name", "version__display_name"
     )
@@ -76,7 +83,7 @@ def platform_destinations(request: HttpRequest):
 
 @require_POST
 @staff_required(admin=True)
-def platform_destination_rollback(request: HttpRequest, destination_id: int):
+def platform_destination_rollback(request: StaffRequest, destination_id: int) -> HttpResponse:
     destination = get_object_or_404(
         Destination.objects.select_related("version"), pk=destination_id
     )

@@ -8,4 +8,5 @@ from django.core.files.uploadedfile import UploadedFile
 def upload_bytes(upload: UploadedFile, limit: int) -> bytes:
     """At most `limit` + 1 bytes of `upload`, so that a huge file is never read whole; a
     result longer than `limit` means the file is over it."""
-    return upload.read(limit + 1)
+    data: bytes = upload.read(limit + 1)
+    return data

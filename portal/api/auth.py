@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from portal.actions import token_digest
-from portal.models import ApiToken
+from portal.models import ApiToken, User
+
+if TYPE_CHECKING:
+    # Types only: DRF loads this module from its settings, before its views can be imported.
+    from drf_spectacular.openapi import AutoSchema
+    from rest_framework.request import Request
 
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -17,7 +23,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=5)
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     keywords = ("token", "bearer")
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         keyword, _, raw = header.partition(" ")
         if keyword.lower() not in self.keywords:
@@ -39,7 +45,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return "Token"
 
 
@@ -49,7 +55,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = "portal.api.auth.ApiTokenAuthentication"
     name = "tokenAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {
             "type": "apiKey",
             "in": "header",

@@ -7,7 +7,10 @@ time, so these two pages allow inline styles; scripts stay 'self' only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -15,7 +18,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-DOCS_CSP = {
+DOCS_CSP: dict[str, Sequence[str]] = {
     **settings.SECURE_CSP,
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
     "worker-src": [CSP.SELF, "blob:"],
@@ -26,7 +29,7 @@ swagger = csp_override(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url_name="a
 
 
 @csp_override(DOCS_CSP)
-def redoc(request):
+def redoc(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "api/redoc.html",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -11,7 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from portal.errors import ActionError
 
 
-def _first_message(detail) -> str:
+def _first_message(detail: object) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
     if isinstance(detail, dict) and detail:
@@ -21,9 +23,9 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ActionError):
-        body = {"code": exc.code, "message": exc.message}
+        body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
             body["fields"] = {exc.field: [exc.message]}
         if exc.details:

@@ -8,11 +8,20 @@ portal.middleware_input; these parsers also cover PUT and PATCH bodies.)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.datastructures import MultiValueDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 from portal.middleware_input import nul_parameter_message
 from syncengine.core.nul import NUL_MESSAGE, JsonPath, find_nul, shown_key
+
+if TYPE_CHECKING:
+    # The stubs' name for the read-only QueryDict that parsers return.
+    from django.http.request import _ImmutableQueryDict
 
 
 def json_path(path: JsonPath) -> str:
@@ -24,7 +33,12 @@ def json_path(path: JsonPath) -> str:
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         data = super().parse(stream, media_type, parser_context)
         path = find_nul(data)
         if path is not None:
@@ -33,7 +47,12 @@ class JSONParser(parsers.JSONParser):
 
 
 class FormParser(parsers.FormParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> _ImmutableQueryDict:
         data = super().parse(stream, media_type, parser_context)
         message = nul_parameter_message(data)
         if message:
@@ -42,7 +61,12 @@ class FormParser(parsers.FormParser):
 
 
 class MultiPartParser(parsers.MultiPartParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict[str, UploadedFile]]:
         result = super().parse(stream, media_type, parser_context)
         message = nul_parameter_message(result.data)
         if message:

@@ -41,7 +41,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
         model = Organization
         fields = ["org_id", "name", "created_at", "flags"]
 
-    def get_flags(self, org) -> dict[str, bool]:
+    def get_flags(self, org: Organization) -> dict[str, bool]:
         enabled = {row.flag for row in org.flags.all() if row.enabled}
         return {flag: flag in enabled for flag in FLAGS}
 

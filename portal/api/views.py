@@ -3,9 +3,13 @@ projects, cohorts and their members."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +20,7 @@ from portal.api.permissions import (
     IsPlatformAdmin,
     api_membership,
     api_org,
+    api_user,
 )
 from portal.api.serializers import (
     AccessRequestCreateSerializer,
@@ -32,20 +37,29 @@ from portal.api.serializers import (
     ProjectKeySerializer,
     ProjectSerializer,
 )
-from portal.models import AccessRequest, AuditEvent, CohortMember, Membership, Organization
+from portal.models import (
+    AccessRequest,
+    AuditEvent,
+    Cohort,
+    CohortMember,
+    Membership,
+    Organization,
+    Project,
+)
 from portal.params import optional_id
 
 
 class MeView(APIView):
     @extend_schema(responses=MeSerializer, summary="The caller and their organisations")
-    def get(self, request):
+    def get(self, request: Request) -> Response:
+        user = api_user(request)
         membership = api_membership(request)
         data = {
-            "email": request.user.email,
-            "full_name": request.user.full_name,
-            "staff_role": request.user.staff_role,
+            "email": user.email,
+            "full_name": user.full_name,
+            "staff_role": user.staff_role,
             "current_org_id": membership.org_id if membership else None,
-            "memberships": Membership.objects.filter(user=request.user).select_related("org"),
+            "memberships": Membership.objects.filter(user=user).select_related("org"),
         }
         return Response(MeSerializer(data).data)
 
@@ -73,11 +87,11 @@ class OrgFlagView(APIView):
         responses=OrganizationSerializer,
         summary="Switch a feature flag on or off for an organisation",
     )
-    def post(self, request, org_id: int):
+    def post(self, request: Request, org_id: int) -> Response:
         org = get_object_or_404(Organization, pk=org_id)
         serializer = FlagSetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        actions.flag_set(acting_user=request.user, org=org, **serializer.validated_data)
+        actions.flag_set(acting_user=api_user(request), org=org, **serializer.validated_data)
         return Response(OrganizationSerializer(org).data)
 
 
@@ -86,9 +100,9 @@ class AccessRequestListView(generics.ListAPIView):
 
     serializer_class = AccessRequestSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[AccessRequest]:
         rows = AccessRequest.objects.select_related("org", "requested_by")
-        if self.request.user.is_platform_admin:
+        if api_user(self.request).is_platform_admin:
             status_filter = self.request.query_params.get("status")
             return rows.filter(status=status_filter) if status_filter else rows
         return rows.filter(org=api_org(self.request))
@@ -98,11 +112,11 @@ class AccessRequestListView(generics.ListAPIView):
         responses={201: AccessRequestSerializer},
         summary="Ask the integrations team to switch a flag on for your organisation",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = AccessRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = actions.access_request_create(
-            acting_user=request.user, org=api_org(request), **serializer.validated_data
+            acting_user=api_user(request), org=api_org(request), **serializer.validated_data
         )
         return Response(AccessRequestSerializer(created).data, status=status.HTTP_201_CREATED)
 
@@ -112,14 +126,14 @@ class AccessRequestDecisionView(APIView):
     decision = "grant"
 
     @extend_schema(request=None, responses=AccessRequestSerializer)
-    def post(self, request, request_id: int):
+    def post(self, request: Request, request_id: int) -> Response:
         access_request = get_object_or_404(AccessRequest, pk=request_id)
         action = (
             actions.access_request_grant
             if self.decision == "grant"
             else actions.access_request_decline
         )
-        action(acting_user=request.user, access_request=access_request)
+        action(acting_user=api_user(request), access_request=access_request)
         access_request.refresh_from_db()
         return Response(AccessRequestSerializer(access_request).data)
 
@@ -135,10 +149,10 @@ class AuditLogView(generics.ListAPIView):
             OpenApiParameter("actor", str, description="Actor email"),
         ]
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[AuditEvent]:
         rows = AuditEvent.objects.select_related("actor", "org")
         params = self.request.query_params
         if (org_id := optional_id(params.get("org"), field="org")) is not None:
@@ -154,15 +168,17 @@ class ProjectListView(generics.ListAPIView):
     permission_classes = [IsOrgAdmin]
     serializer_class = ProjectSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Project]:
         return access.projects_for(api_org(self.request))
 
     @extend_schema(request=NameSerializer, responses={201: ProjectKeySerializer})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = NameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.project_create(
-            acting_user=request.user, org=api_org(request), name=serializer.validated_data["name"]
+            acting_user=api_user(request),
+            org=api_org(request),
+            name=serializer.validated_data["name"],
         )
         return Response(ProjectKeySerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -171,7 +187,7 @@ class ProjectDetailView(APIView):
     permission_classes = [IsOrgMember]
 
     @extend_schema(responses=ProjectSerializer)
-    def get(self, request, project_id: int):
+    def get(self, request: Request, project_id: int) -> Response:
         return Response(ProjectSerializer(access.get_project(api_org(request), project_id)).data)
 
 
@@ -183,9 +199,9 @@ class ProjectKeyView(APIView):
         responses=ProjectKeySerializer,
         summary="Generate a new API key (returned once)",
     )
-    def post(self, request, project_id: int):
+    def post(self, request: Request, project_id: int) -> Response:
         project = access.get_project(api_org(request), project_id)
-        project = actions.project_regenerate_key(acting_user=request.user, project=project)
+        project = actions.project_regenerate_key(acting_user=api_user(request), project=project)
         return Response(ProjectKeySerializer(project).data)
 
 
@@ -193,17 +209,17 @@ class CohortListView(generics.ListAPIView):
     permission_classes = [IsOrgMember]
     serializer_class = CohortSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Cohort]:
         project = access.get_project(api_org(self.request), self.kwargs["project_id"])
         return project.cohorts.select_related("project")
 
     @extend_schema(request=NameSerializer, responses={201: CohortSerializer})
-    def post(self, request, project_id: int):
+    def post(self, request: Request, project_id: int) -> Response:
         project = access.get_project(api_org(request), project_id)
         serializer = NameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         cohort = actions.cohort_create(
-            acting_user=request.user, project=project, name=serializer.validated_data["name"]
+            acting_user=api_user(request), project=project, name=serializer.validated_data["name"]
         )
         return Response(CohortSerializer(cohort).data, status=status.HTTP_201_CREATED)
 
@@ -212,13 +228,13 @@ class CohortDetailView(APIView):
     permission_classes = [IsOrgMember]
 
     @extend_schema(responses=CohortSerializer)
-    def get(self, request, cohort_id: str):
+    def get(self, request: Request, cohort_id: str) -> Response:
         return Response(CohortSerializer(access.get_cohort(api_org(request), cohort_id)).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request, cohort_id: str):
+    def delete(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
-        actions.cohort_delete(acting_user=request.user, cohort=cohort)
+        actions.cohort_delete(acting_user=api_user(request), cohort=cohort)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -226,7 +242,7 @@ class CohortMembersView(generics.ListAPIView):
     permission_classes = [IsOrgMember]
     serializer_class = CohortMemberSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[CohortMember]:
         cohort = access.get_cohort(api_org(self.request), self.kwargs["cohort_id"])
         return CohortMember.objects.filter(cohort=cohort).order_by("member_key")
 
@@ -235,12 +251,14 @@ class CohortMembersView(generics.ListAPIView):
         responses=MembersResultSerializer,
         summary="Replace all members (at most 10,000; upload a CSV for more)",
     )
-    def put(self, request, cohort_id: str):
+    def put(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
         serializer = MembersInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         actions.cohort_members_replace(
-            acting_user=request.user, cohort=cohort, members=serializer.validated_data["members"]
+            acting_user=api_user(request),
+            cohort=cohort,
+            members=serializer.validated_data["members"],
         )
         cohort.refresh_from_db()
         return Response({"size": cohort.member_count})
@@ -251,7 +269,7 @@ class CohortMembersChangeView(APIView):
     change = "add"
 
     @extend_schema(request=MembersInputSerializer, responses=MembersResultSerializer)
-    def post(self, request, cohort_id: str):
+    def post(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
         serializer = MembersInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -259,6 +277,8 @@ class CohortMembersChangeView(APIView):
             actions.cohort_members_add if self.change == "add" else actions.cohort_members_remove
         )
         size = action(
-            acting_user=request.user, cohort=cohort, members=serializer.validated_data["members"]
+            acting_user=api_user(request),
+            cohort=cohort,
+            members=serializer.validated_data["members"],
         )
         return Response({"size": size})

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from portal import actions
+from portal.access import SignedInRequest
 from portal.errors import ActionError
 from portal.forms import NameForm
 from portal.models import ApiToken
 
 
 @login_required
-def tokens(request: HttpRequest):
+def tokens(request: SignedInRequest) -> HttpResponse:
     form = NameForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -37,7 +38,7 @@ def tokens(request: HttpRequest):
 
 @require_POST
 @login_required
-def token_revoke(request: HttpRequest, token_id: int):
+def token_revoke(request: SignedInRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     actions.token_revoke(acting_user=request.user, token=token)
     messages.success(request, f"Token {token.name} revoked.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,7 +19,8 @@ from portal.tenancy import SESSION_ORG_KEY
 
 
 def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    address: str = request.META.get("REMOTE_ADDR", "")
+    return address
 
 
 def _next_url(request: HttpRequest) -> str | None:
@@ -31,7 +32,7 @@ def _next_url(request: HttpRequest) -> str | None:
     return None
 
 
-def signin(request: HttpRequest):
+def signin(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SigninForm(request.POST or None)
@@ -61,7 +62,7 @@ def signin(request: HttpRequest):
     )
 
 
-def signup(request: HttpRequest):
+def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
@@ -78,13 +79,13 @@ def signup(request: HttpRequest):
 
 
 @require_POST
-def signout(request: HttpRequest):
+def signout(request: HttpRequest) -> HttpResponse:
     logout(request)
     messages.info(request, "You are signed out.")
     return redirect("signin")
 
 
-def invitation(request: HttpRequest, token: str):
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
     found = actions.invitation_for_token(token)
     if found is None:
         return render(request, "accounts/invitation_invalid.html", status=404)

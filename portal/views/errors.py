@@ -1,16 +1,17 @@
 """Error pages in the portal's own layout."""
 
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from portal.access import PortalNotEnabled
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
-def forbidden(request, exception=None):
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = (
         str(exception) if exception and str(exception) else ("You do not have access to this page.")
     )
@@ -21,5 +22,5 @@ def forbidden(request, exception=None):
     return render(request, "403.html", {"message": message, "next_step": next_step}, status=403)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     return render(request, "500.html", status=500)

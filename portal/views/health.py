@@ -31,7 +31,7 @@ def _broker() -> str:
 
 
 @never_cache
-def healthz(request: HttpRequest):
+def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker()}
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal import access, actions
+from portal.access import MemberRequest, PortalRequest
 from portal.errors import ActionError
 from portal.flags import DEVELOPER_PORTAL
 from portal.forms import AccessRequestForm, InviteForm, MemberForm
@@ -16,7 +17,7 @@ from portal.models import AccessRequest, AccessRequestStatus, Membership
 from portal.tenancy import SESSION_ORG_KEY
 
 
-def home(request: HttpRequest):
+def home(request: PortalRequest) -> HttpResponse:
     """Everyone lands on their role's home."""
     if not request.user.is_authenticated:
         return redirect("signin")
@@ -30,7 +31,7 @@ def home(request: HttpRequest):
 
 
 @access.member_required
-def dashboard(request: HttpRequest):
+def dashboard(request: MemberRequest) -> HttpResponse:
     org = request.org
     projects = list(access.projects_for(org).annotate(cohort_total=Count("cohorts")))
     return render(
@@ -44,7 +45,7 @@ def dashboard(request: HttpRequest):
 
 
 @access.member_required
-def settings_page(request: HttpRequest):
+def settings_page(request: MemberRequest) -> HttpResponse:
     org = request.org
     pending = AccessRequest.objects.filter(
         org=org, flag=DEVELOPER_PORTAL, status=AccessRequestStatus.PENDING
@@ -66,7 +67,7 @@ def settings_page(request: HttpRequest):
 
 @require_POST
 @access.member_required
-def switch_org(request: HttpRequest):
+def switch_org(request: MemberRequest) -> HttpResponse:
     try:
         org_id = int(request.POST.get("org", ""))
     except ValueError:
@@ -79,7 +80,7 @@ def switch_org(request: HttpRequest):
 
 @require_POST
 @access.member_required
-def request_access(request: HttpRequest):
+def request_access(request: MemberRequest) -> HttpResponse:
     form = AccessRequestForm(request.POST)
     if form.is_valid():
         try:
@@ -94,13 +95,13 @@ def request_access(request: HttpRequest):
         else:
             messages.success(request, "Access requested. The integrations team will email you.")
     else:
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
     return redirect("org_settings")
 
 
 @require_POST
 @access.org_admin_required
-def invite(request: HttpRequest):
+def invite(request: MemberRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
@@ -110,13 +111,13 @@ def invite(request: HttpRequest):
         else:
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
     else:
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
     return redirect("org_settings")
 
 
 @require_POST
 @access.org_admin_required
-def member_update(request: HttpRequest, member_id: int):
+def member_update(request: MemberRequest, member_id: int) -> HttpResponse:
     membership = access.get_member(request.org, member_id)
     form = MemberForm(request.POST)
     if not form.is_valid():
@@ -133,7 +134,7 @@ def member_update(request: HttpRequest, member_id: int):
 
 @require_POST
 @access.org_admin_required
-def member_remove(request: HttpRequest, member_id: int):
+def member_remove(request: MemberRequest, member_id: int) -> HttpResponse:
     membership = access.get_member(request.org, member_id)
     try:
         actions.member_remove(acting_user=request.user, membership=membership)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 PAGE_SIZE = 25
 
 
-def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE, parameter: str = "page"):
+def paginate[Row](
+    request: HttpRequest,
+    queryset: QuerySet[Any, Row] | Sequence[Row],
+    per_page: int = PAGE_SIZE,
+    parameter: str = "page",
+) -> Page[Row]:
     """A page of `queryset` from `?page=` (or another `parameter`); an out-of-range or junk
     page gives the last/first."""
     paginator = Paginator(queryset, per_page)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch
-from django.http import HttpRequest
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal import actions
-from portal.access import staff_required
+from portal.access import StaffRequest, staff_required
 from portal.errors import ActionError
 from portal.flags import FLAGS
 from portal.forms import AuditFilterForm, StaffRoleForm
@@ -27,12 +27,12 @@ from portal.views.pages import paginate, query_without_page
 
 
 @staff_required()
-def staff_home(request: HttpRequest):
+def staff_home(request: StaffRequest) -> HttpResponse:
     return render(request, "platform/staff_home.html")
 
 
 @staff_required(admin=True)
-def org_list(request: HttpRequest):
+def org_list(request: StaffRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     orgs = Organization.objects.annotate(member_total=Count("memberships")).prefetch_related(
         Prefetch("flags", queryset=OrgFlag.objects.filter(enabled=True), to_attr="enabled_flags")
@@ -42,7 +42,9 @@ def org_list(request: HttpRequest):
         orgs = orgs.filter(pk=org_id) if org_id is not None else orgs.filter(name__icontains=search)
     page = paginate(request, orgs.order_by("name", "id"))
     for org in page:
-        org.enabled = {row.flag for row in org.enabled_flags}
+        # Rows carry attributes for the template that no model declares: the prefetched
+        # `enabled_flags` (which the Django plugin's row type loses through Page) and `enabled`.
+        org.enabled = {row.flag for row in org.enabled_flags}  # type: ignore[attr-defined]
     pending = AccessRequest.objects.filter(status=AccessRequestStatus.PENDING).count()
     return render(
         request,
@@ -59,7 +61,7 @@ def org_list(request: HttpRequest):
 
 @require_POST
 @staff_required(admin=True)
-def org_flag_set(request: HttpRequest, org_id: int):
+def org_flag_set(request: StaffRequest, org_id: int) -> HttpResponse:
     org = get_object_or_404(Organization, pk=org_id)
     flag = request.POST.get("flag", "")
     enabled = request.POST.get("enabled") == "true"
@@ -73,7 +75,7 @@ def org_flag_set(request: HttpRequest, org_id: int):
 
 
 @staff_required(admin=True)
-def access_requests(request: HttpRequest):
+def access_requests(request: StaffRequest) -> HttpResponse:
     status = request.GET.get("status", AccessRequestStatus.PENDING)
     if status not in AccessRequestStatus.values:
         status = AccessRequestStatus.PENDING
@@ -94,7 +96,7 @@ def access_requests(request: HttpRequest):
 
 @require_POST
 @staff_required(admin=True)
-def access_request_resolve(request: HttpRequest, request_id: int):
+def access_request_resolve(request: StaffRequest, request_id: int) -> HttpResponse:
     access_request = get_object_or_404(AccessRequest.objects.select_related("org"), pk=request_id)
     decision = request.POST.get("decision")
     try:
@@ -112,7 +114,7 @@ def access_request_resolve(request: HttpRequest, request_id: int):
 
 
 @staff_required(admin=True)
-def audit_log(request: HttpRequest):
+def audit_log(request: StaffRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events = AuditEvent.objects.select_related("actor", "org")
     if form.is_valid():
@@ -137,7 +139,7 @@ def audit_log(request: HttpRequest):
 
 
 @staff_required(admin=True)
-def staff_list(request: HttpRequest):
+def staff_list(request: StaffRequest) -> HttpResponse:
     form = StaffRoleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = User.objects.filter(email__iexact=form.cleaned_data["email"]).first()

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal import access, actions
+from portal.access import MemberRequest
 from portal.errors import ActionError
 from portal.forms import CohortUploadForm, NameForm
-from portal.models import CohortMember
+from portal.models import CohortMember, Project
 from portal.views.pages import paginate
 
 
 @access.member_required
-def project_list(request: HttpRequest):
+def project_list(request: MemberRequest) -> HttpResponse:
     projects = access.projects_for(request.org)
     return render(request, "projects/list.html", {"projects": projects, "form": NameForm()})
 
 
 @require_POST
 @access.org_admin_required
-def project_create(request: HttpRequest):
+def project_create(request: MemberRequest) -> HttpResponse:
     form = NameForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A project needs a name (at most 120 characters).")
@@ -39,7 +40,9 @@ def project_create(request: HttpRequest):
     return redirect("project_detail", project.public_id)
 
 
-def _project_page(request: HttpRequest, project, *, revealed_key: str | None = None):
+def _project_page(
+    request: MemberRequest, project: Project, *, revealed_key: str | None = None
+) -> HttpResponse:
     return render(
         request,
         "projects/detail.html",
@@ -53,13 +56,13 @@ def _project_page(request: HttpRequest, project, *, revealed_key: str | None = N
 
 
 @access.member_required
-def project_detail(request: HttpRequest, project_id: int):
+def project_detail(request: MemberRequest, project_id: int) -> HttpResponse:
     return _project_page(request, access.get_project(request.org, project_id))
 
 
 @require_POST
 @access.org_admin_required
-def project_regenerate_key(request: HttpRequest, project_id: int):
+def project_regenerate_key(request: MemberRequest, project_id: int) -> HttpResponse:
     project = access.get_project(request.org, project_id)
     project = actions.project_regenerate_key(acting_user=request.user, project=project)
     messages.success(request, "A new API key was generated; the old one no longer works.")
@@ -70,7 +73,7 @@ def project_regenerate_key(request: HttpRequest, project_id: int):
 
 @require_POST
 @access.org_admin_required
-def project_reveal_key(request: HttpRequest, project_id: int):
+def project_reveal_key(request: MemberRequest, project_id: int) -> HttpResponse:
     project = access.get_project(request.org, project_id)
     actions.project_reveal_key(acting_user=request.user, project=project)
     return _project_page(request, project, revealed_key=project.api_key)
@@ -78,7 +81,7 @@ def project_reveal_key(request: HttpRequest, project_id: int):
 
 @require_POST
 @access.member_required
-def cohort_create(request: HttpRequest, project_id: int):
+def cohort_create(request: MemberRequest, project_id: int) -> HttpResponse:
     project = access.get_project(request.org, project_id)
     form = NameForm(request.POST)
     if not form.is_valid():
@@ -95,7 +98,7 @@ def cohort_create(request: HttpRequest, project_id: int):
 
 
 @access.member_required
-def cohort_detail(request: HttpRequest, cohort_id: str):
+def cohort_detail(request: MemberRequest, cohort_id: str) -> HttpResponse:
     cohort = access.get_cohort(request.org, cohort_id)
     members = CohortMember.objects.filter(cohort=cohort).order_by("member_key")
     return render(
@@ -112,7 +115,7 @@ def cohort_detail(request: HttpRequest, cohort_id: str):
 
 @require_POST
 @access.member_required
-def cohort_upload(request: HttpRequest, cohort_id: str):
+def cohort_upload(request: MemberRequest, cohort_id: str) -> HttpResponse:
     cohort = access.get_cohort(request.org, cohort_id)
     form = CohortUploadForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -130,7 +133,7 @@ def cohort_upload(request: HttpRequest, cohort_id: str):
 
 
 @access.member_required
-def cohort_import_status(request: HttpRequest, cohort_id: str, import_id: int):
+def cohort_import_status(request: MemberRequest, cohort_id: str, import_id: int) -> HttpResponse:
     """The import's progress, polled by htmx while it runs."""
     cohort = access.get_cohort(request.org, cohort_id)
     job = access.get_cohort_import(request.org, import_id)
@@ -146,7 +149,7 @@ def cohort_import_status(request: HttpRequest, cohort_id: str, import_id: int):
 
 @require_POST
 @access.member_required
-def cohort_delete(request: HttpRequest, cohort_id: str):
+def cohort_delete(request: MemberRequest, cohort_id: str) -> HttpResponse:
     cohort = access.get_cohort(request.org, cohort_id)
     if request.POST.get("confirm") != cohort.name:
         messages.error(request, "Type the cohort's name exactly to confirm deletion.")

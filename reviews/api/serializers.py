@@ -18,13 +18,15 @@ class CommentSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "body", "parent", "author", "author_is_reviewer", "created_at"]
         read_only_fields = fields
 
-    def get_author_is_reviewer(self, comment) -> bool:
+    def get_author_is_reviewer(self, comment: ReviewComment) -> bool:
         return bool(comment.author and comment.author.is_reviewer)
 
 
 class CommentInputSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=4000, allow_blank=True)
-    parent = serializers.IntegerField(required=False, allow_null=True)
+    # DRF's metaclass moves declared fields off the class, so this does not shadow
+    # Field.parent; the stubs see a plain class attribute.
+    parent = serializers.IntegerField(required=False, allow_null=True)  # type: ignore[assignment]
 
 
 class SubmitSerializer(serializers.Serializer):

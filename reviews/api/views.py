@@ -3,10 +3,14 @@ full, comments, decisions, assignment and reviewers' runs (test re-run, conforma
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,8 +19,8 @@ from integrations.api.catalogue_views import IsReviewerOrDeveloper
 from integrations.api.serializers import VersionSerializer
 from integrations.api.views import DeveloperAPIView
 from integrations.manifests import manifest_of
-from integrations.models import VersionState
-from portal.api.permissions import IsReviewer, api_membership
+from integrations.models import IntegrationVersion, VersionState
+from portal.api.permissions import IsReviewer, api_membership, api_user
 from portal.errors import ActionError
 from portal.models import User
 from portal.params import optional_id
@@ -41,12 +45,12 @@ class SubmitView(DeveloperAPIView):
         responses={201: VersionSerializer},
         summary="Submit the draft for review (needs a passing test of this exact configuration)",
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = submissions.integration_submit(
-            acting_user=request.user,
+            acting_user=api_user(request),
             integration=integration,
             note=serializer.validated_data.get("note", ""),
         )
@@ -57,9 +61,9 @@ class WithdrawView(DeveloperAPIView):
     @extend_schema(
         request=None, responses=VersionSerializer, summary="Withdraw the submission in review"
     )
-    def post(self, request, integration_id: int):
+    def post(self, request: Request, integration_id: int) -> Response:
         version = submissions.integration_withdraw(
-            acting_user=request.user, integration=self.integration(request, integration_id)
+            acting_user=api_user(request), integration=self.integration(request, integration_id)
         )
         return Response(VersionSerializer(version).data)
 
@@ -80,19 +84,20 @@ class ReviewQueueView(generics.ListAPIView):
             OpenApiParameter("assigned", str, enum=["any", "me", "unassigned"]),
         ]
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[IntegrationVersion]:
         params = self.request.query_params
         state = params.get("state", VersionState.IN_REVIEW)
         if state not in VersionState.values:
             raise ActionError(
                 f"state must be one of {', '.join(VersionState.values)}.", field="state"
             )
-        assigned = {"me": self.request.user, "unassigned": None}.get(
-            params.get("assigned", "any"), "any"
-        )
+        assigned: User | Literal["any"] | None = {
+            "me": api_user(self.request),
+            "unassigned": None,
+        }.get(params.get("assigned", "any"), "any")
         return selectors.review_queue(
             state=state,
             org_id=optional_id(params.get("org"), field="org"),
@@ -113,8 +118,8 @@ class ReviewDetailView(APIView):
         summary="A version in full, its diff against the last approved version, "
         "checks and comments",
     )
-    def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+    def get(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         report = selectors.version_report(version)
         return Response(
             {
@@ -134,8 +139,8 @@ class CommentsView(APIView):
     permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses=CommentSerializer(many=True))
-    def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+    def get(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         return Response(
             CommentSerializer(version.comments.select_related("author"), many=True).data
         )
@@ -145,8 +150,8 @@ class CommentsView(APIView):
         responses={201: CommentSerializer},
         summary="Comment on a version (reviewers and the partner)",
     )
-    def post(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         serializer = CommentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         parent_id = serializer.validated_data.get("parent")
@@ -154,7 +159,7 @@ class CommentsView(APIView):
             get_object_or_404(version.comments, pk=parent_id) if parent_id is not None else None
         )
         comment = decisions.review_comment(
-            acting_user=request.user,
+            acting_user=api_user(request),
             version=version,
             body=serializer.validated_data["body"],
             parent=parent,
@@ -172,12 +177,12 @@ class DecisionView(APIView):
     }
 
     @extend_schema(request=DecisionSerializer, responses=VersionSerializer)
-    def post(self, request, version_id: int):
-        version = access.get_version(request.user, None, version_id)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), None, version_id)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = self.ACTIONS[self.decision](
-            acting_user=request.user,
+            acting_user=api_user(request),
             version=version,
             message=serializer.validated_data.get("message", ""),
         )
@@ -192,8 +197,8 @@ class AssignView(APIView):
         responses=VersionSerializer,
         summary="Assign the review to a reviewer (or unassign)",
     )
-    def post(self, request, version_id: int):
-        version = access.get_version(request.user, None, version_id)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), None, version_id)
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         email = serializer.validated_data.get("reviewer")
@@ -203,7 +208,7 @@ class AssignView(APIView):
             if reviewer is None:
                 raise ActionError(f"No account has the email {email}.", field="reviewer")
         version = decisions.review_assign(
-            acting_user=request.user, version=version, reviewer=reviewer
+            acting_user=api_user(request), version=version, reviewer=reviewer
         )
         return Response(VersionSerializer(version).data)
 
@@ -216,12 +221,12 @@ class RerunTestView(APIView):
         responses={201: TestRunSerializer},
         summary="Re-run the full test on the submitted version (reviewers)",
     )
-    def post(self, request, version_id: int):
-        version = access.get_version(request.user, None, version_id)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), None, version_id)
         serializer = ReviewerRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = review_rerun_test(
-            acting_user=request.user, version=version, **serializer.validated_data
+            acting_user=api_user(request), version=version, **serializer.validated_data
         )
         return Response(TestRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
@@ -233,8 +238,8 @@ class ConformanceView(APIView):
         responses={200: ConformanceRunSerializer, 404: None},
         summary="The latest conformance checks of the version",
     )
-    def get(self, request, version_id: int):
-        version = access.get_version(request.user, api_membership(request), version_id)
+    def get(self, request: Request, version_id: int) -> Response:
+        version = access.get_version(api_user(request), api_membership(request), version_id)
         run = version.conformance_runs.select_related("started_by").first()
         if run is None:
             raise Http404("The conformance checks have not run yet.")
@@ -245,15 +250,15 @@ class ConformanceView(APIView):
         responses={201: ConformanceRunSerializer},
         summary="Run the automated conformance checks (reviewers)",
     )
-    def post(self, request, version_id: int):
-        if not request.user.is_reviewer:
+    def post(self, request: Request, version_id: int) -> Response:
+        if not api_user(request).is_reviewer:
             raise ActionError("Only reviewers run conformance checks.", status=403)
-        version = access.get_version(request.user, None, version_id)
+        version = access.get_version(api_user(request), None, version_id)
         serializer = ReviewerRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         run = conformance_start(
-            acting_user=request.user,
+            acting_user=api_user(request),
             version=version,
             values=data.get("values"),
             mapping=data.get("mapping"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +24,7 @@ class ObjectField(serializers.Field):
 
     default_error_messages = {"invalid": "Must be a JSON object."}
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
             try:
                 data = json.loads(data)
@@ -33,7 +34,7 @@ class ObjectField(serializers.Field):
             self.fail("invalid")
         return data
 
-    def to_representation(self, value):
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 
@@ -195,9 +196,11 @@ class TestRunDetailSerializer(TestRunSerializer):
         read_only_fields = fields
 
     @extend_schema_field(TestExchangeSerializer(many=True))
-    def get_exchanges(self, run: TestRun) -> list:
+    def get_exchanges(self, run: TestRun) -> list[dict[str, Any]]:
         limit = self.context.get("exchange_limit", 100)
-        return TestExchangeSerializer(run.exchanges.all()[:limit], many=True).data
+        exchanges = TestExchangeSerializer(run.exchanges.all()[:limit], many=True)
+        # many=True makes a ListSerializer, whose data is a list: the stubs cannot follow.
+        return cast(list[dict[str, Any]], exchanges.data)
 
     def get_exchanges_url(self, run: TestRun) -> str:
         return reverse("api_test_run_exchanges", args=[run.pk])

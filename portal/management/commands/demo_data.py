@@ -6,7 +6,7 @@ from portal.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data
 class Command(BaseCommand):
     help = "Load the demo organisations, people, project and cohorts (idempotent)."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: object, **options: object) -> None:
         data = load_demo_data()
         project = data.built["project"]
         self.stdout.write(self.style.SUCCESS("Demo data ready."))

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import models, transaction
 
 from portal.crypto import EncryptedJSONField, EncryptedTextField
 
 BATCH_SIZE = 500
 
 
-def encrypted_fields() -> list[tuple[type, list[str]]]:
+def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
     """Every concrete model with encrypted columns, and those columns' names."""
-    found = []
+    found: list[tuple[type[models.Model], list[str]]] = []
     for model in apps.get_models():
         names = [
             field.name
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=BATCH_SIZE, help="rows per transaction"
         )
 
-    def handle(self, *args, batch_size: int, **options) -> None:
+    def handle(self, *args: object, batch_size: int, **options: object) -> None:
         total = 0
         for model, names in encrypted_fields():
             count = 0

@@ -13,7 +13,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from portal.demo import DEMO_LOGINS, DEMO_PASSWORD
 
@@ -21,12 +21,14 @@ from portal.demo import DEMO_LOGINS, DEMO_PASSWORD
 class Command(BaseCommand):
     help = "Serve the portal with a worker, beat and the demo partner endpoint."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--partner-port", type=int, default=8765)
 
-    def handle(self, *args, host: str, port: int, partner_port: int, **options):
+    def handle(
+        self, *args: object, host: str, port: int, partner_port: int, **options: object
+    ) -> None:
         if not settings.REDIS_URL:
             for folder in ("queue", "processed", "control"):
                 (settings.BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ class Command(BaseCommand):
         self._banner(host, port, partner_port)
         stopping = False
 
-        def stop(*_):
+        def stop(*_: object) -> None:
             nonlocal stopping
             stopping = True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from argparse import _SubParsersAction
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ class Command(BaseCommand):
 
         self.extend_parser(commands)
 
-    def extend_parser(self, commands) -> None:
+    def extend_parser(self, commands: _SubParsersAction[CommandParser]) -> None:
         """Further actions: `test` runs a real test against the partner's endpoint."""
         test = commands.add_parser(
             "test",
@@ -94,7 +95,7 @@ class Command(BaseCommand):
             "--no-retries", action="store_true", help="one attempt per request: see raw failures"
         )
 
-    def handle(self, *args, action: str, **options) -> None:
+    def handle(self, *args: object, action: str, **options: Any) -> None:
         handler = getattr(self, f"handle_{action}")
         try:
             handler(**options)
@@ -104,7 +105,7 @@ class Command(BaseCommand):
 
     # --- actions -------------------------------------------------------------------
 
-    def handle_validate(self, *, file: str, json: bool = False, **_) -> None:
+    def handle_validate(self, *, file: str, json: bool = False, **_: object) -> None:
         diagnostics = check_manifest(self._load(file))
         errors = [d for d in diagnostics if d.is_error]
         if json:
@@ -133,7 +134,7 @@ class Command(BaseCommand):
         cohort_name: str,
         cohort_id: str,
         list_id: str,
-        **_,
+        **_: object,
     ) -> None:
         manifest = normalize_manifest(self._load(file))
         integration = compile_manifest(manifest)
@@ -151,7 +152,7 @@ class Command(BaseCommand):
             cohort_name=cohort_name,
             list_id=list_id,
         )
-        batch: list = []
+        batch: list[dict[str, Any]] = []
         batch_id = None
         if endpoint in BATCH_ENDPOINTS:
             count = integration.batch_size(endpoint) if users is None else users
@@ -187,7 +188,7 @@ class Command(BaseCommand):
         }
         self.stdout.write(_dumps(document))
 
-    def handle_export(self, *, integration_id: int, **_) -> None:
+    def handle_export(self, *, integration_id: int, **_: object) -> None:
         from integrations.manifests import manifest_of
         from integrations.models import Integration
         from syncengine.core.manifest.normalize import canonical_json
@@ -197,7 +198,7 @@ class Command(BaseCommand):
             raise CommandError(f"no integration with id {integration_id}")
         self.stdout.write(canonical_json(manifest_of(integration)).decode("utf-8"), ending="")
 
-    def handle_import(self, *, file: str, org: int, **_) -> None:
+    def handle_import(self, *, file: str, org: int, **_: object) -> None:
         from integrations import actions
         from portal.errors import ActionError
         from portal.models import Organization
@@ -229,7 +230,7 @@ class Command(BaseCommand):
         only: str | None,
         list_id: str | None,
         no_retries: bool,
-        **_,
+        **_: object,
     ) -> None:
         """Synchronous (no broker): the worker's test-run code with a printing observer.
         Exit status 0 only when the test passed."""
@@ -278,7 +279,9 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: no such file")
         return load_manifest(path.read_bytes())
 
-    def _vars(self, manifest: dict, pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    def _vars(
+        self, manifest: dict[str, Any], pairs: list[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """Connect-modal values and the mapping from `--var NAME=VALUE` pairs: each NAME a
         field of the manifest, a select's VALUE one of its options."""
         fields = {
