@@ -12,7 +12,6 @@ import copy
 import pytest
 from django.core import mail
 
-from demo_partner import DemoPartner
 from integrations import actions, releases
 from integrations.models import (
     Destination,
@@ -29,12 +28,6 @@ from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
 REVIEWS = "/api/v1/reviews/"
 INTEGRATIONS = "/api/v1/integrations/"
-
-
-@pytest.fixture
-def partner():
-    with DemoPartner() as running:
-        yield running
 
 
 @pytest.fixture

@@ -1,18 +1,16 @@
 """Fixtures for the testing side: drafts pointed at loopback partners, saved test settings.
 
 Drafts, settings and runs are built through the action functions; partners are real HTTP
-servers on loopback (the demo partner, pytest-httpserver or a raw socket server).
+servers on loopback (the shared fixtures of tests/partners.py, or pytest-httpserver).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from demo_partner import DemoPartner
 from demo_partner import manifests as demo_manifests
 
 TOKEN = "demo-token"
@@ -72,12 +70,6 @@ def save_settings(cast, integration, *, user=None, project=None, **changes: Any)
     return actions.test_settings_save(
         acting_user=user or cast.alice, integration=integration, **arguments
     )
-
-
-@pytest.fixture
-def partner() -> Iterator[DemoPartner]:
-    with DemoPartner() as running:
-        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from demo_partner import DemoPartner
 from integrations import actions as integration_actions
 from syncengine import actions, testruns
 from syncengine.models import TestRun, TestSettings
@@ -122,14 +121,15 @@ def test_a_configuration_with_errors_disables_the_run_buttons(cast, client_for):
     assert 'value="full" disabled' in html
 
 
-def test_polling_a_finished_run_sends_its_exchanges_and_refreshes_history(cast, client_for):
+def test_polling_a_finished_run_sends_its_exchanges_and_refreshes_history(
+    cast, client_for, partner
+):
     alice = client_for(cast.alice)
-    with DemoPartner() as partner:
-        draft = make_draft(cast, list_manifest(partner.url))
-        save_settings(cast, draft)
-        run = actions.test_run_start(acting_user=cast.alice, integration=draft)
-        queued = alice.get(page_url(draft, f"runs/{run.pk}/?after=0"), **HTMX).content.decode()
-        testruns.execute_test_run(run.pk)
+    draft = make_draft(cast, list_manifest(partner.url))
+    save_settings(cast, draft)
+    run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+    queued = alice.get(page_url(draft, f"runs/{run.pk}/?after=0"), **HTMX).content.decode()
+    testruns.execute_test_run(run.pk)
 
     assert f'hx-get="/portal/integrations/{draft.pk}/test/runs/{run.pk}/?after=0"' in queued
     html = alice.get(page_url(draft, f"runs/{run.pk}/?after=1"), **HTMX).content.decode()
@@ -139,13 +139,12 @@ def test_polling_a_finished_run_sends_its_exchanges_and_refreshes_history(cast, 
     assert f'id="tst-history-{draft.pk}" aria-labelledby' in html and "Ready to submit" in html
 
 
-def test_the_inspector_shows_the_exchange_masked_and_readable(cast, client_for):
-    with DemoPartner() as partner:
-        draft = make_draft(cast, list_manifest(partner.url))
-        save_settings(cast, draft)
-        run = testruns.execute_test_run(
-            actions.test_run_start(acting_user=cast.alice, integration=draft).pk
-        )
+def test_the_inspector_shows_the_exchange_masked_and_readable(cast, client_for, partner):
+    draft = make_draft(cast, list_manifest(partner.url))
+    save_settings(cast, draft)
+    run = testruns.execute_test_run(
+        actions.test_run_start(acting_user=cast.alice, integration=draft).pk
+    )
     html = client_for(cast.alice).get(page_url(draft, f"runs/{run.pk}/exchanges/1")).content
     text = html.decode()
     assert "Bearer ••••••" in text and TOKEN not in text

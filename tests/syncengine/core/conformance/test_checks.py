@@ -12,7 +12,6 @@ import base64
 import copy
 import json
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from syncengine.core.conformance.results import (
 from syncengine.core.http import OutboundClient
 from syncengine.core.masking import MASK
 from syncengine.core.types import RenderContext
+from tests.partners import closed_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE_BASE_URL = "http://partner.invalid"
@@ -211,9 +211,8 @@ def client() -> Iterator[OutboundClient]:
 
 
 @pytest.fixture
-def demo() -> Iterator[DemoPartner]:
-    with DemoPartner(token=TOKEN, api_key=API_KEY) as running:
-        yield running
+def demo(start_partner) -> DemoPartner:
+    return start_partner(token=TOKEN, api_key=API_KEY)
 
 
 @pytest.fixture
@@ -634,10 +633,7 @@ def test_secrets_never_appear_in_results_even_when_the_partner_echoes_them(serve
 
 
 def test_an_unreachable_partner_fails_every_check_without_raising(client):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Nothing listens on the port any more: every connection is refused.
+    port = closed_port()  # every connection is refused
 
     results = run(manifest("list", f"http://127.0.0.1:{port}"), client, LIST_CONTEXT)
 
