@@ -4,13 +4,14 @@ internal release, and the platform admins' list of destinations (rollback)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access, releases
 from integrations.editor.modal import connect_modal
-from integrations.models import Destination, VersionState
+from integrations.models import Destination, IntegrationVersion, VersionState
 from portal.access import developer_required, member_required, staff_required
 from portal.errors import ActionError
 from portal.params import parse_id
@@ -54,8 +55,13 @@ def destinations_page(request: HttpRequest):
 @require_GET
 @staff_required(admin=True)
 def platform_destinations(request: HttpRequest):
-    rows = Destination.objects.select_related("org", "version", "integration").order_by(
-        "org__name", "version__display_name"
+    approved = IntegrationVersion.objects.filter(state=VersionState.APPROVED).order_by("-number")
+    rows = (
+        Destination.objects.select_related("org", "version", "integration")
+        .prefetch_related(
+            Prefetch("integration__versions", queryset=approved, to_attr="approved_versions")
+        )
+        .order_by("org__name", "version__display_name")
     )
     page = paginate(request, rows)
     return render(
@@ -64,12 +70,7 @@ def platform_destinations(request: HttpRequest):
         {
             "page": page,
             "query": query_without_page(request),
-            "approved": {
-                d.pk: list(
-                    d.integration.versions.filter(state=VersionState.APPROVED).order_by("-number")
-                )
-                for d in page
-            },
+            "approved": {d.pk: d.integration.approved_versions for d in page},
         },
     )
 

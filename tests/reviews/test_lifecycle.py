@@ -225,7 +225,7 @@ def test_approval_deploys_the_tile_to_the_partner_org_only(
 
 
 def test_the_live_version_keeps_serving_until_the_next_approval_and_can_be_rolled_back(
-    cast, draft, api_for
+    cast, draft, api_for, client_for
 ):
     pass_full_test(cast, draft)
     first = submit(cast, draft)
@@ -243,6 +243,10 @@ def test_the_live_version_keeps_serving_until_the_next_approval_and_can_be_rolle
     assert destination.version == second
     with pytest.raises(ActionError, match="Only platform admins"):
         releases.destination_rollback(acting_user=cast.rita, destination=destination, version=first)
+    # The platform admins' page offers the earlier approved version, not the live one.
+    page = client_for(cast.adam).get("/platform/destinations/").content.decode()
+    assert '<option value="1">v1 (approved' in page
+    assert '<option value="2">' not in page
     adam = api_for(cast.adam, None)
     rolled = adam.post(
         f"/api/v1/destinations/{destination.pk}/rollback", {"version": 1}, format="json"
