@@ -14,6 +14,8 @@ import pytest
 from demo_partner import manifests as demo_manifests
 
 TOKEN = "demo-token"
+# A partner address nothing is ever sent to: for drafts whose tests never run.
+BASE = "https://api.partner.example"
 
 
 REGION = {
@@ -70,6 +72,12 @@ def save_settings(cast, integration, *, user=None, project=None, **changes: Any)
     return actions.test_settings_save(
         acting_user=user or cast.alice, integration=integration, **arguments
     )
+
+
+@pytest.fixture
+def draft(cast):
+    """A draft of Acme for the demo partner's list API, at an address never called."""
+    return make_draft(cast, list_manifest(BASE))
 
 
 @pytest.fixture

@@ -19,19 +19,13 @@ from syncengine import actions, selectors, testruns
 from syncengine.core import signing
 from syncengine.models import TestRun, TestSettings
 from tests.syncengine.conftest import (
+    BASE,
     TOKEN,
     list_manifest,
     make_draft,
     property_manifest,
     save_settings,
 )
-
-BASE = "https://api.partner.example"
-
-
-@pytest.fixture
-def draft(cast):
-    return make_draft(cast, list_manifest(BASE))
 
 
 def refused(call, **kwargs) -> ActionError:

@@ -3,20 +3,11 @@ detail with exchanges, signing secret; permissions and another org's objects."""
 
 from __future__ import annotations
 
-import pytest
-
 from portal.models import Membership
 from syncengine import testruns
 from syncengine.core.masking import MASK
 from syncengine.models import TestRun, TestSettings
-from tests.syncengine.conftest import TOKEN, list_manifest, make_draft, save_settings
-
-BASE = "https://api.partner.example"
-
-
-@pytest.fixture
-def draft(cast):
-    return make_draft(cast, list_manifest(BASE))
+from tests.syncengine.conftest import BASE, TOKEN, list_manifest, make_draft, save_settings
 
 
 def settings_url(draft) -> str:
