@@ -43,6 +43,7 @@ from syncengine.core.http import OutboundClient
 from syncengine.core.masking import MASK
 from syncengine.core.types import RenderContext
 from tests.partners import closed_port
+from tests.waiting import wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE_BASE_URL = "http://partner.invalid"
@@ -478,12 +479,13 @@ def test_slow_responses_fail_the_latency_check_and_name_the_slowest(serve, clien
     assert exchange["response"]["latency_ms"] >= 300
 
 
-def test_a_partner_that_times_out_fails_the_latency_check_too(serve):
+def test_a_partner_that_times_out_fails_the_latency_check_too(serve, httpserver):
     partner, base = serve(slow_methods=("POST",), delay_seconds=0.25)
     with OutboundClient(allow_private_networks=True, read_timeout=0.1, deadline=2) as impatient:
         results = run(manifest("list", base), impatient, LIST_CONTEXT, latency_limit_ms=50)
-    # The partner answers one request at a time: let it finish before the next test.
-    time.sleep(2 * partner.delay_seconds)
+    # The partner answers one request at a time: let it answer the requests it got (the
+    # server logs each answer) before the next test.
+    wait_until(lambda: len(httpserver.log) == len(partner.seen), 5, "the partner never answered")
 
     checks = by_key(results)
     assert "did not answer within 0.1 s" in checks[LIST_ID_AT_PATH].detail
