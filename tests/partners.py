@@ -77,11 +77,13 @@ class RawServer:
             self._threads.append(worker)
 
     def _run(self, conn: socket.socket) -> None:
-        # OSError: the client hung up first, which is what several tests are about.
-        with contextlib.suppress(OSError), conn:
-            self.script(conn)
-        with self._lock:
-            self._open.discard(conn)
+        try:
+            # OSError: the client hung up first, which is what several tests are about.
+            with contextlib.suppress(OSError), conn:
+                self.script(conn)
+        finally:
+            with self._lock:
+                self._open.discard(conn)
 
     def close(self) -> None:
         self._stop.set()
