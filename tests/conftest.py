@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import pytest
 
+# The fake partner servers (the demo partner, raw and silent sockets), shared by every test.
+pytest_plugins = ["tests.partners"]
+
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -99,6 +102,23 @@ def celery_worker(transactional_db):
         yield worker
 
 
+@pytest.fixture
+def finished_tasks():
+    """The tasks the in-process Celery worker finished during the test, by task id, with
+    their state: proof that a message was taken and handled, where the handling itself
+    leaves nothing to see (a redelivered message that finds its work done)."""
+    from celery.signals import task_postrun
+
+    finished: dict[str, str] = {}
+
+    def record(sender=None, task_id=None, state=None, **_):
+        finished[task_id] = state
+
+    task_postrun.connect(record, weak=False)
+    yield finished
+    task_postrun.disconnect(record)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(request):
     """Each Django test starts with an empty cache (sign-in counters, import progress)."""
@@ -135,23 +155,22 @@ def alice_api(cast, api_for):
 
 
 @pytest.fixture
-def tested_draft(cast):
-    """A draft of Acme with a logo and a full test that passed against the demo partner:
-    ready to submit."""
+def tested_draft(cast, start_partner):
+    """A draft of Acme with a logo and a full test that passed against a demo partner of
+    its own: ready to submit."""
     import base64
 
-    from demo_partner import DemoPartner
     from syncengine import actions, testruns
     from tests.integrations.conftest import png_bytes
     from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
-    with DemoPartner() as partner:
-        manifest = list_manifest(partner.url, name="Loopback Lists")
-        manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
-        integration = make_draft(cast, manifest)
-        save_settings(cast, integration, users_count=5)
-        run = actions.test_run_start(acting_user=cast.alice, integration=integration)
-        assert testruns.execute_test_run(run.pk).status == "passed"
+    partner = start_partner()
+    manifest = list_manifest(partner.url, name="Loopback Lists")
+    manifest["logo_png_base64"] = base64.b64encode(png_bytes(128, 128)).decode()
+    integration = make_draft(cast, manifest)
+    save_settings(cast, integration, users_count=5)
+    run = actions.test_run_start(acting_user=cast.alice, integration=integration)
+    assert testruns.execute_test_run(run.pk).status == "passed"
     return integration
 
 

@@ -9,11 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,14 +26,14 @@ def free_port() -> int:
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answer() -> httpx.Response | None:
         assert process.poll() is None, "the stack exited early"
         try:
             return httpx.get(url, timeout=2)
         except httpx.TransportError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not come up")
+            return None  # not listening yet
+
+    return wait_until(answer, timeout, f"{url} did not come up", every=0.3)
 
 
 @pytest.mark.worker
@@ -91,10 +92,12 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
                 data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
                 files={"file": ("m.csv", b"user_id\nsmoke-1\nsmoke-2\n", "text/csv")},
             )
-            deadline = time.monotonic() + 60
-            while "2 members loaded" not in (text := browser.get(f"/cohorts/{cohort}/").text):
-                assert time.monotonic() < deadline, "the worker never loaded the upload"
-                time.sleep(0.5)
+
+            def loaded() -> str | None:
+                text = browser.get(f"/cohorts/{cohort}/").text
+                return text if "2 members loaded" in text else None
+
+            text = wait_until(loaded, 60, "the worker never loaded the upload", every=0.5)
             assert "smoke-1" in text
     finally:
         os.killpg(stack.pid, signal.SIGINT)

@@ -4,13 +4,14 @@ internal release, and the platform admins' list of destinations (rollback)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access, releases
 from integrations.editor.modal import connect_modal
-from integrations.models import Destination, VersionState
+from integrations.models import Destination, IntegrationVersion, VersionState
 from portal.access import (
     DeveloperRequest,
     MemberRequest,
@@ -61,8 +62,13 @@ def destinations_page(request: MemberRequest) -> HttpResponse:
 @require_GET
 @staff_required(admin=True)
 def platform_destinations(request: StaffRequest) -> HttpResponse:
-    rows = Destination.objects.select_related("org", "version", "integration").order_by(
-        "org__name", "version__display_name"
+    approved = IntegrationVersion.objects.filter(state=VersionState.APPROVED).order_by("-number")
+    rows = (
+        Destination.objects.select_related("org", "version", "integration")
+        .prefetch_related(
+            Prefetch("integration__versions", queryset=approved, to_attr="approved_versions")
+        )
+        .order_by("org__name", "version__display_name")
     )
     page = paginate(request, rows)
     return render(
@@ -71,12 +77,8 @@ def platform_destinations(request: StaffRequest) -> HttpResponse:
         {
             "page": page,
             "query": query_without_page(request),
-            "approved": {
-                d.pk: list(
-                    d.integration.versions.filter(state=VersionState.APPROVED).order_by("-number")
-                )
-                for d in page
-            },
+            # approved_versions: set by the Prefetch above.
+            "approved": {d.pk: getattr(d.integration, "approved_versions", []) for d in page},
         },
     )
 

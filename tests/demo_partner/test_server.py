@@ -14,17 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from demo_partner import DEMO_API_KEY, DEMO_TOKEN, DemoPartner
+from demo_partner import DEMO_API_KEY, DEMO_TOKEN
 from demo_partner.state import MAX_LOG_ENTRIES
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}"}
-
-
-@pytest.fixture
-def partner() -> Iterator[DemoPartner]:
-    with DemoPartner() as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ request the platform signs and the partner refuses is a break of the public cont
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,9 +22,9 @@ AUTH = {"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/js
 
 
 @pytest.fixture
-def partner() -> Iterator[DemoPartner]:
-    with DemoPartner(signing_secret=SECRET) as running:
-        yield running
+def signing_partner(start_partner) -> DemoPartner:
+    """The demo partner checking X-Signature with SECRET."""
+    return start_partner(signing_secret=SECRET)
 
 
 def create_list(partner: DemoPartner, body: bytes, signature: str | None) -> httpx.Response:
@@ -38,26 +37,28 @@ def v1_of(header: str) -> str:
     return header.partition(",v1=")[2]
 
 
-def test_a_request_signed_by_the_platform_is_accepted(partner):
-    response = create_list(partner, BODY, signing.sign(SECRET, BODY))
+def test_a_request_signed_by_the_platform_is_accepted(signing_partner):
+    response = create_list(signing_partner, BODY, signing.sign(SECRET, BODY))
     assert response.status_code == 201
-    assert [list_.name for list_ in partner.state.lists.values()] == ["Signed list"]
-    assert [entry["signature"] for entry in partner.state.log_entries()] == ["valid"]
+    assert [list_.name for list_ in signing_partner.state.lists.values()] == ["Signed list"]
+    assert [entry["signature"] for entry in signing_partner.state.log_entries()] == ["valid"]
 
 
-def test_a_request_without_a_body_signed_by_the_platform_is_accepted(partner):
+def test_a_request_without_a_body_signed_by_the_platform_is_accepted(signing_partner):
     response = httpx.get(
-        f"{partner.url}/v1/lists",
+        f"{signing_partner.url}/v1/lists",
         headers={**AUTH, "X-Signature": signing.sign(SECRET, None)},
         timeout=5,
     )
     assert response.status_code == 200
-    assert partner.state.log_entries()[-1]["signature"] == "valid"
+    assert signing_partner.state.log_entries()[-1]["signature"] == "valid"
 
 
-def test_a_timestamp_within_five_minutes_is_accepted(partner):
+def test_a_timestamp_within_five_minutes_is_accepted(signing_partner):
     four_minutes_ago = int(time.time()) - 240
-    response = create_list(partner, BODY, signing.sign(SECRET, BODY, timestamp=four_minutes_ago))
+    response = create_list(
+        signing_partner, BODY, signing.sign(SECRET, BODY, timestamp=four_minutes_ago)
+    )
     assert response.status_code == 201
 
 
@@ -107,54 +108,53 @@ def test_a_timestamp_within_five_minutes_is_accepted(partner):
         pytest.param(BODY, lambda now: "", "exactly one t", id="empty-header"),
     ],
 )
-def test_a_bad_signature_is_refused_and_changes_nothing(partner, body, signature, problem):
-    response = create_list(partner, body, signature(int(time.time())))
+def test_a_bad_signature_is_refused_and_changes_nothing(signing_partner, body, signature, problem):
+    response = create_list(signing_partner, body, signature(int(time.time())))
     assert response.status_code == 401
     error = response.json()["error"]
     assert error["code"] == "E_SIGNATURE"
     assert problem in error["message"]
-    assert partner.state.lists == {}
+    assert signing_partner.state.lists == {}
 
 
-def test_a_missing_signature_header_is_refused(partner):
-    response = create_list(partner, BODY, None)
+def test_a_missing_signature_header_is_refused(signing_partner):
+    response = create_list(signing_partner, BODY, None)
     assert response.status_code == 401
     assert response.json()["error"] == {
         "code": "E_SIGNATURE",
         "message": "missing X-Signature header",
     }
-    assert partner.state.lists == {}
+    assert signing_partner.state.lists == {}
 
 
 @pytest.mark.parametrize("matching_first", [True, False])
-def test_during_a_rotation_one_matching_v1_of_two_is_enough(partner, matching_first):
+def test_during_a_rotation_one_matching_v1_of_two_is_enough(signing_partner, matching_first):
     now = int(time.time())
     current = v1_of(signing.sign(SECRET, BODY, timestamp=now))
     previous = v1_of(signing.sign("whsec_previous", BODY, timestamp=now))
     first, second = (current, previous) if matching_first else (previous, current)
-    response = create_list(partner, BODY, f"t={now},v1={first},v1={second}")
+    response = create_list(signing_partner, BODY, f"t={now},v1={first},v1={second}")
     assert response.status_code == 201
 
 
-def test_two_v1_values_that_both_fail_are_refused(partner):
+def test_two_v1_values_that_both_fail_are_refused(signing_partner):
     now = int(time.time())
     wrong = [v1_of(signing.sign(s, BODY, timestamp=now)) for s in ("whsec_a", "whsec_b")]
-    response = create_list(partner, BODY, f"t={now},v1={wrong[0]},v1={wrong[1]}")
+    response = create_list(signing_partner, BODY, f"t={now},v1={wrong[0]},v1={wrong[1]}")
     assert response.status_code == 401
-    assert partner.state.lists == {}
+    assert signing_partner.state.lists == {}
 
 
-def test_unknown_pairs_in_the_header_are_ignored(partner):
+def test_unknown_pairs_in_the_header_are_ignored(signing_partner):
     signature = signing.sign(SECRET, BODY)
-    response = create_list(partner, BODY, f"scheme=hmac,{signature},v2=0badc0de")
+    response = create_list(signing_partner, BODY, f"scheme=hmac,{signature},v2=0badc0de")
     assert response.status_code == 201
 
 
-def test_without_a_secret_a_signature_is_logged_but_not_checked():
-    with DemoPartner() as unsigned:
-        response = create_list(unsigned, BODY, signing.sign("anything", BODY))
-        assert response.status_code == 201
-        assert unsigned.state.log_entries()[-1]["signature"] == "present (not checked)"
+def test_without_a_secret_a_signature_is_logged_but_not_checked(partner):
+    response = create_list(partner, BODY, signing.sign("anything", BODY))
+    assert response.status_code == 201
+    assert partner.state.log_entries()[-1]["signature"] == "present (not checked)"
 
 
 # The README's worked example: secret whsec_test, body {"a":1}, t=1700000000.

@@ -1,9 +1,15 @@
 """Real-browser tests: Debian's Chromium driven by Playwright against pytest-django's
-live server (a real threaded HTTP server on loopback, on the test database)."""
+live server (a real threaded HTTP server on loopback, on the test database).
+
+Every test's page is watched (`console`): an error in the browser console or an uncaught
+exception fails the test, unless the test says beforehand that it expects it
+(`console.expect("status of 409")`).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +45,36 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+class ConsoleWatch:
+    """The errors a page logged: console messages of type error and uncaught exceptions."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.expected: list[str] = []
+
+    def expect(self, *fragments: str) -> None:
+        """Errors containing one of `fragments` are part of what the test does (a request
+        the server refuses on purpose, say): they do not fail it."""
+        self.expected.extend(fragments)
+
+    @property
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(f in e for f in self.expected)]
+
+
+@pytest.fixture(autouse=True)
+def console(page) -> Iterator[ConsoleWatch]:
+    """Watches the test's page from its first navigation; at the end of the test, any
+    error the test did not expect fails it."""
+    watch = ConsoleWatch()
+    page.on(
+        "console", lambda message: message.type == "error" and watch.errors.append(message.text)
+    )
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    yield watch
+    assert watch.unexpected == [], f"errors in the browser console: {watch.unexpected}"
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ credentials. The conformance task runs on a real Celery worker."""
 from __future__ import annotations
 
 import base64
-import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from demo_partner import DemoPartner
 from portal.errors import ActionError
 from reviews import submissions
 from reviews.checks import conformance_start, review_rerun_test
@@ -19,6 +19,9 @@ from syncengine import actions as test_actions
 from syncengine import testruns
 from tests.integrations.conftest import png_bytes
 from tests.syncengine.conftest import TOKEN, list_manifest, make_draft, save_settings
+from tests.waiting import wait_until
+
+WORKER_TIMEOUT = 60
 
 
 def submitted(cast, base_url: str, *, share: bool):
@@ -34,11 +37,12 @@ def pass_and_submit(cast, draft, *, worker: bool = False):
     from the broker is awaited (running it here as well would race the worker for it)."""
     run = test_actions.test_run_start(acting_user=cast.alice, integration=draft)
     if worker:
-        deadline = time.monotonic() + 60
-        while not run.is_finished:
-            assert time.monotonic() < deadline, "the worker never finished the test run"
-            time.sleep(0.2)
+
+        def finished():
             run.refresh_from_db()
+            return run.is_finished
+
+        wait_until(finished, WORKER_TIMEOUT, "the worker never finished the test run")
     else:
         run = testruns.execute_test_run(run.pk)
     assert run.status == "passed", run.summary
@@ -49,11 +53,10 @@ def statuses(run: ConformanceRun) -> dict[str, str]:
     return {result["key"]: result["status"] for result in run.results}
 
 
-def test_a_compliant_partner_passes_every_check(cast):
-    with DemoPartner() as partner:
-        version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
-        run = conformance_start(acting_user=cast.rita, version=version)
-        conformance_run_execute(run.pk)
+def test_a_compliant_partner_passes_every_check(cast, partner):
+    version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
+    run = conformance_start(acting_user=cast.rita, version=version)
+    conformance_run_execute(run.pk)
     run.refresh_from_db()
     assert run.status == "done"
     assert statuses(run) == {
@@ -67,14 +70,13 @@ def test_a_compliant_partner_passes_every_check(cast):
     assert TOKEN not in str(run.results)
 
 
-def test_a_non_compliant_partner_fails_with_reasons(cast, httpserver):
+def test_a_non_compliant_partner_fails_with_reasons(cast, httpserver, partner):
     # Answers 200 to everything, without a list id, and never checks credentials.
     httpserver.expect_request("/v1/lists", method="POST").respond_with_json({"ok": True})
     httpserver.expect_request("/v1/lists/x/members").respond_with_json({"ok": True})
     base = httpserver.url_for("").rstrip("/")
-    with DemoPartner() as partner:
-        draft = submitted(cast, partner.url, share=True)
-        version = pass_and_submit(cast, draft)
+    draft = submitted(cast, partner.url, share=True)
+    version = pass_and_submit(cast, draft)
     # The reviewer checks the same configuration against the misbehaving server.
     version.config = list_manifest(base, name="Checked Lists")
     version.save(update_fields=["config"])
@@ -87,26 +89,22 @@ def test_a_non_compliant_partner_fails_with_reasons(cast, httpserver):
     assert results["full_batch_accepted"]["status"] == "failed"
 
 
-def test_without_shared_credentials_the_reviewer_must_enter_them(cast):
-    with DemoPartner() as partner:
-        version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
-        with pytest.raises(ActionError, match="did not share test credentials"):
-            conformance_start(acting_user=cast.rita, version=version)
-        with pytest.raises(ActionError, match="did not share test credentials"):
-            review_rerun_test(acting_user=cast.rita, version=version)
-        run = review_rerun_test(
-            acting_user=cast.rita, version=version, values={"bearer_token": TOKEN}
-        )
-        finished = testruns.execute_test_run(run.pk)
+def test_without_shared_credentials_the_reviewer_must_enter_them(cast, partner):
+    version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
+    with pytest.raises(ActionError, match="did not share test credentials"):
+        conformance_start(acting_user=cast.rita, version=version)
+    with pytest.raises(ActionError, match="did not share test credentials"):
+        review_rerun_test(acting_user=cast.rita, version=version)
+    run = review_rerun_test(acting_user=cast.rita, version=version, values={"bearer_token": TOKEN})
+    finished = testruns.execute_test_run(run.pk)
     assert finished.status == "passed"
     assert finished.version_id == version.pk and finished.started_by == cast.rita
     # A reviewer's re-run is not the partner's evidence for submitting.
     assert not finished.from_test_settings
 
 
-def test_partners_cannot_run_reviewer_checks(cast, alice_api):
-    with DemoPartner() as partner:
-        version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
+def test_partners_cannot_run_reviewer_checks(cast, alice_api, partner):
+    version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
     with pytest.raises(ActionError, match="Only reviewers"):
         conformance_start(acting_user=cast.alice, version=version)
     response = alice_api.post(f"/api/v1/reviews/{version.pk}/conformance", {}, format="json")
@@ -120,27 +118,26 @@ def test_partners_cannot_run_reviewer_checks(cast, alice_api):
 
 @pytest.mark.worker
 def test_conformance_runs_on_the_worker_and_shows_on_the_review_page(
-    cast, celery_worker, client_for, api_for
+    cast, celery_worker, client_for, api_for, partner
 ):
-    with DemoPartner() as partner:
-        version = pass_and_submit(cast, submitted(cast, partner.url, share=True), worker=True)
-        started = api_for(cast.rita, None).post(
-            f"/api/v1/reviews/{version.pk}/conformance", {}, format="json"
-        )
-        assert started.status_code == 201
-        deadline = time.monotonic() + 60
-        while not ConformanceRun.objects.get().is_finished:
-            assert time.monotonic() < deadline, "the worker never finished the checks"
-            time.sleep(0.2)
+    version = pass_and_submit(cast, submitted(cast, partner.url, share=True), worker=True)
+    started = api_for(cast.rita, None).post(
+        f"/api/v1/reviews/{version.pk}/conformance", {}, format="json"
+    )
+    assert started.status_code == 201
+    wait_until(
+        lambda: ConformanceRun.objects.get().is_finished,
+        WORKER_TIMEOUT,
+        "the worker never finished the checks",
+    )
     page = client_for(cast.rita).get(f"/review/{version.pk}/")
     assert page.content.count(b'data-status="passed"') >= 6
     latest = api_for(cast.alice, cast.acme).get(f"/api/v1/reviews/{version.pk}/conformance")
     assert latest.status_code == 200 and latest.json()["status"] == "done"
 
 
-def test_the_review_page_shows_the_evidence_and_the_controls(cast, client_for):
-    with DemoPartner() as partner:
-        version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
+def test_the_review_page_shows_the_evidence_and_the_controls(cast, client_for, partner):
+    version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
     rita = client_for(cast.rita).get(f"/review/{version.pk}/")
     assert b"Full test that passed on this exact configuration" in rita.content
     assert b"Run conformance checks" in rita.content
@@ -149,3 +146,26 @@ def test_the_review_page_shows_the_evidence_and_the_controls(cast, client_for):
     assert alice.status_code == 200
     assert b"Run conformance checks" not in alice.content
     assert b"Approve and deploy" not in alice.content
+
+
+@pytest.mark.django_db
+def test_a_conformance_run_left_by_a_dead_worker_gives_the_reviewer_the_checks_back(
+    cast, submitted_version
+):
+    run = ConformanceRun.objects.create(version=submitted_version)
+    assert ConformanceRun.claim(run.pk)  # by the worker that then died
+    with pytest.raises(ActionError, match="already running"):
+        conformance_start(acting_user=cast.rita, version=submitted_version)
+
+    conformance_run_execute(run.pk)  # the message handed out again after the worker died
+
+    run.refresh_from_db()
+    assert run.status == "error" and "stopped before they finished" in run.error
+    # One whose lease lapsed is closed by the next start.
+    stuck = ConformanceRun.objects.create(version=submitted_version)
+    assert ConformanceRun.claim(stuck.pk)
+    ConformanceRun.objects.filter(pk=stuck.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert ConformanceRun.close_if_abandoned(stuck.pk) is True
+    assert not ConformanceRun.close_if_abandoned(run.pk)

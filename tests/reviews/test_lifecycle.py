@@ -12,7 +12,6 @@ import copy
 import pytest
 from django.core import mail
 
-from demo_partner import DemoPartner
 from integrations import actions, releases
 from integrations.models import (
     Destination,
@@ -29,12 +28,6 @@ from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
 REVIEWS = "/api/v1/reviews/"
 INTEGRATIONS = "/api/v1/integrations/"
-
-
-@pytest.fixture
-def partner():
-    with DemoPartner() as running:
-        yield running
 
 
 @pytest.fixture
@@ -232,7 +225,7 @@ def test_approval_deploys_the_tile_to_the_partner_org_only(
 
 
 def test_the_live_version_keeps_serving_until_the_next_approval_and_can_be_rolled_back(
-    cast, draft, api_for
+    cast, draft, api_for, client_for
 ):
     pass_full_test(cast, draft)
     first = submit(cast, draft)
@@ -250,6 +243,10 @@ def test_the_live_version_keeps_serving_until_the_next_approval_and_can_be_rolle
     assert destination.version == second
     with pytest.raises(ActionError, match="Only platform admins"):
         releases.destination_rollback(acting_user=cast.rita, destination=destination, version=first)
+    # The platform admins' page offers the earlier approved version, not the live one.
+    page = client_for(cast.adam).get("/platform/destinations/").content.decode()
+    assert '<option value="1">v1 (approved' in page
+    assert '<option value="2">' not in page
     adam = api_for(cast.adam, None)
     rolled = adam.post(
         f"/api/v1/destinations/{destination.pk}/rollback", {"version": 1}, format="json"

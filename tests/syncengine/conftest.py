@@ -1,21 +1,21 @@
 """Fixtures for the testing side: drafts pointed at loopback partners, saved test settings.
 
 Drafts, settings and runs are built through the action functions; partners are real HTTP
-servers on loopback (the demo partner, pytest-httpserver or a raw socket server).
+servers on loopback (the shared fixtures of tests/partners.py, or pytest-httpserver).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from demo_partner import DemoPartner
 from demo_partner import manifests as demo_manifests
 
 TOKEN = "demo-token"
+# A partner address nothing is ever sent to: for drafts whose tests never run.
+BASE = "https://api.partner.example"
 
 
 REGION = {
@@ -75,9 +75,9 @@ def save_settings(cast, integration, *, user=None, project=None, **changes: Any)
 
 
 @pytest.fixture
-def partner() -> Iterator[DemoPartner]:
-    with DemoPartner() as running:
-        yield running
+def draft(cast):
+    """A draft of Acme for the demo partner's list API, at an address never called."""
+    return make_draft(cast, list_manifest(BASE))
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from demo_partner import DemoPartner
 from integrations.manifests import config_fingerprint
 from portal import actions as portal_actions
 from portal import cohorts
@@ -20,19 +19,13 @@ from syncengine import actions, selectors, testruns
 from syncengine.core import signing
 from syncengine.models import TestRun, TestSettings
 from tests.syncengine.conftest import (
+    BASE,
     TOKEN,
     list_manifest,
     make_draft,
     property_manifest,
     save_settings,
 )
-
-BASE = "https://api.partner.example"
-
-
-@pytest.fixture
-def draft(cast):
-    return make_draft(cast, list_manifest(BASE))
 
 
 def refused(call, **kwargs) -> ActionError:
@@ -256,38 +249,34 @@ def test_runs_record_their_inputs_and_the_fingerprint(cast, draft):
 # --- executing in-process (the same executor the worker runs) ------------------------------
 
 
-def test_create_list_alone_keeps_the_list_id_for_add_and_remove(cast):
-    with DemoPartner() as partner:
-        draft = make_draft(cast, list_manifest(partner.url))
-        save_settings(cast, draft, users_count=3)
-        created = testruns.execute_test_run(start(cast, draft, kind="create_list").pk)
-        assert created.status == "passed" and created.list_id
-        assert selectors.test_settings_for(draft).list_id == created.list_id
+def test_create_list_alone_keeps_the_list_id_for_add_and_remove(cast, partner):
+    draft = make_draft(cast, list_manifest(partner.url))
+    save_settings(cast, draft, users_count=3)
+    created = testruns.execute_test_run(start(cast, draft, kind="create_list").pk)
+    assert created.status == "passed" and created.list_id
+    assert selectors.test_settings_for(draft).list_id == created.list_id
 
-        added = testruns.execute_test_run(start(cast, draft, kind="add_users").pk)
-        removed = testruns.execute_test_run(start(cast, draft, kind="remove_users").pk)
+    added = testruns.execute_test_run(start(cast, draft, kind="add_users").pk)
+    removed = testruns.execute_test_run(start(cast, draft, kind="remove_users").pk)
 
-        assert (added.status, removed.status) == ("passed", "passed")
-        assert added.list_id == removed.list_id == created.list_id
-        assert partner.state.members_of(created.list_id) == {"alice-1", "bob-2"}
+    assert (added.status, removed.status) == ("passed", "passed")
+    assert added.list_id == removed.list_id == created.list_id
+    assert partner.state.members_of(created.list_id) == {"alice-1", "bob-2"}
     # Only a passed full test counts for submitting.
     assert selectors.passing_full_test(draft) is None
 
 
-def test_a_cohort_is_sampled_and_names_the_list(cast):
+def test_a_cohort_is_sampled_and_names_the_list(cast, partner):
     cohort = portal_actions.cohort_create(
         acting_user=cast.alice, project=cast.acme_project, name="Power users"
     )
     rows = [(i + 2, {"user_id": f"u{i:03d}", "email": f"u{i}@example.com"}) for i in range(30)]
     assert cohorts.load_members(cohort, rows).ok
-    with DemoPartner() as partner:
-        draft = make_draft(cast, list_manifest(partner.url))
-        save_settings(
-            cast, draft, users_source="cohort", cohort_id=cohort.public_id, users_count=10
-        )
-        run = testruns.execute_test_run(start(cast, draft).pk)
-        assert run.status == "passed", run.summary
-        (created,) = partner.state.list_summaries()
+    draft = make_draft(cast, list_manifest(partner.url))
+    save_settings(cast, draft, users_source="cohort", cohort_id=cohort.public_id, users_count=10)
+    run = testruns.execute_test_run(start(cast, draft).pk)
+    assert run.status == "passed", run.summary
+    (created,) = partner.state.list_summaries()
     assert created["name"] == "Power users"
     assert run.cohort_id == cohort.public_id
     assert run.users_to_add == 10 and run.users_to_remove == 2
@@ -303,22 +292,22 @@ def test_an_empty_cohort_is_refused(cast, draft):
     assert "has no members" in error.message
 
 
-def test_signed_requests_carry_a_signature_the_partner_verifies(cast):
-    with DemoPartner(signing_secret="placeholder") as partner:
-        manifest = list_manifest(partner.url)
-        manifest["delivery"] = {"sign_requests": True}
-        draft = make_draft(cast, manifest)
-        save_settings(cast, draft)
-        error = refused(start, cast=cast, integration=draft)
-        assert error.code == "signing_secret_missing"
+def test_signed_requests_carry_a_signature_the_partner_verifies(cast, start_partner):
+    partner = start_partner(signing_secret="placeholder")
+    manifest = list_manifest(partner.url)
+    manifest["delivery"] = {"sign_requests": True}
+    draft = make_draft(cast, manifest)
+    save_settings(cast, draft)
+    error = refused(start, cast=cast, integration=draft)
+    assert error.code == "signing_secret_missing"
 
-        secret = actions.signing_secret_rotate(acting_user=cast.alice, integration=draft)
-        partner.signing_secret = secret
-        run = testruns.execute_test_run(start(cast, draft).pk)
+    secret = actions.signing_secret_rotate(acting_user=cast.alice, integration=draft)
+    partner.signing_secret = secret
+    run = testruns.execute_test_run(start(cast, draft).pk)
 
-        assert run.status == "passed", run.summary
-        entries = partner.state.log_entries()
-        assert {entry["signature"] for entry in entries} == {"valid"}
+    assert run.status == "passed", run.summary
+    entries = partner.state.log_entries()
+    assert {entry["signature"] for entry in entries} == {"valid"}
     header = dict(run.exchanges.first().request_headers)[signing.SIGNATURE_HEADER]
     assert header.startswith("t=") and ",v1=" in header
     stored = str(list(run.exchanges.values()))
@@ -326,14 +315,13 @@ def test_signed_requests_carry_a_signature_the_partner_verifies(cast):
     assert secret not in str(AuditEvent.objects.filter(action__startswith="signing").values())
 
 
-def test_reviewer_credentials_run_without_touching_the_partners_settings(cast):
-    with DemoPartner() as partner:
-        draft = make_draft(cast, property_manifest(partner.url))
-        credentials = actions.TestCredentials(
-            values={"bearer_token": TOKEN}, mapping={"user_id_field": "user_id"}, users_count=3
-        )
-        run = start(cast, draft, credentials=credentials, version_id=99)
-        run = testruns.execute_test_run(run.pk)
+def test_reviewer_credentials_run_without_touching_the_partners_settings(cast, partner):
+    draft = make_draft(cast, property_manifest(partner.url))
+    credentials = actions.TestCredentials(
+        values={"bearer_token": TOKEN}, mapping={"user_id_field": "user_id"}, users_count=3
+    )
+    run = start(cast, draft, credentials=credentials, version_id=99)
+    run = testruns.execute_test_run(run.pk)
     assert run.status == "passed" and run.version_id == 99 and not run.from_test_settings
     assert not TestSettings.objects.exists()
     # A reviewer's run is not the partner's evidence.

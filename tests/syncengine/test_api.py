@@ -3,21 +3,11 @@ detail with exchanges, signing secret; permissions and another org's objects."""
 
 from __future__ import annotations
 
-import pytest
-
-from demo_partner import DemoPartner
 from portal.models import Membership
 from syncengine import testruns
 from syncengine.core.masking import MASK
 from syncengine.models import TestRun, TestSettings
-from tests.syncengine.conftest import TOKEN, list_manifest, make_draft, save_settings
-
-BASE = "https://api.partner.example"
-
-
-@pytest.fixture
-def draft(cast):
-    return make_draft(cast, list_manifest(BASE))
+from tests.syncengine.conftest import BASE, TOKEN, list_manifest, make_draft, save_settings
 
 
 def settings_url(draft) -> str:
@@ -118,14 +108,13 @@ def test_a_second_run_while_one_is_queued_is_a_409(cast, alice_api, draft):
     assert response.json()["error"]["code"] == "test_running"
 
 
-def test_run_list_and_detail_show_steps_exchanges_and_staleness(cast, alice_api):
+def test_run_list_and_detail_show_steps_exchanges_and_staleness(cast, alice_api, partner):
     from integrations import actions as integration_actions
 
-    with DemoPartner() as partner:
-        draft = make_draft(cast, list_manifest(partner.url))
-        save_settings(cast, draft)
-        run_id = alice_api.post(runs_url(draft), {}, format="json").json()["id"]
-        testruns.execute_test_run(run_id)
+    draft = make_draft(cast, list_manifest(partner.url))
+    save_settings(cast, draft)
+    run_id = alice_api.post(runs_url(draft), {}, format="json").json()["id"]
+    testruns.execute_test_run(run_id)
 
     listed = alice_api.get(runs_url(draft)).json()
     assert listed["count"] == 1

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from demo_partner import DemoPartner
 from tests.syncengine.conftest import TOKEN, list_manifest, property_manifest, with_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,12 +29,6 @@ def run(*args: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command("integration", "test", *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def partner():
-    with DemoPartner() as running:
-        yield running
 
 
 def test_a_full_test_prints_each_exchange_and_passes(tmp_path, partner):
@@ -122,17 +115,17 @@ def test_an_unknown_project_is_refused(tmp_path, partner):
         run(file, "--var", f"bearer_token={TOKEN}", "--project", "424242")
 
 
-def test_signed_requests_take_the_secret_from_the_environment(tmp_path, monkeypatch):
-    with DemoPartner(signing_secret="whsec_cli_secret") as partner:
-        manifest = list_manifest(partner.url)
-        manifest["delivery"] = {"sign_requests": True}
-        file = write(tmp_path, manifest)
-        with pytest.raises(CommandError, match="set INTEGRATION_SIGNING_SECRET"):
-            run(file, "--var", f"bearer_token={TOKEN}")
-        monkeypatch.setenv("INTEGRATION_SIGNING_SECRET", "whsec_cli_secret")
-        out, _ = run(file, "--var", f"bearer_token={TOKEN}", "--users", "2")
-        assert "whsec_cli_secret" not in out
-        assert {e["signature"] for e in partner.state.log_entries()} == {"valid"}
+def test_signed_requests_take_the_secret_from_the_environment(tmp_path, monkeypatch, start_partner):
+    partner = start_partner(signing_secret="whsec_cli_secret")
+    manifest = list_manifest(partner.url)
+    manifest["delivery"] = {"sign_requests": True}
+    file = write(tmp_path, manifest)
+    with pytest.raises(CommandError, match="set INTEGRATION_SIGNING_SECRET"):
+        run(file, "--var", f"bearer_token={TOKEN}")
+    monkeypatch.setenv("INTEGRATION_SIGNING_SECRET", "whsec_cli_secret")
+    out, _ = run(file, "--var", f"bearer_token={TOKEN}", "--users", "2")
+    assert "whsec_cli_secret" not in out
+    assert {e["signature"] for e in partner.state.log_entries()} == {"valid"}
 
 
 def test_the_command_never_shows_a_traceback(tmp_path, partner):

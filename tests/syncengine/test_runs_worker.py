@@ -21,6 +21,7 @@ from demo_partner import DemoPartner
 from integrations import actions as integration_actions
 from syncengine import actions, selectors
 from syncengine.models import TestExchange, TestRun
+from tests.partners import closed_port, raw_server, read_request_head
 from tests.syncengine.conftest import (
     list_manifest,
     make_draft,
@@ -28,7 +29,7 @@ from tests.syncengine.conftest import (
     save_settings,
     with_endpoint,
 )
-from tests.syncengine.core.test_http import raw_server, read_request_head
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -37,13 +38,14 @@ RUN_TIMEOUT = 60.0
 
 def wait_for(run: TestRun, timeout: float = RUN_TIMEOUT) -> TestRun:
     """The run once the worker has finished it (polling the database, as the page does)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished() -> TestRun | None:
         run.refresh_from_db()
-        if run.is_finished:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run.pk} still {run.status} after {timeout} s: {run.steps}")
+        return run if run.is_finished else None
+
+    return wait_until(
+        finished, timeout, lambda: f"run {run.pk} still {run.status} after {timeout} s: {run.steps}"
+    )
 
 
 def start(cast, integration, **kwargs) -> TestRun:
@@ -247,21 +249,21 @@ def test_no_retries_shows_the_raw_failure_once(cast, celery_worker, partner, fas
     assert run.no_retries
 
 
-def test_a_401_gets_the_partners_classified_message(cast, celery_worker):
-    with DemoPartner(token="the-right-token") as partner:
-        classification = {
-            "status": 401,
-            "sub_code": "E_AUTH",
-            "sub_code_path": "error.code",
-            "reason": "Unauthorized",
-            "message": "Your API token is wrong: copy it again from Acme → Settings → API.",
-            "action": "fail",
-        }
-        manifest = with_endpoint(list_manifest(partner.url), "create_list", errors=[classification])
-        draft = make_draft(cast, manifest)
-        save_settings(cast, draft, values={"bearer_token": "a-wrong-token"})
+def test_a_401_gets_the_partners_classified_message(cast, celery_worker, start_partner):
+    partner = start_partner(token="the-right-token")
+    classification = {
+        "status": 401,
+        "sub_code": "E_AUTH",
+        "sub_code_path": "error.code",
+        "reason": "Unauthorized",
+        "message": "Your API token is wrong: copy it again from Acme → Settings → API.",
+        "action": "fail",
+    }
+    manifest = with_endpoint(list_manifest(partner.url), "create_list", errors=[classification])
+    draft = make_draft(cast, manifest)
+    save_settings(cast, draft, values={"bearer_token": "a-wrong-token"})
 
-        run = wait_for(start(cast, draft))
+    run = wait_for(start(cast, draft))
 
     assert run.status == "failed"
     assert run.diagnosis["classified"] is True
@@ -275,14 +277,8 @@ def test_a_401_gets_the_partners_classified_message(cast, celery_worker):
 # --- bad input: the run ends with a clear diagnosis, the worker keeps serving ---------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_an_unreachable_host_is_retried_then_explained(cast, celery_worker, partner, fast_retries):
-    base = f"http://127.0.0.1:{_closed_port()}"
+    base = f"http://127.0.0.1:{closed_port()}"
     draft = make_draft(cast, list_manifest(base))
     save_settings(cast, draft)
 
@@ -370,7 +366,7 @@ def test_a_hostile_partner_ends_the_run_with_a_diagnosis_and_the_worker_goes_on(
     cast, celery_worker, partner, short_limits, script, title, kind
 ):
     with raw_server(script) as server:
-        draft = make_draft(cast, list_manifest(f"http://127.0.0.1:{server.port}"))
+        draft = make_draft(cast, list_manifest(server.url))
         save_settings(cast, draft)
         started = time.monotonic()
         run = wait_for(start(cast, draft, no_retries=True))
@@ -413,7 +409,7 @@ def test_a_hostile_partner_with_retries_is_cut_every_time(
     cast, celery_worker, partner, short_limits, fast_retries
 ):
     with raw_server(_never_ending) as server:
-        draft = make_draft(cast, list_manifest(f"http://127.0.0.1:{server.port}"))
+        draft = make_draft(cast, list_manifest(server.url))
         save_settings(cast, draft)
         run = wait_for(start(cast, draft))
     assert run.status == "failed"
@@ -427,24 +423,24 @@ def test_a_hostile_partner_with_retries_is_cut_every_time(
 SECRET_TOKEN = "tok_7f3a9c2e5b1d8f4a6c0e2b9d"
 
 
-def test_secrets_are_absent_from_exchanges_logs_and_task_arguments(cast, celery_worker, caplog):
+def test_secrets_are_absent_from_exchanges_logs_and_task_arguments(
+    cast, celery_worker, caplog, start_partner
+):
     published: list[str] = []
 
     def capture(sender=None, body=None, headers=None, **_):
         published.append(json.dumps({"body": body, "headers": headers}, default=str))
 
+    partner = start_partner(token=SECRET_TOKEN)
     before_task_publish.connect(capture)
     caplog.set_level(logging.DEBUG)
     try:
-        with DemoPartner(token=SECRET_TOKEN) as partner:
-            # A partner that echoes the token back: the stored response must mask it too.
-            manifest = list_manifest(partner.url)
-            manifest["endpoints"]["create_list"]["payload"] = (
-                '{"name": "$cohort_name $bearer_token"}'
-            )
-            draft = make_draft(cast, manifest)
-            save_settings(cast, draft, values={"bearer_token": SECRET_TOKEN})
-            run = wait_for(start(cast, draft))
+        # A partner that echoes the token back: the stored response must mask it too.
+        manifest = list_manifest(partner.url)
+        manifest["endpoints"]["create_list"]["payload"] = '{"name": "$cohort_name $bearer_token"}'
+        draft = make_draft(cast, manifest)
+        save_settings(cast, draft, values={"bearer_token": SECRET_TOKEN})
+        run = wait_for(start(cast, draft))
     finally:
         before_task_publish.disconnect(capture)
 
@@ -477,19 +473,28 @@ def test_secrets_are_absent_from_exchanges_logs_and_task_arguments(cast, celery_
     assert SECRET_TOKEN in partner.state.log_entries()[0]["body"]
 
 
-def test_a_redelivered_task_does_not_run_the_test_again(cast, celery_worker, partner):
+def test_a_redelivered_task_does_not_run_the_test_again(
+    cast, celery_worker, finished_tasks, partner
+):
     from syncengine.tasks import test_run_execute
 
     draft = make_draft(cast, list_manifest(partner.url))
     save_settings(cast, draft)
     run = wait_for(start(cast, draft))
-    sent = len(partner.state.log_entries())
+    finished_at, sent = run.finished_at, len(partner.state.log_entries())
+    assert sent == 3
 
-    test_run_execute.delay(run.pk)
-    time.sleep(1.0)  # the worker takes the message and finds nothing to claim
+    redelivered = test_run_execute.delay(run.pk)
+    # The worker took the message and finished the task: it found nothing to claim.
+    state = wait_until(
+        lambda: finished_tasks.get(redelivered.id),
+        RUN_TIMEOUT,
+        "the worker never handled the redelivered message",
+    )
 
+    assert state == "SUCCESS"
     run.refresh_from_db()
-    assert run.status == "passed"
+    assert (run.status, run.finished_at) == ("passed", finished_at)
     assert len(partner.state.log_entries()) == sent
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -11,11 +10,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from demo_partner import DemoPartner
 from syncengine.core.diagnosis import diagnose, match_classification, read_sub_code
 from syncengine.core.errors import PartnerError
 from syncengine.core.http import MAX_CONTENT_LENGTH, OutboundClient
 from syncengine.core.types import PreparedRequest
+from tests.partners import closed_port, raw_server, read_request_head
 
 AUTH_CLASSIFICATION = {
     "status": 401,
@@ -52,9 +51,8 @@ def failure(client: OutboundClient, url: str, method: str = "POST") -> PartnerEr
 # --- bad statuses ---------------------------------------------------------------------
 
 
-def test_the_demo_partners_401_gets_the_classified_message(client):
-    with DemoPartner() as partner:
-        error = failure(client, f"{partner.url}/v1/lists")
+def test_the_demo_partners_401_gets_the_classified_message(client, partner):
+    error = failure(client, f"{partner.url}/v1/lists")
     verdict = diagnose(error, [AUTH_CLASSIFICATION])
     assert verdict.classified is True
     assert verdict.message == "Check your API key"
@@ -168,8 +166,7 @@ def test_a_status_written_as_text_matches_only_with_ascii_digits():
 
 
 def test_connection_refused(client):
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = closed_port()
     verdict = diagnose(failure(client, f"http://127.0.0.1:{port}/"))
     assert verdict.title == "Connection refused"
     assert f"127.0.0.1:{port}" in verdict.message
@@ -224,23 +221,15 @@ def test_timeout(httpserver: HTTPServer):
 
 
 def test_too_large():
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+    def huge(conn: socket.socket) -> None:
+        read_request_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n")
 
-    def serve():
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        with OutboundClient(allow_private_networks=True, deadline=2) as outbound:
-            verdict = diagnose(failure(outbound, f"http://127.0.0.1:{port}/", method="GET"))
-    finally:
-        thread.join(timeout=2)
-        listener.close()
+    with (
+        raw_server(huge) as server,
+        OutboundClient(allow_private_networks=True, deadline=2) as outbound,
+    ):
+        verdict = diagnose(failure(outbound, f"{server.url}/", method="GET"))
     assert verdict.title == "Response too large"
     assert "99999999999" in verdict.message
     assert str(MAX_CONTENT_LENGTH) in verdict.message

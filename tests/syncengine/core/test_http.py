@@ -7,16 +7,14 @@ script per connection, because no well-behaved HTTP server would do those things
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gzip
 import json
 import logging
 import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from cryptography import x509
@@ -26,12 +24,12 @@ from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from demo_partner import DemoPartner
 from syncengine.core import signing
 from syncengine.core.display import request_for_display, response_for_display
 from syncengine.core.errors import PartnerError
 from syncengine.core.http import MAX_RESPONSE_BYTES, USER_AGENT, OutboundClient
 from syncengine.core.types import PreparedRequest
+from tests.partners import RawServer, closed_port, raw_server, read_request_head
 
 SECRET = "s3cret-token-value"
 
@@ -59,85 +57,6 @@ def client() -> Iterator[OutboundClient]:
         allow_private_networks=True, connect_timeout=2, read_timeout=2, deadline=3
     ) as outbound:
         yield outbound
-
-
-# --- a raw socket server for hostile behaviour ------------------------------------------
-
-
-class RawServer:
-    """A loopback TCP server running `script(conn)` for each accepted connection."""
-
-    def __init__(self, script: Callable[[socket.socket], None], host: str = "127.0.0.1"):
-        self.script = script
-        self.listener = socket.create_server((host, 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._loop = threading.Thread(target=self._accept_loop, daemon=True)
-        self._loop.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            worker = threading.Thread(target=self._run, args=(conn,), daemon=True)
-            worker.start()
-            self._threads.append(worker)
-
-    def _run(self, conn: socket.socket) -> None:
-        # OSError: the client hung up first, which is what several tests are about.
-        with contextlib.suppress(OSError), conn:
-            self.script(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.listener.close()
-        self._loop.join(timeout=2)
-        for worker in self._threads:
-            worker.join(timeout=2)
-
-
-@contextlib.contextmanager
-def raw_server(script: Callable[[socket.socket], None]) -> Iterator[RawServer]:
-    server = RawServer(script)
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-def read_request_head(conn: socket.socket) -> bytes:
-    """Read a whole request (head and Content-Length body) and return the head.
-
-    The body must be read too: closing a socket with unread data makes the kernel send
-    a reset, which can destroy a response still in flight to the client.
-    """
-    conn.settimeout(2)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n"
 
 
 # --- happy path ------------------------------------------------------------------------
@@ -414,8 +333,7 @@ def test_a_server_that_accepts_then_closes_is_a_closed_connection():
 
 
 def test_a_closed_port_is_connection_refused(client):
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = closed_port()
     with pytest.raises(PartnerError) as caught:
         client.send(make_request(f"http://127.0.0.1:{port}/"))
     assert caught.value.kind == "connection_refused"
@@ -692,7 +610,7 @@ def test_credentials_in_the_url_are_refused(client, httpserver: HTTPServer):
     assert len(httpserver.log) == 0
 
 
-def test_the_pool_reuses_connections_across_requests():
+def test_the_pool_reuses_connections_across_requests(partner):
     lookups: list[str] = []
 
     def resolver(host: str, port: int) -> list[str]:
@@ -700,10 +618,7 @@ def test_the_pool_reuses_connections_across_requests():
         return ["127.0.0.1"]
 
     # The demo partner speaks HTTP/1.1 with keep-alive (werkzeug's test server closes).
-    with (
-        DemoPartner() as partner,
-        OutboundClient(allow_private_networks=True, resolver=resolver) as outbound,
-    ):
+    with OutboundClient(allow_private_networks=True, resolver=resolver) as outbound:
         for _ in range(5):
             outbound.send(make_request(f"http://pooled.test:{partner.port}/healthz", method="GET"))
     # One resolution for one connection: the pool kept it alive for the other four.

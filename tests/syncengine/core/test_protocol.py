@@ -74,12 +74,6 @@ def numbered(count: int) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def partner() -> Iterator[DemoPartner]:
-    with DemoPartner() as running:
-        yield running
-
-
-@pytest.fixture
 def client() -> Iterator[OutboundClient]:
     with OutboundClient(allow_private_networks=True, read_timeout=5, deadline=10) as outbound:
         yield outbound

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import random
-import socket
 import time
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ from syncengine.core.errors import (
 from syncengine.core.http import OutboundClient
 from syncengine.core.retry import MAX_ATTEMPTS, RETRY_AFTER_CAP, RetryPolicy, send_with_retries
 from syncengine.core.types import PreparedRequest
+from tests.partners import closed_port
 
 NO_JITTER = RetryPolicy(jitter=0)
 
@@ -224,8 +224,7 @@ def test_each_permanent_status_is_tried_once(client, httpserver: HTTPServer, sta
 
 
 def test_connection_errors_are_retried(client):
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = closed_port()
     attempts: list[AttemptRecord] = []
     with pytest.raises(PartnerError) as caught:
         send_with_retries(

@@ -1,20 +1,18 @@
 """The SSRF guard: every address class and spelling refused, and nothing ever connected.
 
-Each refusal is checked against a live loopback listener that counts connections, so a
-test proves not only the error but that no packet reached the address.
+Each refusal is checked against a live loopback listener that counts connections (the shared
+`listener` fixture), so a test proves not only the error but that no packet reached the
+address.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from demo_partner import DemoPartner
 from syncengine.core.errors import PartnerError
 from syncengine.core.http import OutboundClient
 from syncengine.core.transport import blocked_reason, parse_ip_literal, system_resolver
@@ -23,43 +21,6 @@ from syncengine.core.types import PreparedRequest
 
 def get(url: str) -> PreparedRequest:
     return PreparedRequest(endpoint="create_list", method="GET", url=url, headers=(), body=None)
-
-
-class CountingListener:
-    """A loopback socket that counts the connections made to it."""
-
-    def __init__(self, host: str = "127.0.0.1"):
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.create_server((host, 0), family=family)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[CountingListener]:
-    counting = CountingListener()
-    yield counting
-    counting.close()
 
 
 @pytest.fixture
@@ -182,7 +143,7 @@ def test_non_standard_ipv4_spellings_are_refused(host):
 def test_odd_spellings_never_connect_even_with_private_networks_allowed(listener, host):
     with OutboundClient(allow_private_networks=True) as outbound, pytest.raises(PartnerError):
         outbound.send(get(f"http://{host}:{listener.port}/"))
-    assert listener.connections == 0
+    assert listener.accepted == 0
 
 
 @pytest.mark.parametrize(
@@ -215,7 +176,7 @@ def test_literal_loopback_urls_are_refused_before_connecting(guarded, listener, 
         guarded.send(get(f"http://{url_host}:{listener.port}/"))
     assert caught.value.kind == "blocked_address"
     assert caught.value.permanent is True
-    assert listener.connections == 0
+    assert listener.accepted == 0
 
 
 @pytest.mark.parametrize(
@@ -248,7 +209,7 @@ def test_a_hostname_resolving_to_loopback_is_refused(listener):
     assert error.info["address"] == "127.0.0.1"
     assert error.info["reason"] == "loopback"
     assert error.request is not None
-    assert listener.connections == 0
+    assert listener.accepted == 0
 
 
 def test_a_hostname_resolving_to_metadata_is_refused():
@@ -276,21 +237,18 @@ def test_localhost_through_the_system_resolver_is_refused(listener):
     with OutboundClient() as outbound, pytest.raises(PartnerError) as caught:
         outbound.send(get(f"http://localhost:{listener.port}/"))
     assert caught.value.kind == "blocked_address"
-    assert listener.connections == 0
+    assert listener.accepted == 0
 
 
-def test_the_same_hostname_is_allowed_when_private_networks_are_allowed():
-    with (
-        DemoPartner() as partner,
-        OutboundClient(
-            allow_private_networks=True, resolver=lambda host, port: ["127.0.0.1"]
-        ) as outbound,
-    ):
+def test_the_same_hostname_is_allowed_when_private_networks_are_allowed(partner):
+    with OutboundClient(
+        allow_private_networks=True, resolver=lambda host, port: ["127.0.0.1"]
+    ) as outbound:
         response = outbound.send(get(f"http://partner.example:{partner.port}/healthz"))
     assert response.status == 200
 
 
-def test_the_connection_goes_to_the_address_that_was_resolved_and_checked():
+def test_the_connection_goes_to_the_address_that_was_resolved_and_checked(start_partner):
     """The client connects to the resolver's answer, never resolving the name again.
 
     The name ends in .invalid, which no real resolver answers, and the listener is on
@@ -303,10 +261,8 @@ def test_the_connection_goes_to_the_address_that_was_resolved_and_checked():
         lookups.append((host, port))
         return ["127.0.0.2"]
 
-    with (
-        DemoPartner(host="127.0.0.2") as partner,
-        OutboundClient(allow_private_networks=True, resolver=resolver) as outbound,
-    ):
+    partner = start_partner(host="127.0.0.2")
+    with OutboundClient(allow_private_networks=True, resolver=resolver) as outbound:
         response = outbound.send(get(f"http://rebind.invalid:{partner.port}/healthz"))
 
     assert response.status == 200
@@ -314,13 +270,10 @@ def test_the_connection_goes_to_the_address_that_was_resolved_and_checked():
     assert lookups == [("rebind.invalid", partner.port)]
 
 
-def test_the_host_header_keeps_the_real_hostname():
-    with (
-        DemoPartner() as partner,
-        OutboundClient(
-            allow_private_networks=True, resolver=lambda host, port: ["127.0.0.1"]
-        ) as outbound,
-    ):
+def test_the_host_header_keeps_the_real_hostname(partner):
+    with OutboundClient(
+        allow_private_networks=True, resolver=lambda host, port: ["127.0.0.1"]
+    ) as outbound:
         request = PreparedRequest(
             endpoint="create_list",
             method="POST",

@@ -12,7 +12,6 @@ import base64
 import copy
 import json
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ from syncengine.core.conformance.results import (
 from syncengine.core.http import OutboundClient
 from syncengine.core.masking import MASK
 from syncengine.core.types import RenderContext
+from tests.partners import closed_port
+from tests.waiting import wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE_BASE_URL = "http://partner.invalid"
@@ -211,9 +212,8 @@ def client() -> Iterator[OutboundClient]:
 
 
 @pytest.fixture
-def demo() -> Iterator[DemoPartner]:
-    with DemoPartner(token=TOKEN, api_key=API_KEY) as running:
-        yield running
+def demo(start_partner) -> DemoPartner:
+    return start_partner(token=TOKEN, api_key=API_KEY)
 
 
 @pytest.fixture
@@ -479,12 +479,13 @@ def test_slow_responses_fail_the_latency_check_and_name_the_slowest(serve, clien
     assert exchange["response"]["latency_ms"] >= 300
 
 
-def test_a_partner_that_times_out_fails_the_latency_check_too(serve):
+def test_a_partner_that_times_out_fails_the_latency_check_too(serve, httpserver):
     partner, base = serve(slow_methods=("POST",), delay_seconds=0.25)
     with OutboundClient(allow_private_networks=True, read_timeout=0.1, deadline=2) as impatient:
         results = run(manifest("list", base), impatient, LIST_CONTEXT, latency_limit_ms=50)
-    # The partner answers one request at a time: let it finish before the next test.
-    time.sleep(2 * partner.delay_seconds)
+    # The partner answers one request at a time: let it answer the requests it got (the
+    # server logs each answer) before the next test.
+    wait_until(lambda: len(httpserver.log) == len(partner.seen), 5, "the partner never answered")
 
     checks = by_key(results)
     assert "did not answer within 0.1 s" in checks[LIST_ID_AT_PATH].detail
@@ -634,10 +635,7 @@ def test_secrets_never_appear_in_results_even_when_the_partner_echoes_them(serve
 
 
 def test_an_unreachable_partner_fails_every_check_without_raising(client):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Nothing listens on the port any more: every connection is refused.
+    port = closed_port()  # every connection is refused
 
     results = run(manifest("list", f"http://127.0.0.1:{port}"), client, LIST_CONTEXT)
 
