@@ -82,6 +82,23 @@ def check_header_value_text(value: str) -> str | None:
     return None
 
 
+class TextTemplate:
+    """Plain text with placeholders (a lookup key, a list name to match): values are
+    inserted as text, modifiers applied; nothing else is checked, since it is never sent
+    as it is but compared with what a partner answers."""
+
+    def __init__(self, text: str):
+        self.source = text
+        self.parts = parse_text(text)
+        self.placeholders = tuple(p for p in self.parts if isinstance(p, Placeholder))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The text with `values` inserted; `RenderError` if a value was left out."""
+        if _omits(self.placeholders, values):
+            raise RenderError("a value of the text was left out (if_missing omit)")
+        return fix_surrogates(_render_parts(self.parts, values))
+
+
 class HeaderTemplate:
     """A header value template: values are inserted as text; CR/LF is refused."""
 
