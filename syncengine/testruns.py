@@ -5,6 +5,11 @@
 false) and reports to an observer as it goes. Steps run one after the other, not
 interleaved, so that a remove never overtakes the add of the same user.
 
+A version-2 step may send more than its batches: the endpoint's lookup and create
+requests are exchanges of the step like any other (named `add_users.lookup`, ...), and
+the users a step did not send (a missing value, a lookup that did not find them) are
+counted per step, with their reasons, in the step's note and the run's summary.
+
 - The Celery task calls `execute_test_run(run_id)`: it claims the `TestRun` row with a
   conditional update, builds the plan from the row (the credentials are reloaded from the
   database, never passed in task arguments), and `RunRecorder` stores every attempt as a
@@ -19,7 +24,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,12 +46,12 @@ from syncengine.core.manifest.schema import (
     REMOVE_USERS,
     UPDATE_USERS,
 )
-from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
+from syncengine.core.manifest.variables import collect_auth_references, collect_declarations
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import SyncResult, run_sync
 from syncengine.core.retry import RetryPolicy
 from syncengine.core.template.errors import RenderError
-from syncengine.core.types import RenderContext
+from syncengine.core.types import RenderContext, SkippedUser
 from syncengine.models import (
     FAILED,
     PASSED,
@@ -76,8 +81,18 @@ DEFAULT_COHORT_NAME = "Cohort Portal test"
 CHECK_LIST_ID = "list-id-for-checking"
 CHECK_BATCH_ID = "batch-id-for-checking"
 
-# Failures found in a 2xx answer (create_list's body), not in an attempt of their own.
-AFTER_RESPONSE_FAILURES = frozenset({"non_json", "list_id_missing"})
+# Failures found in a 2xx answer (create_list's body, a lookup's results), not in an
+# attempt of their own.
+AFTER_RESPONSE_FAILURES = frozenset(
+    {"non_json", "list_id_missing", "results_missing", "results_unmatched", "created_without_id"}
+)
+CHECK_PARTNER_ID = "partner-id-for-checking"
+# How a skip reason reads in a step's note and the summary.
+SKIP_REASON_WORDS = {
+    "missing_value": "missing value",
+    "invalid_value": "value of the wrong type",
+    "not_found": "not found by the lookup",
+}
 
 
 class TestSetupError(Exception):
@@ -109,6 +124,8 @@ class StepPlan:
             "requests": 0,
             "batches_done": 0,
             "users_done": 0,
+            "users_skipped": 0,
+            "skip_reasons": {},
             "note": "",
         }
 
@@ -182,7 +199,7 @@ def steps_for(
 def secret_variables(manifest: Mapping[str, Any]) -> set[str]:
     """Variables whose values are secrets: fields marked secret and whatever auth reads."""
     marked = {d.variable for d in collect_declarations(manifest) if d.secret}
-    return marked | {use.variable for use in auth_variable_references(manifest.get("auth"))}
+    return marked | {use.variable for use in collect_auth_references(manifest)}
 
 
 def retry_policy(no_retries: bool) -> RetryPolicy:
@@ -248,33 +265,41 @@ def build_plan(
 
 
 def check_plan(plan: TestPlan) -> None:
-    """Build each step's first request once, so that a value that cannot be rendered (a
-    required field left empty, a missing mapping choice) is reported before any call."""
+    """Build each step's first request once (and its lookup's, create's and find's), so
+    that a value that cannot be rendered (a required field left empty, a missing mapping
+    choice) is reported before any call. A user the request would skip does not count."""
+    integration = plan.integration
     for step in plan.steps:
         leaving = step.endpoint == REMOVE_USERS or step.in_cohort is False
         users = plan.users.to_remove if leaving else plan.users.to_add
-        first = next(iter(users.values()), None)
-        sample = [first] if first is not None and step.endpoint in BATCH_ENDPOINTS else []
         context = plan.context
         if step.endpoint != CREATE_LIST and not context.list_id:
             context = replace(context, list_id=CHECK_LIST_ID)
-        try:
-            plan.integration.build_request(
-                step.endpoint,
-                context=context,
-                users=sample,
-                in_cohort=step.in_cohort if step.endpoint == UPDATE_USERS else None,
-                batch_id=CHECK_BATCH_ID if step.endpoint in BATCH_ENDPOINTS else None,
-            )
-        except (RenderError, ValueError) as error:
-            message = getattr(error, "message", None) or str(error)
-            path = getattr(error, "path", "")
-            where = f" ({path})" if path else ""
-            raise TestSetupError(
-                mask_text(
-                    f"the {step.endpoint} request cannot be built: {message}{where}", plan.secrets
+        for name in integration.request_names:
+            if name.split(".")[0] != step.endpoint:
+                continue
+            try:
+                sample: list[Any] = []
+                if step.endpoint in BATCH_ENDPOINTS:
+                    candidates = list(users.values())[:1]
+                    skipped = integration.screen_users(name, candidates, context)
+                    sample = [u for i, u in enumerate(candidates) if i not in skipped]
+                main_with_lookup = name == step.endpoint and integration.lookup_of(name)
+                integration.build_request(
+                    name,
+                    context=context,
+                    users=sample,
+                    in_cohort=step.in_cohort if step.endpoint == UPDATE_USERS else None,
+                    batch_id=CHECK_BATCH_ID if step.endpoint in BATCH_ENDPOINTS else None,
+                    partner_ids=[CHECK_PARTNER_ID] * len(sample) if main_with_lookup else None,
                 )
-            ) from None
+            except (RenderError, ValueError) as error:
+                message = getattr(error, "message", None) or str(error)
+                path = getattr(error, "path", "")
+                where = f" ({path})" if path else ""
+                raise TestSetupError(
+                    mask_text(f"the {name} request cannot be built: {message}{where}", plan.secrets)
+                ) from None
 
 
 # --- running ----------------------------------------------------------------------------
@@ -288,6 +313,8 @@ class TestObserver(Protocol):
     def attempt(self, step: StepPlan, record: AttemptRecord) -> None: ...
 
     def batch_delivered(self, step: StepPlan, user_count: int) -> None: ...
+
+    def users_skipped(self, step: StepPlan, skipped: Mapping[str, SkippedUser]) -> None: ...
 
     def list_id(self, list_id: str) -> None: ...
 
@@ -304,6 +331,7 @@ class TestOutcome:
     list_id: str | None = None
     list_created: bool = False
     delivered: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
     error: PartnerError | None = None
     failed_step: StepPlan | None = None
     summary: str = ""
@@ -346,6 +374,8 @@ def run_test(
             outcome.list_created = True
         if step.endpoint != CREATE_LIST:
             outcome.delivered[step.key] = sum(result.delivered_users.values())
+            if result.skipped:
+                outcome.skipped[step.key] = skip_counts(result.skipped.values())
         if result.error is not None:
             outcome.passed = False
             outcome.error = result.error
@@ -384,8 +414,26 @@ def _run_step(
         on_list_id=observer.list_id,
         on_attempt=lambda record: observer.attempt(step, record),
         on_batch_delivered=lambda _endpoint, keys: observer.batch_delivered(step, len(keys)),
+        on_users_skipped=lambda _endpoint, skipped: observer.users_skipped(step, skipped),
         sleep=sleep,
     )
+
+
+def skip_counts(skipped: Iterable[SkippedUser]) -> dict[str, int]:
+    """How many users were skipped for each reason."""
+    counts: dict[str, int] = {}
+    for user in skipped:
+        counts[user.reason] = counts.get(user.reason, 0) + 1
+    return counts
+
+
+def describe_skips(counts: Mapping[str, int]) -> str:
+    """ "2 skipped (1 not found by the lookup, 1 missing value)"."""
+    total = sum(counts.values())
+    reasons = ", ".join(
+        f"{count} {SKIP_REASON_WORDS.get(reason, reason)}" for reason, count in counts.items()
+    )
+    return f"{total:,} skipped ({reasons})"
 
 
 def summarize(plan: TestPlan, outcome: TestOutcome) -> str:
@@ -400,9 +448,10 @@ def summarize(plan: TestPlan, outcome: TestOutcome) -> str:
             parts.append(f"created list {outcome.list_id}")
         elif step.users:
             count = outcome.delivered.get(step.key, 0)
-            parts.append(
-                f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
-            )
+            text = f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
+            if outcome.skipped.get(step.key):
+                text += f", {describe_skips(outcome.skipped[step.key])}"
+            parts.append(text)
     return mask_text("Passed: " + "; ".join(parts) + ".", plan.secrets)[:MAX_SUMMARY_CHARS]
 
 
@@ -528,6 +577,18 @@ class RunRecorder:
         entry["users_done"] += user_count
         self._save_steps(now=False)
 
+    def users_skipped(self, step: StepPlan, skipped: Mapping[str, SkippedUser]) -> None:
+        entry = self._step(step)
+        entry["users_skipped"] += len(skipped)
+        reasons = entry["skip_reasons"]
+        for reason, count in skip_counts(skipped.values()).items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        first_key, first = next(iter(skipped.items()))
+        entry["note"] = clean_text(
+            f"{describe_skips(reasons)}; e.g. {first_key}: {first.message}", self.secrets, 200
+        )
+        self._save_steps()
+
     def list_id(self, list_id: str) -> None:
         self.run.list_id = clean_text(list_id, self.secrets, 200)
         TestRun.objects.filter(pk=self.run.pk).update(list_id=self.run.list_id)
@@ -539,6 +600,8 @@ class RunRecorder:
         entry["status"] = status
         if note:
             entry["note"] = clean_text(note, self.secrets, 200)
+        elif entry.get("users_skipped"):
+            entry["note"] = clean_text(describe_skips(entry["skip_reasons"]), self.secrets, 200)
         self._save_steps()
         if error is not None and error.kind in AFTER_RESPONSE_FAILURES:
             # The request itself got a 2xx; what failed was reading its answer. The

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncengine.core.manifest.schema import BATCH_ENDPOINTS, ITEM_TEMPLATE
+from syncengine.core.manifest.schema import AUTH, BATCH_ENDPOINTS
 from syncengine.core.manifest.variables import collect_declarations, collect_variable_uses
 from syncengine.core.types import User
 from syncengine.core.users import generate_users
@@ -73,10 +73,11 @@ class TestUsers:
 
 def per_user_variables(manifest: Mapping[str, Any]) -> list[str]:
     """Mapping variables the item templates use, in declaration order: one CSV column each."""
+    # Item templates, and in version 2 lookup keys and requests sent per user.
     used = {
         use.variable
         for use in collect_variable_uses(manifest)
-        if use.part == ITEM_TEMPLATE and use.endpoint in BATCH_ENDPOINTS
+        if use.part != AUTH and use.endpoint in BATCH_ENDPOINTS
     }
     return [
         d.variable
