@@ -112,3 +112,19 @@ def test_the_panel_previews_every_request_in_the_order_they_are_sent(alice, v2_d
     assert "Sent once per user; this is the request for the first sample user." in panel
     assert 'id="curl-add_users-lookup"' in panel
     assert "sample-partner-id-1" in panel
+
+
+def test_the_connect_modal_says_what_a_missing_value_does_and_hides_override_credentials():
+    from integrations.editor.modal import connect_modal
+
+    manifest = fixture_manifest("directory_list")
+    manifest["custom_fields"].append({"variable": "admin_token", "display_name": "Admin token"})
+    manifest["endpoints"]["remove_users"]["auth"] = {
+        "method": "bearer",
+        "token_variable": "admin_token",
+    }
+    modal = connect_modal(normalize_manifest(manifest))
+    (email,) = modal["mappings"]
+    assert "Users without this property are not sent" in email["help_text"]
+    admin = next(field for field in modal["fields"] if field["variable"] == "admin_token")
+    assert admin["secret"] is True

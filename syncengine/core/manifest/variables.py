@@ -470,3 +470,24 @@ def variable_use_problem(
         UNDECLARED_VARIABLE,
         f"${name} is neither declared (as a custom or mapping field) nor pre-defined.{hint}",
     )
+
+
+def missing_value_note(field: Any, *, mapping: bool) -> str:
+    """What a field's `if_missing` means, in a sentence for the Connect modal ("" when
+    the field has none or it changes nothing the end user should know)."""
+    if not isinstance(field, dict):
+        return ""
+    action = field.get("if_missing")
+    if mapping:
+        notes = {
+            "skip": "Users without this property are not sent; they are counted as skipped.",
+            "omit": "Users without this property are sent without it.",
+            "null": "Users without this property are sent with an empty value (null).",
+            "default": f"Users without this property are sent {field.get('default')!r}.",
+        }
+    else:
+        notes = {
+            "omit": "Left empty, it is not sent at all.",
+            "null": "Left empty, an empty value (null) is sent.",
+        }
+    return notes.get(action, "") if isinstance(action, str) else ""
