@@ -125,7 +125,13 @@ def parse_users_csv(data: bytes, manifest: Mapping[str, Any]) -> list[dict[str, 
         raise CsvError([_problem(None, "the file is empty: the first line must be a header row")])
     columns = [name.strip() for name in header]
     _check_header(columns, manifest)
-    required = per_user_variables(manifest)
+    # An empty value is a test of its own when the field says what a missing one becomes.
+    with_policy = {
+        field.get("variable")
+        for field in manifest.get("mapping_fields") or []
+        if isinstance(field, dict) and field.get("if_missing")
+    }
+    required = [name for name in per_user_variables(manifest) if name not in with_policy]
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     first_context: dict[str, tuple[str, int]] = {}
