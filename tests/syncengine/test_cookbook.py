@@ -247,7 +247,12 @@ def test_hubspot_contact_property_from_the_command_line(tmp_path, hubspot_api):
 
 def test_hubspot_contact_property_on_the_worker(cast, celery_worker, hubspot_api):
     hubspot_api.defined_properties.add("cohort_flag")
-    for email in emails():
+    users = generated_users(USERS)
+    leaving = [str(users.to_add[key]["email"]) for key in users.to_remove]
+    # HubSpot knows neither the first user nor one of those leaving the cohort.
+    unknown = {emails()[0], leaving[0]}
+    known = [email for email in emails() if email not in unknown]
+    for email in known:
         hubspot_api.add_contact(email)
 
     run = worker_run(
@@ -260,10 +265,19 @@ def test_hubspot_contact_property_on_the_worker(cast, celery_worker, hubspot_api
 
     assert run.status == "passed", run.summary
     state = property_state(hubspot_api)
-    assert {email for email, c in state.items() if c["cohort_flag"] == "true"} == kept_after_test()
+    assert {email for email, c in state.items() if c["cohort_flag"] == "true"} == (
+        kept_after_test() & set(known)
+    )
     sent = [json.loads(e.request_body) for e in run.exchanges.filter(step="update_users")]
     values = [i["properties"]["cohort_flag"] for body in sent for i in body["inputs"]]
     assert set(values) == {"true", "false"}
+    # The two users HubSpot does not know are counted in the steps and the summary.
+    enter, leave = run.steps
+    assert (enter["users_done"], enter["users_skipped"]) == (8, 2)
+    assert enter["skip_reasons"] == {"not_found": 2}
+    assert "2 skipped (2 not found by the lookup)" in enter["note"]
+    assert "2 skipped (2 not found by the lookup)" in run.summary
+    assert (leave["users_done"], leave["users_skipped"]) == (1, 1)
 
 
 def test_hubspot_refuses_a_number_where_a_string_is_required(tmp_path, hubspot_api):
@@ -390,3 +404,25 @@ def test_intercom_tags_on_the_worker(cast, celery_worker, intercom_api):
     assert intercom_api.tagged_emails(run.list_id) == kept_after_test()
     assert run.exchanges.filter(step="remove_users").count() == 2
     assert all(call.header("intercom-version") == "2.11" for call in intercom_api.calls)
+
+
+def test_render_prints_the_lookup_before_the_request_it_serves(capsys):
+    out = io.StringIO()
+    call_command(
+        "integration",
+        "render",
+        str(COOKBOOK / "sendgrid-lists.json"),
+        "--endpoint",
+        "remove_users",
+        "--users",
+        "3",
+        "--var",
+        "api_key=key",
+        stdout=out,
+    )
+    requests = json.loads(out.getvalue())["requests"]
+    assert [r.get("request", "remove_users") for r in requests] == [
+        "remove_users.lookup",
+        "remove_users",
+    ]
+    assert requests[1]["url"].endswith("?contact_ids=partner-id-1,partner-id-2,partner-id-3")
