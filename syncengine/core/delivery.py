@@ -363,7 +363,8 @@ def deliver_batch(
 ) -> BatchOutcome:
     """Deliver one planned batch of `endpoint` (see the module docstring).
 
-    `users[i]` is the user whose key is `keys[i]`; keys are unique. Never raises
+    `users[i]` is the user whose key is `keys[i]`; keys are unique. `signing_secret` is
+    required when the integration signs its requests (`ValueError` otherwise). Never raises
     `PartnerError`: failures come back in the outcome. A request that cannot be rendered
     (a required Connect-modal value left empty, a mapping choice missing) is a permanent
     failure of kind `invalid_request`. Exceptions raised by `on_attempt`, `sleep` or
@@ -377,7 +378,7 @@ def deliver_batch(
         integration,
         client,
         policy=policy or RetryPolicy(),
-        signing_secret=signing_secret,
+        signing_secret=_signing_secret(integration, signing_secret),
         throttle=throttle,
         on_attempt=on_attempt,
         sleep=sleep or time.sleep,
@@ -425,6 +426,15 @@ def deliver_batch(
         deferred=deferred,
         ignored=progress.ignored,
     )
+
+
+def _signing_secret(integration: CompiledIntegration, secret: str | None) -> str | None:
+    """The secret to sign with: required when the integration signs, unused otherwise."""
+    if not integration.delivery.get("sign_requests"):
+        return None
+    if not secret:
+        raise ValueError("this integration signs its requests: pass its signing secret")
+    return secret
 
 
 class _RenderFailure(Exception):
@@ -732,7 +742,7 @@ def ensure_list(
         integration,
         client,
         policy=policy or RetryPolicy(),
-        signing_secret=signing_secret,
+        signing_secret=_signing_secret(integration, signing_secret),
         throttle=throttle,
         on_attempt=on_attempt,
         sleep=sleep or time.sleep,

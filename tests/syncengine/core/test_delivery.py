@@ -401,3 +401,19 @@ def test_a_render_problem_is_a_permanent_failure_naming_the_field(api, client, i
     assert outcome.error is not None and outcome.error.kind == "invalid_request"
     assert "no user property is chosen for the mapping field $email" in outcome.error.message
     assert api.calls == []
+
+
+def test_a_signing_integration_signs_its_lookups_too(api, client):
+    manifest = manifest_for(api.base_url)
+    manifest["delivery"]["sign_requests"] = True
+    signing = compile_manifest(manifest)
+    list_id = make_list(api)
+    with pytest.raises(ValueError, match="signing secret"):
+        deliver(signing, client, "add_users", users("a"), list_id)
+    assert api.calls == []
+
+    outcome = deliver(signing, client, "add_users", users("a"), list_id, signing_secret="s3cret")
+
+    assert outcome.ok
+    assert all(call.header("x-signature") for call in api.calls)
+    assert {call.path for call in api.calls} >= {"/people/search", "/people"}
