@@ -48,6 +48,7 @@ def preview_report(
                 "body": item.body,
                 "curl": item.curl,
                 "errors": [d.as_dict() for d in item.errors],
+                "note": item.note,
             }
             for item in preview.endpoints
         ],

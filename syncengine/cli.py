@@ -19,6 +19,7 @@ from portal.wording import counted
 from syncengine import outbound, recording, testplan, testruns
 from syncengine.core.errors import AttemptRecord
 from syncengine.core.manifest.schema import SELECT_TYPES
+from syncengine.core.types import SkippedUser
 from syncengine.models import TestKind
 from syncengine.testusers import (
     MAX_TEST_USERS,
@@ -35,6 +36,8 @@ from syncengine.testusers import (
 SIGNING_SECRET_ENV = "INTEGRATION_SIGNING_SECRET"
 BODY_EXCERPT_CHARS = 400
 DEFAULT_CLI_USERS = 25
+# Skipped users printed per batch; the rest are counted.
+SKIPPED_SHOWN = 5
 
 
 class CliTestError(Exception):
@@ -98,6 +101,12 @@ class PrintingObserver:
 
     def batch_delivered(self, step: testplan.StepPlan, user_count: int) -> None:
         """Nothing to print: the attempt line already showed the 2xx."""
+
+    def users_skipped(self, step: testplan.StepPlan, skipped: Mapping[str, SkippedUser]) -> None:
+        counts = recording.skip_counts(skipped.values())
+        self._line(f"   {recording.describe_skips(counts)}")
+        for key, user in list(skipped.items())[:SKIPPED_SHOWN]:
+            self._line(f"   - {key}: {user.message}")
 
     def list_id(self, list_id: str) -> None:
         self._line(f"   list id: {list_id}")

@@ -78,7 +78,8 @@ def step_progress(run: TestRun) -> list[dict[str, Any]]:
     shown = []
     for step in run.steps or []:
         users = step.get("users") or 0
-        done = step.get("users_done") or 0
+        # Skipped users are done with too: nothing more will be sent for them.
+        done = (step.get("users_done") or 0) + (step.get("users_skipped") or 0)
         if step.get("endpoint") == "create_list":
             percent = 100 if step.get("status") == "passed" else 0
         else:

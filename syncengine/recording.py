@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from syncengine.core.diagnosis import diagnose
 from syncengine.core.errors import AttemptRecord, PartnerError
 from syncengine.core.masking import mask_text
+from syncengine.core.types import SkippedUser
 from syncengine.models import (
     RUNNING,
     TestExchange,
@@ -28,8 +29,17 @@ STORED_BODY_CHARS = 64 * 1024
 MAX_STORED_URL_CHARS = 8 * 1024
 MAX_SUMMARY_CHARS = 300
 PROGRESS_SAVE_SECONDS = 0.25
-# Failures found in a 2xx answer (create_list's body), not in an attempt of their own.
-AFTER_RESPONSE_FAILURES = frozenset({"non_json", "list_id_missing"})
+# Failures found in a 2xx answer (create_list's body, a lookup's results), not in an
+# attempt of their own.
+AFTER_RESPONSE_FAILURES = frozenset(
+    {"non_json", "list_id_missing", "results_missing", "results_unmatched", "created_without_id"}
+)
+# How a skip reason reads in a step's note and the summary.
+SKIP_REASON_WORDS = {
+    "missing_value": "missing value",
+    "invalid_value": "value of the wrong type",
+    "not_found": "not found by the lookup",
+}
 
 
 def clean_text(text: str | None, secrets: Sequence[str] = (), limit: int | None = None) -> str:
@@ -53,6 +63,23 @@ def clean_json(value: Any, secrets: Sequence[str]) -> Any:
     if isinstance(value, list | tuple):
         return [clean_json(item, secrets) for item in value]
     return value
+
+
+def skip_counts(skipped: Iterable[SkippedUser]) -> dict[str, int]:
+    """How many users were skipped for each reason."""
+    counts: dict[str, int] = {}
+    for user in skipped:
+        counts[user.reason] = counts.get(user.reason, 0) + 1
+    return counts
+
+
+def describe_skips(counts: Mapping[str, int]) -> str:
+    """ "2 skipped (1 not found by the lookup, 1 missing value)"."""
+    total = sum(counts.values())
+    reasons = ", ".join(
+        f"{count} {SKIP_REASON_WORDS.get(reason, reason)}" for reason, count in counts.items()
+    )
+    return f"{total:,} skipped ({reasons})"
 
 
 def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, Any]:
@@ -151,6 +178,18 @@ class RunRecorder:
         entry["users_done"] += user_count
         self._save_steps(now=False)
 
+    def users_skipped(self, step: StepPlan, skipped: Mapping[str, SkippedUser]) -> None:
+        entry = self._step(step)
+        entry["users_skipped"] += len(skipped)
+        reasons = entry["skip_reasons"]
+        for reason, count in skip_counts(skipped.values()).items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        first_key, first = next(iter(skipped.items()))
+        entry["note"] = clean_text(
+            f"{describe_skips(reasons)}; e.g. {first_key}: {first.message}", self.secrets, 200
+        )
+        self._save_steps()
+
     def list_id(self, list_id: str) -> None:
         self.run.list_id = clean_text(list_id, self.secrets, 200)
         TestRun.objects.filter(pk=self.run.pk).update(list_id=self.run.list_id)
@@ -162,6 +201,8 @@ class RunRecorder:
         entry["status"] = status
         if note:
             entry["note"] = clean_text(note, self.secrets, 200)
+        elif entry.get("users_skipped"):
+            entry["note"] = clean_text(describe_skips(entry["skip_reasons"]), self.secrets, 200)
         self._save_steps()
         if error is not None and error.kind in AFTER_RESPONSE_FAILURES:
             # The request itself got a 2xx; what failed was reading its answer. The

@@ -18,7 +18,7 @@ from syncengine.core.manifest.schema import (
     REMOVE_USERS,
     UPDATE_USERS,
 )
-from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
+from syncengine.core.manifest.variables import collect_auth_references, collect_declarations
 from syncengine.core.masking import mask_text
 from syncengine.core.retry import RetryPolicy
 from syncengine.core.template.errors import RenderError
@@ -34,6 +34,7 @@ DEFAULT_COHORT_NAME = "Cohort Portal test"
 # Stand-ins used only by `check_plan`, which renders requests without sending them.
 CHECK_LIST_ID = "list-id-for-checking"
 CHECK_BATCH_ID = "batch-id-for-checking"
+CHECK_PARTNER_ID = "partner-id-for-checking"
 
 
 class TestSetupError(Exception):
@@ -62,6 +63,8 @@ class StepPlan:
             "requests": 0,
             "batches_done": 0,
             "users_done": 0,
+            "users_skipped": 0,
+            "skip_reasons": {},
             "note": "",
         }
 
@@ -136,7 +139,7 @@ def steps_for(
 def secret_variables(manifest: Mapping[str, Any]) -> set[str]:
     """Variables whose values are secrets: fields marked secret and whatever auth reads."""
     marked = {d.variable for d in collect_declarations(manifest) if d.secret}
-    return marked | {use.variable for use in auth_variable_references(manifest.get("auth"))}
+    return marked | {use.variable for use in collect_auth_references(manifest)}
 
 
 def build_plan(
@@ -187,30 +190,38 @@ def build_plan(
 
 
 def check_plan(plan: TestPlan) -> None:
-    """Build each step's first request once, so that a value that cannot be rendered (a
-    required field left empty, a missing mapping choice) is reported before any call."""
+    """Build each step's first request once (and its lookup's, create's and find's), so
+    that a value that cannot be rendered (a required field left empty, a missing mapping
+    choice) is reported before any call. A user the request would skip does not count."""
+    integration = plan.integration
     for step in plan.steps:
         leaving = step.endpoint == REMOVE_USERS or step.in_cohort is False
         users = plan.users.to_remove if leaving else plan.users.to_add
-        first = next(iter(users.values()), None)
-        sample = [first] if first is not None and step.endpoint in BATCH_ENDPOINTS else []
         context = plan.context
         if step.endpoint != CREATE_LIST and not context.list_id:
             context = replace(context, list_id=CHECK_LIST_ID)
-        try:
-            plan.integration.build_request(
-                step.endpoint,
-                context=context,
-                users=sample,
-                in_cohort=step.in_cohort if step.endpoint == UPDATE_USERS else None,
-                batch_id=CHECK_BATCH_ID if step.endpoint in BATCH_ENDPOINTS else None,
-            )
-        except (RenderError, ValueError) as error:
-            message = getattr(error, "message", None) or str(error)
-            path = getattr(error, "path", "")
-            where = f" ({path})" if path else ""
-            raise TestSetupError(
-                mask_text(
-                    f"the {step.endpoint} request cannot be built: {message}{where}", plan.secrets
+        for name in integration.request_names:
+            if name.split(".")[0] != step.endpoint:
+                continue
+            try:
+                sample: list[Any] = []
+                if step.endpoint in BATCH_ENDPOINTS:
+                    candidates = list(users.values())[:1]
+                    skipped = integration.screen_users(name, candidates, context)
+                    sample = [u for i, u in enumerate(candidates) if i not in skipped]
+                main_with_lookup = name == step.endpoint and integration.lookup_of(name)
+                integration.build_request(
+                    name,
+                    context=context,
+                    users=sample,
+                    in_cohort=step.in_cohort if step.endpoint == UPDATE_USERS else None,
+                    batch_id=CHECK_BATCH_ID if step.endpoint in BATCH_ENDPOINTS else None,
+                    partner_ids=[CHECK_PARTNER_ID] * len(sample) if main_with_lookup else None,
                 )
-            ) from None
+            except (RenderError, ValueError) as error:
+                message = getattr(error, "message", None) or str(error)
+                path = getattr(error, "path", "")
+                where = f" ({path})" if path else ""
+                raise TestSetupError(
+                    mask_text(f"the {name} request cannot be built: {message}{where}", plan.secrets)
+                ) from None

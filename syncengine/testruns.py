@@ -5,6 +5,11 @@
 false) and reports to an observer as it goes. Steps run one after the other, not
 interleaved, so that a remove never overtakes the add of the same user.
 
+A version-2 step may send more than its batches: the endpoint's lookup and create
+requests are exchanges of the step like any other (named `add_users.lookup`, ...), and
+the users a step did not send (a missing value, a lookup that did not find them) are
+counted per step, with their reasons, in the step's note and the run's summary.
+
 - The Celery task calls `execute_test_run(run_id)`: it claims the `TestRun` row with a
   conditional update, builds the plan from the row (the credentials are reloaded from the
   database, never passed in task arguments), and `RunRecorder` stores every attempt as a
@@ -35,7 +40,7 @@ from syncengine.core.manifest.schema import (
 )
 from syncengine.core.masking import mask_text
 from syncengine.core.protocol import SyncResult, run_sync
-from syncengine.core.types import RenderContext
+from syncengine.core.types import RenderContext, SkippedUser
 from syncengine.models import (
     FAILED,
     PASSED,
@@ -50,7 +55,14 @@ from syncengine.models import (
     UsersSource,
 )
 from syncengine.outbound import outbound_client
-from syncengine.recording import MAX_SUMMARY_CHARS, RunRecorder, clean_json, clean_text
+from syncengine.recording import (
+    MAX_SUMMARY_CHARS,
+    RunRecorder,
+    clean_json,
+    clean_text,
+    describe_skips,
+    skip_counts,
+)
 from syncengine.testplan import (
     DEFAULT_COHORT_NAME,
     StepPlan,
@@ -76,6 +88,8 @@ class TestObserver(Protocol):
 
     def batch_delivered(self, step: StepPlan, user_count: int) -> None: ...
 
+    def users_skipped(self, step: StepPlan, skipped: Mapping[str, SkippedUser]) -> None: ...
+
     def list_id(self, list_id: str) -> None: ...
 
     def step_finished(
@@ -91,6 +105,7 @@ class TestOutcome:
     list_id: str | None = None
     list_created: bool = False
     delivered: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
     error: PartnerError | None = None
     failed_step: StepPlan | None = None
     summary: str = ""
@@ -133,6 +148,8 @@ def run_test(
             outcome.list_created = True
         if step.endpoint != CREATE_LIST:
             outcome.delivered[step.key] = sum(result.delivered_users.values())
+            if result.skipped:
+                outcome.skipped[step.key] = skip_counts(result.skipped.values())
         if result.error is not None:
             outcome.passed = False
             outcome.error = result.error
@@ -171,6 +188,7 @@ def _run_step(
         on_list_id=observer.list_id,
         on_attempt=lambda record: observer.attempt(step, record),
         on_batch_delivered=lambda _endpoint, keys: observer.batch_delivered(step, len(keys)),
+        on_users_skipped=lambda _endpoint, skipped: observer.users_skipped(step, skipped),
         sleep=sleep,
     )
 
@@ -187,9 +205,10 @@ def summarize(plan: TestPlan, outcome: TestOutcome) -> str:
             parts.append(f"created list {outcome.list_id}")
         elif step.users:
             count = outcome.delivered.get(step.key, 0)
-            parts.append(
-                f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
-            )
+            text = f"{step.label}: {counted(count, 'user')} in {counted(step.batches, 'request')}"
+            if outcome.skipped.get(step.key):
+                text += f", {describe_skips(outcome.skipped[step.key])}"
+            parts.append(text)
     return mask_text("Passed: " + "; ".join(parts) + ".", plan.secrets)[:MAX_SUMMARY_CHARS]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncengine.core.manifest.schema import BATCH_ENDPOINTS, ITEM_TEMPLATE
+from syncengine.core.manifest.schema import AUTH, BATCH_ENDPOINTS
 from syncengine.core.manifest.variables import collect_declarations, collect_variable_uses
 from syncengine.core.types import User
 from syncengine.core.users import generate_users
@@ -73,10 +73,11 @@ class TestUsers:
 
 def per_user_variables(manifest: Mapping[str, Any]) -> list[str]:
     """Mapping variables the item templates use, in declaration order: one CSV column each."""
+    # Item templates, and in version 2 lookup keys and requests sent per user.
     used = {
         use.variable
         for use in collect_variable_uses(manifest)
-        if use.part == ITEM_TEMPLATE and use.endpoint in BATCH_ENDPOINTS
+        if use.part != AUTH and use.endpoint in BATCH_ENDPOINTS
     }
     return [
         d.variable
@@ -124,7 +125,13 @@ def parse_users_csv(data: bytes, manifest: Mapping[str, Any]) -> list[dict[str, 
         raise CsvError([_problem(None, "the file is empty: the first line must be a header row")])
     columns = [name.strip() for name in header]
     _check_header(columns, manifest)
-    required = per_user_variables(manifest)
+    # An empty value is a test of its own when the field says what a missing one becomes.
+    with_policy = {
+        field.get("variable")
+        for field in manifest.get("mapping_fields") or []
+        if isinstance(field, dict) and field.get("if_missing")
+    }
+    required = [name for name in per_user_variables(manifest) if name not in with_policy]
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     first_context: dict[str, tuple[str, int]] = {}

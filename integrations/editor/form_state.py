@@ -5,10 +5,18 @@ under Django's limit on the number of form fields; a plain form post works the s
 inputs are named after the manifest paths they edit (see `inputs`), so reading them is
 mostly a matter of collecting rows by index; what is typed is kept as typed (a number that
 does not parse stays text) so that the checks, not this module, say what is wrong with it.
+
+The form does not edit everything a manifest may hold: the manifest version, the
+version-2 keys (an endpoint's `mode`, `auth`, `lookup` and `find`, a field's `if_missing`
+and a mapping field's `default`) and keys no version knows. `manifest_from_form` copies
+those from the stored draft (`kept`), so that saving a draft imported with them loses
+nothing: endpoints are matched by name, fields by variable, and a field whose variable
+was just renamed by the one stored field whose variable left the form.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -23,9 +31,35 @@ from syncengine.core.manifest.schema import (
     BATCH_ENDPOINTS,
     DEFAULT_BATCH_SIZE,
     DEFAULT_LIST_ID_PATH,
+    DELIVERY_KEYS,
     ENDPOINT_ORDER,
     MAX_CONCURRENCY,
     SELECT_TYPES,
+)
+
+# What the form edits, per object; everything else is kept from the stored draft.
+FORM_TOP_LEVEL_KEYS = frozenset(
+    {
+        "display_name",
+        "integration_type",
+        "slugify_cohort_name",
+        "auth",
+        "custom_fields",
+        "mapping_fields",
+        "endpoints",
+        "delivery",
+        # The logo is uploaded apart and stored apart (integrations.manifests).
+        "logo_png_base64",
+    }
+)
+FORM_CUSTOM_FIELD_KEYS = frozenset(
+    {"variable", "display_name", "type", "required", "secret", "help_text", "options", "default"}
+)
+FORM_MAPPING_FIELD_KEYS = frozenset(
+    {"variable", "display_name", "type", "required", "help_text", "options"}
+)
+FORM_ENDPOINT_KEYS = frozenset(
+    {"method", "url", "headers", "payload", "item_template", "batch_size", "list_id_path", "errors"}
 )
 
 STATE_FIELD = "state"
@@ -228,18 +262,78 @@ def _endpoint_from_form(state: FormState, name: str) -> dict[str, Any]:
     return endpoint
 
 
+def _pair_fields(
+    fields: list[dict[str, Any]], stored: list[Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(form field, stored field) pairs: by variable, then a renamed field by the one
+    stored field whose variable is no longer in the form."""
+    stored_fields = [field for field in stored if isinstance(field, dict)]
+    by_variable: dict[Any, dict[str, Any]] = {}
+    for field in stored_fields:
+        by_variable.setdefault(field.get("variable"), field)
+    form_variables = {field.get("variable") for field in fields}
+    pairs = [
+        (field, by_variable[field["variable"]])
+        for field in fields
+        if field["variable"] in by_variable
+    ]
+    unmatched_form = [field for field in fields if field["variable"] not in by_variable]
+    left = [field for field in stored_fields if field.get("variable") not in form_variables]
+    if len(unmatched_form) == 1 and len(left) == 1:
+        pairs.append((unmatched_form[0], left[0]))
+    return pairs
+
+
+def _keep(target: dict[str, Any], stored: Any, edited: frozenset[str]) -> None:
+    """Copy the keys of `stored` that the form does not edit into `target`."""
+    if not isinstance(stored, dict):
+        return
+    for key, value in stored.items():
+        if key not in edited and key not in target:
+            target[key] = copy.deepcopy(value)
+
+
+def keep_unedited(manifest: dict[str, Any], kept: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`manifest` with what the form does not edit copied from the stored draft `kept`."""
+    if not isinstance(kept, Mapping):
+        return manifest
+    _keep(manifest, dict(kept), FORM_TOP_LEVEL_KEYS)
+    for key, edited in (
+        ("custom_fields", FORM_CUSTOM_FIELD_KEYS),
+        ("mapping_fields", FORM_MAPPING_FIELD_KEYS),
+    ):
+        stored = kept.get(key)
+        if isinstance(stored, list):
+            for field, previous in _pair_fields(manifest[key], stored):
+                _keep(field, previous, edited)
+    stored_endpoints = kept.get("endpoints")
+    if isinstance(stored_endpoints, dict):
+        for name, stored in stored_endpoints.items():
+            if name in manifest["endpoints"]:
+                _keep(manifest["endpoints"][name], stored, FORM_ENDPOINT_KEYS)
+            elif name not in ENDPOINT_ORDER:
+                manifest["endpoints"][name] = copy.deepcopy(stored)
+    auth, stored_auth = manifest["auth"], kept.get("auth")
+    if isinstance(stored_auth, dict) and stored_auth.get("method") == auth.get("method"):
+        _keep(auth, stored_auth, frozenset(AUTH_KEYS.get(auth.get("method"), ("method",))))
+    _keep(manifest["delivery"], kept.get("delivery"), frozenset(DELIVERY_KEYS))
+    return manifest
+
+
 def manifest_from_form(
     state: FormState,
     *,
     display_name: str,
     integration_type: str,
     auth_method: str | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest (without logo) the editor's inputs describe, normalised.
 
     `display_name` and `integration_type` come from the stored draft: Part 1 edits them.
     `auth_method` overrides the posted method (the auth switch reads the form as it was
-    under the previous method).
+    under the previous method). `kept` is the stored draft, whose keys the form does not
+    edit are kept (see the module docstring).
     """
     custom_fields = []
     roles: dict[str, str] = {}
@@ -270,4 +364,4 @@ def manifest_from_form(
             "sign_requests": _checked(state, "delivery.sign_requests"),
         },
     }
-    return normalize_manifest(manifest)
+    return normalize_manifest(keep_unedited(manifest, kept))

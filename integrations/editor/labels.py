@@ -19,6 +19,12 @@ ENDPOINT_SHORT_LABELS = {
     "remove_users": "Remove users",
     "update_users": "Update users",
 }
+# An endpoint's other requests (manifest version 2), as the panel names them.
+REQUEST_LABELS = {
+    "lookup": "lookup",
+    "create": "create request",
+    "find": "find request",
+}
 # The parts of an endpoint (and the auth settings) a variable can be used in.
 PART_LABELS = {
     "url": "URL",
@@ -26,6 +32,8 @@ PART_LABELS = {
     "payload": "payload",
     "item_template": "item template",
     "auth": "auth settings",
+    "key": "key",
+    "match": "name to match",
 }
 # Labels for path segments the summary and the revision diff show.
 KEY_LABELS = {
@@ -49,4 +57,27 @@ KEY_LABELS = {
     "password_variable": "password variable",
     "token_variable": "token variable",
     "url": "URL",
+    "if_missing": "if missing",
+    "mode": "mode",
+    "results_path": "results path",
+    "result_key_path": "result key path",
+    "partner_id_path": "partner id path",
+    "ignore_case": "ignore case",
+    "not_found": "not found",
+    "match_path": "match path",
 }
+
+
+def request_label(name: str) -> str:
+    """A request of the preview in words: `add_users.lookup` -> `Add users endpoint ›
+    lookup`."""
+    endpoint, _, role = name.partition(".")
+    label = ENDPOINT_LABELS.get(endpoint, endpoint)
+    return f"{label} › {REQUEST_LABELS.get(role, role)}" if role else label
+
+
+def part_label(part: str) -> str:
+    """A part below an endpoint in words: `lookup.create.payload` -> `lookup create request
+    payload`."""
+    *requests, base = part.split(".")
+    return " ".join([*(REQUEST_LABELS.get(r, r) for r in requests), PART_LABELS.get(base, base)])

@@ -13,6 +13,7 @@ from typing import Any
 
 from integrations.editor.inputs import shown
 from syncengine.core.manifest.schema import CUSTOM_FIELD_TYPES
+from syncengine.core.manifest.variables import collect_auth_references, missing_value_note
 
 
 def _select_options(options: Any) -> list[tuple[str, str]]:
@@ -26,8 +27,18 @@ def _select_options(options: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+def _help(field: Mapping[str, Any], *, mapping: bool) -> str:
+    """The field's help text, followed by what happens when it has no value (version 2)."""
+    parts = [shown(field.get("help_text")), missing_value_note(field, mapping=mapping)]
+    return " ".join(part for part in parts if part)
+
+
 def connect_modal(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The end user's Connect modal: every custom field and mapping field with its widget."""
+    """The end user's Connect modal: every custom field and mapping field with its widget.
+
+    A field any auth settings read (the integration's, or an endpoint's override) is a
+    secret whether or not it is marked so; a field's `if_missing` is said in its help."""
+    auth_variables = {use.variable for use in collect_auth_references(dict(manifest))}
     fields = []
     for i, field in enumerate(manifest.get("custom_fields") or []):
         if not isinstance(field, dict):
@@ -40,8 +51,8 @@ def connect_modal(manifest: Mapping[str, Any]) -> dict[str, Any]:
                 "label": shown(field.get("display_name")) or shown(field.get("variable")),
                 "type": field_type,
                 "required": field.get("required") is True,
-                "secret": field.get("secret") is True,
-                "help_text": shown(field.get("help_text")),
+                "secret": field.get("secret") is True or field.get("variable") in auth_variables,
+                "help_text": _help(field, mapping=False),
                 "options": _select_options(field.get("options")),
                 "default": shown(field.get("default")),
             }
@@ -57,7 +68,7 @@ def connect_modal(manifest: Mapping[str, Any]) -> dict[str, Any]:
                 "label": shown(field.get("display_name")) or shown(field.get("variable")),
                 "type": "single_select" if field.get("type") == "single_select" else "string",
                 "required": field.get("required") is True,
-                "help_text": shown(field.get("help_text")),
+                "help_text": _help(field, mapping=True),
                 "options": _select_options(field.get("options")),
             }
         )

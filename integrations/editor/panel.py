@@ -16,7 +16,7 @@ from typing import Any
 
 from integrations.configuration import preview_report, validation_report
 from integrations.editor.completions import variable_suggestions
-from integrations.editor.labels import ENDPOINT_LABELS
+from integrations.editor.labels import request_label
 from integrations.editor.modal import connect_modal
 from integrations.editor.paths import annotate
 from integrations.editor.tracker import annotate_tracker, tracker_rows
@@ -54,7 +54,8 @@ def testing_panel(manifest: Mapping[str, Any]) -> dict[str, Any]:
     preview = preview_report(doc)
     problems = [annotate(d, doc) for d in report["diagnostics"]]
     for endpoint in preview["endpoints"]:
-        endpoint["label"] = ENDPOINT_LABELS.get(endpoint["endpoint"], endpoint["endpoint"])
+        endpoint["label"] = request_label(endpoint["endpoint"])
+        endpoint["anchor"] = endpoint["endpoint"].replace(".", "-")
         endpoint["errors"] = [annotate(d, doc) for d in endpoint["errors"]]
     tracker = annotate_tracker(report["tracker"], doc)
     rows = tracker_rows(tracker)

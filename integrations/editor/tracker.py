@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.editor.labels import ENDPOINT_SHORT_LABELS, PART_LABELS
+from integrations.editor.labels import ENDPOINT_SHORT_LABELS, PART_LABELS, part_label
 from integrations.editor.paths import annotate, describe_path
 from portal.params import parse_id
 
@@ -49,7 +49,7 @@ def annotate_tracker(
 def _use_label(endpoint: str | None, part: str | None) -> str:
     if endpoint is None:
         return "Auth"
-    return f"{ENDPOINT_SHORT_LABELS.get(endpoint, endpoint)} {PART_LABELS.get(part or '', part)}"
+    return f"{ENDPOINT_SHORT_LABELS.get(endpoint, endpoint)} {part_label(part or '')}"
 
 
 def tracker_rows(tracker: Mapping[str, Any]) -> list[dict[str, Any]]:

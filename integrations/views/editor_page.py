@@ -55,6 +55,7 @@ def _editor_manifest(
         display_name=integration.display_name,
         integration_type=integration.integration_type,
         auth_method=auth_method,
+        kept=integration.config,
     ), state
 
 

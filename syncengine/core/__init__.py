@@ -9,9 +9,13 @@ Its modules form layers; each imports only from the layers below it:
 
 - `conformance`: the checks a reviewer sees before approving;
 - `preview`, `protocol`, `tracker`: live previews, the sync protocol, the variable tracker;
-- `retry`: trying a request again, and when;
+- `delivery`: delivering one planned batch (lookups, creates, per-user requests) and
+  creating or finding a list: the entry point syncs, test runs and conformance share;
+- `retry`: trying a request again, and when (or deferring a long wait);
 - `compiler`, `diagnosis`, `http`: building requests, explaining failures, sending;
-- `manifest`, `transport`: the manifest's schema, normalisation and checks; the SSRF guard;
+- `rendering`: the compiled templates of one request, and what users' values become;
+- `manifest`, `responses`, `transport`: the manifest's schema, normalisation and checks;
+  reading list ids and partner ids out of answers; the SSRF guard;
 - `errors`: `PartnerError` and the other records of a partner call;
 - `display`, `masking`: what is shown of a call, with every secret masked;
 - `template`, `nul`: the template language; finding the NUL character;

@@ -11,15 +11,18 @@ Rendering follows DESIGN §5: the URL with each value encoded for its part, the 
 header first, then the endpoint's headers (with `Content-Type: application/json` unless
 the partner set one), and the body built as Python objects and serialised with one
 `orjson.dumps`. Idempotency-Key, User-Agent and signatures are the HTTP client's job.
+
+Every request of a version-2 manifest is built the same way and named after where it is:
+`add_users` (the endpoint's own), `add_users.lookup`, `add_users.create` (the lookup's
+create request) and `create_list.find`. `screen_users` says which users a request cannot
+send (a missing or unusable value) before anything is rendered; `rendering` holds the
+compiled templates of one request.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from syncengine.core.diagnostic_codes import CANNOT_COMPILE
@@ -27,20 +30,36 @@ from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import ManifestError, normalize_manifest
 from syncengine.core.manifest.schema import (
     ADD_USERS,
+    BATCH,
     BATCH_ENDPOINTS,
+    CREATE,
     CREATE_LIST,
-    DEFAULT_CONTENT_TYPE,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LIST_ID_PATH,
+    DEFAULT_PARTNER_ID_PATH,
     ENDPOINT_ORDER,
+    FIND,
+    LOOKUP,
+    MAIN,
     REMOVE_USERS,
 )
-from syncengine.core.manifest.variables import collect_declarations
+from syncengine.core.manifest.variables import collect_auth_references, collect_declarations
+from syncengine.core.rendering import (
+    PARTNER_ID,
+    PARTNER_ID_PROPERTY,
+    Auth,
+    FieldPolicy,
+    ListFinding,
+    RequestTemplate,
+    ResultsReading,
+)
 from syncengine.core.slugify import slugify
 from syncengine.core.template.errors import RenderError, TemplateSyntaxError
 from syncengine.core.template.json_codegen import JsonTemplate
 from syncengine.core.template.json_parser import parse_json_template
-from syncengine.core.template.text import HeaderTemplate, UrlTemplate, check_header_value_text
-from syncengine.core.template.values import fix_surrogates, value_as_text
-from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
+from syncengine.core.template.text import HeaderTemplate, TextTemplate, UrlTemplate
+from syncengine.core.template.values import OMITTED, fix_surrogates, value_as_text
+from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, SkippedUser, User
 
 __all__ = [
     "CompiledIntegration",
@@ -48,48 +67,22 @@ __all__ = [
     "RenderError",
     "compile_manifest",
     "compile_manifest_partially",
+    "request_name",
 ]
 
 # What `$in_cohort` is on the endpoints where the protocol fixes it.
 IN_COHORT_BY_ENDPOINT = {ADD_USERS: True, REMOVE_USERS: False}
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
-    variable: str
-    path: str
-    default: Any
-    secret: bool
-    required: bool
-    is_mapping: bool
+def request_name(endpoint: str, role: str = MAIN) -> str:
+    """The name of one of an endpoint's requests: `add_users`, `add_users.lookup`,
+    `add_users.create`, `create_list.find`."""
+    return endpoint if role == MAIN else f"{endpoint}.{role}"
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledEndpoint:
-    name: str
-    method: str
-    url: UrlTemplate
-    headers: tuple[tuple[str, HeaderTemplate], ...]
-    payload: JsonTemplate | None
-    item_template: JsonTemplate | None
-    partner_sets_content_type: bool
-    variables: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Auth:
-    method: str
-    username_variable: str | None = None
-    password_variable: str | None = None
-    token_variable: str | None = None
-    header_name: str | None = None
-    value_template: HeaderTemplate | None = None
-
-    def variables(self) -> frozenset[str]:
-        names = {self.username_variable, self.password_variable, self.token_variable}
-        if self.value_template is not None:
-            names |= {p.name for p in self.value_template.placeholders}
-        return frozenset(name for name in names if name)
+def endpoint_of(name: str) -> str:
+    """The endpoint a request name belongs to."""
+    return name.split(".", 1)[0]
 
 
 class CompiledIntegration:
@@ -101,58 +94,134 @@ class CompiledIntegration:
     def __init__(
         self,
         manifest: dict[str, Any],
-        endpoints: dict[str, _CompiledEndpoint],
-        fields: tuple[_Field, ...],
-        auth: _Auth,
+        requests: dict[str, RequestTemplate],
+        policies: tuple[FieldPolicy, ...],
+        auth: Auth,
     ):
         self.manifest = manifest
         self.integration_type: str = manifest.get("integration_type", "")
         self.endpoint_names: tuple[str, ...] = tuple(
-            name for name in ENDPOINT_ORDER if name in endpoints
+            name for name in ENDPOINT_ORDER if name in requests
         )
+        self.request_names: tuple[str, ...] = tuple(requests)
         create_list = _endpoint_settings(manifest, CREATE_LIST)
         self.list_id_path: str | None = (
             create_list.get("list_id_path") if self.integration_type == "list" else None
         )
         self.delivery: dict[str, Any] = copy.deepcopy(manifest.get("delivery", {}))
         self.slugify_cohort_name: bool = manifest.get("slugify_cohort_name") is True
-        self._endpoints = endpoints
-        self._fields = fields
+        self._requests = requests
+        self._policies = policies
+        self._policy_by_variable = {policy.variable: policy for policy in policies}
         self._auth = auth
+        auth_variables = {use.variable for use in collect_auth_references(manifest)}
         # Auth values are secrets whether or not the partner ticked "secret".
         self._secret_variables = tuple(
-            field.variable
-            for field in fields
-            if not field.is_mapping and (field.secret or field.variable in auth.variables())
+            policy.variable
+            for policy in policies
+            if not policy.is_mapping and (policy.secret or policy.variable in auth_variables)
         )
+        self._auths = [auth] + [
+            request.auth for request in requests.values() if request.auth is not None
+        ]
+
+    # -- what the integration has --------------------------------------------------------
+
+    def request(self, name: str) -> RequestTemplate:
+        """The compiled request `name` (see `request_name`); ValueError if there is none."""
+        try:
+            return self._requests[name]
+        except KeyError:
+            if "." not in name:
+                known = ", ".join(self.endpoint_names) or "none"
+                raise ValueError(f"no endpoint {name!r} (this integration has {known})") from None
+            known = ", ".join(self.request_names) or "none"
+            raise ValueError(f"no request {name!r} (this integration has {known})") from None
+
+    def lookup_of(self, endpoint: str) -> RequestTemplate | None:
+        """The lookup `endpoint` sends before its own request, if any (version 2)."""
+        return self._requests.get(request_name(endpoint, LOOKUP))
+
+    def create_of(self, endpoint: str) -> RequestTemplate | None:
+        """The request that creates users the lookup of `endpoint` did not find, if any."""
+        return self._requests.get(request_name(endpoint, CREATE))
+
+    def find_of_list(self) -> RequestTemplate | None:
+        """create_list's find request, if any (version 2)."""
+        return self._requests.get(request_name(CREATE_LIST, FIND))
+
+    def is_per_user(self, name: str) -> bool:
+        """Whether request `name` is sent once per user."""
+        return self.request(name).per_user
 
     def batch_size(self, endpoint: str) -> int:
-        """The most users one request of `endpoint` may carry."""
-        self._endpoint(endpoint)
-        if endpoint not in BATCH_ENDPOINTS:
+        """The most users one request (or one planned batch) of `endpoint` may carry."""
+        request = self.request(endpoint)
+        if endpoint_of(endpoint) not in BATCH_ENDPOINTS or request.role == FIND:
             raise ValueError(f"{endpoint} does not send batches of users")
-        size: int = _endpoint_settings(self.manifest, endpoint)["batch_size"]
-        return size
+        return request.batch_size
 
-    def error_classifications(self, endpoint: str) -> list[dict[str, Any]]:
-        """The partner's classifications of error responses of `endpoint` (a copy)."""
-        self._endpoint(endpoint)
-        return copy.deepcopy(_endpoint_settings(self.manifest, endpoint).get("errors", []))
+    def error_classifications(self, name: str) -> list[dict[str, Any]]:
+        """The partner's classifications of error responses of request `name` (a copy)."""
+        return [dict(error) for error in copy.deepcopy(self.request(name).errors)]
 
     def secret_values(self, context: RenderContext) -> tuple[str, ...]:
         """Every secret in clear, for masking: secret fields, auth values and the values
         derived from them (the Basic `user:password` and its base64, the auth header)."""
         values = self._field_values(context)
-        secrets = [value_as_text(values[name]) for name in self._secret_variables]
-        auth = self._auth
-        if auth.method == "basic":
-            credential = self._basic_credential(values)
-            secrets += [credential, base64.b64encode(credential.encode()).decode()]
-        elif auth.method == "api_key_header" and auth.value_template is not None:
-            # If the header cannot be rendered it is never sent; its parts are masked above.
-            with contextlib.suppress(RenderError):
-                secrets.append(auth.value_template.render(values))
+        secrets = [
+            value_as_text(values[name])
+            for name in self._secret_variables
+            if values[name] is not OMITTED
+        ]
+        for auth in self._auths:
+            secrets += auth.secrets(values)
         return tuple(dict.fromkeys(fix_surrogates(s) for s in secrets if s))
+
+    # -- users ---------------------------------------------------------------------------
+
+    def screen_users(
+        self, name: str, users: Sequence[User], context: RenderContext
+    ) -> dict[int, SkippedUser]:
+        """The users (by position) request `name` cannot send, each with the reason: a
+        value missing under `if_missing: skip` (or with nowhere to be left out), or one
+        its placeholder's type refuses. Raises `RenderError` for a mapping choice missing
+        from `context`, which concerns every user."""
+        request = self.request(name)
+        properties = self._mapped_properties(request, context)
+        skipped: dict[int, SkippedUser] = {}
+        for index, user in enumerate(users):
+            problem = request.screen(user, properties, self._policy_by_variable)
+            if problem is not None:
+                skipped[index] = problem
+        return skipped
+
+    def lookup_keys(
+        self, endpoint: str, users: Sequence[User], context: RenderContext
+    ) -> list[str]:
+        """Each user's lookup key (what the lookup's results are matched by)."""
+        lookup = self.lookup_of(endpoint)
+        if lookup is None:
+            raise ValueError(f"{endpoint} has no lookup")
+        properties = self._mapped_properties(lookup, context)
+        values = self._field_values(context)
+        return [
+            lookup.render_key(user, values, properties, self._policy_by_variable) for user in users
+        ]
+
+    def list_name_to_match(self, context: RenderContext) -> str | None:
+        """The list name create_list's find request looks for, if it searches results."""
+        find = self.find_of_list()
+        if find is None or find.finding is None or find.finding.match is None:
+            return None
+        values = self._field_values(context)
+        values.update(self._platform_values(find, context, None, None))
+        try:
+            return find.finding.match.render(values)
+        except RenderError as error:
+            raise error.at(f"{find.path}.match") from None
+
+    # -- building requests ---------------------------------------------------------------
 
     def build_request(
         self,
@@ -162,93 +231,98 @@ class CompiledIntegration:
         users: Sequence[User] = (),
         in_cohort: bool | None = None,
         batch_id: str | None = None,
+        partner_ids: Sequence[str | None] | None = None,
     ) -> PreparedRequest:
-        """Render one request of `endpoint` for a batch of `users`.
+        """Render one request: `endpoint` names an endpoint or one of its requests
+        (`add_users.lookup`, see `request_name`), for a batch of `users` (exactly one
+        for a request sent per user).
 
         `in_cohort` is fixed for add_users (true) and remove_users (false) and must be
-        given for update_users when its item template uses `$in_cohort`. Raises
-        `RenderError` (with the manifest path of the failing template) when a value
-        cannot be rendered: a header value with CR/LF, a host value that is not a host
-        name, a missing list id, and so on.
+        given for update_users when its templates use `$in_cohort`. `partner_ids` holds
+        each user's id from the lookup, for `$partner_id`. `batch_id` becomes
+        `$batch_id` and the Idempotency-Key. Raises `RenderError` (with the manifest
+        path of the failing template) when a value cannot be rendered: a header value
+        with CR/LF, a host value that is not a host name, a missing list id, and so on.
         """
-        compiled = self._endpoint(endpoint)
+        request = self.request(endpoint)
         values = self._field_values(context)
-        values.update(self._platform_values(compiled, context, in_cohort, batch_id))
-        base = f"endpoints.{endpoint}"
-        missing = next((name for name in sorted(compiled.variables) if name not in values), None)
+        values.update(self._platform_values(request, context, in_cohort, batch_id))
+        missing = next((name for name in sorted(request.variables) if name not in values), None)
         if missing is not None:
-            raise RenderError(_missing_value_message(missing, endpoint), base)
-        self._check_required_fields(compiled, values)
-        try:
-            url = compiled.url.render(values)
-        except RenderError as error:
-            raise error.at(f"{base}.url") from None
-        body = self._render_body(compiled, context, users, values)
-        headers = self._auth_headers(values)
-        if body is not None and not compiled.partner_sets_content_type:
-            headers.append(("Content-Type", DEFAULT_CONTENT_TYPE))
-        for name, template in compiled.headers:
-            try:
-                headers.append((name, template.render(values)))
-            except RenderError as error:
-                raise error.at(f"{base}.headers.{name}") from None
+            raise RenderError(_missing_value_message(missing, request.name), request.path)
+        self._check_required_fields(request, values)
+        properties = self._mapped_properties(request, context)
+        if partner_ids is not None:
+            if len(partner_ids) != len(users):
+                raise ValueError("give one partner id per user")
+            users = [
+                {**user, PARTNER_ID_PROPERTY: partner_id}
+                for user, partner_id in zip(users, partner_ids, strict=True)
+            ]
+        auth = request.auth or self._inherited_auth(request)
+        url, headers, body = request.render(
+            values, users, properties, self._policy_by_variable, auth.headers
+        )
+        batch = endpoint_of(request.name) in BATCH_ENDPOINTS and request.role != FIND
         return PreparedRequest(
-            endpoint=endpoint,
-            method=compiled.method,
+            endpoint=request.name,
+            method=request.method,
             url=url,
             headers=tuple(headers),
             body=body,
             batch_id=batch_id,
-            item_count=len(users) if endpoint in BATCH_ENDPOINTS else 0,
+            item_count=len(users) if batch else 0,
             secrets=self.secret_values(context),
         )
 
-    # -- internals
+    # -- internals -----------------------------------------------------------------------
 
-    def _endpoint(self, endpoint: str) -> _CompiledEndpoint:
-        try:
-            return self._endpoints[endpoint]
-        except KeyError:
-            known = ", ".join(self.endpoint_names) or "none"
-            raise ValueError(f"no endpoint {endpoint!r} (this integration has {known})") from None
+    def _inherited_auth(self, request: RequestTemplate) -> Auth:
+        """A lookup, create or find request without its own auth uses its endpoint's."""
+        if request.role in (LOOKUP, FIND):
+            owner = self._requests.get(request.endpoint)
+            if owner is not None and owner.auth is not None:
+                return owner.auth
+        if request.role == CREATE:
+            for name in (request_name(request.endpoint, LOOKUP), request.endpoint):
+                owner = self._requests.get(name)
+                if owner is not None and owner.auth is not None:
+                    return owner.auth
+        return self._auth
 
     def _field_values(self, context: RenderContext) -> dict[str, Any]:
         """Connect-modal values by variable; an unset field falls back to its default,
-        then to empty text."""
+        then to empty text (or, under `if_missing`, to null or nothing)."""
         values: dict[str, Any] = {}
-        for field in self._fields:
-            if field.is_mapping:
+        for policy in self._policies:
+            if policy.is_mapping:
                 continue
-            value = context.values.get(field.variable)
-            if value is None:
-                value = field.default if field.default is not None else ""
-            values[field.variable] = value
+            values[policy.variable] = policy.connect_value(context.values.get(policy.variable))
         return values
 
-    def _check_required_fields(
-        self, compiled: _CompiledEndpoint, values: Mapping[str, Any]
-    ) -> None:
+    def _check_required_fields(self, request: RequestTemplate, values: Mapping[str, Any]) -> None:
         """A required field left empty would silently send an empty value: refuse it."""
-        used = compiled.variables | self._auth.variables()
-        for field in self._fields:
+        auth = request.auth or self._inherited_auth(request)
+        used = request.variables | auth.variables()
+        for policy in self._policies:
             if (
-                field.required
-                and not field.is_mapping
-                and field.variable in used
-                and values.get(field.variable) == ""
+                policy.required
+                and not policy.is_mapping
+                and policy.variable in used
+                and values.get(policy.variable) in ("", None, OMITTED)
             ):
                 raise RenderError(
-                    f"${field.variable} is a required field but has no value", field.path
+                    f"${policy.variable} is a required field but has no value", policy.path
                 )
 
     def _platform_values(
         self,
-        compiled: _CompiledEndpoint,
+        request: RequestTemplate,
         context: RenderContext,
         in_cohort: bool | None,
         batch_id: str | None,
     ) -> dict[str, Any]:
-        name = compiled.name
+        name = request.endpoint
         cohort_name = context.cohort_name
         values: dict[str, Any] = {
             "cohort_id": context.cohort_id,
@@ -270,77 +344,33 @@ class CompiledIntegration:
                 values["in_cohort"] = bool(chosen)
         return values
 
-    def _render_body(
-        self,
-        compiled: _CompiledEndpoint,
-        context: RenderContext,
-        users: Sequence[User],
-        values: dict[str, Any],
-    ) -> bytes | None:
-        base = f"endpoints.{compiled.name}"
-        if compiled.item_template is not None:
-            properties = self._mapped_properties(compiled, context)
-            try:
-                values["items"] = compiled.item_template.render_items(users, values, properties)
-            except RenderError as error:
-                raise error.at(f"{base}.item_template") from None
-        if compiled.payload is None:
-            return None
-        try:
-            return compiled.payload.render_bytes(values)
-        except RenderError as error:
-            raise error.at(f"{base}.payload") from None
-
     def _mapped_properties(
-        self, compiled: _CompiledEndpoint, context: RenderContext
+        self, request: RequestTemplate, context: RenderContext
     ) -> dict[str, str | None]:
-        assert compiled.item_template is not None
         properties: dict[str, str | None] = {}
-        required = {field.variable for field in self._fields if field.is_mapping and field.required}
-        for variable in compiled.item_template.user_names:
+        for variable in request.user_variables:
+            if variable == PARTNER_ID:
+                properties[variable] = PARTNER_ID_PROPERTY
+                continue
             prop = context.mapping.get(variable)
-            if not prop and variable in required:
+            policy = self._policy_by_variable.get(variable)
+            if not prop and policy is not None and policy.required:
+                where = "item_template" if request.item_template is not None else "url"
                 raise RenderError(
                     f"no user property is chosen for the mapping field ${variable}",
-                    f"endpoints.{compiled.name}.item_template",
+                    f"{request.path}.{where}",
                 )
             properties[variable] = prop or None
         return properties
 
-    def _basic_credential(self, values: Mapping[str, Any]) -> str:
-        auth = self._auth
-        username = value_as_text(values.get(auth.username_variable or "", ""))
-        password = (
-            value_as_text(values.get(auth.password_variable, "")) if auth.password_variable else ""
-        )
-        return fix_surrogates(f"{username}:{password}")
 
-    def _auth_headers(self, values: Mapping[str, Any]) -> list[tuple[str, str]]:
-        auth = self._auth
-        if auth.method == "basic":
-            credential = base64.b64encode(self._basic_credential(values).encode()).decode()
-            return [("Authorization", f"Basic {credential}")]
-        if auth.method == "bearer":
-            token = fix_surrogates(value_as_text(values.get(auth.token_variable or "", "")))
-            problem = check_header_value_text(token)
-            if problem:
-                raise RenderError(f"the bearer token {problem}", "auth.token_variable")
-            return [("Authorization", f"Bearer {token}")]
-        if auth.method == "api_key_header" and auth.value_template and auth.header_name:
-            try:
-                return [(auth.header_name, auth.value_template.render(values))]
-            except RenderError as error:
-                raise error.at("auth.value_template") from None
-        return []
-
-
-def _missing_value_message(variable: str, endpoint: str) -> str:
+def _missing_value_message(variable: str, name: str) -> str:
     if variable == "list_id":
         return "$list_id has no value yet: create_list has not returned a list id"
     if variable == "batch_id":
-        return f"{endpoint} needs a batch id for $batch_id"
+        return f"{name} needs a batch id for $batch_id"
     if variable == "in_cohort":
-        return f"{endpoint} needs in_cohort (true or false) for $in_cohort"
+        return f"{name} needs in_cohort (true or false) for $in_cohort"
     return f"${variable} has no value"
 
 
@@ -350,89 +380,139 @@ def _endpoint_settings(manifest: Mapping[str, Any], name: str) -> dict[str, Any]
     return settings if isinstance(settings, dict) else {}
 
 
-def _compile_fields(manifest: dict[str, Any]) -> tuple[_Field, ...]:
-    fields: dict[str, _Field] = {}
+def _compile_policies(manifest: dict[str, Any]) -> tuple[FieldPolicy, ...]:
+    policies: dict[str, FieldPolicy] = {}
     for declaration in collect_declarations(manifest):
-        if declaration.variable in fields:
+        if declaration.variable in policies:
             continue  # a duplicate is a reported error; the first declaration wins
         section_name, index = declaration.path.split(".")
         raw = manifest[section_name][int(index)]
-        fields[declaration.variable] = _Field(
+        policies[declaration.variable] = FieldPolicy(
             variable=declaration.variable,
             path=declaration.path,
-            default=raw.get("default"),
-            secret=declaration.secret,
-            required=raw.get("required") is True,
             is_mapping=declaration.source == "mapping_field",
+            action=raw.get("if_missing"),
+            default=raw.get("default"),
+            required=raw.get("required") is True,
+            secret=declaration.secret,
         )
-    return tuple(fields.values())
+    return tuple(policies.values())
 
 
-def _compile_auth(manifest: dict[str, Any]) -> _Auth:
-    auth = manifest.get("auth")
-    method = auth.get("method") if isinstance(auth, dict) else None
-    if not isinstance(auth, dict) or method in (None, "none"):
-        return _Auth("none")
-    if method == "basic":
-        return _Auth(
-            method,
-            username_variable=auth.get("username_variable"),
-            password_variable=auth.get("password_variable"),
-        )
-    if method == "bearer":
-        return _Auth(method, token_variable=auth.get("token_variable"))
-    if method == "api_key_header":
-        return _Auth(
-            method,
-            header_name=auth.get("header_name"),
-            value_template=HeaderTemplate(auth.get("value_template", "")),
-        )
-    raise ValueError(f"unknown auth method {method!r}")
-
-
-def _compile_endpoint(
-    name: str, settings: dict[str, Any], mapping_variables: frozenset[str]
-) -> _CompiledEndpoint:
+def _compile_request(
+    endpoint: str,
+    role: str,
+    path: str,
+    settings: dict[str, Any],
+    policies: Mapping[str, FieldPolicy],
+) -> RequestTemplate:
+    mapping_variables = {name for name, policy in policies.items() if policy.is_mapping}
+    per_user_names = frozenset(mapping_variables | {PARTNER_ID})
+    batch_endpoint = endpoint in BATCH_ENDPOINTS and role != FIND
+    mode = settings.get("mode", BATCH) if batch_endpoint else BATCH
+    missing = {
+        name: policy.resolve
+        for name, policy in policies.items()
+        if policy.is_mapping and policy.action
+    }
+    omittable = {name for name, policy in policies.items() if policy.action == "omit"}
     url = UrlTemplate(settings["url"])
     headers = tuple(
         (header, HeaderTemplate(value)) for header, value in settings.get("headers", {}).items()
     )
     payload_text = settings.get("payload", "")
-    payload = JsonTemplate(parse_json_template(payload_text)) if payload_text.strip() else None
-    item_template = None
-    if name in BATCH_ENDPOINTS:
-        item_template = JsonTemplate(
-            parse_json_template(settings["item_template"]), per_user=mapping_variables
+    payload = None
+    if payload_text.strip():
+        payload = JsonTemplate(
+            parse_json_template(payload_text),
+            per_user=per_user_names if mode != BATCH else (),
+            missing=missing,
+            omittable=omittable,
         )
-    variables = {p.name for p in url.placeholders}
-    for _, template in headers:
-        variables |= {p.name for p in template.placeholders}
-    for json_template in (payload, item_template):
-        if json_template is not None:
-            variables |= set(json_template.batch_names)
-    # `items` is produced by the item template, not given by the caller.
-    variables.discard("items")
-    return _CompiledEndpoint(
-        name=name,
+    item_template = None
+    item_text = settings.get("item_template", "") if batch_endpoint else ""
+    if item_text.strip():
+        item_template = JsonTemplate(
+            parse_json_template(item_text),
+            per_user=per_user_names,
+            missing=missing,
+            omittable=omittable,
+        )
+    key = TextTemplate(settings["key"]) if role == LOOKUP else None
+    reading = None
+    if role in (LOOKUP, CREATE):
+        reading = ResultsReading(
+            results_path=settings.get("results_path"),
+            result_key_path=settings.get("result_key_path"),
+            partner_id_path=settings.get("partner_id_path") or DEFAULT_PARTNER_ID_PATH,
+            ignore_case=settings.get("ignore_case") is True,
+        )
+    finding = None
+    if role == FIND:
+        match = settings.get("match")
+        finding = ListFinding(
+            list_id_path=settings.get("list_id_path") or DEFAULT_PARTNER_ID_PATH,
+            results_path=settings.get("results_path"),
+            match_path=settings.get("match_path"),
+            match=TextTemplate(match) if isinstance(match, str) else None,
+            ignore_case=settings.get("ignore_case") is True,
+        )
+    elif role == MAIN and endpoint == CREATE_LIST:
+        finding = ListFinding(list_id_path=settings.get("list_id_path") or DEFAULT_LIST_ID_PATH)
+    auth = Auth.from_settings(settings["auth"], f"{path}.auth") if "auth" in settings else None
+    request = RequestTemplate(
+        name=request_name(endpoint, role),
+        endpoint=endpoint,
+        role=role,
+        path=path,
         method=settings["method"],
+        mode=mode,
         url=url,
         headers=headers,
         payload=payload,
         item_template=item_template,
-        partner_sets_content_type=any(h.lower() == "content-type" for h, _ in headers),
-        variables=frozenset(variables),
+        auth=auth,
+        batch_size=settings.get("batch_size", DEFAULT_BATCH_SIZE),
+        errors=tuple(settings.get("errors", [])),
+        key=key,
+        reading=reading,
+        not_found=settings.get("not_found") if role == LOOKUP else None,
+        finding=finding,
     )
+    return request.finish(per_user_names)
+
+
+def _endpoint_requests(
+    name: str, settings: dict[str, Any], policies: Mapping[str, FieldPolicy]
+) -> dict[str, RequestTemplate]:
+    base = f"endpoints.{name}"
+    requests = {name: _compile_request(name, MAIN, base, settings, policies)}
+    lookup = settings.get("lookup")
+    if name in BATCH_ENDPOINTS and isinstance(lookup, dict):
+        requests[request_name(name, LOOKUP)] = _compile_request(
+            name, LOOKUP, f"{base}.lookup", lookup, policies
+        )
+        create = lookup.get("create")
+        if lookup.get("not_found") == "create" and isinstance(create, dict):
+            requests[request_name(name, CREATE)] = _compile_request(
+                name, CREATE, f"{base}.lookup.create", create, policies
+            )
+    find = settings.get("find")
+    if name == CREATE_LIST and isinstance(find, dict):
+        requests[request_name(name, FIND)] = _compile_request(
+            name, FIND, f"{base}.find", find, policies
+        )
+    return requests
 
 
 def _build(manifest: dict[str, Any], endpoint_names: Sequence[str]) -> CompiledIntegration:
-    fields = _compile_fields(manifest)
-    auth = _compile_auth(manifest)
-    mapping_variables = frozenset(field.variable for field in fields if field.is_mapping)
-    endpoints = {
-        name: _compile_endpoint(name, _endpoint_settings(manifest, name), mapping_variables)
-        for name in endpoint_names
-    }
-    return CompiledIntegration(manifest, endpoints, fields, auth)
+    policies = _compile_policies(manifest)
+    by_variable = {policy.variable: policy for policy in policies}
+    auth = Auth.from_settings(manifest.get("auth"))
+    requests: dict[str, RequestTemplate] = {}
+    for name in endpoint_names:
+        requests.update(_endpoint_requests(name, _endpoint_settings(manifest, name), by_variable))
+    return CompiledIntegration(manifest, requests, policies, auth)
 
 
 def compile_manifest(doc: dict[str, Any]) -> CompiledIntegration:
@@ -459,18 +539,20 @@ def compile_manifest_partially(
     """
     if not isinstance(doc, dict):
         empty: dict[str, Any] = {"endpoints": {}}
-        return CompiledIntegration(empty, {}, (), _Auth("none")), {}
+        return CompiledIntegration(empty, {}, (), Auth("none")), {}
     manifest = normalize_manifest(doc)
     errors = [d for d in check_manifest(manifest) if d.is_error]
     endpoints = manifest.get("endpoints")
     present = [n for n in ENDPOINT_ORDER if isinstance(endpoints, dict) and n in endpoints]
     auth_errors = [d for d in errors if d.path == "auth" or d.path.startswith("auth.")]
+    global_errors = [d for d in errors if d.path.startswith(("mapping_fields.", "custom_fields."))]
+    global_errors = [d for d in global_errors if d.path.endswith((".if_missing", ".default"))]
     blocked: dict[str, list[Diagnostic]] = {}
     for name in present:
         prefix = f"endpoints.{name}"
         own = [d for d in errors if d.path == prefix or d.path.startswith(prefix + ".")]
-        if own or auth_errors:
-            blocked[name] = auth_errors + own
+        if own or auth_errors or global_errors:
+            blocked[name] = auth_errors + global_errors + own
     compilable = [name for name in present if name not in blocked]
     try:
         return _build(manifest, compilable), blocked
@@ -480,4 +562,4 @@ def compile_manifest_partially(
         diagnostic = Diagnostic("error", CANNOT_COMPILE, str(problem), "")
         for name in compilable:
             blocked[name] = [diagnostic]
-        return CompiledIntegration(manifest, {}, (), _Auth("none")), blocked
+        return CompiledIntegration(manifest, {}, (), Auth("none")), blocked

@@ -40,6 +40,12 @@ VARIABLE_NOT_AVAILABLE = "variable_not_available"
 UNUSED_VARIABLE = "unused_variable"
 ITEM_WITHOUT_USER_DATA = "item_without_user_data"
 NUL_CHARACTER = "nul_character"
+# Version 2: a construct in a version-1 manifest, a GET with a body, a lookup whose ids
+# nothing uses.
+NEEDS_VERSION_2 = "needs_manifest_version_2"
+BODY_NOT_ALLOWED = "body_not_allowed"
+LOOKUP_UNUSED = "lookup_unused"
+INVALID_PATH = "invalid_path"
 
 # A manifest that cannot be compiled, and a template that cannot be rendered in a preview.
 CANNOT_COMPILE = "cannot_compile"

@@ -3,6 +3,12 @@
 The editor shows them while the partner types, so `preview_manifest` works on any
 manifest: endpoints that can be rendered are, the others carry their errors. Secrets are
 masked everywhere unless the caller asks to reveal them (the partner's own test values).
+
+A version-2 manifest previews every request, in the order a sync sends them: create_list's
+find request before create_list, an endpoint's lookup and create requests before the
+endpoint's own. Partner ids the lookup would find are samples (`sample-partner-id-1`); a
+request sent per user is shown for the first sample user, with a note saying so, and a
+note names the sample users a request would skip (a missing or unusable value).
 """
 
 from __future__ import annotations
@@ -14,11 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncengine.core.compiler import compile_manifest_partially
+from syncengine.core.compiler import CompiledIntegration, compile_manifest_partially, endpoint_of
 from syncengine.core.diagnostic_codes import RENDER_ERROR
 from syncengine.core.manifest.normalize import normalize_manifest
-from syncengine.core.manifest.schema import ADD_USERS, BATCH_ENDPOINTS, ENDPOINT_ORDER, REMOVE_USERS
-from syncengine.core.manifest.variables import auth_variable_references, collect_declarations
+from syncengine.core.manifest.schema import (
+    ADD_USERS,
+    BATCH_ENDPOINTS,
+    CREATE,
+    ENDPOINT_ORDER,
+    FIND,
+    LOOKUP,
+    MAIN,
+    REMOVE_USERS,
+)
+from syncengine.core.manifest.variables import collect_auth_references, collect_declarations
 from syncengine.core.masking import MASK, mask_headers, mask_text
 from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
@@ -30,6 +45,9 @@ SAMPLE_COHORT_ID = "5g3k2rq"
 SAMPLE_COHORT_NAME = "Saturday's power users & café"
 SAMPLE_LIST_ID = "sample-list-id-123"
 SAMPLE_BATCH_ID = "preview-batch-0001"
+SAMPLE_PARTNER_ID = "sample-partner-id-{}"
+# The order a sync sends an endpoint's requests in.
+ROLE_ORDER = (FIND, LOOKUP, CREATE, MAIN)
 SAMPLE_MAPPED_PROPERTY = "user_id"
 SAMPLE_SECRET_HASH_LENGTH = 12
 CURL_CONTINUATION = " \\\n  "
@@ -46,6 +64,7 @@ class EndpointPreview:
     body: str | None = None
     curl: str | None = None
     errors: tuple[Diagnostic, ...] = ()
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -61,6 +80,7 @@ class EndpointPreview:
             "body": self.body,
             "curl": self.curl,
             "errors": [error.as_dict() for error in self.errors],
+            "note": self.note,
         }
 
 
@@ -102,7 +122,7 @@ def _sample_secret(variable: str) -> str:
 
 def _secret_variables(manifest: Mapping[str, Any]) -> set[str]:
     secret = {d.variable for d in collect_declarations(manifest) if d.secret}
-    return secret | {use.variable for use in auth_variable_references(manifest.get("auth"))}
+    return secret | {use.variable for use in collect_auth_references(manifest)}
 
 
 def sample_values(doc: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -209,7 +229,7 @@ def curl_command(request: PreparedRequest, *, reveal: bool = False) -> str:
     return CURL_CONTINUATION.join(arguments)
 
 
-def _render_preview(request: PreparedRequest, *, reveal: bool) -> EndpointPreview:
+def _render_preview(request: PreparedRequest, *, reveal: bool, note: str = "") -> EndpointPreview:
     headers = list(request.headers)
     url = request.url
     body = pretty_body(request.body)
@@ -224,6 +244,7 @@ def _render_preview(request: PreparedRequest, *, reveal: bool) -> EndpointPrevie
         headers=tuple(headers),
         body=body,
         curl=curl_command(request, reveal=reveal),
+        note=note,
     )
 
 
@@ -248,24 +269,12 @@ def preview_manifest(
     context = sample_context(manifest, values=values, mapping=mapping)
     preview_users = tuple(users) if users is not None else tuple(generate_users(PREVIEW_USER_COUNT))
     previews: list[EndpointPreview] = []
-    endpoint_names = list(integration.endpoint_names) + list(blocked)
-    for name in sorted(endpoint_names, key=_endpoint_rank):
+    request_names = list(integration.request_names) + list(blocked)
+    for name in sorted(request_names, key=_request_rank):
         if name in blocked:
             previews.append(EndpointPreview(endpoint=name, errors=tuple(blocked[name])))
             continue
-        try:
-            request = integration.build_request(
-                name,
-                context=context,
-                users=preview_users if name in BATCH_ENDPOINTS else (),
-                in_cohort=None if name in {ADD_USERS, REMOVE_USERS} else True,
-                batch_id=SAMPLE_BATCH_ID if name in BATCH_ENDPOINTS else None,
-            )
-        except RenderError as error:
-            diagnostic = Diagnostic("error", RENDER_ERROR, error.message, error.path)
-            previews.append(EndpointPreview(endpoint=name, errors=(diagnostic,)))
-            continue
-        previews.append(_render_preview(request, reveal=reveal))
+        previews.append(_preview_request(integration, name, context, preview_users, reveal))
     secret_variables = _secret_variables(manifest)
     shown_values = {
         name: MASK if name in secret_variables and not reveal else value
@@ -279,5 +288,59 @@ def preview_manifest(
     )
 
 
-def _endpoint_rank(name: str) -> int:
-    return ENDPOINT_ORDER.index(name) if name in ENDPOINT_ORDER else len(ENDPOINT_ORDER)
+def _preview_request(
+    integration: CompiledIntegration,
+    name: str,
+    context: RenderContext,
+    users: Sequence[User],
+    reveal: bool,
+) -> EndpointPreview:
+    endpoint = endpoint_of(name)
+    request = integration.request(name)
+    notes: list[str] = []
+    sent: Sequence[User] = ()
+    if endpoint in BATCH_ENDPOINTS and request.role != FIND:
+        try:
+            skipped = integration.screen_users(name, users, context)
+        except RenderError as error:
+            diagnostic = Diagnostic("error", RENDER_ERROR, error.message, error.path)
+            return EndpointPreview(endpoint=name, errors=(diagnostic,))
+        sent = [user for index, user in enumerate(users) if index not in skipped]
+        if skipped:
+            reasons = "; ".join(
+                f"{users[index].get('user_id', index)}: {problem.message}"
+                for index, problem in skipped.items()
+            )
+            notes.append(
+                f"{len(skipped)} of {len(users)} sample users would be skipped ({reasons})."
+            )
+        if request.per_user:
+            notes.append("Sent once per user; this is the request for the first sample user.")
+            sent = sent[:1]
+    partner_ids = None
+    if request.role == MAIN and integration.lookup_of(endpoint) is not None:
+        partner_ids = [SAMPLE_PARTNER_ID.format(index + 1) for index in range(len(sent))]
+        notes.append("Partner ids are samples of what the lookup would find.")
+    try:
+        prepared = integration.build_request(
+            name,
+            context=context,
+            users=sent,
+            in_cohort=None if endpoint in {ADD_USERS, REMOVE_USERS} else True,
+            batch_id=SAMPLE_BATCH_ID if endpoint in BATCH_ENDPOINTS else None,
+            partner_ids=partner_ids,
+        )
+    except RenderError as error:
+        diagnostic = Diagnostic("error", RENDER_ERROR, error.message, error.path)
+        return EndpointPreview(endpoint=name, errors=(diagnostic,))
+    except ValueError as error:
+        diagnostic = Diagnostic("error", RENDER_ERROR, str(error), f"endpoints.{endpoint}")
+        return EndpointPreview(endpoint=name, errors=(diagnostic,))
+    return _render_preview(prepared, reveal=reveal, note=" ".join(notes))
+
+
+def _request_rank(name: str) -> tuple[int, int]:
+    endpoint, _, role = name.partition(".")
+    rank = ENDPOINT_ORDER.index(endpoint) if endpoint in ENDPOINT_ORDER else len(ENDPOINT_ORDER)
+    role = role or MAIN
+    return rank, ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)

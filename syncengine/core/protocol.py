@@ -16,9 +16,14 @@ batches of at most `batch_size` users go out, up to `delivery.max_concurrency` (
 at a time, no faster than `delivery.requests_per_second`. Property-based: update_users
 with `$in_cohort` true for entering users, then false for leaving ones.
 
+Each batch is delivered by `delivery.deliver_batch` (the same function production syncs
+call for their planned batches): its lookup, create and per-user requests included.
+
 `on_batch_delivered(endpoint, user_keys)` is called only after a 2xx (or an error the
-endpoint classifies `ignore`), so delivered state moves forward only with successful
-batches. The first batch that fails for good (a permanent error, or a retryable one out
+endpoint classifies `ignore`), with the keys the partner acknowledged, so delivered state
+moves forward only with successful requests. `on_users_skipped(endpoint, skipped)` reports
+users a batch did not send, with the reason (a missing value, a lookup that did not find
+them). The first batch that fails for good (a permanent error, or a retryable one out
 of attempts) stops the run: no new batch starts, batches waiting to retry are abandoned,
 and the error comes back in the result with its diagnosis. Its users, like those of
 every batch not delivered, stay in the next difference.
@@ -29,7 +34,6 @@ threads: the caller can write to its database without sharing connections across
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
@@ -38,29 +42,47 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from syncengine.core import jsonpath
 from syncengine.core.compiler import CompiledIntegration
-from syncengine.core.diagnosis import diagnose
+from syncengine.core.delivery import (
+    BATCH_ID_HEX_CHARS,
+    BatchOutcome,
+    batch_id_for,
+    deliver_batch,
+    ensure_list,
+    render_failure,
+)
 from syncengine.core.errors import AttemptRecord, Diagnosis, PartnerError, PartnerResponse
 from syncengine.core.http import OutboundClient
 from syncengine.core.manifest.schema import (
     ADD_USERS,
     CREATE_LIST,
-    DEFAULT_LIST_ID_PATH,
     MAX_CONCURRENCY,
     REMOVE_USERS,
     UPDATE_USERS,
 )
-from syncengine.core.retry import Delivery, RetryPolicy, send_with_retries
-from syncengine.core.types import RenderContext, User
+from syncengine.core.responses import read_list_id
+from syncengine.core.retry import RetryPolicy
+from syncengine.core.types import RenderContext, SkippedUser, User
+
+__all__ = [
+    "BATCH_ID_HEX_CHARS",
+    "Batch",
+    "BatchFailure",
+    "SyncResult",
+    "batch_id_for",
+    "batches",
+    "diff_members",
+    "plan_batches",
+    "read_list_id",
+    "run_sync",
+    "users_by_key",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = MAX_CONCURRENCY
-BATCH_ID_HEX_CHARS = 24  # 96 bits: unique per scope for any realistic number of batches
 # How long the calling thread waits for worker events before checking on the workers.
 EVENT_POLL_SECONDS = 0.05
-RESPONSE_EXCERPT_CHARS = 300
 
 Step = Literal["create_list", "add_users", "remove_users", "update_users"]
 STEPS: tuple[str, ...] = (CREATE_LIST, ADD_USERS, REMOVE_USERS, UPDATE_USERS)
@@ -83,22 +105,6 @@ def batches[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         raise ValueError("a batch size must be at least 1")
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def batch_id_for(scope: str, endpoint: str, keys: Iterable[str], *, direction: str = "") -> str:
-    """A short, stable id for a batch: the same on every retry of the same batch.
-
-    `scope` should identify the sync run (e.g. "connection:cohort:run"), not only the
-    cohort: a later sync that re-adds the same users after they left must not reuse an
-    id that the partner may still remember, or it would replay the old answer instead of
-    adding them again. A crashed run resumed under the same scope reuses its ids, which
-    is what lets partners drop the duplicates.
-    """
-    # Separators that cannot be confused: unit separator between the header parts,
-    # record separator after each key (so ["ab"] and ["a", "b"] differ).
-    header = "\x1f".join((scope, endpoint, direction)) + "\x1f"
-    text = header + "\x1e".join(keys) + "\x1e"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:BATCH_ID_HEX_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,45 +144,6 @@ def plan_batches(
     return planned
 
 
-def read_list_id(response: PartnerResponse, path: str) -> str:
-    """The list id at `path` in create_list's JSON response.
-
-    Raises `PartnerError` kind `non_json` when the body is not JSON, and `list_id_missing`
-    (saying where it looked and what the response had) when nothing usable is there.
-    """
-    document = response.json()
-    try:
-        value = jsonpath.lookup(document, path)
-    except jsonpath.PathNotFound as missing:
-        raise _list_id_missing(
-            response, path, f"{missing.reason} at {missing.where or 'the top level'}"
-        ) from None
-    except jsonpath.PathSyntaxError as bad:
-        raise _list_id_missing(response, path, f"the path is not valid: {bad}") from None
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-        raise _list_id_missing(
-            response, path, f"the value there is {shown}, not a text or number id"
-        )
-    return str(value)
-
-
-def _list_id_missing(response: PartnerResponse, path: str, why: str) -> PartnerError:
-    excerpt = response.text[:RESPONSE_EXCERPT_CHARS]
-    if len(response.text) > RESPONSE_EXCERPT_CHARS:
-        excerpt += "…"
-    return PartnerError(
-        "list_id_missing",
-        f"create_list answered {response.status}, but no list id was found at "
-        f"list_id_path {path!r}: {why}. The response was: {excerpt or '(empty body)'}",
-        permanent=True,
-        status=response.status,
-        response=response,
-        request=response.request,
-        info={"path": path},
-    )
-
-
 # --- results --------------------------------------------------------------------------
 
 
@@ -203,6 +170,10 @@ class SyncResult:
     failed_batches: list[BatchFailure] = field(default_factory=list)
     abandoned_batches: int = 0
     error: PartnerError | None = None
+    skipped_users: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, SkippedUser] = field(default_factory=dict)
+    partner_ids: dict[str, str] = field(default_factory=dict)
+    created_users: int = 0
 
     @property
     def ok(self) -> bool:
@@ -257,6 +228,7 @@ def run_sync(
     on_list_id: Callable[[str], None] | None = None,
     on_attempt: Callable[[AttemptRecord], None] | None = None,
     on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None = None,
+    on_users_skipped: Callable[[str, Mapping[str, SkippedUser]], None] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> SyncResult:
     """Run one sync (or one `step` of it, for "Test endpoint") and report as it goes.
@@ -321,6 +293,7 @@ def run_sync(
             settings=delivery_settings,
             on_attempt=on_attempt,
             on_batch_delivered=on_batch_delivered,
+            on_users_skipped=on_users_skipped,
             sleep=sleep,
             result=result,
         )
@@ -338,54 +311,27 @@ def _create_list(
     sleep: Callable[[float], None] | None,
     result: SyncResult,
 ) -> str | None:
-    """Create the list; its id, or None with `result.error` set."""
-    classifications = integration.error_classifications(CREATE_LIST)
-    try:
-        request = integration.build_request(
-            CREATE_LIST, context=context, batch_id=batch_id_for(scope, CREATE_LIST, ())
-        )
-    except Exception as problem:
-        result.error = _render_failure(problem, CREATE_LIST)
-        return None
-    try:
-        delivery = send_with_retries(
-            client,
-            request,
-            policy,
-            classifications=classifications,
-            sleep=sleep or time.sleep,
-            on_attempt=on_attempt,
-            signing_secret=signing_secret,
-        )
-    except PartnerError as error:
-        result.error = error
-        return None
-    result.create_list_response = delivery.response
-    path = integration.list_id_path or DEFAULT_LIST_ID_PATH
-    try:
-        list_id = read_list_id(delivery.response, path)
-    except PartnerError as error:
-        error.diagnosis = diagnose(error, classifications)
-        result.error = error
-        return None
-    result.list_id = list_id
-    result.list_created = True
-    logger.info("created list %r for %s", list_id, scope)
-    return list_id
-
-
-def _render_failure(problem: Exception, endpoint: str) -> PartnerError:
-    """A request that cannot be rendered, as a permanent failure of the run."""
-    path = getattr(problem, "path", "") or f"endpoints.{endpoint}"
-    message = getattr(problem, "message", None) or str(problem)
-    error = PartnerError(
-        "invalid_request",
-        f"{path}: {message}",
-        permanent=True,
-        info={"path": path, "endpoint": endpoint},
+    """Find or create the list; its id, or None with `result.error` set."""
+    outcome = ensure_list(
+        integration,
+        client,
+        context=context,
+        batch_id=batch_id_for(scope, CREATE_LIST, ()),
+        policy=policy,
+        signing_secret=signing_secret,
+        on_attempt=on_attempt,
+        sleep=sleep,
     )
-    error.diagnosis = diagnose(error)
-    return error
+    result.create_list_response = outcome.response
+    if outcome.list_id is None:
+        result.error = outcome.error or render_failure(ValueError("no list id"), CREATE_LIST)
+        return None
+    result.list_id = outcome.list_id
+    result.list_created = True
+    logger.info(
+        "%s list %r for %s", "found" if outcome.found else "created", outcome.list_id, scope
+    )
+    return outcome.list_id
 
 
 def _send_batches(
@@ -399,6 +345,7 @@ def _send_batches(
     settings: Mapping[str, Any],
     on_attempt: Callable[[AttemptRecord], None] | None,
     on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None,
+    on_users_skipped: Callable[[str, Mapping[str, SkippedUser]], None] | None,
     sleep: Callable[[float], None] | None,
     result: SyncResult,
 ) -> None:
@@ -406,10 +353,6 @@ def _send_batches(
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     pending = iter(planned)
     pending_lock = threading.Lock()
-    classifications = {
-        endpoint: integration.error_classifications(endpoint)
-        for endpoint in {batch.endpoint for batch in planned}
-    }
 
     def wait(seconds: float) -> None:
         # A retry wait ends early when the run stops, and the batch is abandoned.
@@ -423,6 +366,9 @@ def _send_batches(
     rate = settings.get("requests_per_second")
     limiter = _RateLimiter(float(rate), wait) if rate else None
     concurrency = int(settings.get("max_concurrency") or DEFAULT_CONCURRENCY)
+    if any(integration.is_per_user(batch.endpoint) for batch in planned):
+        # A per-user batch sends its requests in parallel itself, up to the same limit.
+        concurrency = 1
     workers = max(1, min(concurrency, MAX_CONCURRENCY, len(planned)))
 
     def work() -> None:
@@ -441,34 +387,28 @@ def _send_batches(
                 return
             events.put(("outcome", (batch, outcome)))
 
-    def _deliver(batch: Batch) -> Delivery | PartnerError | None:
+    def _deliver(batch: Batch) -> BatchOutcome | None:
         try:
-            request = integration.build_request(
-                batch.endpoint,
-                context=context,
-                users=batch.users,
-                in_cohort=batch.in_cohort,
-                batch_id=batch.batch_id,
-            )
-        except Exception as problem:
-            stop.set()
-            return _render_failure(problem, batch.endpoint)
-        try:
-            return send_with_retries(
+            outcome = deliver_batch(
+                integration,
                 client,
-                request,
-                policy,
-                classifications=classifications[batch.endpoint],
-                sleep=wait,
-                on_attempt=lambda record: events.put(("attempt", record)),
+                endpoint=batch.endpoint,
+                users=batch.users,
+                keys=batch.keys,
+                context=context,
+                batch_id=batch.batch_id,
+                in_cohort=batch.in_cohort,
+                policy=policy,
                 signing_secret=signing_secret,
                 throttle=limiter.acquire if limiter else None,
+                on_attempt=lambda record: events.put(("attempt", record)),
+                sleep=wait,
             )
-        except PartnerError as error:
-            stop.set()
-            return error
         except _RunStopped:
             return None
+        if outcome.error is not None:
+            stop.set()
+        return outcome
 
     threads = [
         threading.Thread(target=work, name=f"sync-batch-{n}", daemon=True) for n in range(workers)
@@ -487,7 +427,7 @@ def _send_batches(
                 continue
             if kind == "outcome":
                 finished += 1
-            _dispatch(kind, payload, result, on_attempt, on_batch_delivered)
+            _dispatch(kind, payload, result, on_attempt, on_batch_delivered, on_users_skipped)
         healthy = True
     finally:
         if not healthy:
@@ -497,7 +437,7 @@ def _send_batches(
     # Events posted while the last workers were finishing (after an early stop).
     while not events.empty():
         kind, payload = events.get_nowait()
-        _dispatch(kind, payload, result, on_attempt, on_batch_delivered)
+        _dispatch(kind, payload, result, on_attempt, on_batch_delivered, on_users_skipped)
     result.abandoned_batches = len(planned) - result.batches_delivered - len(result.failed_batches)
 
 
@@ -507,6 +447,7 @@ def _dispatch(
     result: SyncResult,
     on_attempt: Callable[[AttemptRecord], None] | None,
     on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None,
+    on_users_skipped: Callable[[str, Mapping[str, SkippedUser]], None] | None,
 ) -> None:
     if kind == "attempt":
         if on_attempt is not None:
@@ -515,34 +456,50 @@ def _dispatch(
         raise payload
     else:
         batch, outcome = payload
-        _record_outcome(batch, outcome, result, on_batch_delivered)
+        _record_outcome(batch, outcome, result, on_batch_delivered, on_users_skipped)
 
 
 def _record_outcome(
     batch: Batch,
-    outcome: Delivery | PartnerError | None,
+    outcome: BatchOutcome | None,
     result: SyncResult,
     on_batch_delivered: Callable[[str, tuple[str, ...]], None] | None,
+    on_users_skipped: Callable[[str, Mapping[str, SkippedUser]], None] | None,
 ) -> None:
-    if isinstance(outcome, Delivery):
-        result.batches_delivered += 1
-        result.delivered_users[batch.endpoint] = result.delivered_users.get(
-            batch.endpoint, 0
-        ) + len(batch.keys)
-        if on_batch_delivered is not None:
-            on_batch_delivered(batch.endpoint, batch.keys)
-    elif isinstance(outcome, PartnerError):
-        result.failed_batches.append(
-            BatchFailure(batch.endpoint, batch.batch_id, len(batch.keys), outcome)
+    if outcome is None:
+        return  # abandoned: the run stopped while the batch waited to retry
+    endpoint = batch.endpoint
+    result.partner_ids.update(outcome.partner_ids)
+    result.created_users += len(outcome.created)
+    if outcome.skipped:
+        result.skipped.update(outcome.skipped)
+        result.skipped_users[endpoint] = result.skipped_users.get(endpoint, 0) + len(
+            outcome.skipped
         )
-        if result.error is None:
-            result.error = outcome
-            logger.info(
-                "sync stopped: %s batch %s failed (%s)",
-                batch.endpoint,
-                batch.batch_id,
-                outcome.kind,
-            )
+        if on_users_skipped is not None:
+            on_users_skipped(endpoint, outcome.skipped)
+    if outcome.delivered:
+        result.delivered_users[endpoint] = result.delivered_users.get(endpoint, 0) + len(
+            outcome.delivered
+        )
+        if on_batch_delivered is not None:
+            on_batch_delivered(endpoint, outcome.delivered)
+    if outcome.error is None:
+        result.batches_delivered += 1
+        return
+    result.failed_batches.append(
+        BatchFailure(
+            endpoint, batch.batch_id, len(batch.keys) - len(outcome.delivered), outcome.error
+        )
+    )
+    if result.error is None:
+        result.error = outcome.error
+        logger.info(
+            "sync stopped: %s batch %s failed (%s)",
+            endpoint,
+            batch.batch_id,
+            outcome.error.kind,
+        )
 
 
 def users_by_key(users: Collection[User], key: str) -> dict[str, User]:

@@ -14,6 +14,11 @@ only follows its verdict.
 
 Every attempt, whatever its outcome, is reported through `on_attempt` so that the caller
 can store it and show "attempt 2 of 8, waiting 4.2 s".
+
+A worker should not sleep through a long wait: with `max_wait`, a wait longer than that
+ends the call with `RetryDeferred` (after how many seconds to try again, how many attempts
+were used), and the caller re-enqueues itself with a countdown, then calls again with
+`start_attempt` so that the attempts keep counting towards the same limit.
 """
 
 from __future__ import annotations
@@ -97,6 +102,20 @@ class RetryPolicy:
         return self.backoff(attempt, rng=rng)
 
 
+class RetryDeferred(Exception):
+    """The next try should wait longer than the caller wants to sleep.
+
+    `after_seconds` is the wait; `attempts_used` the attempts made so far (call again with
+    `start_attempt=attempts_used + 1`); `error` is the failure of the last attempt.
+    """
+
+    def __init__(self, after_seconds: float, attempts_used: int, error: PartnerError):
+        super().__init__(f"try again in {after_seconds:.1f} s (after {attempts_used} attempts)")
+        self.after_seconds = after_seconds
+        self.attempts_used = attempts_used
+        self.error = error
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A request that the partner accepted (2xx) or whose error was classified `ignore`."""
@@ -118,6 +137,8 @@ def send_with_retries(
     signing_secret: str | None = None,
     throttle: Callable[[], None] | None = None,
     rng: random.Random | None = None,
+    max_wait: float | None = None,
+    start_attempt: int = 1,
 ) -> Delivery:
     """Send `request` until it succeeds, fails permanently or runs out of attempts.
 
@@ -126,8 +147,13 @@ def send_with_retries(
     request failed for good. `on_attempt` receives every attempt as it ends, before any
     wait; `throttle` (a rate limiter) is called before every attempt; `sleep` is injected
     by tests and by the protocol (which makes it return early when a run stops).
+
+    `max_wait`: a wait longer than this raises `RetryDeferred` instead of sleeping.
+    `start_attempt`: the number of the first attempt (a deferred request tried again).
     """
     policy = policy or RetryPolicy()
+    if not 1 <= start_attempt <= policy.max_attempts:
+        raise ValueError(f"start_attempt must be from 1 to {policy.max_attempts}")
     attempts: list[AttemptRecord] = []
 
     def report(record: AttemptRecord) -> None:
@@ -135,7 +161,7 @@ def send_with_retries(
         if on_attempt is not None:
             on_attempt(record)
 
-    attempt = 0
+    attempt = start_attempt - 1
     while True:
         attempt += 1
         if throttle is not None:
@@ -186,6 +212,9 @@ def send_with_retries(
             if last:
                 error.attempts = tuple(attempts)
                 raise error from None
+            if max_wait is not None and (wait or 0.0) > max_wait:
+                error.attempts = tuple(attempts)
+                raise RetryDeferred(wait or 0.0, attempt, error) from None
             sleep(wait or 0.0)
             continue
         record = AttemptRecord(

@@ -6,6 +6,12 @@ settings) and **Pre-defined** (what the platform fills in). Every row has a stat
 `ok`, `undeclared`, `unused` or `not_available_here` — and the locations (manifest path,
 line, column) it refers to, so the UI can link each problem to the field to fix.
 
+Version 2 shows up here too: the parts of an endpoint's lookup, create and find requests
+are parts of their own (`lookup.url`, `lookup.key`, `lookup.create.payload`,
+`find.match`), a used row lists the modifiers its placeholders carry (`number`,
+`join(,)`), a declared row says what a missing value becomes (`if_missing`), and a field
+read by an endpoint's auth override counts as an auth field.
+
 It works on any manifest, including a half-typed one with syntax errors: placeholders are
 found by scanning the text, not by parsing it.
 """
@@ -69,6 +75,8 @@ class TrackerRow:
     description: str = ""
     where: str = ""
     secret: bool = False
+    modifiers: tuple[str, ...] = ()
+    if_missing: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +92,8 @@ class TrackerRow:
             "description": self.description,
             "where": self.where,
             "secret": self.secret,
+            "modifiers": list(self.modifiers),
+            "if_missing": self.if_missing,
         }
 
 
@@ -136,15 +146,32 @@ def track_variables(doc: Any) -> VariableTracker:
     problems: list[tuple[VariableUse, tuple[str, str] | None]] = [
         (use, variable_use_problem(use, declarations, candidates)) for use in uses
     ]
+    missing = _missing_policies(doc)
     return VariableTracker(
-        declared=tuple(_declared_rows(all_declarations, uses, auth_variables)),
+        declared=tuple(_declared_rows(all_declarations, uses, auth_variables, missing)),
         used=tuple(_used_rows(problems)),
         predefined=tuple(_predefined_rows(problems)),
     )
 
 
+def _missing_policies(doc: Any) -> dict[str, str]:
+    """Each field's `if_missing`, by manifest path of the field."""
+    policies: dict[str, str] = {}
+    if not isinstance(doc, dict):
+        return policies
+    for key in ("custom_fields", "mapping_fields"):
+        fields = doc.get(key)
+        for index, field in enumerate(fields if isinstance(fields, list) else []):
+            if isinstance(field, dict) and isinstance(field.get("if_missing"), str):
+                policies[f"{key}.{index}"] = field["if_missing"]
+    return policies
+
+
 def _declared_rows(
-    declarations: list[Declaration], uses: list[VariableUse], auth_variables: set[str]
+    declarations: list[Declaration],
+    uses: list[VariableUse],
+    auth_variables: set[str],
+    missing: dict[str, str],
 ) -> list[TrackerRow]:
     rows = []
     for declaration in declarations:
@@ -162,6 +189,7 @@ def _declared_rows(
                 locations=locations,
                 declared_at=declaration.path,
                 secret=declaration.secret or source == "auth",
+                if_missing=missing.get(declaration.path),
             )
         )
     return rows
@@ -173,10 +201,11 @@ def _used_rows(
     groups: dict[tuple[str, str | None, str], list[tuple[VariableUse, tuple[str, str] | None]]]
     groups = {}
     for use, problem in problems:
-        groups.setdefault((use.variable, use.endpoint, use.part), []).append((use, problem))
+        groups.setdefault((use.variable, use.endpoint, use.part_path), []).append((use, problem))
     rows = []
     for (variable, endpoint, part), members in groups.items():
         problem = next((p for _, p in members if p is not None), None)
+        modifiers = tuple(dict.fromkeys(use.modifier for use, _ in members if use.modifier))
         rows.append(
             TrackerRow(
                 column="used",
@@ -187,6 +216,7 @@ def _used_rows(
                 locations=tuple(_location(use) for use, _ in members),
                 endpoint=endpoint,
                 part=part,
+                modifiers=modifiers,
             )
         )
     return rows

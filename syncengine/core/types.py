@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+SkipReason = Literal["missing_value", "invalid_value", "not_found"]
 
 # A user as the platform knows it: the Amplitude identifiers plus free-form properties.
 # Keys include "user_id", "amplitude_id", "device_id", "email" and any user property.
@@ -76,3 +77,16 @@ class PreparedRequest:
     batch_id: str | None = None
     item_count: int = 0
     secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedUser:
+    """A user that was not sent, and why: a value missing under `if_missing: skip` (or
+    with nowhere to be left out), a value its placeholder's type refuses, or a user the
+    endpoint's lookup did not find (`not_found: skip`). `message` says which value."""
+
+    reason: SkipReason
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message}

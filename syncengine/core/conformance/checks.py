@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.conformance.exchanges import (
+    Delivered,
     Exchange,
     ExchangeRecorder,
     sentence,
@@ -236,16 +237,33 @@ class _ConformanceRun:
             return blocked
         batch = self.batch(endpoint, self._users["full_batch"], in_cohort=True)
         try:
-            request = self.build_batch(batch, self.context_with_list())
+            delivered = self.deliver(
+                f"{endpoint} (full batch of {size})", batch, self.context_with_list()
+            )
         except _RenderProblem as problem:
             return self.result(key, title, FAILED, str(problem))
-        exchange = self.recorder.send(f"{endpoint} (full batch of {size})", request)
+        exchange = delivered.judged
+        if exchange is None:
+            return self.result(
+                key,
+                title,
+                NOT_APPLICABLE,
+                f"{endpoint} looks users up first and skips those it does not find; the "
+                f"{size} generated users are unknown to your platform, so no batch was sent. "
+                "Run a test with users your platform knows to see a full batch accepted.",
+            )
         sent = (
             f"Sent one {self.recorder.describe_request(exchange)} carrying exactly {size} "
             f"generated users, the batch_size of {endpoint}."
+            if exchange.request.endpoint == endpoint and not self.integration.is_per_user(endpoint)
+            else f"Delivered a batch of {size} generated users to {endpoint} as a sync would "
+            f"({len(delivered.exchanges)} requests); {self.recorder.describe_request(exchange)} "
+            "is the one judged."
         )
         if exchange.accepted:
-            return self.result(key, title, PASSED, f"{sent} {exchange.outcome()}", [exchange])
+            return self.result(
+                key, title, PASSED, f"{sent} {exchange.outcome()}", delivered.exchanges
+            )
         return self.result(
             key,
             title,
@@ -254,7 +272,7 @@ class _ConformanceRun:
             f"of up to {size} users, so every full batch would fail the same way. Fix: make "
             "the endpoint accept that many users per request, or lower the batch_size of "
             f"{endpoint} to what it accepts.",
-            [exchange],
+            delivered.exchanges,
         )
 
     def check_unknown_users(self) -> CheckResult:
@@ -275,13 +293,27 @@ class _ConformanceRun:
             return blocked
         batch = self.batch(endpoint, users, in_cohort=False)
         try:
-            request = self.build_batch(batch, self.context_with_list())
+            delivered = self.deliver(
+                f"{endpoint} (users never added)", batch, self.context_with_list()
+            )
         except _RenderProblem as problem:
             return self.result(key, title, FAILED, str(problem))
-        exchange = self.recorder.send(f"{endpoint} (users never added)", request)
+        exchange = delivered.judged
+        skipped = len(delivered.outcome.skipped)
+        if exchange is None:
+            return self.result(
+                key,
+                title,
+                PASSED,
+                f"{endpoint} looks users up first and skips those it does not find: "
+                f"{what} skipped all {skipped} of them, so a sync never fails on such users.",
+                delivered.exchanges,
+            )
         sent = f"Sent {self.recorder.describe_request(exchange)} {what}."
         if exchange.accepted:
-            return self.result(key, title, PASSED, f"{sent} {exchange.outcome()}", [exchange])
+            return self.result(
+                key, title, PASSED, f"{sent} {exchange.outcome()}", delivered.exchanges
+            )
         if exchange.ignored and exchange.response is not None:
             # The endpoint's own classifications make a sync treat this answer as
             # delivered, which is what "does not fail" means for a sync.
@@ -292,7 +324,7 @@ class _ConformanceRun:
                 f"{sent} The partner answered {status_line(exchange.response)}, which the "
                 f"error classifications of {endpoint} mark “ignore”, so a sync treats the "
                 "batch as delivered.",
-                [exchange],
+                delivered.exchanges,
             )
         return self.result(
             key,
@@ -302,7 +334,7 @@ class _ConformanceRun:
             "before being added, a list edited on the partner's side), and each time the "
             "whole sync would stop. Fix: answer 2xx when some users are not there, or "
             f"classify this answer as “ignore” in the error classifications of {endpoint}.",
-            [exchange],
+            delivered.exchanges,
         )
 
     def check_bad_credentials(self) -> CheckResult:
@@ -316,7 +348,13 @@ class _ConformanceRun:
             if self.list_id is not None or not self.is_list:
                 endpoint = self.add_endpoint
                 batch = self.batch(endpoint, self._users["bad_credentials"], in_cohort=True)
-                request = self.build_batch(batch, replace(bad_context, list_id=self.list_id))
+                delivered = self.deliver(
+                    f"{endpoint} with bad credentials",
+                    batch,
+                    replace(bad_context, list_id=self.list_id),
+                )
+                # The first request a sync sends (a lookup, say) is the one refused.
+                judged = delivered.exchanges[0] if delivered.exchanges else None
             else:
                 # No list to add to: create_list needs no list id and is just as
                 # protected. Its own batch id, so that a partner replaying the answer to
@@ -324,9 +362,18 @@ class _ConformanceRun:
                 endpoint = CREATE_LIST
                 batch_id = batch_id_for(f"{self.scope}:{key}", CREATE_LIST, ())
                 request = self.build(CREATE_LIST, bad_context, batch_id=batch_id)
+                judged = self.recorder.send(f"{endpoint} with bad credentials", request)
         except _RenderProblem as problem:
             return self.result(key, title, FAILED, str(problem))
-        exchange = self.recorder.send(f"{endpoint} with bad credentials", request)
+        if judged is None:
+            return self.result(
+                key,
+                title,
+                FAILED,
+                f"{NOT_CHECKED}: the {endpoint} request with bad credentials sent nothing "
+                "(every user was skipped before any request).",
+            )
+        exchange = judged
         sent = (
             f"Sent {self.recorder.describe_request(exchange)} with {self.bad_credentials_text} in "
             "place of the real credentials."
@@ -382,6 +429,10 @@ class _ConformanceRun:
             return blocked
         endpoint = self.add_endpoint
         batch = self.batch(endpoint, self._users["repeated"], in_cohort=True)
+        if self.integration.lookup_of(endpoint) is not None or self.integration.is_per_user(
+            endpoint
+        ):
+            return self.check_repeated_delivery(key, title, batch)
         try:
             request = self.build_batch(batch, self.context_with_list())
         except _RenderProblem as problem:
@@ -435,6 +486,62 @@ class _ConformanceRun:
             [first, second],
         )
 
+    def check_repeated_delivery(self, key: str, title: str, batch: Batch) -> CheckResult:
+        """The repeated-key check for an endpoint with a lookup or per-user requests: the
+        same batch delivered twice, as a sync re-delivers an unanswered one."""
+        endpoint = batch.endpoint
+        try:
+            first = self.deliver(f"{endpoint} (first)", batch, self.context_with_list())
+            if first.judged is None and first.outcome.skipped:
+                return self.result(
+                    key,
+                    title,
+                    NOT_APPLICABLE,
+                    f"{endpoint} looks users up first and skips those it does not find; the "
+                    "generated users are unknown to your platform, so no batch was sent.",
+                    first.exchanges,
+                )
+            failed = (
+                first.judged if first.judged is not None and not first.judged.accepted else None
+            )
+            if failed is not None or not first.main:
+                what = failed.outcome() if failed is not None else "Nothing was sent."
+                return self.result(
+                    key,
+                    title,
+                    FAILED,
+                    f"Delivered {len(batch.users)} users to {endpoint}; the first delivery "
+                    f"already failed, so the repeat was not sent. {what}",
+                    first.exchanges,
+                )
+            second = self.deliver(f"{endpoint} (repeated)", batch, self.context_with_list())
+        except _RenderProblem as problem:
+            return self.result(key, title, FAILED, str(problem))
+        keys = sorted({e.request.batch_id or "" for e in first.main})
+        sent = (
+            f"Delivered {len(batch.users)} users to {endpoint} twice with the same "
+            f"{IDEMPOTENCY_HEADER} ({', '.join(keys)}); the first delivery was accepted."
+        )
+        judged = second.judged
+        if judged is None or not judged.accepted or not second.main:
+            what = judged.outcome() if judged is not None else "Nothing was sent."
+            return self.result(
+                key,
+                title,
+                FAILED,
+                f"{sent} The repeat was not accepted. {what} A sync delivers a batch again "
+                f"with the same {IDEMPOTENCY_HEADER} when it got no answer the first time, so "
+                "the repeat must succeed.",
+                first.exchanges + second.exchanges,
+            )
+        return self.result(
+            key,
+            title,
+            PASSED,
+            f"{sent} The repeat was accepted too ({second.main[0].short()}).",
+            first.exchanges + second.exchanges,
+        )
+
     def check_latency(self) -> CheckResult:
         """Every response of the checks above arrived within the limit."""
         limit = self.latency_limit_ms
@@ -481,6 +588,26 @@ class _ConformanceRun:
             return self.integration.build_request(endpoint, context=context, batch_id=batch_id)
         except (RenderError, ValueError) as problem:
             raise _RenderProblem(_render_problem_text(endpoint, problem)) from None
+
+    def deliver(self, label: str, batch: Batch, context: RenderContext) -> Delivered:
+        """Deliver `batch` once as a sync would; `_RenderProblem` if it cannot be built."""
+        delivered = self.recorder.deliver(
+            label,
+            endpoint=batch.endpoint,
+            users=batch.users,
+            keys=batch.keys,
+            context=context,
+            batch_id=batch.batch_id,
+            in_cohort=batch.in_cohort,
+        )
+        error = delivered.outcome.error
+        if error is not None and error.kind == "invalid_request" and not delivered.exchanges:
+            raise _RenderProblem(
+                f"{NOT_CHECKED}: the {batch.endpoint} request cannot be built from the "
+                f"configuration and the test values ({error.message}). Fix the configuration "
+                "or the values, then run the checks again."
+            )
+        return delivered
 
     def build_batch(self, batch: Batch, context: RenderContext) -> PreparedRequest:
         try:

@@ -5,6 +5,10 @@ attempt (retries would hide exactly what the checks look for), paced by the inte
 `requests_per_second`, and keeps an `Exchange` per request: what was sent, what came back,
 how long it took and how the failure was diagnosed. `display` shows an exchange with all
 of the run's secrets masked.
+
+A batch is delivered as a sync delivers it (`deliver`, through `delivery.deliver_batch`):
+an endpoint's lookup and create requests, and requests sent per user, are exchanges of
+the check like its batch request.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from typing import Any
 
 from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.conformance.results import json_ready_object
+from syncengine.core.delivery import BatchOutcome, deliver_batch
 from syncengine.core.display import request_for_display, response_for_display, scrub_url
-from syncengine.core.errors import Diagnosis, PartnerError, PartnerResponse
+from syncengine.core.errors import AttemptRecord, Diagnosis, PartnerError, PartnerResponse
 from syncengine.core.http import OutboundClient
 from syncengine.core.masking import mask_text
 from syncengine.core.retry import RetryPolicy, send_with_retries
-from syncengine.core.types import PreparedRequest
+from syncengine.core.types import PreparedRequest, RenderContext, User
 
 ONE_ATTEMPT = RetryPolicy.none()
 
@@ -80,6 +85,29 @@ class Exchange:
         return "Nothing came back."
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """A batch delivered once as a sync would: the outcome and every exchange, in order."""
+
+    endpoint: str
+    outcome: BatchOutcome
+    exchanges: tuple[Exchange, ...]
+
+    @property
+    def main(self) -> tuple[Exchange, ...]:
+        """The exchanges of the endpoint's own request(s), without lookups and creates."""
+        return tuple(e for e in self.exchanges if e.request.endpoint == self.endpoint)
+
+    @property
+    def judged(self) -> Exchange | None:
+        """The exchange a check judges: the first that failed, else the first of the
+        endpoint's own; None when nothing was sent."""
+        failed = [e for e in self.exchanges if not e.accepted]
+        if failed:
+            return failed[0]
+        return self.main[0] if self.main else None
+
+
 class ExchangeRecorder:
     """Sends the requests of one conformance run and keeps every exchange, in order.
 
@@ -136,6 +164,52 @@ class ExchangeRecorder:
             )
         self.exchanges.append(exchange)
         return exchange
+
+    def deliver(
+        self,
+        label: str,
+        *,
+        endpoint: str,
+        users: Sequence[User],
+        keys: Sequence[str],
+        context: RenderContext,
+        batch_id: str,
+        in_cohort: bool | None,
+    ) -> Delivered:
+        """Deliver one batch as a sync would, each request once; keep every exchange."""
+        exchanges: list[Exchange] = []
+
+        def record(attempt: AttemptRecord) -> None:
+            request = attempt.request
+            name = label if request.endpoint == endpoint else f"{label}: {request.endpoint}"
+            elapsed = (time.time() - attempt.started_at) * 1000
+            exchange = Exchange(
+                label=name,
+                request=request,
+                response=attempt.response,
+                error=attempt.error if attempt.outcome != "success" else None,
+                diagnosis=attempt.diagnosis,
+                ignored=attempt.outcome == "ignored",
+                elapsed_ms=attempt.latency_ms if attempt.latency_ms is not None else elapsed,
+            )
+            exchanges.append(exchange)
+            self.exchanges.append(exchange)
+
+        outcome = deliver_batch(
+            self.integration,
+            self.client,
+            endpoint=endpoint,
+            users=users,
+            keys=keys,
+            context=context,
+            batch_id=batch_id,
+            in_cohort=in_cohort,
+            policy=ONE_ATTEMPT,
+            signing_secret=self.signing_secret,
+            throttle=self._pacer.wait,
+            on_attempt=record,
+        )
+        return Delivered(endpoint, outcome, tuple(exchanges))
 
     def describe_request(self, exchange: Exchange) -> str:
         """The request as a reviewer reads it: endpoint, method and the scrubbed URL."""

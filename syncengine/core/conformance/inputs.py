@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from syncengine.core.compiler import CompiledIntegration
-from syncengine.core.manifest.variables import auth_variable_references
+from syncengine.core.manifest.variables import collect_auth_references
 from syncengine.core.types import RenderContext
 from syncengine.core.users import generate_users
 
@@ -108,5 +108,5 @@ def _auth_variables(manifest: Mapping[str, Any]) -> tuple[str, ...]:
         for field in manifest.get("custom_fields", [])
         if isinstance(field, dict)
     }
-    names = [use.variable for use in auth_variable_references(manifest.get("auth"))]
+    names = [use.variable for use in collect_auth_references(manifest)]
     return tuple(name for name in dict.fromkeys(names) if name in declared)

@@ -18,27 +18,13 @@ import math
 from typing import Any, Literal
 
 from syncengine.core.diagnostic_codes import (
-    AUTH_VARIABLE_MISSING,
-    DUPLICATE_ERROR_CLASSIFICATION,
-    DUPLICATE_HEADER,
     DUPLICATE_VARIABLE,
-    INVALID_BATCH_SIZE,
-    INVALID_HEADER_NAME,
-    INVALID_HEADER_VALUE,
-    INVALID_JSON,
-    INVALID_LIST_ID_PATH,
-    INVALID_METHOD,
     INVALID_OPTIONS,
-    INVALID_SUB_CODE_PATH,
-    INVALID_URL,
     INVALID_VALUE,
     INVALID_VARIABLE_NAME,
-    ITEM_WITHOUT_USER_DATA,
+    LOOKUP_UNUSED,
     MISSING_ENDPOINT,
-    MISSING_ITEM_TEMPLATE,
-    MISSING_ITEMS,
     REQUIRED,
-    RESERVED_HEADER,
     RESERVED_VARIABLE,
     TOO_MANY,
     UNEXPECTED_ENDPOINT,
@@ -46,71 +32,51 @@ from syncengine.core.diagnostic_codes import (
     UNSUPPORTED_VERSION,
     UNUSED_VARIABLE,
 )
-from syncengine.core.jsonpath import PathSyntaxError, parse_path
 from syncengine.core.manifest.normalize import normalize_manifest, not_an_object
+from syncengine.core.manifest.requests import RequestChecker
 from syncengine.core.manifest.schema import (
     AUTH,
-    AUTH_KEYS,
-    AUTH_METHODS,
     BATCH_ENDPOINTS,
+    CREATE_LIST,
     CUSTOM_FIELD_KEYS,
     CUSTOM_FIELD_TYPES,
+    CUSTOM_MISSING_ACTIONS,
     DELIVERY_KEYS,
-    ENDPOINT_KEYS,
-    ENDPOINT_METHODS,
     ENDPOINT_ORDER,
-    ERROR_ACTIONS,
-    ERROR_KEYS,
+    FIND,
     INTEGRATION_TYPES,
+    LOOKUP,
+    MAIN,
     MANIFEST_VERSION,
+    MANIFEST_VERSIONS,
     MAPPING_FIELD_KEYS,
     MAPPING_FIELD_TYPES,
-    MAX_BATCH_SIZE,
+    MAPPING_MISSING_ACTIONS,
     MAX_CONCURRENCY,
     MAX_DISPLAY_NAME_LENGTH,
-    MAX_ERROR_CLASSIFICATIONS,
-    MAX_ERROR_STATUS,
     MAX_FIELDS,
-    MAX_HEADERS,
     MAX_HELP_TEXT_LENGTH,
     MAX_OPTIONS,
     MAX_REQUESTS_PER_SECOND,
     MAX_VARIABLE_NAME_LENGTH,
-    MIN_BATCH_SIZE,
     MIN_CONCURRENCY,
-    MIN_ERROR_STATUS,
     MIN_REQUESTS_PER_SECOND,
     OPTION_KEYS,
-    PLATFORM_HEADERS,
     REQUIRED_ENDPOINTS,
     SELECT_TYPES,
     TOP_LEVEL_KEYS,
-    URL_SAMPLE_VALUE,
     VARIABLE_NAME,
+    VERSION_2,
 )
-from syncengine.core.manifest.shapes import (
-    ShapeChecker,
-    is_hashable,
-    is_int,
-    is_one_of,
-    join_path,
-    shown_value,
-)
+from syncengine.core.manifest.shapes import ShapeChecker, is_int, join_path
 from syncengine.core.manifest.variables import (
     PREDEFINED_VARIABLES,
+    VERSION_1_PREDEFINED,
     Declaration,
     collect_variable_uses,
     variable_use_problem,
 )
 from syncengine.core.nul import nul_diagnostic
-from syncengine.core.template.errors import RenderError, TemplateSyntaxError
-from syncengine.core.template.json_parser import parse_json_template
-from syncengine.core.template.text import (
-    HeaderTemplate,
-    UrlTemplate,
-    check_header_value_text,
-    is_http_token,
-)
 from syncengine.core.types import Diagnostic
 
 
@@ -123,6 +89,13 @@ class _ManifestChecker(ShapeChecker):
         self.declared: dict[str, Declaration] = {}
         self.integration_type: str | None = None
         self.auth_header_name: str | None = None
+        version = doc.get("manifest_version")
+        self.version = (
+            version
+            if version in MANIFEST_VERSIONS and not isinstance(version, bool)
+            else MANIFEST_VERSION
+        )
+        self.requests = RequestChecker(doc, self.declared, self.diagnostics, self.version)
 
     # -- the manifest
 
@@ -130,11 +103,11 @@ class _ManifestChecker(ShapeChecker):
         doc = self.doc
         self.unknown_keys(doc, TOP_LEVEL_KEYS, "")
         version = doc.get("manifest_version")
-        if version != MANIFEST_VERSION or isinstance(version, bool):
+        if version not in MANIFEST_VERSIONS or isinstance(version, bool):
             self.error(
                 "manifest_version",
                 UNSUPPORTED_VERSION,
-                f"manifest_version must be {MANIFEST_VERSION}",
+                f"manifest_version must be {' or '.join(map(str, MANIFEST_VERSIONS))}",
             )
         self.check_text(doc, "display_name", "", required=True, max_length=MAX_DISPLAY_NAME_LENGTH)
         logo = doc.get("logo_png_base64")
@@ -179,6 +152,36 @@ class _ManifestChecker(ShapeChecker):
                 self.check_custom_field_values(field, field_type, path)
             else:
                 self.check_mapping_options(field, field_type, path)
+            self.check_if_missing(field, key, path)
+
+    def check_if_missing(self, field: dict[str, Any], key: str, path: str) -> None:
+        """What a missing value becomes (version 2)."""
+        mapping = key == "mapping_fields"
+        if mapping and "default" in field:
+            self.requests.needs_version_2(f"{path}.default", "a mapping field's default")
+        if "if_missing" not in field:
+            if mapping and "default" in field:
+                self.error(
+                    f"{path}.if_missing",
+                    REQUIRED,
+                    'a mapping field\'s default is used with "if_missing": "default"',
+                )
+            return
+        self.requests.needs_version_2(f"{path}.if_missing", "if_missing")
+        actions = MAPPING_MISSING_ACTIONS if mapping else CUSTOM_MISSING_ACTIONS
+        action = self.check_choice(field, "if_missing", actions, path, INVALID_VALUE)
+        if mapping and action == "default" and "default" not in field:
+            self.error(
+                f"{path}.default",
+                REQUIRED,
+                'give the default a user without a value gets ("if_missing": "default")',
+            )
+        elif mapping and action != "default" and "default" in field:
+            self.error(
+                f"{path}.default",
+                INVALID_VALUE,
+                'a mapping field\'s default is only used with "if_missing": "default"',
+            )
 
     def check_variable_name(self, field: dict[str, Any], path: str, key: str) -> None:
         if not self.require(field, "variable", path):
@@ -308,46 +311,8 @@ class _ManifestChecker(ShapeChecker):
     # -- auth
 
     def check_auth(self, auth: Any) -> None:
-        if not self.check_type(auth, dict, "auth"):
-            return
-        method = self.check_choice(auth, "method", AUTH_METHODS, "auth", INVALID_VALUE)
-        if method is None:
-            return
-        self.unknown_keys(auth, AUTH_KEYS[method], "auth")
-        if method == "api_key_header":
-            self.check_auth_header(auth)
-            return
-        for key in AUTH_KEYS[method][1:]:
-            path = f"auth.{key}"
-            variable = auth.get(key)
-            if key == "password_variable" and variable is None:
-                continue  # Basic auth without a password
-            if not self.check_type(variable, str, path):
-                continue
-            declaration = self.declared.get(variable)
-            if declaration is None and key == "password_variable":
-                # The password is optional: a partner who deleted the field sends none.
-                self.warning(
-                    path,
-                    AUTH_VARIABLE_MISSING,
-                    f"no custom field declares ${variable}, so Basic auth sends an empty "
-                    "password (set password_variable to null to say so)",
-                )
-            elif declaration is None or declaration.source != "custom_field":
-                self.error(
-                    path,
-                    AUTH_VARIABLE_MISSING,
-                    f"{method} auth reads ${variable}, but no custom field declares it",
-                )
-
-    def check_auth_header(self, auth: dict[str, Any]) -> None:
-        name = auth.get("header_name")
-        if self.check_type(name, str, "auth.header_name"):
-            self.check_header_name(name, "auth.header_name")
-            self.auth_header_name = name.lower()
-        template = auth.get("value_template")
-        if self.check_type(template, str, "auth.value_template"):
-            self.check_header_template(template, "auth.value_template")
+        header = self.requests.check_auth(auth, "auth")
+        self.auth_header_name = header
 
     # -- endpoints
 
@@ -383,222 +348,21 @@ class _ManifestChecker(ShapeChecker):
 
     def check_endpoint(self, name: str, endpoint: Any) -> None:
         path = f"endpoints.{name}"
-        if not self.check_type(endpoint, dict, path):
+        self.requests.check_request(name, MAIN, endpoint, path, auth_header=self.auth_header_name)
+        if not isinstance(endpoint, dict):
             return
-        self.unknown_keys(endpoint, ENDPOINT_KEYS[name], path)
-        method = endpoint.get("method")
-        if method not in ENDPOINT_METHODS[name] or not isinstance(method, str):
-            self.error(
-                f"{path}.method",
-                INVALID_METHOD,
-                f"{name} must use {', '.join(ENDPOINT_METHODS[name])}, not {shown_value(method)}",
+        auth_header = self.auth_header_name
+        if isinstance(endpoint.get("auth"), dict):
+            # The override's own header (reported with the override; not reported twice).
+            auth_header = _auth_header(endpoint["auth"])
+        if name in BATCH_ENDPOINTS and "lookup" in endpoint:
+            self.requests.check_request(
+                name, LOOKUP, endpoint["lookup"], f"{path}.lookup", auth_header=auth_header
             )
-        if self.require(endpoint, "url", path) and self.check_type(
-            endpoint["url"], str, f"{path}.url"
-        ):
-            self.check_url(endpoint["url"], f"{path}.url")
-        headers = endpoint.get("headers")
-        if self.check_type(headers, dict, f"{path}.headers"):
-            self.check_headers(headers, f"{path}.headers")
-        self.check_payload(name, endpoint.get("payload"), f"{path}.payload")
-        if name in BATCH_ENDPOINTS:
-            self.check_item_template(endpoint.get("item_template"), f"{path}.item_template")
-            self.check_batch_size(endpoint.get("batch_size"), f"{path}.batch_size")
-        else:
-            self.check_list_id_path(endpoint.get("list_id_path"), f"{path}.list_id_path")
-        self.check_error_classifications(endpoint.get("errors"), f"{path}.errors")
-
-    def check_url(self, url: str, path: str) -> None:
-        if not url.strip():
-            self.error(path, REQUIRED, "the URL is required")
-            return
-        try:
-            template = UrlTemplate(url)
-        except TemplateSyntaxError as error:
-            self.template_error(path, error, INVALID_URL)
-            return
-        # A sample value that is valid in every part (host label, port, path, query) shows
-        # whether the rest of the URL can ever be valid.
-        sample = {placeholder.name: URL_SAMPLE_VALUE for placeholder in template.placeholders}
-        try:
-            template.render(sample)
-        except RenderError as error:
-            self.error(path, INVALID_URL, error.message)
-
-    def check_header_name(self, name: str, path: str) -> None:
-        if not is_http_token(name):
-            self.error(
-                path,
-                INVALID_HEADER_NAME,
-                f"{name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
+        if name == CREATE_LIST and "find" in endpoint:
+            self.requests.check_request(
+                name, FIND, endpoint["find"], f"{path}.find", auth_header=auth_header
             )
-        elif name.lower() in PLATFORM_HEADERS:
-            self.error(path, RESERVED_HEADER, f"{name} is set by the platform")
-
-    def check_header_template(self, template: str, path: str) -> None:
-        try:
-            HeaderTemplate(template)
-        except TemplateSyntaxError as error:
-            self.template_error(path, error, INVALID_HEADER_VALUE)
-            return
-        problem = check_header_value_text(template)
-        if problem:
-            offset = next(
-                index
-                for index, character in enumerate(template)
-                if check_header_value_text(character)
-            )
-            self.error(path, INVALID_HEADER_VALUE, f"the header value {problem}", 1, offset + 1)
-
-    def check_headers(self, headers: dict[Any, Any], path: str) -> None:
-        if len(headers) > MAX_HEADERS:
-            self.error(path, TOO_MANY, f"at most {MAX_HEADERS} headers")
-            return
-        seen: dict[str, str] = {}
-        auth = self.doc.get("auth")
-        auth_method = auth.get("method") if isinstance(auth, dict) else None
-        for name, value in headers.items():
-            header_path = join_path(path, str(name))
-            if not isinstance(name, str):
-                self.error(header_path, INVALID_HEADER_NAME, "a header name must be a string")
-                continue
-            self.check_header_name(name, header_path)
-            lowered = name.lower()
-            if lowered in seen:
-                self.error(
-                    header_path, DUPLICATE_HEADER, f"{name} is already set as {seen[lowered]}"
-                )
-            seen[lowered] = name
-            if lowered == self.auth_header_name or (
-                lowered == "authorization" and is_one_of(auth_method, {"basic", "bearer"})
-            ):
-                self.error(
-                    header_path, RESERVED_HEADER, f"{name} is already set by the auth settings"
-                )
-            if self.check_type(value, str, header_path):
-                self.check_header_template(value, header_path)
-
-    def check_payload(self, name: str, payload: Any, path: str) -> None:
-        if not self.check_type(payload, str, path):
-            return
-        if not payload.strip():
-            if name in BATCH_ENDPOINTS:
-                self.error(path, MISSING_ITEMS, "the payload is empty; it must contain $items")
-            return
-        try:
-            parsed = parse_json_template(payload)
-        except TemplateSyntaxError as error:
-            self.template_error(path, error, INVALID_JSON)
-            return
-        if name in BATCH_ENDPOINTS and not any(
-            placeholder.name == "items" for placeholder in parsed.placeholders
-        ):
-            self.error(
-                path, MISSING_ITEMS, "a batch payload must contain $items (the batch's items)"
-            )
-
-    def check_item_template(self, template: Any, path: str) -> None:
-        if not self.check_type(template, str, path):
-            return
-        if not template.strip():
-            self.error(path, MISSING_ITEM_TEMPLATE, "the item template (one user) is required")
-            return
-        try:
-            parsed = parse_json_template(template)
-        except TemplateSyntaxError as error:
-            self.template_error(path, error, INVALID_JSON)
-            return
-        mapping_variables = {
-            declaration.variable
-            for declaration in self.declared.values()
-            if declaration.source == "mapping_field"
-        }
-        if not any(placeholder.name in mapping_variables for placeholder in parsed.placeholders):
-            self.warning(
-                path,
-                ITEM_WITHOUT_USER_DATA,
-                "the item template uses no mapping field, so every item will be the same",
-            )
-
-    def check_batch_size(self, batch_size: Any, path: str) -> None:
-        if not is_int(batch_size) or not MIN_BATCH_SIZE <= batch_size <= MAX_BATCH_SIZE:
-            self.error(
-                path,
-                INVALID_BATCH_SIZE,
-                f"batch_size must be a whole number from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}",
-            )
-
-    def check_list_id_path(self, list_id_path: Any, path: str) -> None:
-        if not self.check_type(list_id_path, str, path):
-            return
-        try:
-            parse_path(list_id_path)
-        except PathSyntaxError as error:
-            self.error(path, INVALID_LIST_ID_PATH, f"invalid path: {error}")
-
-    def check_error_classifications(self, errors: Any, path: str) -> None:
-        if not self.check_type(errors, list, path):
-            return
-        if len(errors) > MAX_ERROR_CLASSIFICATIONS:
-            self.error(path, TOO_MANY, f"at most {MAX_ERROR_CLASSIFICATIONS} classifications")
-            return
-        seen: dict[tuple[Any, Any], int] = {}
-        for index, error in enumerate(errors):
-            error_path = f"{path}.{index}"
-            if not self.check_type(error, dict, error_path):
-                continue
-            self.unknown_keys(error, ERROR_KEYS, error_path)
-            status = error.get("status")
-            if self.require(error, "status", error_path) and (
-                not is_int(status) or not MIN_ERROR_STATUS <= status <= MAX_ERROR_STATUS
-            ):
-                self.error(
-                    f"{error_path}.status",
-                    INVALID_VALUE,
-                    f"status must be an HTTP error status from {MIN_ERROR_STATUS} to "
-                    f"{MAX_ERROR_STATUS}",
-                )
-            sub_code = error.get("sub_code")
-            sub_code_path = error.get("sub_code_path")
-            if sub_code is not None:
-                self.check_type(sub_code, str, f"{error_path}.sub_code")
-            if sub_code_path is not None and self.check_type(
-                sub_code_path, str, f"{error_path}.sub_code_path"
-            ):
-                try:
-                    parse_path(sub_code_path)
-                except PathSyntaxError as problem:
-                    self.error(
-                        f"{error_path}.sub_code_path",
-                        INVALID_SUB_CODE_PATH,
-                        f"invalid path: {problem}",
-                    )
-            if sub_code is not None and sub_code_path is None:
-                self.error(
-                    f"{error_path}.sub_code_path",
-                    REQUIRED,
-                    "say where the sub-code is in the response body (e.g. error.code)",
-                )
-            elif sub_code is None and sub_code_path is not None:
-                self.error(
-                    f"{error_path}.sub_code",
-                    REQUIRED,
-                    "give the sub-code to match, or remove sub_code_path",
-                )
-            for key in ("reason", "message"):
-                self.check_text(error, key, error_path, required=False, max_length=1_000)
-            self.check_choice(error, "action", ERROR_ACTIONS, error_path, INVALID_VALUE)
-            identity = (status, sub_code)
-            if is_hashable(identity):
-                if identity in seen:
-                    self.error(
-                        error_path,
-                        DUPLICATE_ERROR_CLASSIFICATION,
-                        f"status {status} with sub-code {sub_code!r} is already classified "
-                        f"at {path}.{seen[identity]}",
-                    )
-                else:
-                    seen[identity] = index
 
     # -- delivery
 
@@ -634,14 +398,26 @@ class _ManifestChecker(ShapeChecker):
     def check_variable_uses(self) -> None:
         used: set[str] = set()
         candidates = [*self.declared, *PREDEFINED_VARIABLES]
+        partner_ids_used: set[str | None] = set()
         for use in collect_variable_uses(self.doc):
             used.add(use.variable)
-            if use.part == AUTH and use.path != "auth.value_template":
+            if use.variable == "partner_id":
+                partner_ids_used.add(use.endpoint)
+            if use.part == AUTH and not use.path.endswith(".value_template"):
                 continue  # reported by check_auth, with an auth-specific message
+            if (
+                self.version != VERSION_2
+                and use.variable in PREDEFINED_VARIABLES
+                and use.variable not in VERSION_1_PREDEFINED
+                and use.variable not in self.declared
+            ):
+                self.requests.needs_version_2(use.path, f"${use.variable}")
+                continue
             message = variable_use_problem(use, self.declared, candidates)
             if message:
                 code, text = message
                 self.error(use.path, code, text, use.line, use.column)
+        self.check_lookups_used(partner_ids_used)
         for declaration in self.declared.values():
             if declaration.variable not in used:
                 self.warning(
@@ -649,6 +425,28 @@ class _ManifestChecker(ShapeChecker):
                     UNUSED_VARIABLE,
                     f"${declaration.variable} is declared but not used in any template",
                 )
+
+    def check_lookups_used(self, partner_ids_used: set[str | None]) -> None:
+        endpoints = self.doc.get("endpoints")
+        if not isinstance(endpoints, dict):
+            return
+        for name in sorted(BATCH_ENDPOINTS & endpoints.keys(), key=ENDPOINT_ORDER.index):
+            endpoint = endpoints[name]
+            if isinstance(endpoint, dict) and "lookup" in endpoint and name not in partner_ids_used:
+                self.warning(
+                    f"endpoints.{name}.lookup",
+                    LOOKUP_UNUSED,
+                    f"{name} looks partner ids up but uses $partner_id nowhere, so the lookup "
+                    "only costs requests",
+                )
+
+
+def _auth_header(auth: dict[str, Any]) -> str | None:
+    method = auth.get("method")
+    if method in ("basic", "bearer"):
+        return "authorization"
+    name = auth.get("header_name")
+    return name.lower() if method == "api_key_header" and isinstance(name, str) else None
 
 
 def check_manifest(doc: Any) -> list[Diagnostic]:

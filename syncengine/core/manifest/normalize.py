@@ -20,6 +20,8 @@ from syncengine.core.manifest.schema import (
     AUTH_KEYS,
     AUTH_METHODS,
     BATCH_ENDPOINTS,
+    CREATE_DEFAULTS,
+    CREATE_KEYS,
     CUSTOM_FIELD_DEFAULTS,
     CUSTOM_FIELD_KEYS,
     DELIVERY_DEFAULTS,
@@ -29,7 +31,11 @@ from syncengine.core.manifest.schema import (
     ENDPOINT_ORDER,
     ERROR_DEFAULTS,
     ERROR_KEYS,
+    FIND_DEFAULTS,
+    FIND_KEYS,
     INTEGRATION_TYPES,
+    LOOKUP_DEFAULTS,
+    LOOKUP_KEYS,
     MAPPING_FIELD_DEFAULTS,
     MAPPING_FIELD_KEYS,
     OPTION_KEYS,
@@ -180,6 +186,40 @@ def _normalize_error(error: Any) -> Any:
     return _ordered(error, ERROR_KEYS, ERROR_DEFAULTS)
 
 
+def _normalize_errors(errors: Any) -> Any:
+    return _normalize_list(errors, _normalize_error)
+
+
+def _normalize_create(create: Any) -> Any:
+    if not isinstance(create, dict):
+        return copy.deepcopy(create)
+    return _ordered(
+        create,
+        CREATE_KEYS,
+        CREATE_DEFAULTS,
+        {"errors": _normalize_errors, "auth": _normalize_auth},
+    )
+
+
+def _normalize_lookup(lookup: Any) -> Any:
+    if not isinstance(lookup, dict):
+        return copy.deepcopy(lookup)
+    return _ordered(
+        lookup,
+        LOOKUP_KEYS,
+        LOOKUP_DEFAULTS,
+        {"errors": _normalize_errors, "auth": _normalize_auth, "create": _normalize_create},
+    )
+
+
+def _normalize_find(find: Any) -> Any:
+    if not isinstance(find, dict):
+        return copy.deepcopy(find)
+    return _ordered(
+        find, FIND_KEYS, FIND_DEFAULTS, {"errors": _normalize_errors, "auth": _normalize_auth}
+    )
+
+
 def _normalize_endpoint(name: str, endpoint: Any) -> Any:
     if not isinstance(endpoint, dict):
         return copy.deepcopy(endpoint)
@@ -187,7 +227,12 @@ def _normalize_endpoint(name: str, endpoint: Any) -> Any:
         endpoint,
         ENDPOINT_KEYS[name],
         ENDPOINT_DEFAULTS,
-        {"errors": lambda errors: _normalize_list(errors, _normalize_error)},
+        {
+            "errors": _normalize_errors,
+            "auth": _normalize_auth,
+            "lookup": _normalize_lookup,
+            "find": _normalize_find,
+        },
     )
 
 

@@ -3,6 +3,12 @@
 Everything here is data: the endpoints and what each requires, the auth methods and field
 types, the limits the checks enforce, and, for every object of the manifest, its known
 keys in the documented order with their defaults (what normalisation fills in).
+
+Version 2 adds keys (a lookup before add/remove/update, per-user requests, find-or-create
+lists, per-endpoint auth, missing-value policies). They have no defaults at the level
+where a version-1 manifest could hold them, so normalising a version-1 manifest adds
+nothing and its export stays byte-identical; inside a version-2 object (a lookup, its
+create request, a find request) the defaults are filled in as usual.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ import re
 from typing import Any, Literal
 
 MANIFEST_VERSION = 1
+# The versions a manifest may declare; version 2 is needed by the constructs listed above.
+MANIFEST_VERSIONS = (1, 2)
+VERSION_2 = 2
 MIN_BATCH_SIZE = 1
 MAX_BATCH_SIZE = 10_000
 DEFAULT_BATCH_SIZE = MAX_BATCH_SIZE
@@ -30,6 +39,11 @@ MAX_HEADERS = 50
 MAX_ERROR_CLASSIFICATIONS = 200
 MIN_ERROR_STATUS = 400
 MAX_ERROR_STATUS = 599
+# A lookup or create request answers for this many users by default: the page size of
+# most partners' search endpoints.
+DEFAULT_LOOKUP_BATCH_SIZE = 100
+DEFAULT_PARTNER_ID_PATH = "id"
+DEFAULT_FIND_LIST_ID_PATH = "id"
 
 INTEGRATION_TYPES = ("list", "property")
 CREATE_LIST, ADD_USERS, REMOVE_USERS, UPDATE_USERS = (
@@ -50,6 +64,23 @@ ENDPOINT_METHODS = {
     REMOVE_USERS: ("POST", "PUT", "PATCH", "DELETE"),
     UPDATE_USERS: ("POST", "PUT", "PATCH", "DELETE"),
 }
+# The requests a batch endpoint may make before its own (version 2): a lookup of partner
+# ids and, for users the lookup does not find, a create (upsert) request; create_list
+# may look the list up by name first (find).
+LOOKUP, CREATE, FIND = "lookup", "create", "find"
+MAIN = "main"
+REQUEST_ROLES = (MAIN, LOOKUP, CREATE, FIND)
+BATCH, PER_USER = "batch", "per_user"
+MODES = (BATCH, PER_USER)
+LOOKUP_METHODS = ("GET", "POST", "PUT", "PATCH")
+CREATE_METHODS = ("POST", "PUT", "PATCH")
+FIND_METHODS = ("GET", "POST")
+NOT_FOUND_ACTIONS = ("skip", "fail", "create")
+# What a user's missing value becomes (mapping fields) and what an empty Connect-modal
+# value becomes (custom fields). Without `if_missing` a field behaves as in version 1.
+MAPPING_MISSING_ACTIONS = ("null", "omit", "default", "skip")
+CUSTOM_MISSING_ACTIONS = ("default", "null", "omit")
+
 AUTH_METHODS = ("none", "basic", "bearer", "api_key_header")
 CUSTOM_FIELD_TYPES = ("string", "single_select", "button_group")
 MAPPING_FIELD_TYPES = ("string", "single_select")
@@ -60,8 +91,10 @@ URL_SAMPLE_VALUE = "1"
 
 # Where a variable can be used. "auth" is the api_key_header value template.
 URL, HEADERS, PAYLOAD, ITEM_TEMPLATE, AUTH = "url", "headers", "payload", "item_template", "auth"
+# The lookup's user key and the find request's name to match are text templates too.
+KEY, MATCH = "key", "match"
 TEMPLATE_PARTS = (URL, HEADERS, PAYLOAD, ITEM_TEMPLATE)
-Part = Literal["url", "headers", "payload", "item_template", "auth"]
+Part = Literal["url", "headers", "payload", "item_template", "auth", "key", "match"]
 
 VARIABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -115,6 +148,7 @@ CUSTOM_FIELD_KEYS = (
     "help_text",
     "options",
     "default",
+    "if_missing",
 )
 CUSTOM_FIELD_DEFAULTS: dict[str, Any] = {
     "type": "string",
@@ -123,33 +157,41 @@ CUSTOM_FIELD_DEFAULTS: dict[str, Any] = {
     "help_text": "",
     "default": None,
 }
-MAPPING_FIELD_KEYS = ("variable", "display_name", "type", "required", "help_text", "options")
+MAPPING_FIELD_KEYS = (
+    "variable",
+    "display_name",
+    "type",
+    "required",
+    "help_text",
+    "options",
+    "if_missing",
+    "default",
+)
 # A mapping field says where each user's identifier comes from; without an answer every
 # item would carry null, so mapping fields are required unless the partner says otherwise.
 MAPPING_FIELD_DEFAULTS: dict[str, Any] = {"type": "string", "required": True, "help_text": ""}
 OPTION_KEYS = ("value", "label")
+_BATCH_ENDPOINT_KEYS = (
+    "method",
+    "url",
+    "headers",
+    "payload",
+    "item_template",
+    "batch_size",
+    "errors",
+    "mode",
+    "auth",
+    "lookup",
+)
 ENDPOINT_KEYS = {
-    CREATE_LIST: ("method", "url", "headers", "payload", "list_id_path", "errors"),
-    ADD_USERS: ("method", "url", "headers", "payload", "item_template", "batch_size", "errors"),
-    REMOVE_USERS: (
-        "method",
-        "url",
-        "headers",
-        "payload",
-        "item_template",
-        "batch_size",
-        "errors",
-    ),
-    UPDATE_USERS: (
-        "method",
-        "url",
-        "headers",
-        "payload",
-        "item_template",
-        "batch_size",
-        "errors",
-    ),
+    CREATE_LIST: ("method", "url", "headers", "payload", "list_id_path", "errors", "auth", "find"),
+    ADD_USERS: _BATCH_ENDPOINT_KEYS,
+    REMOVE_USERS: _BATCH_ENDPOINT_KEYS,
+    UPDATE_USERS: _BATCH_ENDPOINT_KEYS,
 }
+# Keys that only a version-2 manifest may use, wherever they appear.
+VERSION_2_ENDPOINT_KEYS = frozenset({"mode", "auth", "lookup", "find"})
+VERSION_2_FIELD_KEYS = frozenset({"if_missing"})
 ENDPOINT_DEFAULTS: dict[str, Any] = {
     "method": "POST",
     "headers": {},
@@ -157,6 +199,86 @@ ENDPOINT_DEFAULTS: dict[str, Any] = {
     "item_template": "",
     "batch_size": DEFAULT_BATCH_SIZE,
     "list_id_path": DEFAULT_LIST_ID_PATH,
+    "errors": [],
+}
+LOOKUP_KEYS = (
+    "method",
+    "url",
+    "headers",
+    "payload",
+    "item_template",
+    "batch_size",
+    "mode",
+    "key",
+    "results_path",
+    "result_key_path",
+    "partner_id_path",
+    "ignore_case",
+    "not_found",
+    "errors",
+    "auth",
+    "create",
+)
+LOOKUP_DEFAULTS: dict[str, Any] = {
+    "method": "POST",
+    "headers": {},
+    "payload": "",
+    "item_template": "",
+    "batch_size": DEFAULT_LOOKUP_BATCH_SIZE,
+    "mode": BATCH,
+    "result_key_path": None,
+    "partner_id_path": DEFAULT_PARTNER_ID_PATH,
+    "ignore_case": False,
+    "not_found": "skip",
+    "errors": [],
+}
+CREATE_KEYS = (
+    "method",
+    "url",
+    "headers",
+    "payload",
+    "item_template",
+    "batch_size",
+    "mode",
+    "results_path",
+    "result_key_path",
+    "partner_id_path",
+    "errors",
+    "auth",
+)
+CREATE_DEFAULTS: dict[str, Any] = {
+    "method": "POST",
+    "headers": {},
+    "payload": "",
+    "item_template": "",
+    "batch_size": DEFAULT_LOOKUP_BATCH_SIZE,
+    "mode": BATCH,
+    "result_key_path": None,
+    "partner_id_path": DEFAULT_PARTNER_ID_PATH,
+    "errors": [],
+}
+FIND_KEYS = (
+    "method",
+    "url",
+    "headers",
+    "payload",
+    "results_path",
+    "match_path",
+    "match",
+    "list_id_path",
+    "ignore_case",
+    "errors",
+    "auth",
+)
+FIND_DEFAULTS: dict[str, Any] = {
+    "method": "GET",
+    "headers": {},
+    "payload": "",
+    "results_path": None,
+    "match_path": None,
+    "match": None,
+    "list_id_path": DEFAULT_FIND_LIST_ID_PATH,
+    "ignore_case": False,
     "errors": [],
 }
 ERROR_KEYS = ("status", "sub_code", "sub_code_path", "reason", "message", "action")

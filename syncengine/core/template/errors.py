@@ -77,3 +77,12 @@ class RenderError(Exception):
     def at(self, path: str) -> RenderError:
         """The same error located at `path`, unless it already has a location."""
         return self if self.path else RenderError(self.message, path)
+
+
+class ConversionError(RenderError):
+    """A value that cannot be written as the type its placeholder asks for.
+
+    `${plan_seats:number}` with the value "many", say. For a user's own value this makes
+    the user skipped (with this message as the reason); for a Connect-modal value it is a
+    render error of the request.
+    """

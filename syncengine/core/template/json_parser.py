@@ -17,8 +17,9 @@ from typing import Any
 from syncengine.core.template.errors import LineIndex, TemplateSyntaxError
 from syncengine.core.template.placeholders import (
     MAX_TEMPLATE_LENGTH,
+    Modifier,
     Placeholder,
-    scan_placeholder,
+    read_placeholder,
 )
 
 # Deep enough for any real JSON:API body; shallow enough that the generated code stays far
@@ -163,15 +164,15 @@ class _JsonTemplateParser:
 
     def bare_placeholder(self) -> JsonNode:
         start = self.offset
-        name, end = scan_placeholder(self.text, start)
+        name, modifier, end = read_placeholder(self.text, start)
         if name is None:
             raise self.error("'$$' is a literal '$' and only makes sense inside a string")
         self.offset = end
-        return JsonVariable(self.placeholder(name, start))
+        return JsonVariable(self.placeholder(name, start, modifier))
 
-    def placeholder(self, name: str, offset: int) -> Placeholder:
+    def placeholder(self, name: str, offset: int, modifier: Modifier | None = None) -> Placeholder:
         line, column = self.lines.position(offset)
-        placeholder = Placeholder(name, offset, line, column)
+        placeholder = Placeholder(name, offset, line, column, modifier)
         self.placeholders.append(placeholder)
         return placeholder
 
@@ -218,14 +219,14 @@ class _JsonTemplateParser:
                 decoded, offset = self.escape(offset)
                 literal.append(decoded)
             elif character == "$":
-                name, end = scan_placeholder(text, offset)
+                name, modifier, end = read_placeholder(text, offset)
                 if name is None:
                     literal.append("$")
                 else:
                     if literal:
                         parts.append("".join(literal))
                         literal = []
-                    parts.append(self.placeholder(name, offset))
+                    parts.append(self.placeholder(name, offset, modifier))
                 offset = end
             elif character == "\n":
                 raise self.error("strings cannot span lines; write \\n for a line break", offset)

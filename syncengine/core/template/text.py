@@ -2,7 +2,9 @@
 
 A header value template inserts values as text and refuses line breaks. A URL template
 knows which part of the URL (host, path, query, fragment) each placeholder lands in, and
-percent-encodes each value for its part.
+percent-encodes each value for its part. A list joined into a URL (`${items:join(,)}`) is
+encoded item by item, with the separator itself encoded inside the items, so an item can
+never add another item, a parameter or a path segment.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from urllib.parse import quote, urlsplit
 from syncengine.core.diagnostic_codes import INVALID_HEADER_VALUE, INVALID_URL
 from syncengine.core.template.errors import RenderError, TemplateSyntaxError
 from syncengine.core.template.placeholders import Placeholder, parse_text
-from syncengine.core.template.values import fix_surrogates, value_as_text, value_of
+from syncengine.core.template.values import (
+    OMITTED,
+    fix_surrogates,
+    text_of,
+    value_as_text,
+    value_of,
+)
 
 HEADER_VALUE_FORBIDDEN = "\r\n"
 
@@ -26,11 +34,27 @@ _HOSTNAME = re.compile(
 )
 
 
+# Characters a separator may use in a URL: ones that need no encoding and end no part.
+URL_SEPARATOR_CHARACTERS = frozenset(",;|:+.-_~!*'@")
+
+
+def placeholder_text(placeholder: Placeholder, value: Any) -> str:
+    """How `value` reads where `placeholder` stands in text, its modifier applied."""
+    modifier = placeholder.modifier
+    if modifier is None:
+        return value_as_text(value)
+    return text_of(value, modifier.kind, modifier.separator)
+
+
 def _render_parts(parts: Sequence[str | Placeholder], values: Mapping[str, Any]) -> str:
     return "".join(
-        part if isinstance(part, str) else value_as_text(value_of(values, part.name))
+        part if isinstance(part, str) else placeholder_text(part, value_of(values, part.name))
         for part in parts
     )
+
+
+def _omits(placeholders: Sequence[Placeholder], values: Mapping[str, Any]) -> bool:
+    return any(values.get(p.name) is OMITTED for p in placeholders)
 
 
 def is_http_token(name: str) -> bool:
@@ -58,6 +82,23 @@ def check_header_value_text(value: str) -> str | None:
     return None
 
 
+class TextTemplate:
+    """Plain text with placeholders (a lookup key, a list name to match): values are
+    inserted as text, modifiers applied; nothing else is checked, since it is never sent
+    as it is but compared with what a partner answers."""
+
+    def __init__(self, text: str):
+        self.source = text
+        self.parts = parse_text(text)
+        self.placeholders = tuple(p for p in self.parts if isinstance(p, Placeholder))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """The text with `values` inserted; `RenderError` if a value was left out."""
+        if _omits(self.placeholders, values):
+            raise RenderError("a value of the text was left out (if_missing omit)")
+        return fix_surrogates(_render_parts(self.parts, values))
+
+
 class HeaderTemplate:
     """A header value template: values are inserted as text; CR/LF is refused."""
 
@@ -74,8 +115,14 @@ class HeaderTemplate:
         self.parts = parse_text(text)
         self.placeholders = tuple(p for p in self.parts if isinstance(p, Placeholder))
 
+    def omitted(self, values: Mapping[str, Any]) -> bool:
+        """Whether a value left out by its field's `if_missing: omit` drops the header."""
+        return _omits(self.placeholders, values)
+
     def render(self, values: Mapping[str, Any]) -> str:
         """The header value with `values` inserted; raises `RenderError` if unsendable."""
+        if self.omitted(values):
+            raise RenderError("the header has a value left out (if_missing omit)")
         rendered = fix_surrogates(_render_parts(self.parts, values))
         problem = check_header_value_text(rendered)
         if problem:
@@ -152,6 +199,32 @@ class UrlTemplate:
             for placeholder in self.placeholders
         }
         self.host_has_placeholder = HOST in self.placeholder_parts.values()
+        for placeholder in self.placeholders:
+            self._check_modifier(text, placeholder)
+
+    def _check_modifier(self, text: str, placeholder: Placeholder) -> None:
+        modifier = placeholder.modifier
+        if modifier is None:
+            return
+        part = self.placeholder_parts[placeholder.offset]
+        if part == HOST and modifier.kind in ("join", "json", "base64"):
+            raise TemplateSyntaxError(
+                f"{placeholder.spelled} cannot stand in the host name",
+                text,
+                placeholder.offset,
+                INVALID_URL,
+            )
+        if modifier.kind == "join":
+            bad = sorted(set(modifier.separator) - URL_SEPARATOR_CHARACTERS)
+            if bad:
+                raise TemplateSyntaxError(
+                    f"the separator of {placeholder.spelled} cannot contain "
+                    f"{', '.join(repr(c) for c in bad)} in a URL; use characters from "
+                    f"{''.join(sorted(URL_SEPARATOR_CHARACTERS))}",
+                    text,
+                    placeholder.offset,
+                    INVALID_URL,
+                )
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The absolute URL with every value encoded for its part; raises `RenderError`."""
@@ -160,8 +233,15 @@ class UrlTemplate:
             if isinstance(piece, str):
                 rendered.append(piece)
                 continue
-            value = fix_surrogates(value_as_text(value_of(values, piece.name)))
+            raw = value_of(values, piece.name)
+            if raw is OMITTED:
+                raise RenderError(f"${piece.name} has no value to put in the URL")
             part = self.placeholder_parts[piece.offset]
+            modifier = piece.modifier
+            if modifier is not None and modifier.kind == "join" and part != HOST:
+                rendered.append(_joined_for_url(raw, modifier.separator, _SAFE_IN_PART[part]))
+                continue
+            value = fix_surrogates(placeholder_text(piece, raw))
             if part == HOST:
                 if not _HOSTNAME_FRAGMENT.fullmatch(value):
                     raise RenderError(
@@ -174,6 +254,15 @@ class UrlTemplate:
         url = "".join(rendered)
         _check_rendered_url(url, strict_host=self.host_has_placeholder)
         return url
+
+
+def _joined_for_url(value: Any, separator: str, safe: str) -> str:
+    """Each item encoded for its part, the separator's characters encoded inside items."""
+    items = value if isinstance(value, list | tuple) else [value]
+    item_safe = "".join(character for character in safe if character not in separator)
+    return separator.join(
+        quote(fix_surrogates(value_as_text(item)), safe=item_safe) for item in items
+    )
 
 
 def _first_of(text: str, characters: str, start: int, end: int) -> int:

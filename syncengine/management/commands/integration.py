@@ -162,30 +162,40 @@ class Command(BaseCommand):
             batch_id = batch_id_for(
                 f"cli:{cohort_id}", endpoint, (str(user["user_id"]) for user in batch)
             )
-        try:
-            request = integration.build_request(
-                endpoint,
-                context=context,
-                users=batch,
-                batch_id=batch_id,
-                in_cohort=True if endpoint == "update_users" else None,
-            )
-        except RenderError as error:
-            raise CommandError(f"{error.path or endpoint}: {error.message}") from None
-        body: Any = None
-        if request.body is not None:
-            text = request.body.decode("utf-8")
-            body = json.loads(text) if _is_json(request.headers) else text
-        document = {
-            "requests": [
-                {
-                    "method": request.method,
-                    "url": request.url,
-                    "headers": dict(request.headers),
-                    "body": body,
-                }
-            ]
-        }
+        requests = []
+        for name in _requests_of(integration, endpoint):
+            per_user = integration.is_per_user(name)
+            users_of_request = batch[:1] if per_user else batch
+            with_ids = name == endpoint and integration.lookup_of(endpoint) is not None
+            try:
+                request = integration.build_request(
+                    name,
+                    context=context,
+                    users=users_of_request,
+                    batch_id=batch_id,
+                    in_cohort=True if endpoint == "update_users" else None,
+                    partner_ids=[f"partner-id-{i + 1}" for i in range(len(users_of_request))]
+                    if with_ids
+                    else None,
+                )
+            except RenderError as error:
+                raise CommandError(f"{error.path or name}: {error.message}") from None
+            body: Any = None
+            if request.body is not None:
+                text = request.body.decode("utf-8")
+                body = json.loads(text) if _is_json(request.headers) else text
+            shown: dict[str, Any] = {
+                "method": request.method,
+                "url": request.url,
+                "headers": dict(request.headers),
+                "body": body,
+            }
+            if name != endpoint or per_user:
+                shown = {"request": name, **shown}
+            if per_user:
+                shown["note"] = "sent once per user; this is the first user's request"
+            requests.append(shown)
+        document = {"requests": requests}
         self.stdout.write(_dumps(document))
 
     def handle_export(self, *, integration_id: int, **_: object) -> None:
@@ -316,6 +326,12 @@ class Command(BaseCommand):
                 where += f":{d.line}:{d.column}"
             stream = self.stderr if d.is_error else self.stdout
             stream.write(f"{d.severity} {where} [{d.code}] {d.message}")
+
+
+def _requests_of(integration: Any, endpoint: str) -> list[str]:
+    """The requests an endpoint sends, in order: find or lookup, create, then its own."""
+    names = [f"{endpoint}.find", f"{endpoint}.lookup", f"{endpoint}.create"]
+    return [name for name in names if name in integration.request_names] + [endpoint]
 
 
 def _is_json(headers: tuple[tuple[str, str], ...]) -> bool:

@@ -76,10 +76,17 @@ def test_it_reports_unknown_keys_instead_of_dropping_them():
     assert codes_at(doc, "endpoints.add_users.retries") == ["unknown_key"]
 
 
-def test_it_refuses_other_manifest_versions():
+@pytest.mark.parametrize("version", [0, 3, "2", True])
+def test_it_refuses_other_manifest_versions(version):
+    doc = acme()
+    doc["manifest_version"] = version
+    assert only(doc, "manifest_version").message == "manifest_version must be 1 or 2"
+
+
+def test_a_version_1_manifest_may_say_version_2():
     doc = acme()
     doc["manifest_version"] = 2
-    assert only(doc, "manifest_version").message == "manifest_version must be 1"
+    assert [d for d in check_manifest(doc) if d.is_error] == []
 
 
 @pytest.mark.parametrize(
