@@ -47,7 +47,7 @@ lint: venv node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo --no-cache
-	$(TEST_ENV) $(VENV)/bin/mypy portal integrations syncengine reviews demo_partner
+	$(TEST_ENV) $(VENV)/bin/mypy portal integrations syncengine reviews syncs demo_partner
 	node_modules/.bin/eslint static/js
 
 format: venv

@@ -211,6 +211,9 @@ class Destination(models.Model):
     )
     channel = models.CharField(max_length=10, choices=DestinationChannel.choices)
     version = models.ForeignKey(IntegrationVersion, on_delete=models.RESTRICT, related_name="+")
+    # Platform admins may take an approved destination out of the catalogue; existing
+    # connections keep working.
+    hidden = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

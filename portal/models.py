@@ -287,6 +287,9 @@ class Cohort(models.Model):
     public_id = models.CharField(max_length=16, unique=True, default=new_cohort_public_id)
     name = models.CharField(max_length=200)
     member_count = models.PositiveIntegerField(default=0)
+    # Every change of membership makes a new snapshot: this number goes up by one, and
+    # `CohortChange` rows say who entered and who left in it.
+    snapshot = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -331,6 +334,27 @@ class CohortMember(models.Model):
             email=self.email or None,
         )
         return user
+
+
+class CohortChange(models.Model):
+    """One member entering (`entered`) or leaving a cohort in snapshot `snapshot`.
+
+    The log lets a sync that delivered snapshot N exactly compute what changed up to
+    snapshot M from the changes alone, without comparing whole cohorts. Housekeeping
+    prunes changes that every sync of the cohort has delivered past.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="changes")
+    snapshot = models.PositiveIntegerField()
+    member_key = models.CharField(max_length=210)
+    entered = models.BooleanField()
+
+    class Meta:
+        indexes = [models.Index(fields=["cohort", "snapshot"], name="cohort_change_by_snapshot")]
+
+    def __str__(self) -> str:
+        return f"{'+' if self.entered else '-'}{self.member_key} @{self.snapshot}"
 
 
 class ImportStatus(models.TextChoices):

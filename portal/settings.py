@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "integrations",
     "syncengine",
     "reviews",
+    "syncs",
 ]
 
 MIDDLEWARE = [

@@ -194,18 +194,11 @@ class TestRun(Job):
         )
 
 
-class TestExchange(models.Model):
-    """One attempt of one request of a test run, as shown in the inspector.
+class RecordedExchange(models.Model):
+    """Abstract: one attempt of one request, as the inspector shows it (test runs, sync
+    runs). Everything here is masked: secrets never reach these tables. Bodies are cut at
+    `syncengine.recording.STORED_BODY_CHARS` (`*_truncated` says so)."""
 
-    Everything here is masked: secrets never reach this table. Bodies are cut at
-    `syncengine.recording.STORED_BODY_CHARS` (`*_truncated` says so).
-    """
-
-    __test__ = False
-
-    run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="exchanges")
-    sequence = models.PositiveIntegerField()
-    step = models.CharField(max_length=20)
     batch_id = models.CharField(max_length=64, blank=True)
     attempt = models.PositiveSmallIntegerField()
     max_attempts = models.PositiveSmallIntegerField()
@@ -231,6 +224,23 @@ class TestExchange(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in {"success", "ignored"}
+
+
+class TestExchange(RecordedExchange):
+    """One attempt of one request of a test run."""
+
+    __test__ = False
+
+    run = models.ForeignKey(TestRun, on_delete=models.CASCADE, related_name="exchanges")
+    sequence = models.PositiveIntegerField()
+    step = models.CharField(max_length=20)
+
+    class Meta:
         ordering = ["sequence"]
         constraints = [
             models.UniqueConstraint(fields=["run", "sequence"], name="one_exchange_per_sequence")
@@ -238,7 +248,3 @@ class TestExchange(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} #{self.sequence} {self.step}"
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in {"success", "ignored"}

@@ -1,0 +1,232 @@
+"""Connections of an organisation to a destination, the cohort syncs on them, and what
+each sync run planned, sent and the partner acknowledged.
+
+- `Connection`: one organisation's use of a destination in one project: the Connect-modal
+  values (secrets encrypted) and mapping choices, and the version of the integration it
+  runs on (kept until the org upgrades or a compatible new version upgrades it).
+- `CohortSync`: one cohort sent through a connection on a cadence; its `list_id` (list
+  integrations) and its delivered state.
+- `SyncRun`: one run of a sync, a `Job`: planned first (`SyncBatch` rows), then sent batch
+  by batch, resumable from its plan after a crash.
+- `SyncBatch`: one planned request batch, its users frozen at planning time, its
+  Idempotency-Key (`batch_id`) and its outcome.
+- `DeliveredMember`: per sync, each user the partner acknowledged as in the cohort (and
+  the partner's id for them when a lookup resolved one). Written in the transaction that
+  marks the batch done, so it is exactly what the partner holds.
+- `SyncExchange`: every attempt of every request, masked, as the inspector shows it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from integrations.models import Destination, IntegrationVersion
+from portal.crypto import EncryptedJSONField
+from portal.jobs import Job
+from portal.models import Cohort, Organization, Project
+from syncengine.models import RecordedExchange
+
+
+class Connection(models.Model):
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="connections")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connections")
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="connections"
+    )
+    version = models.ForeignKey(IntegrationVersion, on_delete=models.RESTRICT, related_name="+")
+    name = models.CharField(max_length=120)
+    values = EncryptedJSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    # A newer version whose Connect modal differs: syncs wait until the org reconnects.
+    needs_reconnect = models.BooleanField(default=False)
+    reconnect_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "org", name="connection_name_unique_in_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cadence(models.TextChoices):
+    HOURLY = "hourly", "Every hour"
+    DAILY = "daily", "Every day"
+    MANUAL = "manual", "Manual only"
+
+
+class CohortSync(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="syncs")
+    cohort = models.ForeignKey(Cohort, on_delete=models.PROTECT, related_name="syncs")
+    cadence = models.CharField(max_length=10, choices=Cadence.choices, default=Cadence.DAILY)
+    daily_hour = models.PositiveSmallIntegerField(null=True, blank=True)  # UTC, 0-23
+    paused = models.BooleanField(default=False)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    list_id = models.CharField(max_length=200, blank=True)
+    # The cohort snapshot the partner holds exactly (the last run delivered all of it);
+    # None when not known to be exact (never synced, or a run ended with failures).
+    delivered_snapshot = models.PositiveIntegerField(null=True, blank=True)
+    delivered_count = models.PositiveIntegerField(default=0)
+    failed_runs_in_row = models.PositiveSmallIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "cohort"], name="one_sync_per_cohort"),
+            models.CheckConstraint(
+                condition=Q(daily_hour__isnull=True) | Q(daily_hour__lte=23),
+                name="daily_hour_is_an_hour",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cohort} → {self.connection}"
+
+
+class RunKind(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    MANUAL = "manual", "Sync now"
+    RETRY = "retry", "Retry failed"
+    FULL_RESYNC = "full_resync", "Full resync"
+    EMPTY = "empty", "Empty the list"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partly failed"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class SyncRun(Job):
+    FINISHED_STATUSES: ClassVar[frozenset[str]] = frozenset(
+        {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELED}
+    )
+
+    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=12, choices=RunKind.choices)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    version = models.ForeignKey(IntegrationVersion, on_delete=models.RESTRICT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Full resync of a list integration: start a new list instead of reusing the old one.
+    new_list = models.BooleanField(default=False)
+    snapshot = models.PositiveIntegerField(null=True, blank=True)
+    planned = models.BooleanField(default=False)
+    list_id = models.CharField(max_length=200, blank=True)
+    # Not before this time (a partner asked to wait, or a batch was deferred).
+    not_before = models.DateTimeField(null=True, blank=True)
+    crashes = models.PositiveSmallIntegerField(default=0)
+    entered = models.PositiveIntegerField(default=0)
+    left = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+    summary = models.TextField(blank=True)
+    diagnosis = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sync"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_run_per_sync",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sync run {self.pk} ({self.kind}, {self.status})"
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    PARTIAL = "partial", "Partly delivered"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SyncBatch(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="batches")
+    sequence = models.PositiveIntegerField()
+    endpoint = models.CharField(max_length=20)
+    in_cohort = models.BooleanField(null=True)
+    batch_id = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    # The planned users, frozen: a JSON array of [member_key, user, partner_id or null].
+    users_json = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.JSONField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="one_batch_per_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.sequence} of run {self.run_id} ({self.endpoint})"
+
+
+class DeliveredMember(models.Model):
+    pk = models.CompositePrimaryKey("sync_id", "member_key")
+    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="+")
+    member_key = models.CharField(max_length=210)
+    partner_id = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.member_key
+
+
+class SyncExchange(RecordedExchange):
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="exchanges")
+    batch = models.ForeignKey(
+        SyncBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="exchanges"
+    )
+    sequence = models.PositiveIntegerField()
+    step = models.CharField(max_length=20)
+    # Bodies are emptied after SYNC_BODY_RETENTION_DAYS; counts stay.
+    bodies_pruned = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="one_sync_exchange_per_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"sync run {self.run_id} #{self.sequence} {self.step}"
