@@ -234,6 +234,15 @@ OUTBOUND_CLIENT_OPTIONS: dict[str, float] = {}
 JOB_LEASE_SECONDS = _env_seconds("JOB_LEASE_SECONDS", 30.0, maximum=600.0)
 JOB_SWEEP_SECONDS = _env_seconds("JOB_SWEEP_SECONDS", 15.0, maximum=600.0)
 JOB_QUEUE_PATIENCE_SECONDS = _env_seconds("JOB_QUEUE_PATIENCE_SECONDS", 600.0, maximum=86400.0)
+# Cohort syncs (syncs/): a partner's wait longer than this (backoff, Retry-After, the
+# destination's rate limit) puts the run back on the queue with a countdown instead of
+# holding a worker asleep. Request and response bodies of sync runs are kept this many
+# days for the delivery log (counts and statuses stay). /metrics answers only with
+# `Authorization: Bearer <METRICS_TOKEN>`, and not at all while it is unset.
+SYNC_MAX_WAIT_SECONDS = _env_seconds("SYNC_MAX_WAIT_SECONDS", 5.0, maximum=60.0)
+SYNC_DISPATCH_SECONDS = _env_seconds("SYNC_DISPATCH_SECONDS", 30.0, maximum=3600.0)
+SYNC_BODY_RETENTION_DAYS = env.int("SYNC_BODY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
