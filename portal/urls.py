@@ -8,6 +8,7 @@ from portal.views import account, accounts, health, org, platform, projects
 urlpatterns = [
     path("", org.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", include("syncs.metrics_urls")),
     # accounts
     path("signin/", accounts.signin, name="signin"),
     path("signup/", accounts.signup, name="signup"),

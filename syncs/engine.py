@@ -830,7 +830,6 @@ def execute_run(
                 pk=run_id, status=RUNNING, crashes=crashes - 1, lease_token=token
             ).on_lease_lapsed(worker_lost=True)
             return SyncRun.objects.get(pk=run_id)
-    metrics.record_claim(run_id)
     with LeaseKeeper(SyncRun, run_id, token) as lease:
         if client is not None:
             RunExecutor(run_id, token, lease, client, on_progress).execute()

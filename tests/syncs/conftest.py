@@ -116,3 +116,30 @@ def make_sync(
     return CohortSync.objects.create(
         connection=connection, cohort=cohort, created_by=cast.alice, **sync_fields
     )
+
+
+RUN_TIMEOUT = 60.0
+
+
+def wait_for_run(run, timeout: float = RUN_TIMEOUT):
+    """The run once it has ended (polling the database, as the pages do)."""
+    from tests.waiting import wait_until
+
+    def finished():
+        run.refresh_from_db()
+        return run if run.is_finished else None
+
+    return wait_until(
+        finished, timeout, lambda: f"run {run.pk} still {run.status} after {timeout} s"
+    )
+
+
+def partner_requests(partner, part: str = "/members") -> list[dict]:
+    return [entry for entry in partner.state.log_entries() if part in entry["path"]]
+
+
+def sent_ids(entries: list[dict]) -> list[str]:
+    """Every user id in the logged add/remove bodies."""
+    import json
+
+    return [user for entry in entries for user in json.loads(entry["body"])["userIds"]]
