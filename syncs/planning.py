@@ -43,7 +43,7 @@ from django.db.utils import OperationalError
 
 from portal.models import Cohort, CohortChange, CohortMember
 from syncengine.core.compiler import CompiledIntegration
-from syncengine.core.delivery import batch_id_for
+from syncengine.core.delivery import BATCH_ID_HEX_CHARS, batch_id_for
 from syncengine.core.manifest.schema import ADD_USERS, REMOVE_USERS, UPDATE_USERS
 from syncs.models import (
     BatchStatus,
@@ -64,6 +64,7 @@ SERIALIZATION_RETRIES = 5
 MEMBERS = CohortMember._meta.db_table
 DELIVERED = DeliveredMember._meta.db_table
 CHANGES = CohortChange._meta.db_table
+BATCHES = SyncBatch._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -138,23 +139,26 @@ def _last_changes() -> str:
 def entered_sql(*, incremental: bool, resend_all: bool, keep_ids: bool) -> str:
     """Members to send as entering. `resend_all` ignores the delivered state (a full
     resync); `keep_ids` reuses partner ids the delivered state knows."""
-    partner_id = "NULLIF(d.partner_id, '')" if keep_ids else "NULL"
-    element = _element_sql("m.member_key", _user_sql("m"), partner_id)
-    delivered_join = (
-        f"LEFT JOIN {DELIVERED} d ON d.sync_id = %(sync)s AND d.member_key = m.member_key"
+    # A correlated lookup by primary key, whatever the planner knows of the tables.
+    partner_id = (
+        f"(SELECT NULLIF(d.partner_id, '') FROM {DELIVERED} d "  # noqa: S608
+        "WHERE d.sync_id = %(sync)s AND d.member_key = m.member_key)"
         if keep_ids
-        else ""
+        else "NULL"
     )
+    element = _element_sql("m.member_key", _user_sql("m"), partner_id)
     if incremental:
         source = (
             f"FROM ({_last_changes()}) AS c JOIN {MEMBERS} m "
-            "ON m.cohort_id = %(cohort)s AND m.member_key = c.member_key "
-            f"{delivered_join} WHERE c.entered"
+            "ON m.cohort_id = %(cohort)s AND m.member_key = c.member_key WHERE c.entered"
         )
     else:
-        source = f"FROM {MEMBERS} m {delivered_join} WHERE m.cohort_id = %(cohort)s"
+        source = f"FROM {MEMBERS} m WHERE m.cohort_id = %(cohort)s"
     condition = "" if resend_all else f" AND {_not_delivered('m')}"
-    return f"SELECT m.member_key, {element} {source}{condition} ORDER BY m.member_key"
+    return (
+        f"SELECT m.member_key AS member_key, {element} AS element {source}{condition} "
+        "ORDER BY m.member_key"
+    )
 
 
 def left_sql(*, incremental: bool, everyone: bool) -> str:
@@ -169,7 +173,10 @@ def left_sql(*, incremental: bool, everyone: bool) -> str:
     else:
         source = f"FROM {DELIVERED} d WHERE d.sync_id = %(sync)s"
     condition = "" if everyone else f" AND {_not_member('d')}"
-    return f"SELECT d.member_key, {element} {source}{condition} ORDER BY d.member_key"
+    return (
+        f"SELECT d.member_key AS member_key, {element} AS element {source}{condition} "
+        "ORDER BY d.member_key"
+    )
 
 
 def change_log_complete(cohort_id: int, since: int, snapshot: int) -> bool:
@@ -199,6 +206,10 @@ def stream_rows(sql: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
 # --- writing batches ---------------------------------------------------------------------
 
 
+def _direction(in_cohort: bool | None) -> str:
+    return "" if in_cohort is None else ("in" if in_cohort else "out")
+
+
 class BatchWriter:
     """Cuts streamed users into batches of the endpoint's size and stores them in order."""
 
@@ -209,6 +220,60 @@ class BatchWriter:
         self._pending: list[SyncBatch] = []
         self._chars = 0
 
+    def write_query(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        endpoint: str,
+        size: int,
+        in_cohort: bool | None,
+    ) -> int:
+        """Store the users a planning query selects as batches; returns how many users.
+
+        On PostgreSQL the batches are cut, joined and given their ids inside the
+        database (one INSERT … SELECT: the users never travel to Python); elsewhere the
+        rows are streamed through `write`."""
+        if not _postgres():
+            return self.write(
+                stream_rows(sql, params), endpoint=endpoint, size=size, in_cohort=in_cohort
+            )
+        self.flush()
+        direction = _direction(in_cohort)
+        header = "\x1f".join((self.scope, endpoint, direction)) + "\x1f"
+        insert = (
+            f"WITH planned AS ({sql}), "  # noqa: S608
+            "numbered AS (SELECT planned.*, (ROW_NUMBER() OVER (ORDER BY member_key) - 1) "
+            "/ %(batch_size)s AS n FROM planned), "
+            f"inserted AS (INSERT INTO {BATCHES} (run_id, sequence, endpoint, in_cohort, "
+            "batch_id, size, users_json, status, attempts, delivered, skipped, failed, "
+            "next_attempt, done_keys) "
+            "SELECT %(run)s, %(first)s + n, %(endpoint)s, %(in_cohort)s, "
+            "left(encode(sha256(convert_to(%(header)s || string_agg(member_key || chr(30), "
+            "'' ORDER BY member_key), 'UTF8')), 'hex'), %(id_chars)s), COUNT(*), "
+            "'[' || string_agg(element, ',' ORDER BY member_key) || ']', "
+            "'pending', 0, 0, 0, 0, 1, '[]'::jsonb FROM numbered GROUP BY n "
+            "RETURNING size) "
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM inserted"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                insert,
+                {
+                    **params,
+                    "batch_size": size,
+                    "run": self.run.pk,
+                    "first": self.sequence + 1,
+                    "endpoint": endpoint,
+                    "in_cohort": in_cohort,
+                    "header": header,
+                    "id_chars": BATCH_ID_HEX_CHARS,
+                },
+            )
+            batches, users = cursor.fetchone()
+        self.sequence += int(batches)
+        return int(users)
+
     def write(
         self,
         rows: Iterator[tuple[str, str]],
@@ -218,7 +283,7 @@ class BatchWriter:
         in_cohort: bool | None,
     ) -> int:
         """Store the rows' users as batches; returns how many users."""
-        direction = "" if in_cohort is None else ("in" if in_cohort else "out")
+        direction = _direction(in_cohort)
         keys: list[str] = []
         elements: list[str] = []
         count = 0
@@ -295,6 +360,8 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
         if _postgres():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                # The plan reads every row of its cursors: no plan tuned for the first few.
+                cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
         run = SyncRun.objects.select_for_update(of=("self",)).get(pk=run_id)
         if run.planned:
             return None
@@ -316,8 +383,9 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
         if run.kind == RunKind.RETRY:
             entered, left = _plan_retry(run, writer, (enter, leave), sizes, flags)
         elif run.kind == RunKind.EMPTY:
-            left = writer.write(
-                stream_rows(left_sql(incremental=False, everyone=True), params),
+            left = writer.write_query(
+                left_sql(incremental=False, everyone=True),
+                params,
                 endpoint=leave,
                 size=sizes[1],
                 in_cohort=flags[1],
@@ -329,22 +397,21 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
                 and sync.delivered_snapshot is not None
                 and change_log_complete(sync.cohort_id, sync.delivered_snapshot, snapshot)
             )
-            entered = writer.write(
-                stream_rows(
-                    entered_sql(
-                        incremental=incremental,
-                        resend_all=resync,
-                        keep_ids=resync and not run.new_list,
-                    ),
-                    params,
+            entered = writer.write_query(
+                entered_sql(
+                    incremental=incremental,
+                    resend_all=resync,
+                    keep_ids=resync and not run.new_list,
                 ),
+                params,
                 endpoint=enter,
                 size=sizes[0],
                 in_cohort=flags[0],
             )
             if not run.new_list:
-                left = writer.write(
-                    stream_rows(left_sql(incremental=incremental, everyone=False), params),
+                left = writer.write_query(
+                    left_sql(incremental=incremental, everyone=False),
+                    params,
                     endpoint=leave,
                     size=sizes[1],
                     in_cohort=flags[1],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from django.db import transaction
 from django.db.models import F
 
@@ -143,3 +144,100 @@ def sent_ids(entries: list[dict]) -> list[str]:
     import json
 
     return [user for entry in entries for user in json.loads(entry["body"])["userIds"]]
+
+
+# --- workers in processes of their own --------------------------------------------------
+
+# Workers under test renew their leases every 2/3 s; a dead one's lapse within 2 s.
+WORKER_LEASE_SECONDS = 2
+WORKER_READY_TIMEOUT = 60.0
+
+
+class WorkerProcess:
+    """`celery worker -P solo` in its own process group, on the test database."""
+
+    def __init__(self, popen, log_path):
+        self.popen = popen
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return int(self.popen.pid)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self) -> WorkerProcess:
+        from tests.waiting import wait_until
+
+        wait_until(
+            lambda: "ready." in self.log() or self.popen.poll() is not None,
+            WORKER_READY_TIMEOUT,
+            lambda: f"the worker did not start:\n{self.log()[-3000:]}",
+            every=0.1,
+        )
+        assert self.popen.poll() is None, self.log()[-3000:]
+        return self
+
+    def kill(self) -> None:
+        """kill -9 of the whole worker: no message is acknowledged, nothing is cleaned up."""
+        import contextlib
+        import os
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """`start_worker(**env)`: a new worker process (waits until it is ready); every one
+    started is killed when the test ends."""
+    import itertools
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection as db
+
+    from portal.celery import app
+
+    app.control.purge()
+    root = Path(__file__).resolve().parents[2]
+    database = db.settings_dict
+    started: list[WorkerProcess] = []
+    numbers = itertools.count(1)
+
+    def start(**extra_env: str) -> WorkerProcess:
+        number = next(numbers)
+        env = dict(
+            os.environ,
+            DATABASE_URL=(
+                f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+                f"/{database['NAME']}"
+            ),
+            JOB_LEASE_SECONDS=str(WORKER_LEASE_SECONDS),
+            **extra_env,
+        )
+        log_path = tmp_path / f"worker-{number}.log"
+        popen = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "portal", "worker", "-P", "solo"),
+                *("--without-mingle", "--without-gossip", "--without-heartbeat"),
+                *("-l", "INFO", "-n", f"engine-{os.getpid()}-{number}@%h"),
+            ],
+            cwd=root,
+            env=env,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker = WorkerProcess(popen, log_path)
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield start
+    for worker in started:
+        worker.kill()
