@@ -103,7 +103,9 @@ def last_finished_run(sync: CohortSync) -> SyncRun | None:
     )
 
 
-def retry_failed(sync: CohortSync, acting_user: User | None = None) -> SyncRun:
+def retry_failed(
+    sync: CohortSync, acting_user: User | None = None, *, enqueue: bool = True
+) -> SyncRun:
     """A run that re-sends only what the failed batches of the last run did not deliver
     (its users planned again, in batches of their own)."""
     last = last_finished_run(sync)
@@ -119,11 +121,17 @@ def retry_failed(sync: CohortSync, acting_user: User | None = None) -> SyncRun:
             status=409,
             code="nothing_to_retry",
         )
-    return run_create(sync, kind=RunKind.RETRY, acting_user=acting_user, retry_of=last)
+    return run_create(
+        sync, kind=RunKind.RETRY, acting_user=acting_user, retry_of=last, enqueue=enqueue
+    )
 
 
 def full_resync(
-    sync: CohortSync, acting_user: User | None = None, *, new_list: bool = False
+    sync: CohortSync,
+    acting_user: User | None = None,
+    *,
+    new_list: bool = False,
+    enqueue: bool = True,
 ) -> SyncRun:
     """A run that sends every member of the cohort again, ignoring what was delivered
     (and removes those that left); with `new_list`, to a new list."""

@@ -107,6 +107,18 @@ def make_sync(
         mapping=mapping if mapping is not None else {"user_id_field": "user_id"},
         created_by=cast.alice,
     )
+    return another_sync(cast, connection, members=members, cohort_name=cohort_name, **sync_fields)
+
+
+def another_sync(
+    cast,
+    connection: Connection,
+    *,
+    members: Iterable[int] = (),
+    cohort_name: str = "Other users",
+    **sync_fields: Any,
+) -> CohortSync:
+    """A sync of a new cohort on an existing connection (the same destination)."""
     cohort = portal_actions.cohort_create(
         acting_user=cast.alice, project=cast.acme_project, name=cohort_name
     )
@@ -117,6 +129,20 @@ def make_sync(
     return CohortSync.objects.create(
         connection=connection, cohort=cohort, created_by=cast.alice, **sync_fields
     )
+
+
+@pytest.fixture
+def fast_retries(settings):
+    """Retries wait milliseconds instead of seconds; Retry-After is still honoured."""
+    settings.RETRY_BASE_DELAY_SECONDS = 0.01
+    return settings
+
+
+@pytest.fixture
+def short_limits(settings):
+    """A partner that never answers is cut within a second or two instead of a minute."""
+    settings.OUTBOUND_CLIENT_OPTIONS = {"read_timeout": 1.0, "deadline": 1.5}
+    return settings
 
 
 RUN_TIMEOUT = 60.0
