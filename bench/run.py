@@ -21,6 +21,7 @@ BENCHMARKS = [
     "cohort_import_bench.py",
     "throughput_bench.py",
     "testrun_bench.py",
+    "sync_bench.py",
 ]
 
 

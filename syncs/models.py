@@ -263,7 +263,9 @@ class SyncBatch(models.Model):
 
 class DeliveredMember(models.Model):
     pk = models.CompositePrimaryKey("sync_id", "member_key")
-    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="+")
+    # The primary key's index starts with the sync: no second index on it (every settled
+    # batch writes here).
+    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="+", db_index=False)
     member_key = models.CharField(max_length=210)
     partner_id = models.CharField(max_length=200, blank=True)
     # The user as the partner received them (identifiers and properties): a removal sends

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,19 +126,28 @@ def _not_member(alias: str) -> str:
     )
 
 
-def _last_changes() -> str:
+def _last_changes(paged: bool) -> str:
     """Each member named in the changes after the delivered snapshot, with its last one."""
+    after = " AND member_key > %(after)s" if paged else ""
     return (
         "SELECT member_key, entered FROM (SELECT member_key, entered, ROW_NUMBER() OVER ("  # noqa: S608
         "PARTITION BY member_key ORDER BY snapshot DESC, id DESC) AS latest "
         f"FROM {CHANGES} WHERE cohort_id = %(cohort)s AND snapshot > %(since)s "
-        "AND snapshot <= %(snapshot)s) AS changed WHERE latest = 1"
+        f"AND snapshot <= %(snapshot)s{after}) AS changed WHERE latest = 1"
     )
 
 
-def entered_sql(*, incremental: bool, resend_all: bool, keep_ids: bool) -> str:
+def _page(alias: str, paged: bool) -> tuple[str, str]:
+    """The condition and limit of one page (keyset pagination on the member key)."""
+    if not paged:
+        return "", ""
+    return f" AND {alias}.member_key > %(after)s", " LIMIT %(limit)s"
+
+
+def entered_sql(*, incremental: bool, resend_all: bool, keep_ids: bool, paged: bool = False) -> str:
     """Members to send as entering. `resend_all` ignores the delivered state (a full
-    resync); `keep_ids` reuses partner ids the delivered state knows."""
+    resync); `keep_ids` reuses partner ids the delivered state knows; `paged` selects
+    one page of `%(limit)s` users after the key `%(after)s`."""
     # A correlated lookup by primary key, whatever the planner knows of the tables.
     partner_id = (
         f"(SELECT NULLIF(d.partner_id, '') FROM {DELIVERED} d "  # noqa: S608
@@ -149,33 +158,35 @@ def entered_sql(*, incremental: bool, resend_all: bool, keep_ids: bool) -> str:
     element = _element_sql("m.member_key", _user_sql("m"), partner_id)
     if incremental:
         source = (
-            f"FROM ({_last_changes()}) AS c JOIN {MEMBERS} m "
+            f"FROM ({_last_changes(paged)}) AS c JOIN {MEMBERS} m "
             "ON m.cohort_id = %(cohort)s AND m.member_key = c.member_key WHERE c.entered"
         )
     else:
         source = f"FROM {MEMBERS} m WHERE m.cohort_id = %(cohort)s"
     condition = "" if resend_all else f" AND {_not_delivered('m')}"
+    after, limit = _page("m", paged)
     return (
-        f"SELECT m.member_key AS member_key, {element} AS element {source}{condition} "
-        "ORDER BY m.member_key"
+        f"SELECT m.member_key AS member_key, {element} AS element {source}{condition}{after} "
+        f"ORDER BY m.member_key{limit}"
     )
 
 
-def left_sql(*, incremental: bool, everyone: bool) -> str:
+def left_sql(*, incremental: bool, everyone: bool, paged: bool = False) -> str:
     """Delivered users to send as leaving: those no longer members (or, to empty the
     list, everyone delivered)."""
     element = _element_sql("d.member_key", "d.user", "NULLIF(d.partner_id, '')")
     if incremental:
         source = (
-            f"FROM ({_last_changes()}) AS c JOIN {DELIVERED} d "
+            f"FROM ({_last_changes(paged)}) AS c JOIN {DELIVERED} d "
             "ON d.sync_id = %(sync)s AND d.member_key = c.member_key WHERE NOT c.entered"
         )
     else:
         source = f"FROM {DELIVERED} d WHERE d.sync_id = %(sync)s"
     condition = "" if everyone else f" AND {_not_member('d')}"
+    after, limit = _page("d", paged)
     return (
-        f"SELECT d.member_key AS member_key, {element} AS element {source}{condition} "
-        "ORDER BY d.member_key"
+        f"SELECT d.member_key AS member_key, {element} AS element {source}{condition}{after} "
+        f"ORDER BY d.member_key{limit}"
     )
 
 
@@ -222,7 +233,7 @@ class BatchWriter:
 
     def write_query(
         self,
-        sql: str,
+        build: Callable[[bool], str],
         params: dict[str, Any],
         *,
         endpoint: str,
@@ -230,49 +241,60 @@ class BatchWriter:
         in_cohort: bool | None,
     ) -> int:
         """Store the users a planning query selects as batches; returns how many users.
+        `build(paged)` makes the query (see `entered_sql`).
 
         On PostgreSQL the batches are cut, joined and given their ids inside the
-        database (one INSERT … SELECT: the users never travel to Python); elsewhere the
-        rows are streamed through `write`."""
+        database, so the users never travel to Python: each batch is one INSERT … SELECT
+        of the next page of users in key order (keyset pagination on the tables' unique
+        indexes; one page sorted at a time, in memory). Elsewhere the rows are streamed
+        through `write`."""
         if not _postgres():
             return self.write(
-                stream_rows(sql, params), endpoint=endpoint, size=size, in_cohort=in_cohort
+                stream_rows(build(False), params),
+                endpoint=endpoint,
+                size=size,
+                in_cohort=in_cohort,
             )
         self.flush()
-        direction = _direction(in_cohort)
-        header = "\x1f".join((self.scope, endpoint, direction)) + "\x1f"
+        header = "\x1f".join((self.scope, endpoint, _direction(in_cohort))) + "\x1f"
         insert = (
-            f"WITH planned AS ({sql}), "  # noqa: S608
-            "numbered AS (SELECT planned.*, (ROW_NUMBER() OVER (ORDER BY member_key) - 1) "
-            "/ %(batch_size)s AS n FROM planned), "
+            f"WITH page AS MATERIALIZED ({build(True)}), "  # noqa: S608
             f"inserted AS (INSERT INTO {BATCHES} (run_id, sequence, endpoint, in_cohort, "
             "batch_id, size, users_json, status, attempts, delivered, skipped, failed, "
             "next_attempt, done_keys) "
-            "SELECT %(run)s, %(first)s + n, %(endpoint)s, %(in_cohort)s, "
+            "SELECT %(run)s, %(sequence)s, %(endpoint)s, %(in_cohort)s, "
             "left(encode(sha256(convert_to(%(header)s || string_agg(member_key || chr(30), "
             "'' ORDER BY member_key), 'UTF8')), 'hex'), %(id_chars)s), COUNT(*), "
             "'[' || string_agg(element, ',' ORDER BY member_key) || ']', "
-            "'pending', 0, 0, 0, 0, 1, '[]'::jsonb FROM numbered GROUP BY n "
+            "'pending', 0, 0, 0, 0, 1, '[]'::jsonb FROM page HAVING COUNT(*) > 0 "
             "RETURNING size) "
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM inserted"
+            "SELECT (SELECT MAX(member_key) FROM page), (SELECT size FROM inserted)"
         )
+        total, after = 0, ""
         with connection.cursor() as cursor:
-            cursor.execute(
-                insert,
-                {
-                    **params,
-                    "batch_size": size,
-                    "run": self.run.pk,
-                    "first": self.sequence + 1,
-                    "endpoint": endpoint,
-                    "in_cohort": in_cohort,
-                    "header": header,
-                    "id_chars": BATCH_ID_HEX_CHARS,
-                },
-            )
-            batches, users = cursor.fetchone()
-        self.sequence += int(batches)
-        return int(users)
+            while True:
+                cursor.execute(
+                    insert,
+                    {
+                        **params,
+                        "after": after,
+                        "limit": size,
+                        "run": self.run.pk,
+                        "sequence": self.sequence + 1,
+                        "endpoint": endpoint,
+                        "in_cohort": in_cohort,
+                        "header": header,
+                        "id_chars": BATCH_ID_HEX_CHARS,
+                    },
+                )
+                last_key, count = cursor.fetchone()
+                if not count:
+                    return total
+                self.sequence += 1
+                total += int(count)
+                after = last_key
+                if count < size:
+                    return total
 
     def write(
         self,
@@ -362,6 +384,8 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 # The plan reads every row of its cursors: no plan tuned for the first few.
                 cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+                # Compiling these one-off queries costs more than it saves.
+                cursor.execute("SET LOCAL jit = off")
         run = SyncRun.objects.select_for_update(of=("self",)).get(pk=run_id)
         if run.planned:
             return None
@@ -384,7 +408,7 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
             entered, left = _plan_retry(run, writer, (enter, leave), sizes, flags)
         elif run.kind == RunKind.EMPTY:
             left = writer.write_query(
-                left_sql(incremental=False, everyone=True),
+                lambda paged: left_sql(incremental=False, everyone=True, paged=paged),
                 params,
                 endpoint=leave,
                 size=sizes[1],
@@ -398,10 +422,11 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
                 and change_log_complete(sync.cohort_id, sync.delivered_snapshot, snapshot)
             )
             entered = writer.write_query(
-                entered_sql(
+                lambda paged: entered_sql(
                     incremental=incremental,
                     resend_all=resync,
                     keep_ids=resync and not run.new_list,
+                    paged=paged,
                 ),
                 params,
                 endpoint=enter,
@@ -410,7 +435,7 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
             )
             if not run.new_list:
                 left = writer.write_query(
-                    left_sql(incremental=incremental, everyone=False),
+                    lambda paged: left_sql(incremental=incremental, everyone=False, paged=paged),
                     params,
                     endpoint=leave,
                     size=sizes[1],

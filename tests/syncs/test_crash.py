@@ -166,3 +166,29 @@ def test_killed_workers_leave_the_partner_equal_to_the_cohort(cast, partner, sta
 
     print("kills:", *mid_run_kills, sep="\n  ")
     assert len(mid_run_kills) >= KILLS, mid_run_kills
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_workers_keep_dying_is_failed_honestly(cast, partner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sync = make_sync(cast, list_manifest(partner.url), members=range(3))
+    run = runs.run_create(sync, kind="manual", enqueue=False)
+
+    for crash in (1, 2, 3, 4):
+        assert SyncRun.claim(run.pk, from_statuses=("queued", "running"))
+        SyncRun.objects.filter(pk=run.pk).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        assert sweep_lapsed_jobs() == {"syncs.SyncRun": 1}
+        run.refresh_from_db()
+        if crash < 4:
+            assert (run.status, run.crashes) == ("queued", crash)
+
+    assert (run.status, run.crashes) == ("failed", 4)
+    assert run.summary.startswith("The worker running this sync stopped 4 times")
+    assert run.finished_at is not None
+    # The sync may run again.
+    assert runs.run_create(sync, kind="manual", enqueue=False).status == "queued"
