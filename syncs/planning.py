@@ -60,6 +60,9 @@ WRITE_CHARS = 8 * 1024 * 1024
 # A planning transaction that collides with a concurrent update of the run row (the
 # lease renewal) is tried again this many times.
 SERIALIZATION_RETRIES = 5
+# Beyond this many changes since the delivered snapshot, the whole cohort is compared:
+# each page of an incremental plan reads the changes again.
+MAX_INCREMENTAL_CHANGES = 200_000
 
 MEMBERS = CohortMember._meta.db_table
 DELIVERED = DeliveredMember._meta.db_table
@@ -190,20 +193,21 @@ def left_sql(*, incremental: bool, everyone: bool, paged: bool = False) -> str:
     )
 
 
-def change_log_complete(cohort_id: int, since: int, snapshot: int) -> bool:
-    """Whether the change log holds every snapshot in (since, snapshot]."""
+def change_log_usable(cohort_id: int, since: int, snapshot: int) -> bool:
+    """Whether the change log holds every snapshot in (since, snapshot], and few enough
+    changes that reading them beats comparing the whole cohort."""
     if since > snapshot:
         return False
     if since == snapshot:
         return True
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(DISTINCT snapshot) FROM {CHANGES} "  # noqa: S608
+            f"SELECT COUNT(DISTINCT snapshot), COUNT(*) FROM {CHANGES} "  # noqa: S608
             "WHERE cohort_id = %s AND snapshot > %s AND snapshot <= %s",
             [cohort_id, since, snapshot],
         )
-        (count,) = cursor.fetchone()
-    return bool(count == snapshot - since)
+        snapshots, changes = cursor.fetchone()
+    return bool(snapshots == snapshot - since and changes <= MAX_INCREMENTAL_CHANGES)
 
 
 def stream_rows(sql: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -419,7 +423,7 @@ def _plan_once(run_id: int, integration: CompiledIntegration) -> Plan | None:
             incremental = (
                 not resync
                 and sync.delivered_snapshot is not None
-                and change_log_complete(sync.cohort_id, sync.delivered_snapshot, snapshot)
+                and change_log_usable(sync.cohort_id, sync.delivered_snapshot, snapshot)
             )
             entered = writer.write_query(
                 lambda paged: entered_sql(
