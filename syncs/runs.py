@@ -129,8 +129,8 @@ def retry_failed(
 def full_resync(
     sync: CohortSync,
     acting_user: User | None = None,
-    *,
     new_list: bool = False,
+    *,
     enqueue: bool = True,
 ) -> SyncRun:
     """A run that sends every member of the cohort again, ignoring what was delivered
