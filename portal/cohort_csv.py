@@ -148,6 +148,8 @@ def _copy(
                 progress(lines)
     if last != b"\n":
         lines += 1
+    if progress is not None:
+        progress(lines)
     # One row per line, or the file holds what the two readers may read differently
     # (a line of `\.`, which ends COPY's input).
     if cursor.cursor.rowcount != lines:
@@ -180,13 +182,20 @@ def _staged(header: list[str], rows: int, *, trim: bool) -> Staged:
     else:
         built = "'{}'::jsonb"
         same_properties = "m.properties = '{}'::jsonb"
-    key = f"CASE WHEN {amplitude} = '' THEN 'u:' || {user} ELSE 'a:' || ({amplitude})::bigint END"
+    if "amplitude_id" in header:
+        key = (
+            f"CASE WHEN {amplitude} = '' THEN 'u:' || {user} ELSE 'a:' || ({amplitude})::bigint END"
+        )
+        amplitude_id = f"CASE WHEN {amplitude} = '' THEN NULL ELSE ({amplitude})::bigint END"
+    else:
+        # Without the column, no CASE: PostgreSQL would fold the cast of '' and fail.
+        key, amplitude_id = f"'u:' || {user}", "NULL::bigint"
     return Staged(
         table=f"{RAW} AS r",
         columns={
             "member_key": key,
             "user_id": user,
-            "amplitude_id": f"CASE WHEN {amplitude} = '' THEN NULL ELSE ({amplitude})::bigint END",
+            "amplitude_id": amplitude_id,
             "device_id": value("device_id"),
             "email": value("email"),
             "properties": built,
