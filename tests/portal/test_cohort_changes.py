@@ -204,7 +204,7 @@ def test_each_change_writes_one_audit_row_with_its_snapshot(cast, cohort):
         ("cohort.members_changed", 2),
     ]
     assert [event.after["entered"] for event in events] == [1, 1]
-    assert [event.after for event in cohorts.recent_changes(cohort)][0]["snapshot"] == 2
+    assert [event.after["snapshot"] for event in cohorts.recent_changes(cohort)] == [2, 1]
 
 
 # --------------------------------------------------------------------------------------
