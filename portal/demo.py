@@ -60,22 +60,19 @@ COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN"]
 
 def demo_members(count: int, *, offset: int, seed: int) -> list[tuple[int, dict]]:
     rng = random.Random(seed)
-    rows = []
-    for index in range(offset, offset + count):
-        rows.append(
-            (
-                index,
-                {
-                    "user_id": f"user-{index:06d}",
-                    "amplitude_id": str(100_000_000 + index),
-                    "device_id": f"dev-{rng.getrandbits(48):012x}",
-                    "email": f"user{index:06d}@example.com",
-                    "plan": rng.choice(PLANS),
-                    "country": rng.choice(COUNTRIES),
-                },
-            )
-        )
-    return rows
+    return [(index, demo_member(index, rng)) for index in range(offset, offset + count)]
+
+
+def demo_member(index: int, rng: random.Random) -> dict:
+    """Demo user number `index` (a CSV row's worth of fields)."""
+    return {
+        "user_id": f"user-{index:06d}",
+        "amplitude_id": str(100_000_000 + index),
+        "device_id": f"dev-{rng.getrandbits(48):012x}",
+        "email": f"user{index:06d}@example.com",
+        "plan": rng.choice(PLANS),
+        "country": rng.choice(COUNTRIES),
+    }
 
 
 def _user(email: str, full_name: str, *, staff_role: str = "") -> User:
@@ -180,18 +177,17 @@ def _churn(cohort: Cohort, rng: random.Random) -> cohorts.ChangeReport:
         .order_by("?")
         .values_list("member_key", flat=True)[:moving]
     )
-    start = rng.randrange(DEMO_USER_POOL - moving)
-    arriving = [
-        cohorts.member_values(row)
-        for _, row in demo_members(moving, offset=start, seed=rng.randrange(2**32))
+    candidates = [
+        cohorts.member_values(demo_member(index, rng))
+        for index in rng.sample(range(DEMO_USER_POOL), moving * 4)
     ]
-    # Users not in the cohort yet (and so not leaving either): each one enters.
+    # Demo users not in the cohort (so not leaving either): each one enters.
     present = set(
         CohortMember.objects.filter(
-            cohort=cohort, member_key__in=[member[0] for member in arriving]
+            cohort=cohort, member_key__in=[member[0] for member in candidates]
         ).values_list("member_key", flat=True)
     )
-    arriving = [member for member in arriving if member[0] not in present]
+    arriving = [member for member in candidates if member[0] not in present][:moving]
     before = cohort.member_count
     report = cohorts.change_members(cohort, add=arriving, remove=leaving)
     if report.changed:

@@ -207,3 +207,60 @@ def test_a_projects_cohorts_are_listed_a_page_at_a_time(cast, client_for):
     assert "Page 1 of 2 · 27 in all" in first
     second = client.get(url, {"page": "2"}).content.decode()
     assert "Cohort 25" in second and "Cohort 26" in second and "Cohort 00" not in second
+
+
+# --------------------------------------------------------------------------------------
+# Pages: who sees the buttons that change cohorts, and who may press them
+
+
+def test_plain_members_read_cohorts_without_the_buttons_that_change_them(cast, client_for):
+    cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="VIPs")
+    actions.cohort_members_replace(
+        acting_user=cast.alice, cohort=cohort, members=[{"user_id": "a"}]
+    )
+    project_url = reverse("project_detail", args=[cast.acme_project.public_id])
+    cohort_url = reverse("cohort_detail", args=[cohort.public_id])
+    alan, alice = client_for(cast.alan), client_for(cast.alice)
+
+    as_alan = alan.get(cohort_url).content.decode()
+    assert "VIPs" in as_alan and "Upload CSV" not in as_alan and "Delete cohort" not in as_alan
+    assert "Org admins and developers change cohorts" in as_alan
+    assert "Create cohort" not in alan.get(project_url).content.decode()
+
+    as_alice = alice.get(cohort_url).content.decode()
+    assert "Upload CSV" in as_alice and "Delete cohort" in as_alice
+    assert "Create cohort" in alice.get(project_url).content.decode()
+
+
+def test_plain_members_cannot_change_cohorts_from_the_pages(cast, client_for):
+    cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="VIPs")
+    alan = client_for(cast.alan)
+    posts = [
+        (reverse("cohort_create", args=[cast.acme_project.public_id]), {"name": "Mine"}),
+        (reverse("cohort_upload", args=[cohort.public_id]), {"file": csv_upload("user_id\nx\n")}),
+        (reverse("cohort_delete", args=[cohort.public_id]), {"confirm": "VIPs"}),
+    ]
+    for url, data in posts:
+        response = alan.post(url, data)
+        assert response.status_code == 403
+        assert b"Only org admins and developers can create, change and delete cohorts" in (
+            response.content
+        )
+    assert list(Cohort.objects.values_list("name", flat=True)) == ["VIPs"]
+    assert not CohortImport.objects.exists()
+
+
+def test_the_cohort_page_lists_its_recent_changes(cast, client_for):
+    cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="VIPs")
+    actions.cohort_members_replace(
+        acting_user=cast.alice, cohort=cohort, members=[{"user_id": "a"}, {"user_id": "b"}]
+    )
+    actions.cohort_members_change(
+        acting_user=cast.alice, cohort=cohort, add=[{"user_id": "c"}], remove=[{"user_id": "a"}]
+    )
+    page = client_for(cast.alan).get(reverse("cohort_detail", args=[cohort.public_id]))
+    html = page.content.decode()
+    assert "data-snapshot>2<" in html
+    rows = html.split('id="recent-changes"')[1].split("</table>")[0]
+    assert rows.index(">2<") < rows.index(">1<")  # newest first
+    assert "+1" in rows and "−1" in rows and "+2" in rows and "alice@acme.test" in rows
