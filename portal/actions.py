@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from portal import cohorts
 from portal.audit import audit_record
+from portal.cohort_csv import ByteStream
 from portal.emails import email_on_commit
 from portal.errors import ActionError
 from portal.flags import FLAGS, flag_label
@@ -459,57 +460,93 @@ def cohort_delete(*, acting_user: User, cohort: Cohort) -> None:
     cohort.delete()
 
 
-def _member_change(acting_user: User, cohort: Cohort, action: str, before: int) -> None:
-    audit_record(
-        actor=acting_user,
-        org=cohort.project.org,
-        action=action,
-        target=cohort,
-        before={"members": before},
-        after={"members": cohort.member_count},
-    )
+def _record_change(
+    acting_user: User, cohort: Cohort, action: str, report: cohorts.ChangeReport, before: int
+) -> None:
+    if report.changed:
+        audit_record(
+            actor=acting_user,
+            org=cohort.project.org,
+            action=action,
+            target=cohort,
+            before={"members": before},
+            after={
+                "members": report.total,
+                "snapshot": report.snapshot,
+                "entered": report.entered,
+                "left": report.left,
+                "updated": report.updated,
+            },
+        )
 
 
 @transaction.atomic
 def cohort_members_replace(
-    *, acting_user: User, cohort: Cohort, members: list
-) -> cohorts.LoadReport:
+    *, acting_user: User, cohort: Cohort, members: object
+) -> cohorts.ChangeReport:
+    """Replace every member with a JSON list (a full snapshot); one new snapshot if
+    anything changed."""
     before = cohort.member_count
     try:
         report = cohorts.replace_members(cohort, members)
     except cohorts.MemberError as error:
         raise ActionError(str(error), field="members") from None
-    if not report.ok:
-        first = report.errors[0]
-        raise ActionError(
-            f"members[{first['row'] - 1}]: {first['message']}",
-            field="members",
-            details=report.errors,
-        )
-    _member_change(acting_user, cohort, "cohort.members_replaced", before)
+    _record_change(acting_user, cohort, "cohort.members_replaced", report, before)
     return report
 
 
 @transaction.atomic
-def cohort_members_add(*, acting_user: User, cohort: Cohort, members: list) -> int:
+def cohort_members_replace_csv(
+    *, acting_user: User, cohort: Cohort, csv_file: ByteStream
+) -> cohorts.ChangeReport:
+    """Replace every member with a CSV file (bytes, seekable), all or nothing."""
     before = cohort.member_count
-    try:
-        count = cohorts.add_members(cohort, members)
-    except cohorts.MemberError as error:
-        raise ActionError(str(error), field="members") from None
-    _member_change(acting_user, cohort, "cohort.members_added", before)
-    return count
+    report = cohorts.load_csv(cohort, csv_file)
+    if not report.ok:
+        first = report.errors[0]
+        where = f"line {first['row']}: " if first["row"] else ""
+        raise ActionError(f"{where}{first['message']}", field="members", details=report.errors)
+    _record_change(acting_user, cohort, "cohort.members_replaced", report, before)
+    return report
 
 
 @transaction.atomic
-def cohort_members_remove(*, acting_user: User, cohort: Cohort, members: list) -> int:
+def cohort_members_change(
+    *, acting_user: User, cohort: Cohort, add: object = None, remove: object = None
+) -> cohorts.ChangeReport:
+    """Add members and remove members (named by their identifiers) as one change."""
+    return _change(acting_user, cohort, add=add, remove=remove, names=("add", "remove"))
+
+
+@transaction.atomic
+def cohort_members_add(
+    *, acting_user: User, cohort: Cohort, members: object
+) -> cohorts.ChangeReport:
+    return _change(acting_user, cohort, add=members, names=("members", "members"))
+
+
+@transaction.atomic
+def cohort_members_remove(
+    *, acting_user: User, cohort: Cohort, members: object
+) -> cohorts.ChangeReport:
+    return _change(acting_user, cohort, remove=members, names=("members", "members"))
+
+
+def _change(
+    acting_user: User,
+    cohort: Cohort,
+    *,
+    add: object = None,
+    remove: object = None,
+    names: tuple[str, str],
+) -> cohorts.ChangeReport:
     before = cohort.member_count
     try:
-        count = cohorts.remove_members(cohort, members)
+        report = cohorts.patch_members(cohort, add=add, remove=remove, names=names)
     except cohorts.MemberError as error:
-        raise ActionError(str(error), field="members") from None
-    _member_change(acting_user, cohort, "cohort.members_removed", before)
-    return count
+        raise ActionError(str(error), field=error.field or names[0]) from None
+    _record_change(acting_user, cohort, "cohort.members_changed", report, before)
+    return report
 
 
 MAX_CSV_BYTES = 200 * 1024 * 1024

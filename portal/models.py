@@ -340,8 +340,9 @@ class CohortChange(models.Model):
     """One member entering (`entered`) or leaving a cohort in snapshot `snapshot`.
 
     The log lets a sync that delivered snapshot N exactly compute what changed up to
-    snapshot M from the changes alone, without comparing whole cohorts. Housekeeping
-    prunes changes that every sync of the cohort has delivered past.
+    snapshot M from the changes alone, without comparing whole cohorts. Written only by
+    `portal.cohort_changes`; the syncs app prunes changes that every sync of the cohort
+    has delivered past (portal's housekeeping leaves them alone).
     """
 
     id = models.BigAutoField(primary_key=True)

@@ -370,6 +370,18 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-lapsed-jobs": {"task": "portal.sweep_lapsed_jobs", "schedule": JOB_SWEEP_SECONDS},
 }
 
+# The demo cohorts drift by themselves (`make run` turns this on), so that syncs have
+# deltas to send. Demo data only: refused in production.
+DEMO_CHURN = env.bool("DEMO_CHURN", False)
+DEMO_CHURN_SECONDS = _env_seconds("DEMO_CHURN_SECONDS", 180.0, maximum=86400.0)
+if DEMO_CHURN:
+    if not DEBUG:
+        raise ImproperlyConfigured("DEMO_CHURN=true is only allowed with DEBUG=true.")
+    CELERY_BEAT_SCHEDULE["demo-churn"] = {
+        "task": "portal.demo_churn",
+        "schedule": DEMO_CHURN_SECONDS,
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
