@@ -67,14 +67,14 @@ def test_an_edit_in_the_form_keeps_the_lookup_and_the_missing_value_policy(alice
     assert fresh.config["endpoints"]["remove_users"]["mode"] == "per_user"
 
 
-def test_without_a_stored_draft_the_form_alone_makes_a_version_1_manifest(alice, v2_draft):
+def test_the_form_alone_carries_every_version_2_construct(alice, v2_draft):
     state = rendered_state(alice, v2_draft)
-    alone = manifest_from_form(state, display_name="Directory", integration_type="list")
+    alone = manifest_from_form(state, display_name="Directory Lists", integration_type="list")
     kept = manifest_from_form(
-        state, display_name="Directory", integration_type="list", kept=v2_draft.config
+        state, display_name="Directory Lists", integration_type="list", kept=v2_draft.config
     )
-    assert alone["manifest_version"] == 1 and "lookup" not in alone["endpoints"]["add_users"]
-    assert kept["manifest_version"] == 2 and "lookup" in kept["endpoints"]["add_users"]
+    assert alone["manifest_version"] == 2 and "lookup" in alone["endpoints"]["add_users"]
+    assert alone == kept
 
 
 def test_a_removed_field_takes_its_policy_with_it(alice, v2_draft):
@@ -109,7 +109,7 @@ def test_the_panel_previews_every_request_in_the_order_they_are_sent(alice, v2_d
     positions = [panel.index(f'id="{anchor}"') for anchor in order]
     assert positions == sorted(positions)
     assert "Add users endpoint › lookup" in panel
-    assert "Sent once per user; this is the request for the first sample user." in panel
+    assert "Sent once per user: 3 requests, one per sample user." in panel
     assert 'id="curl-add_users-lookup"' in panel
     assert "sample-partner-id-1" in panel
 
