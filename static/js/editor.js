@@ -17,7 +17,7 @@
   const PREVIEW_DELAY = 250;
   const SAVE_DELAY = 1200;
   const RETRY_DELAY = 5000;
-  const PATH_ATTRIBUTES = ["name", "id", "for", "aria-describedby", "aria-labelledby", "aria-controls", "data-list", "data-mirror"];
+  const PATH_ATTRIBUTES = ["name", "id", "for", "aria-describedby", "aria-labelledby", "aria-controls", "data-list", "data-mirror", "data-when"];
 
   let data = JSON.parse(document.getElementById("editor-data").textContent);
   let revision = Number(form.querySelector("[data-base-revision]").value);

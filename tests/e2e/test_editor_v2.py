@@ -52,6 +52,16 @@ def test_a_partner_builds_the_intercom_untag_endpoint(
     request = page.locator("#tp-req-remove_users")
     expect(request.locator(".req-body")).to_contain_text('"email"')
 
+    # What a missing email does: a default value's input shows only while it is chosen.
+    missing = field(page, "mapping_fields.0.if_missing")
+    default = field(page, "mapping_fields.0.default")
+    expect(missing).to_have_value("skip")
+    expect(default).to_be_hidden()
+    missing.select_option(label="Send a default value")
+    expect(default).to_be_visible()
+    missing.select_option(label="Skip the user")
+    expect(default).to_be_hidden()
+
     # One DELETE per user, the contact's Intercom id in the path.
     field(page, "endpoints.remove_users.method").select_option("DELETE")
     mode = field(page, "endpoints.remove_users.mode")
