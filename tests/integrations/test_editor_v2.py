@@ -350,3 +350,31 @@ def test_completions_reach_every_request_and_follow_its_mode():
     assert "partner_id" not in names["endpoints.add_users.lookup.item_template"]
     assert "access_token" in names["endpoints.remove_users.auth.value_template"]
     assert "email" not in names["endpoints.remove_users.auth.value_template"]
+
+
+def test_typed_placeholders_and_the_batch_in_a_url_render_in_the_preview_and_curl(alice, cast):
+    import html
+
+    sendgrid = actions.integration_import(
+        acting_user=cast.alice, org=cast.acme, manifest=cookbook("sendgrid-lists")
+    )
+    panel = html.unescape(preview(alice, sendgrid, rendered_state(alice, sendgrid))["panel"])
+    remove = panel.split('id="tp-req-remove_users"', 1)[1]
+    joined = "contact_ids=sample-partner-id-1,sample-partner-id-2,sample-partner-id-3"
+    assert f"/lists/sample-list-id-123/contacts?{joined}</code>" in remove
+    assert (
+        f"curl -X DELETE 'https://api.sendgrid.com/v3/marketing/lists/sample-list-id-123/contacts?{joined}'"
+        in remove
+    )
+    assert ":join(,)</code>" in panel.split('data-variable="items"', 1)[1]  # the tracker
+
+    hubspot = actions.integration_import(
+        acting_user=cast.alice, org=cast.acme, manifest=cookbook("hubspot-contact-property")
+    )
+    state = rendered_state(alice, hubspot)
+    assert state["endpoints.update_users.item_template"].count(":string}") == 2
+    panel = html.unescape(preview(alice, hubspot, state)["panel"])
+    update = panel.split('id="tp-req-update_users"', 1)[1]
+    assert '"amplitude_cohort_member": "true"' in update  # a string, not true
+    assert '"amplitude_cohort_member":"true"' in update  # the curl body
+    assert ":string</code>" in panel  # the tracker shows the modifier
