@@ -21,6 +21,7 @@ urlpatterns = [
     path(DRAFT + "save", editor_page.editor_save, name="integration_save"),
     path(DRAFT + "auth-method", editor_page.editor_auth_switch, name="integration_auth_switch"),
     path(DRAFT + "copy-errors", editor_page.editor_copy_errors, name="integration_copy_errors"),
+    path(DRAFT + "part", editor_page.editor_part, name="integration_editor_part"),
     # the manifest, copies, deletion, history
     path(DRAFT + "manifest.json", drafts.manifest_download, name="integration_manifest"),
     path(DRAFT + "import", drafts.manifest_upload, name="integration_manifest_import"),

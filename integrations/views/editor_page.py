@@ -22,6 +22,7 @@ from integrations.editor.auth_switch import auth_settings, switch_auth
 from integrations.editor.form_rows import editor_form
 from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
 from integrations.editor.panel import client_data, testing_panel
+from integrations.editor.parts import new_part
 from integrations.models import Integration
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
@@ -187,4 +188,30 @@ def editor_copy_errors(request: DeveloperRequest, integration_id: int) -> HttpRe
         request,
         "integrations/_errors_block.html",
         {"integration": integration, "form": form, "endpoint": endpoint},
+    )
+
+
+@require_POST
+@developer_required
+def editor_part(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """The inputs of a part the partner adds to a request (a lookup, its create request,
+    a find request, the request's own credentials), started from the unsaved form."""
+    integration = access.get_integration(request.org, integration_id)
+    path = request.POST.get("path", "")
+    try:
+        manifest, _ = _editor_manifest(request, integration)
+        kind, row = new_part(manifest, path)
+    except ActionError as error:
+        return _error_json(error)
+    except ValueError:
+        return _error_json(
+            ActionError(
+                "Only a lookup, a create or find request, or credentials can be added.",
+                field="path",
+            )
+        )
+    return render(
+        request,
+        "integrations/_part.html",
+        {"integration": integration, "form": editor_form(manifest), "kind": kind, "row": row},
     )

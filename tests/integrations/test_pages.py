@@ -76,6 +76,7 @@ def test_pages_need_a_developer_of_an_org_with_the_portal(cast, client_for, draf
         ("post", "save"),
         ("post", "auth-method"),
         ("post", "copy-errors"),
+        ("post", "part"),
         ("post", "logo"),
         ("post", "import"),
         ("post", "duplicate"),

@@ -385,6 +385,7 @@ NOT_LISTS: dict[str, str] = {
             "integration_save",
             "integration_auth_switch",
             "integration_copy_errors",
+            "integration_editor_part",
             "integration_manifest_import",
             "integration_duplicate",
             "integration_delete",
