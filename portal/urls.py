@@ -62,6 +62,7 @@ urlpatterns = [
     # platform staff
     path("staff/", platform.staff_home, name="staff_home"),
     path("platform/orgs/", platform.org_list, name="platform_orgs"),
+    path("platform/settings", platform.platform_settings_save, name="platform_settings"),
     path("platform/orgs/<int:org_id>/flags", platform.org_flag_set, name="platform_org_flag"),
     path("platform/access-requests/", platform.access_requests, name="platform_access_requests"),
     path(

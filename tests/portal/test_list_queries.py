@@ -378,6 +378,7 @@ NOT_LISTS: dict[str, str] = {
             "cohort_delete",
             "platform_org_flag",
             "platform_access_resolve",
+            "platform_settings",
             "integration_import",
             "integration_open",
             "integration_logo",
