@@ -145,9 +145,10 @@ def test_settings_save(
     """Save the Testing panel's inputs. Arguments left as None keep their stored value.
 
     The project's API key is verified against the project (a blank key keeps the stored
-    one while the project stays the same); empty secret values keep the stored secret;
-    select values must be among the field's options; a CSV is validated row by row.
-    Anything refused raises `ActionError` and nothing is saved.
+    one while the project stays the same, and is the sandbox's own for the sandbox); empty
+    secret values keep the stored secret; select values must be among the field's options;
+    a CSV is validated row by row. Anything refused raises `ActionError` and nothing is
+    saved.
     """
     settings = TestSettings.objects.select_for_update().filter(integration=integration).first()
     settings = settings or TestSettings(integration=integration)
@@ -159,6 +160,10 @@ def test_settings_save(
         key = (api_key or "").strip()
         if not key and project.pk == settings.project_id and settings.project_api_key:
             key = settings.project_api_key
+        if not key and project.is_sandbox:
+            # The sandbox exists for testing: the platform fills in its key, which is then
+            # checked and stored like any other.
+            key = project.api_key
         if not key:
             raise ActionError(
                 f"Enter the API key of {project.name} (Project ID {project.public_id}).",

@@ -393,6 +393,7 @@ NOT_LISTS: dict[str, str] = {
             "integration_release_post",
             "platform_destination_rollback",
             "testing_settings_save",
+            "testing_project_create",
             "testing_run_start",
             "testing_signing_secret",
             "integration_submit_post",
