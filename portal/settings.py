@@ -39,6 +39,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 
 # Links in emails point here.
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+# A demo partner API partners may start a draft from and test against (`make run` serves
+# one here). Unset in production unless the platform runs one.
+DEMO_PARTNER_URL = (
+    env.url("DEMO_PARTNER_URL", ("http", "https")) or ("http://127.0.0.1:8765" if DEBUG else "")
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -443,6 +443,7 @@ NOT_LISTS: dict[str, str] = {
             "staff_home",
             "integration_new",
             "integration_tile",
+            "integration_start",
             "integration_editor",
             "integration_manifest",
             "testing_exchange",
