@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from demo_partner.server import DEMO_TOKEN
+from demo_partner.credentials import DEMO_TOKEN
 
 IDENTIFIERS = ["user_id", "email", "amplitude_id", "device_id"]
 

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from demo_partner import api
+from demo_partner.credentials import DEMO_API_KEY, DEMO_TOKEN
 from demo_partner.page import STYLESHEET, render_page
 from demo_partner.signature import SIGNATURE_HEADER, signature_problem
 from demo_partner.state import (
@@ -53,8 +54,6 @@ from demo_partner.state import (
 
 logger = logging.getLogger(__name__)
 
-DEMO_TOKEN = "demo-token"
-DEMO_API_KEY = "demo-key"
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_FAULT_COUNT = 1000
 MAX_RETRY_AFTER_CHARS = 64

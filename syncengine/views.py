@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.core.paginator import Page
 from django.db import transaction
@@ -23,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from demo_partner import reference
 from integrations import access as integration_access
 from integrations.manifests import config_fingerprint, manifest_of
 from integrations.models import Integration
@@ -228,6 +230,7 @@ def testing_panel_context(
         "fingerprint": fingerprint,
         "passing": selectors.passing_full_test(integration),
         "focus": run_context(focus, fingerprint) if focus else None,
+        "demo_partner": demo_partner_reference(manifest, integration.integration_type),
         "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
         "signing_secret": signing,
         "revealed_secret": revealed_secret,
@@ -238,6 +241,24 @@ def testing_panel_context(
         "echo": echo or {},
         "max_users": MAX_TEST_USERS,
         "max_csv_rows": MAX_CSV_ROWS,
+    }
+
+
+def demo_partner_reference(
+    manifest: dict[str, Any], integration_type: str
+) -> dict[str, Any] | None:
+    """The demo partner's API, for a draft whose endpoints call it."""
+    base = django_settings.DEMO_PARTNER_URL
+    endpoints = manifest.get("endpoints") or {}
+    urls = [e.get("url") for e in endpoints.values() if isinstance(e, dict)]
+    if not base or not any(isinstance(u, str) and u.startswith(base + "/") for u in urls):
+        return None
+    return {
+        "url": base,
+        "credentials": reference.CREDENTIALS,
+        "operations": reference.operations(integration_type),
+        "body_shapes": reference.BODY_SHAPES,
+        "errors": reference.ERRORS,
     }
 
 

@@ -118,7 +118,15 @@ def diagnose(error: PartnerError, classifications: Sequence[Mapping[str, Any]] =
         action=default_action,
         status=error.status,
         detail=detail,
+        field=_field_at_fault(kind, info),
     )
+
+
+def _field_at_fault(kind: str, info: Mapping[str, Any]) -> str:
+    """The manifest path to fix, where one field is clearly at fault."""
+    if kind == "list_id_missing" and info.get("endpoint") == "create_list":
+        return "endpoints.create_list.list_id_path"
+    return ""
 
 
 def _diagnose_status(

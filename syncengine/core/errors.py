@@ -193,6 +193,8 @@ class Diagnosis:
     classified: bool = False
     classification: Mapping[str, Any] | None = None
     detail: str = ""
+    # The manifest path to fix (`endpoints.create_list.list_id_path`), when one is at fault.
+    field: str = ""
 
     @property
     def permanent(self) -> bool:
@@ -210,6 +212,7 @@ class Diagnosis:
             "sub_code": self.sub_code,
             "classified": self.classified,
             "detail": mask_text(self.detail, secrets),
+            "field": self.field,
         }
 
 

@@ -279,3 +279,14 @@ def test_a_project_needs_a_name_and_an_admin(cast, client_for, draft):
     assert "Only an admin of your organisation creates projects." in refused.content.decode()
     assert Project.objects.count() == before
     assert "New project" not in client_for(cast.alan).get(page_url(draft)).content.decode()
+
+
+def test_a_draft_calling_the_demo_partner_shows_its_api(cast, client_for, draft, settings):
+    url = page_url(draft)
+    assert "its API</summary>" not in client_for(cast.alice).get(url).content.decode()
+    settings.DEMO_PARTNER_URL = BASE
+    html = client_for(cast.alice).get(url).content.decode()
+    assert "This draft calls the demo partner: its API" in html
+    assert "POST /v1/lists" in html and "DELETE /v1/lists/{list_id}/members" in html
+    assert "The new list&#39;s id comes back at data.id" in html
+    assert "/v1/users/properties" not in html  # the property API is for property drafts
