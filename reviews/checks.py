@@ -114,18 +114,40 @@ def conformance_start(
     if unfinished.exists():
         raise ActionError("Conformance checks are already running for this version.", status=409)
     credentials = reviewer_credentials(version, values=values, mapping=mapping)
+    return _conformance_create(version, credentials, actor=acting_user, started_by=acting_user)
+
+
+def conformance_on_submit(*, version: IntegrationVersion, submitter: User) -> ConformanceRun | None:
+    """The checks a submitted version gets by itself, so that reviewers find their results
+    on arrival: only with the test credentials the partner shared with reviewers (the
+    checks call the partner's endpoint with them), otherwise nothing is started."""
+    stored = test_settings_for(version.integration)
+    if not (stored.pk and stored.share_with_reviewers and stored.values):
+        return None
+    credentials = reviewer_credentials(version)
+    # No one in particular started it: the page says it ran on submission.
+    return _conformance_create(version, credentials, actor=submitter, started_by=None)
+
+
+def _conformance_create(
+    version: IntegrationVersion,
+    credentials: TestCredentials,
+    *,
+    actor: User,
+    started_by: User | None,
+) -> ConformanceRun:
     run = ConformanceRun.objects.create(
         version=version,
         values=dict(credentials.values),
         mapping=dict(credentials.mapping),
-        started_by=acting_user,
+        started_by=started_by,
     )
     audit_record(
-        actor=acting_user,
+        actor=actor,
         org=version.integration.org,
         action="review.conformance",
         target=version,
-        after={"conformance_run": run.pk},
+        after={"conformance_run": run.pk, "on_submit": started_by is None},
     )
     conformance_run_execute.delay_on_commit(run.pk)
     return run

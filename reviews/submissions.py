@@ -6,7 +6,8 @@
                         └─withdraw (partner)→ draft (or released, if an internal tile exists)
 
 Submitting needs a full test that passed on exactly the draft's configuration (the test
-runs layer below), freezes an immutable `IntegrationVersion` and emails the reviewers; the
+runs layer below), freezes an immutable `IntegrationVersion`, starts its conformance checks
+when the partner shared test credentials with reviewers, and emails the reviewers; the
 draft stays editable and the live version keeps serving until the next approval. The
 decisions are in `reviews.decisions`.
 """
@@ -36,6 +37,7 @@ from portal.audit import audit_record
 from portal.emails import email_on_commit
 from portal.errors import ActionError
 from portal.models import StaffRole, User
+from reviews.checks import conformance_on_submit
 from reviews.messages import clean_message
 from syncengine.selectors import passing_full_test
 
@@ -101,6 +103,7 @@ def integration_submit(
         before={"status": before},
         after={"status": integration.status, "version": version.number},
     )
+    conformance_on_submit(version=version, submitter=acting_user)
     email_on_commit(
         to=reviewer_emails(),
         subject=f"Review requested: {version.display_name} v{version.number} "

@@ -46,6 +46,11 @@ QUEUE_PAGE_SIZE = 25
 # --- the partner's side -------------------------------------------------------------------
 
 
+def credentials_shared(integration: Integration) -> bool:
+    stored = test_settings_for(integration)
+    return bool(stored.pk and stored.share_with_reviewers and stored.values)
+
+
 def submit_checklist(integration: Integration) -> list[dict[str, Any]]:
     """What submitting needs, each with whether it is done and where to fix it."""
     report = validation_report(manifest_of(integration))
@@ -108,6 +113,7 @@ def integration_submit_page(request: DeveloperRequest, integration_id: int) -> H
                 latest_submission is not None
                 and latest_submission.fingerprint != config_fingerprint(integration)
             ),
+            "credentials_shared": credentials_shared(integration),
         },
     )
 
@@ -196,7 +202,6 @@ def _checks_context(
     )
     runs = [run for run in [evidence, *reviewer_runs] if run is not None]
     conformance = version.conformance_runs.select_related("started_by").first()
-    stored = test_settings_for(version.integration)
     fields = [f for f in version.config.get("custom_fields", []) if isinstance(f, dict)]
     return {
         "version": version,
@@ -205,7 +210,7 @@ def _checks_context(
         "conformance": conformance,
         "run_steps": {run.pk: step_progress(run) for run in runs},
         "run_exchanges": {run.pk: list(run.exchanges.all()[:EVIDENCE_EXCHANGES]) for run in runs},
-        "credentials_shared": bool(stored.pk and stored.share_with_reviewers and stored.values),
+        "credentials_shared": credentials_shared(version.integration),
         "credential_fields": [
             {
                 "variable": f.get("variable"),
