@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.manifests import config_fingerprint
 from integrations.models import (
     DestinationChannel,
     Integration,
@@ -52,6 +53,19 @@ def reviewer_emails() -> list[str]:
     return sorted({settings.INTEGRATIONS_TEAM_EMAIL, *reviewers})
 
 
+def approved_twin(integration: Integration) -> IntegrationVersion | None:
+    """The approved version whose configuration (logo included) is exactly the draft's."""
+    return (
+        integration.versions.filter(
+            kind=VersionKind.SUBMISSION,
+            state=VersionState.APPROVED,
+            fingerprint=config_fingerprint(integration),
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
 @transaction.atomic
 def integration_submit(
     *, acting_user: User, integration: Integration, note: str = ""
@@ -75,6 +89,14 @@ def integration_submit(
             field="logo",
             status=409,
             code="logo_missing",
+        )
+    live = approved_twin(integration)
+    if live is not None:
+        raise ActionError(
+            f"This configuration is exactly version {live.number}, already approved: there is "
+            "nothing new to review. Change the draft first.",
+            status=409,
+            code="identical_to_approved",
         )
     passing = passing_full_test(integration)
     if passing is None:

@@ -114,6 +114,7 @@ def integration_submit_page(request: DeveloperRequest, integration_id: int) -> H
                 and latest_submission.fingerprint != config_fingerprint(integration)
             ),
             "credentials_shared": credentials_shared(integration),
+            "approved_twin": submissions.approved_twin(integration),
         },
     )
 
