@@ -104,6 +104,91 @@ def account_signup(*, email: str, password: str, full_name: str, org_name: str) 
     return user
 
 
+MAX_FULL_NAME_LENGTH = 150
+
+
+@transaction.atomic
+def account_rename(*, acting_user: User, full_name: str) -> User:
+    """The person's own name, as colleagues and reviewers see it (may be blank)."""
+    full_name = (full_name or "").strip()
+    if len(full_name) > MAX_FULL_NAME_LENGTH:
+        raise ActionError(
+            f"Your name must be at most {MAX_FULL_NAME_LENGTH} characters.", field="full_name"
+        )
+    before = acting_user.full_name
+    acting_user.full_name = full_name
+    acting_user.save(update_fields=["full_name"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.renamed",
+        target=acting_user,
+        label=acting_user.email,
+        before={"full_name": before},
+        after={"full_name": full_name},
+    )
+    return acting_user
+
+
+def _check_password(user: User, password: str) -> None:
+    if not user.check_password(password or ""):
+        raise ActionError("That is not your current password.", field="current_password")
+
+
+@transaction.atomic
+def account_change_email(*, acting_user: User, email: str, current_password: str) -> User:
+    """A new sign-in email, confirmed with the current password; the old address is told."""
+    _check_password(acting_user, current_password)
+    email = _clean_email(email)
+    if email == acting_user.email:
+        raise ActionError("This is already your email.", field="email")
+    if User.objects.filter(email__iexact=email).exclude(pk=acting_user.pk).exists():
+        raise ActionError("Another account uses this email.", field="email")
+    before = acting_user.email
+    acting_user.email = email
+    acting_user.save(update_fields=["email"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.email_changed",
+        target=acting_user,
+        label=email,
+        before={"email": before},
+        after={"email": email},
+    )
+    email_on_commit(
+        to=[before],
+        subject="Your Cohort Portal email was changed",
+        template="emails/account_email_changed.txt",
+        context={"user": acting_user, "before": before},
+    )
+    return acting_user
+
+
+@transaction.atomic
+def account_change_password(
+    *, acting_user: User, current_password: str, new_password: str, confirmation: str
+) -> User:
+    """A new password, confirmed with the current one and typed twice."""
+    _check_password(acting_user, current_password)
+    if new_password != confirmation:
+        raise ActionError("The two new passwords differ.", field="confirmation")
+    try:
+        validate_password(new_password, acting_user)
+    except ValidationError as error:
+        raise ActionError(" ".join(error.messages), field="new_password") from None
+    acting_user.set_password(new_password)
+    acting_user.save(update_fields=["password"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.password_changed",
+        target=acting_user,
+        label=acting_user.email,
+    )
+    return acting_user
+
+
 SANDBOX_PROJECT_NAME = "Sandbox"
 
 

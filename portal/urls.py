@@ -27,6 +27,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("invitations/<str:token>/", accounts.invitation, name="invitation"),
+    path("account/", account.account, name="account"),
     path("account/tokens/", account.tokens, name="account_tokens"),
     path("account/tokens/<int:token_id>/revoke", account.token_revoke, name="token_revoke"),
     # the current organisation

@@ -434,6 +434,7 @@ NOT_LISTS: dict[str, str] = {
             "healthz",
             "signin",
             "signup",
+            "account",
             "password_reset",
             "password_reset_done",
             "password_reset_confirm",
