@@ -310,7 +310,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AppTaggedSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "portal.api.parsers.JSONParser",
@@ -323,7 +323,31 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cohort Integration Developer Portal API",
     "DESCRIPTION": "Integrations, reviews, projects and cohorts. Authenticate with a "
-    "personal API token: `Authorization: Token <token>`.",
+    "personal API token (your account's API tokens page): `Authorization: Token <token>`.\n\n"
+    "[← Back to the Cohort Portal](/)",
+    # One tag per app, named in portal.api.schema.APP_TAGS, in the order readers meet them.
+    "TAGS": [
+        {
+            "name": "Organisations",
+            "description": "You, your organisation, its projects and cohorts, feature flags "
+            "and access requests, the audit log.",
+        },
+        {
+            "name": "Integrations",
+            "description": "Drafts, their manifests and revisions, internal releases and the "
+            "Destinations catalogue.",
+        },
+        {
+            "name": "Testing",
+            "description": "Test settings, test runs against your endpoint and their "
+            "exchanges, signing secrets.",
+        },
+        {
+            "name": "Reviews",
+            "description": "Submissions, the review queue, comments, checks and decisions.",
+        },
+        {"name": "Syncs", "description": "Connections, cohort syncs and their runs."},
+    ],
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

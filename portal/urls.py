@@ -85,6 +85,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.swagger, name="api_docs"),
     path("api/redoc/", docs.redoc, name="api_redoc"),
+    path("api/redoc/redoc.js", docs.redoc_bundle, name="api_redoc_bundle"),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -465,6 +465,7 @@ NOT_LISTS: dict[str, str] = {
             "api_schema",
             "api_docs",
             "api_redoc",
+            "api_redoc_bundle",
         ],
         ONE_THING,
     ),
