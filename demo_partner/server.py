@@ -20,7 +20,8 @@ with user `demo-key`; errors look like ``{"error": {"code": "E_AUTH", "message":
 
 Control (no auth; the service is meant for loopback): ``GET /`` an HTML page of recent
 requests, lists and fault switches; ``POST /_faults`` (JSON or form: ``fail_next``,
-``status``, ``retry_after``, ``delay_ms``); ``GET /_log`` (JSON; ``?members=1`` adds list
+``status``, ``retry_after``, ``delay_ms``; a JSON object is read as JSON whatever its
+Content-Type); ``GET /_log`` (JSON; ``?members=1`` adds list
 members); ``POST /_reset``.
 """
 
@@ -327,7 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
     # --- control endpoints -----------------------------------------------------------
 
     def _handle_faults(self, partner: DemoPartner, body: bytes) -> None:
-        form = self._is_form()
+        # `curl -d '{...}'` sends JSON labelled as a form: a body that is a JSON object is
+        # read as one, whatever its Content-Type says.
+        form = self._is_form() and not body.lstrip().startswith(b"{")
         try:
             if form:
                 raw = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
