@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets as random_secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -51,6 +52,8 @@ from syncengine.testusers import (
 MAX_LIST_ID_LENGTH = 200
 SIGNING_SECRET_PREFIX = "whsec_"
 SIGNING_SECRET_BYTES = 32
+# How long requests carry the replaced secret's signature too, after a rotation.
+SIGNING_ROTATION_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -444,7 +447,7 @@ def test_run_start(
             cohort_name=spec.get("name", testplan.DEFAULT_COHORT_NAME),
             list_id=list_id or None,
             no_retries=no_retries,
-            signing_secret=signing.secret if signing else None,
+            signing_secret=signing.signing_key() if signing else None,
         )
         testplan.check_plan(plan)
     except testplan.TestSetupError as problem:
@@ -506,6 +509,10 @@ def signing_secret_rotate(*, acting_user: User | None, integration: Integration)
             integration=integration, secret=clear, created_by=acting_user
         )
     else:
+        # The old secret keeps signing beside the new one for a while: a partner verifying
+        # with it is not locked out the moment someone rotates.
+        existing.previous_secret = existing.secret
+        existing.previous_until = timezone.now() + SIGNING_ROTATION_WINDOW
         existing.secret, existing.created_by, existing.created_at = (
             clear,
             acting_user,
@@ -518,7 +525,12 @@ def signing_secret_rotate(*, acting_user: User | None, integration: Integration)
         org=integration.org,
         action="signing_secret.rotated" if existing else "signing_secret.created",
         target=integration,
-        after={"secret": stored.masked},
+        after={
+            "secret": stored.masked,
+            "previous_signs_until": (
+                stored.previous_until.isoformat() if stored.previous_until else None
+            ),
+        },
     )
     return clear
 
