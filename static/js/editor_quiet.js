@@ -10,7 +10,7 @@
   let targets;
   try {
     targets = JSON.parse(form.dataset.quiet);
-  } catch (error) {
+  } catch {
     return;
   }
   targets.forEach(function (target) {
