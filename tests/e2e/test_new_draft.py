@@ -47,3 +47,28 @@ def test_a_blank_draft_is_quiet_until_a_field_is_touched(
     url.fill("https://api.acme.test/lists")
     expect(summary).to_contain_text("4 things left to do before testing", timeout=LIVE)
     screenshot("new-draft-touched")
+
+
+def test_every_section_chip_shows_at_1440_px(cast, live_server, page, sign_in, screenshot):
+    from integrations import actions
+
+    draft = actions.integration_create(
+        acting_user=cast.alice, org=cast.acme, display_name="Wide Lists", integration_type="list"
+    )
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(cast.alice)
+    page.goto(f"{live_server.url}/portal/integrations/{draft.pk}/configure")
+    nav = page.locator(".section-nav")
+    right = nav.evaluate("n => n.getBoundingClientRect().right")
+    for link in nav.locator("a").all():
+        box = link.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= right + 0.5, link.inner_text()
+    expect(nav.get_by_role("link", name="Delivery")).to_be_in_viewport()
+    nav.screenshot(path=str(_artifact("editor-section-nav-1440")))
+
+
+def _artifact(name: str):
+    from tests.e2e.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / f"{name}.png"
