@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.views import catalogue, drafts, editor_page, history, home, tile
+from integrations.views import catalogue, drafts, editor_page, history, home, start, tile
 
 DRAFT = "portal/integrations/<int:integration_id>/"
 
@@ -15,7 +15,8 @@ urlpatterns = [
     path(DRAFT + "tile", tile.integration_tile, name="integration_tile"),
     path(DRAFT + "check-name", tile.name_check, name="integration_rename_check"),
     path(DRAFT + "logo", tile.integration_logo, name="integration_logo"),
-    # Part 2 — the configuration editor and its live calls
+    # Part 2 — where the configuration starts, the editor and its live calls
+    path(DRAFT + "start", start.integration_start, name="integration_start"),
     path(DRAFT + "configure", editor_page.integration_editor, name="integration_editor"),
     path(DRAFT + "preview", editor_page.editor_preview, name="integration_preview"),
     path(DRAFT + "save", editor_page.editor_save, name="integration_save"),

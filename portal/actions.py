@@ -20,7 +20,7 @@ from portal.audit import audit_record
 from portal.cohort_csv import ByteStream
 from portal.emails import email_on_commit
 from portal.errors import ActionError
-from portal.flags import FLAGS, flag_label
+from portal.flags import DEVELOPER_PORTAL, FLAGS, flag_label
 from portal.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -32,6 +32,7 @@ from portal.models import (
     Membership,
     Organization,
     OrgFlag,
+    PlatformSettings,
     Project,
     StaffRole,
     User,
@@ -92,7 +93,119 @@ def account_signup(*, email: str, password: str, full_name: str, org_name: str) 
         target=org,
         after={"name": org.name, "admin": user.email},
     )
+    sandbox_create(acting_user=user, org=org)
+    if PlatformSettings.current().grant_portal_to_new_orgs:
+        flag_set(
+            acting_user=None,
+            org=org,
+            flag=DEVELOPER_PORTAL,
+            enabled=True,
+            reason="granted to new organisations (platform setting)",
+        )
     return user
+
+
+MAX_FULL_NAME_LENGTH = 150
+
+
+@transaction.atomic
+def account_rename(*, acting_user: User, full_name: str) -> User:
+    """The person's own name, as colleagues and reviewers see it (may be blank)."""
+    full_name = (full_name or "").strip()
+    if len(full_name) > MAX_FULL_NAME_LENGTH:
+        raise ActionError(
+            f"Your name must be at most {MAX_FULL_NAME_LENGTH} characters.", field="full_name"
+        )
+    before = acting_user.full_name
+    acting_user.full_name = full_name
+    acting_user.save(update_fields=["full_name"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.renamed",
+        target=acting_user,
+        label=acting_user.email,
+        before={"full_name": before},
+        after={"full_name": full_name},
+    )
+    return acting_user
+
+
+def _check_password(user: User, password: str) -> None:
+    if not user.check_password(password or ""):
+        raise ActionError("That is not your current password.", field="current_password")
+
+
+@transaction.atomic
+def account_change_email(*, acting_user: User, email: str, current_password: str) -> User:
+    """A new sign-in email, confirmed with the current password; the old address is told."""
+    _check_password(acting_user, current_password)
+    email = _clean_email(email)
+    if email == acting_user.email:
+        raise ActionError("This is already your email.", field="email")
+    if User.objects.filter(email__iexact=email).exclude(pk=acting_user.pk).exists():
+        raise ActionError("Another account uses this email.", field="email")
+    before = acting_user.email
+    acting_user.email = email
+    acting_user.save(update_fields=["email"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.email_changed",
+        target=acting_user,
+        label=email,
+        before={"email": before},
+        after={"email": email},
+    )
+    email_on_commit(
+        to=[before],
+        subject="Your Cohort Portal email was changed",
+        template="emails/account_email_changed.txt",
+        context={"user": acting_user, "before": before},
+    )
+    return acting_user
+
+
+@transaction.atomic
+def account_change_password(
+    *, acting_user: User, current_password: str, new_password: str, confirmation: str
+) -> User:
+    """A new password, confirmed with the current one and typed twice."""
+    _check_password(acting_user, current_password)
+    if new_password != confirmation:
+        raise ActionError("The two new passwords differ.", field="confirmation")
+    try:
+        validate_password(new_password, acting_user)
+    except ValidationError as error:
+        raise ActionError(" ".join(error.messages), field="new_password") from None
+    acting_user.set_password(new_password)
+    acting_user.save(update_fields=["password"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.password_changed",
+        target=acting_user,
+        label=acting_user.email,
+    )
+    return acting_user
+
+
+SANDBOX_PROJECT_NAME = "Sandbox"
+
+
+@transaction.atomic
+def sandbox_create(*, acting_user: User, org: Organization) -> Project:
+    """The org's sandbox project: test runs need a project, and a new organisation has no
+    data yet. Its key is filled in by the Testing panel itself."""
+    project = Project.objects.create(org=org, name=SANDBOX_PROJECT_NAME, is_sandbox=True)
+    audit_record(
+        actor=acting_user,
+        org=org,
+        action="project.created",
+        target=project,
+        after={"name": project.name, "project_id": project.public_id, "sandbox": True},
+    )
+    return project
 
 
 @transaction.atomic
@@ -262,7 +375,11 @@ def _check_flag(flag: str) -> None:
 
 
 @transaction.atomic
-def flag_set(*, acting_user: User, org: Organization, flag: str, enabled: bool) -> OrgFlag:
+def flag_set(
+    *, acting_user: User | None, org: Organization, flag: str, enabled: bool, reason: str = ""
+) -> OrgFlag:
+    """Switch a flag. `acting_user` is None when the platform does it by itself (a platform
+    setting); `reason` then says which, in the audit row."""
     _check_flag(flag)
     row, _ = OrgFlag.objects.select_for_update().get_or_create(org=org, flag=flag)
     before = row.enabled
@@ -271,21 +388,49 @@ def flag_set(*, acting_user: User, org: Organization, flag: str, enabled: bool) 
     row.updated_by = acting_user
     row.save()
     if before != enabled:
+        after: dict[str, object] = {flag: enabled}
+        if reason:
+            after["reason"] = reason
         audit_record(
             actor=acting_user,
             org=org,
             action="flag.enabled" if enabled else "flag.disabled",
             target=org,
-            label=f"{org.name}: {flag}",
+            label=f"{org.name}: {flag_label(flag)}",
             before={flag: before},
-            after={flag: enabled},
+            after=after,
         )
-    if enabled:
+    if enabled and acting_user is not None:
         # A pending request for the flag is answered by switching it on, however it was done.
         for request in AccessRequest.objects.filter(
             org=org, flag=flag, status=AccessRequestStatus.PENDING
         ):
             _resolve_request(request, acting_user, AccessRequestStatus.GRANTED)
+    return row
+
+
+@transaction.atomic
+def platform_settings_set(*, acting_user: User, grant_portal_to_new_orgs: bool) -> PlatformSettings:
+    """Platform admins decide whether new organisations get the Developer Portal at once."""
+    if not acting_user.is_platform_admin:
+        raise ActionError("Only platform admins change platform settings.", status=403)
+    row = PlatformSettings.objects.select_for_update().filter(pk=1).first()
+    row = row or PlatformSettings.current()
+    before = row.grant_portal_to_new_orgs
+    row.grant_portal_to_new_orgs = bool(grant_portal_to_new_orgs)
+    row.updated_at = timezone.now()
+    row.updated_by = acting_user
+    row.save()
+    if before != row.grant_portal_to_new_orgs:
+        audit_record(
+            actor=acting_user,
+            org=None,
+            action="platform.settings_changed",
+            target=row,
+            label="Grant the Developer Portal to new organisations",
+            before={"grant_portal_to_new_orgs": before},
+            after={"grant_portal_to_new_orgs": row.grant_portal_to_new_orgs},
+        )
     return row
 
 
@@ -320,7 +465,7 @@ def access_request_create(
         org=org,
         action="access.requested",
         target=request,
-        label=f"{org.name}: {flag}",
+        label=f"{org.name}: {flag_label(flag)}",
         after={"flag": flag},
     )
     email_on_commit(
@@ -343,10 +488,27 @@ def access_request_grant(*, acting_user: User, access_request: AccessRequest) ->
     return access_request
 
 
+MAX_DECLINE_REASON_LENGTH = 2000
+
+
 @transaction.atomic
-def access_request_decline(*, acting_user: User, access_request: AccessRequest) -> AccessRequest:
+def access_request_decline(
+    *, acting_user: User, access_request: AccessRequest, reason: str
+) -> AccessRequest:
+    """Decline with a reason: the requester reads it on Org settings and in the email."""
     if access_request.status != AccessRequestStatus.PENDING:
         raise ActionError(f"This request was already {access_request.status}.", status=409)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError(
+            "Give the reason for declining: the organisation reads it.", field="reason"
+        )
+    if len(reason) > MAX_DECLINE_REASON_LENGTH:
+        raise ActionError(
+            f"The reason must be at most {MAX_DECLINE_REASON_LENGTH:,} characters.",
+            field="reason",
+        )
+    access_request.decline_reason = reason
     _resolve_request(access_request, acting_user, AccessRequestStatus.DECLINED)
     return access_request
 
@@ -355,21 +517,29 @@ def _resolve_request(request: AccessRequest, acting_user: User, status: str) -> 
     request.status = status
     request.resolved_by = acting_user
     request.resolved_at = timezone.now()
-    request.save(update_fields=["status", "resolved_by", "resolved_at"])
+    request.save(update_fields=["status", "resolved_by", "resolved_at", "decline_reason"])
+    after: dict[str, str] = {"status": status}
+    if request.decline_reason:
+        after["reason"] = request.decline_reason
     audit_record(
         actor=acting_user,
         org=request.org,
         action=f"access.{status}",
         target=request,
-        label=f"{request.org.name}: {request.flag}",
+        label=f"{request.org.name}: {flag_label(request.flag)}",
         before={"status": "pending"},
-        after={"status": status},
+        after=after,
     )
     email_on_commit(
         to=[request.requested_by.email],
         subject=f"{flag_label(request.flag)}: your access request was {status}",
         template="emails/access_resolved.txt",
-        context={"org": request.org, "flag": request.flag, "status": status},
+        context={
+            "org": request.org,
+            "flag": request.flag,
+            "status": status,
+            "reason": request.decline_reason,
+        },
     )
 
 

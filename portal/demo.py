@@ -124,9 +124,13 @@ def tenancy(data: DemoData) -> None:
     if not acme.flag_enabled(DEVELOPER_PORTAL):
         actions.flag_set(acting_user=adam, org=acme, flag=DEVELOPER_PORTAL, enabled=True)
 
-    project = Project.objects.filter(org=acme).first() or actions.project_create(
+    project = Project.objects.filter(org=acme, is_sandbox=False).first() or actions.project_create(
         acting_user=alice, org=acme, name=DEMO_PROJECT
     )
+    for org, admin in ((acme, alice), (globex, bob)):
+        # As sign-up gives every organisation.
+        if not Project.objects.filter(org=org, is_sandbox=True).exists():
+            actions.sandbox_create(acting_user=admin, org=org)
     offset = 0
     for position, (name, size) in enumerate(DEMO_COHORTS):
         cohort = Cohort.objects.filter(project=project, name=name).first()
@@ -134,7 +138,7 @@ def tenancy(data: DemoData) -> None:
             cohort = actions.cohort_create(acting_user=alice, project=project, name=name)
             cohorts.load_members(cohort, demo_members(size, offset=offset, seed=position))
         offset += size // 2  # cohorts overlap, as real ones do
-    if not Project.objects.filter(org=globex).exists():
+    if not Project.objects.filter(org=globex, is_sandbox=False).exists():
         actions.project_create(acting_user=bob, org=globex, name="Globex Storefront")
     data.built.update(alice=alice, bob=bob, adam=adam, acme=acme, globex=globex, project=project)
 

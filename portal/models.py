@@ -155,6 +155,8 @@ class AccessRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Why a request was declined: the requester reads it on Org settings and in the email.
+    decline_reason = models.TextField(blank=True, max_length=2000)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -168,6 +170,29 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flag} for org {self.org_id} ({self.status})"
+
+
+class PlatformSettings(models.Model):
+    """Choices platform admins make for the whole platform: one row (`current()`)."""
+
+    # Platforms that let anyone build integrations switch this on: a new organisation gets
+    # the Developer Portal at sign-up instead of asking for it.
+    grant_portal_to_new_orgs = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "platform settings"
+
+    def __str__(self) -> str:
+        return "platform settings"
+
+    @classmethod
+    def current(cls) -> PlatformSettings:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
 
 
 class AuditEvent(models.Model):
@@ -260,6 +285,9 @@ class Project(models.Model):
     public_id = models.PositiveIntegerField(unique=True, default=new_project_public_id)
     name = models.CharField(max_length=120)
     api_key = EncryptedTextField(default=new_api_key)
+    # Every organisation gets one at sign-up, for testing integrations before any real data
+    # arrives; the Testing panel fills in its key by itself.
+    is_sandbox = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -39,6 +39,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 
 # Links in emails point here.
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+# A demo partner API partners may start a draft from and test against (`make run` serves
+# one here). Unset in production unless the platform runs one.
+DEMO_PARTNER_URL = (
+    env.url("DEMO_PARTNER_URL", ("http", "https")) or ("http://127.0.0.1:8765" if DEBUG else "")
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -314,7 +319,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AppTaggedSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "portal.api.parsers.JSONParser",
@@ -327,7 +332,31 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cohort Integration Developer Portal API",
     "DESCRIPTION": "Integrations, reviews, projects and cohorts. Authenticate with a "
-    "personal API token: `Authorization: Token <token>`.",
+    "personal API token (your account's API tokens page): `Authorization: Token <token>`.\n\n"
+    "[← Back to the Cohort Portal](/)",
+    # One tag per app, named in portal.api.schema.APP_TAGS, in the order readers meet them.
+    "TAGS": [
+        {
+            "name": "Organisations",
+            "description": "You, your organisation, its projects and cohorts, feature flags "
+            "and access requests, the audit log.",
+        },
+        {
+            "name": "Integrations",
+            "description": "Drafts, their manifests and revisions, internal releases and the "
+            "Destinations catalogue.",
+        },
+        {
+            "name": "Testing",
+            "description": "Test settings, test runs against your endpoint and their "
+            "exchanges, signing secrets.",
+        },
+        {
+            "name": "Reviews",
+            "description": "Submissions, the review queue, comments, checks and decisions.",
+        },
+        {"name": "Syncs", "description": "Connections, cohort syncs and their runs."},
+    ],
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -386,7 +415,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"expected_refusals": {"()": "portal.logfilters.ExpectedRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # 4xx answers are logged in one line each, without a traceback.
+        "django.request": {"filters": ["expected_refusals"]},
+    },
 }

@@ -28,6 +28,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("invitations/<str:token>/", accounts.invitation, name="invitation"),
+    path("account/", account.account, name="account"),
     path("account/tokens/", account.tokens, name="account_tokens"),
     path("account/tokens/<int:token_id>/revoke", account.token_revoke, name="token_revoke"),
     # the current organisation
@@ -63,6 +64,7 @@ urlpatterns = [
     # platform staff
     path("staff/", platform.staff_home, name="staff_home"),
     path("platform/orgs/", platform.org_list, name="platform_orgs"),
+    path("platform/settings", platform.platform_settings_save, name="platform_settings"),
     path("platform/orgs/<int:org_id>/flags", platform.org_flag_set, name="platform_org_flag"),
     path("platform/access-requests/", platform.access_requests, name="platform_access_requests"),
     path(
@@ -84,6 +86,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.swagger, name="api_docs"),
     path("api/redoc/", docs.redoc, name="api_redoc"),
+    path("api/redoc/redoc.js", docs.redoc_bundle, name="api_redoc_bundle"),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -28,8 +28,13 @@ from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.jinja import when
 from portal.params import optional_id
-from syncengine.core.manifest.normalize import copy_error_classifications, normalize_manifest
+from syncengine.core.manifest.normalize import (
+    copy_error_classifications,
+    normalize_manifest,
+    starter_manifest,
+)
 from syncengine.core.manifest.schema import ENDPOINT_ORDER
+from syncengine.core.manifest_diff import manifest_diff
 
 
 def _wants_json(request: DeveloperRequest) -> bool:
@@ -67,6 +72,24 @@ def integration_open(request: DeveloperRequest, integration_id: int) -> HttpResp
     return redirect("integration_editor", integration.pk)
 
 
+def untouched_problem_targets(
+    integration: Integration, manifest: dict[str, Any], panel: dict[str, Any]
+) -> list[str]:
+    """The fields with a problem that are still as the new draft's skeleton left them: the
+    editor shows their problems only once they are touched (the summary lists them all)."""
+    skeleton = starter_manifest(integration.integration_type, integration.display_name)
+    changed = [change.path for change in manifest_diff(skeleton, manifest)]
+
+    def touched(target: str) -> bool:
+        return any(
+            path == target or path.startswith(target + ".") or target.startswith(path + ".")
+            for path in changed
+        )
+
+    targets = {str(problem["target"]) for problem in panel["problems"] if problem.get("target")}
+    return sorted(target for target in targets if not touched(target))
+
+
 @require_GET
 @developer_required
 def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpResponse:
@@ -81,6 +104,7 @@ def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpRe
             "form": editor_form(manifest),
             "panel": panel,
             "client_data": client_data(panel),
+            "quiet_targets": untouched_problem_targets(integration, manifest, panel),
         },
     )
 

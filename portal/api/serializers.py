@@ -70,8 +70,19 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "requested_by",
             "created_at",
             "resolved_at",
+            "decline_reason",
         ]
-        read_only_fields = ["id", "status", "created_at", "resolved_at"]
+        read_only_fields = ["id", "status", "created_at", "resolved_at", "decline_reason"]
+
+
+class AccessRequestDeclineSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        default="",
+        help_text="Why the request is declined (required to decline): the organisation reads it.",
+    )
 
 
 class AccessRequestCreateSerializer(serializers.Serializer):

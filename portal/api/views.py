@@ -29,6 +29,7 @@ from portal.api.permissions import (
 )
 from portal.api.serializers import (
     AccessRequestCreateSerializer,
+    AccessRequestDeclineSerializer,
     AccessRequestSerializer,
     AuditEventSerializer,
     CohortMemberSerializer,
@@ -132,15 +133,25 @@ class AccessRequestDecisionView(APIView):
     permission_classes = [IsPlatformAdmin]
     decision = "grant"
 
-    @extend_schema(request=None, responses=AccessRequestSerializer)
+    @extend_schema(
+        request=AccessRequestDeclineSerializer,
+        responses=AccessRequestSerializer,
+        summary="Grant an access request, or decline it with a reason the organisation reads",
+    )
     def post(self, request: Request, request_id: int) -> Response:
         access_request = get_object_or_404(AccessRequest, pk=request_id)
-        action = (
-            actions.access_request_grant
-            if self.decision == "grant"
-            else actions.access_request_decline
-        )
-        action(acting_user=api_user(request), access_request=access_request)
+        if self.decision == "grant":
+            actions.access_request_grant(
+                acting_user=api_user(request), access_request=access_request
+            )
+        else:
+            serializer = AccessRequestDeclineSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            actions.access_request_decline(
+                acting_user=api_user(request),
+                access_request=access_request,
+                reason=serializer.validated_data["reason"],
+            )
         access_request.refresh_from_db()
         return Response(AccessRequestSerializer(access_request).data)
 

@@ -327,3 +327,25 @@ def test_comments_thread_between_reviewer_and_partner(cast, draft, api_for, alic
         outsider.post(f"{REVIEWS}{version.pk}/comments", {"body": "hi"}, format="json").status_code
         == 404
     )
+
+
+def test_a_configuration_identical_to_the_approved_one_is_not_offered_for_review(
+    cast, draft, client_for
+):
+    pass_full_test(cast, draft)
+    first = submit(cast, draft)
+    decisions.review_approve(acting_user=cast.rita, version=first)
+    page = client_for(cast.alice).get(f"/portal/integrations/{draft.pk}/submit").content.decode()
+    assert "Submit version 2 for review" not in page
+    assert "This configuration is exactly <strong>version 1</strong>" in page
+    with pytest.raises(ActionError, match="exactly version 1, already approved") as refused:
+        submit(cast, draft)
+    assert refused.value.status == 409
+    assert draft.versions.count() == 1
+
+    # Changed, it is a new version to submit.
+    edit(cast, draft, payload='{"name": "$cohort_name", "v": 2}')
+    pass_full_test(cast, draft)
+    page = client_for(cast.alice).get(f"/portal/integrations/{draft.pk}/submit").content.decode()
+    assert "Submit version 2 for review" in page
+    assert submit(cast, draft).number == 2
