@@ -143,7 +143,7 @@ def setup_for(run: SyncRun) -> RunSetup:
                 "the destination signs its requests but has no signing secret; its "
                 "developers must create one"
             )
-        signing_secret = stored.secret
+        signing_secret = stored.signing_key()
     context = RenderContext(
         values=dict(connection_row.values),
         mapping=dict(connection_row.mapping),
