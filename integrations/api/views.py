@@ -30,11 +30,13 @@ from integrations.api.serializers import (
     ValidationSerializer,
 )
 from integrations.configuration import preview_report, validation_report
+from integrations.logo import MAX_LOGO_BYTES
 from integrations.manifests import manifest_of
 from integrations.models import Integration, IntegrationRevision, IntegrationStatus
 from portal.api.parsers import JSONParser, MultiPartParser
 from portal.api.permissions import IsDeveloper, api_org, api_user
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
 from portal.params import optional_id
 from syncengine.core.manifest.normalize import canonical_json
 from syncengine.core.manifest_diff import manifest_diff
@@ -241,6 +243,7 @@ class PreviewView(DeveloperAPIView):
         )
 
 
+@accepts_upload(MAX_LOGO_BYTES)
 class LogoView(DeveloperAPIView):
     parser_classes = [MultiPartParser, FileUploadParser]
 

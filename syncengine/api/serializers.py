@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from django.urls import reverse
@@ -11,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from syncengine.actions import MAX_LIST_ID_LENGTH
+from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
 from syncengine.models import TestExchange, TestKind, TestRun, UsersSource
 from syncengine.presenters import step_progress, users_summary
 from syncengine.testusers import MAX_CSV_BYTES, MAX_TEST_USERS, MIN_TEST_USERS
@@ -22,12 +22,17 @@ MAX_PROJECT_ID = 2**31 - 1
 class ObjectField(serializers.Field):
     """A JSON object; in multipart forms, a JSON object written as text."""
 
-    default_error_messages = {"invalid": "Must be a JSON object."}
+    default_error_messages = {
+        "invalid": "Must be a JSON object.",
+        "too_deep": f"{TOO_DEEP_MESSAGE}.",
+    }
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
             try:
-                data = json.loads(data)
+                data = decode_json(data)
+            except JsonTooDeep:
+                self.fail("too_deep")
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, dict):
@@ -72,6 +77,16 @@ class TestSettingsInputSerializer(serializers.Serializer):
     list_id = serializers.CharField(
         required=False, allow_blank=True, max_length=MAX_LIST_ID_LENGTH, trim_whitespace=True
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "csv" in attrs and "csv_text" in attrs:
+            raise serializers.ValidationError(
+                {
+                    "csv_text": "Send the test users either as a file (csv) or as text (csv_text), "
+                    "not both."
+                }
+            )
+        return attrs
 
 
 class TestSettingsSerializer(serializers.Serializer):
