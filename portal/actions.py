@@ -20,6 +20,7 @@ from portal.audit import audit_record
 from portal.emails import email_on_commit
 from portal.errors import ActionError
 from portal.flags import FLAGS, flag_label
+from portal.jobs import enqueue_on_commit
 from portal.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -543,5 +544,5 @@ def cohort_import_start(
         target=cohort,
         after={"file": name, "bytes": upload.size},
     )
-    cohort_import_run.delay_on_commit(job.pk)
+    enqueue_on_commit(cohort_import_run, job)
     return job

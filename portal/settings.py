@@ -153,6 +153,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
+            # A Redis that is down answers at once instead of holding a request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
@@ -340,8 +342,9 @@ SPECTACULAR_SETTINGS = {
 # Celery (DESIGN §6): late acks and a prefetch of one so a killed worker loses nothing.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    # Longer than the longest task, so Redis does not redeliver work still in progress.
-    {"visibility_timeout": 3600}
+    # Longer than the longest task, so Redis does not redeliver work still in progress; a
+    # broker that cannot be reached is given up on within seconds (portal.jobs answers 503).
+    {"visibility_timeout": 3600, "socket_connect_timeout": 3}
     if REDIS_URL
     else {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -352,6 +355,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing tries three times within about two seconds, then gives up (portal.jobs).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -16,6 +16,7 @@ from integrations.manifests import manifest_of
 from integrations.models import IntegrationVersion, VersionKind
 from portal.audit import audit_record
 from portal.errors import ActionError
+from portal.jobs import enqueue_on_commit
 from portal.models import User
 from reviews.models import ConformanceRun
 from reviews.tasks import conformance_run_execute
@@ -127,5 +128,5 @@ def conformance_start(
         target=version,
         after={"conformance_run": run.pk},
     )
-    conformance_run_execute.delay_on_commit(run.pk)
+    enqueue_on_commit(conformance_run_execute, run)
     return run
