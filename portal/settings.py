@@ -251,6 +251,9 @@ if env.bool("FAST_PASSWORD_HASHING", False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGIN_ATTEMPT_LIMIT = env.int("LOGIN_ATTEMPT_LIMIT", 5, minimum=1, maximum=1000)
+# How many proxies in front of the portal append to X-Forwarded-For (the TLS proxy of the
+# docker-compose stack is one). 0: the connection's address is the client's.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", 900, minimum=1)
 
 LANGUAGE_CODE = "en-us"
