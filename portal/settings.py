@@ -16,7 +16,14 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from portal.env import Env, parse_database_url, parse_email_url, parse_fernet_keys
+from portal.env import (
+    Env,
+    example_values,
+    parse_database_url,
+    parse_email_url,
+    parse_fernet_keys,
+    secret_key_problem,
+)
 
 env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,8 +36,12 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
     SECRET_KEY = "dev-only-insecure-key-for-make-run-and-tests-0123456789abcdef"
-elif not DEBUG and len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+elif not DEBUG:
+    _problem = secret_key_problem(
+        SECRET_KEY, examples=example_values(str(BASE_DIR / ".env.example"), "SECRET_KEY")
+    )
+    if _problem:
+        raise ImproperlyConfigured(f"{_problem}.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
