@@ -48,6 +48,12 @@ attempts_used + 1`.
 
 `ensure_list` creates the list of a list-based sync, after looking it up by name when the
 manifest has a find request (find-or-create).
+
+Why one module of ~800 lines: every step above shares the private `_Sender` (retries,
+throttle, signing, deferral) and `_Progress` (what was delivered, skipped and resolved so
+far), and a batch's outcome is only right if they stay one object each for the whole
+batch. Split, those two would become a public protocol between modules for no reader's
+benefit.
 """
 
 from __future__ import annotations

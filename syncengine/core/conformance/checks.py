@@ -4,6 +4,10 @@ Each check decides what to send (the same compiled requests, batch ids and users
 would use), sends it through the run's `ExchangeRecorder` and judges the answer, with a
 plain-language detail that says what was sent, what came back and how to fix it. The
 package docstring lists the checks and the rules they share.
+
+Why one module of ~700 lines: the checks run in order and each reads what the one before
+it left (the list it created, the users it added); kept together, that hand-over reads
+top to bottom in one place.
 """
 
 from __future__ import annotations

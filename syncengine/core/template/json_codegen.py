@@ -38,6 +38,7 @@ from syncengine.core.template.values import (
     OMITTED,
     convert,
     dumps_json,
+    fix_surrogates,
     text_of,
     value_as_text,
     value_of,
@@ -74,8 +75,11 @@ def _static_value(node: JsonNode) -> Any:
 
 
 def _distinct_keys(obj: dict[str, Any], expected: int) -> dict[str, Any]:
-    """Refuse an object whose interpolated keys collided: that would drop a member."""
-    if len(obj) != expected:
+    """Refuse an object whose interpolated keys collided: that would drop a member.
+
+    Keys are compared as they will be sent: lone surrogates become U+FFFD on the way out,
+    so "\\ud800" and "\\ufffd" are the same key."""
+    if len(obj) != expected or len({fix_surrogates(key) for key in obj}) != expected:
         raise RenderError("two keys of an object rendered to the same text")
     return obj
 
@@ -84,7 +88,7 @@ def _members(*pairs: tuple[Any, Any]) -> dict[Any, Any]:
     """An object without the members whose key or value was left out."""
     kept = [(key, value) for key, value in pairs if key is not OMITTED and value is not OMITTED]
     obj = dict(kept)
-    if len(obj) != len(kept):
+    if len(obj) != len(kept) or len({fix_surrogates(key) for key in obj}) != len(kept):
         raise RenderError("two keys of an object rendered to the same text")
     return obj
 

@@ -169,3 +169,11 @@ def test_interpolated_keys_never_merge_silently(a, b):
         assert fix_surrogates(a) == fix_surrogates(b)
     else:
         assert sorted(rendered.values()) == [1, 2]
+
+
+def test_keys_equal_once_sent_are_refused():
+    """A lone surrogate is sent as U+FFFD, so it collides with a real U+FFFD key."""
+    with pytest.raises(RenderError):
+        JsonTemplate('{"$a": 1, "$b": 2}').render_bytes({"a": "\ud800", "b": "\ufffd"})
+    with pytest.raises(RenderError):
+        JsonTemplate('{"$a": 1, "\ufffd": 2}').render_bytes({"a": "\udfff"})
