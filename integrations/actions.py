@@ -66,6 +66,7 @@ def _clean_display_name(name: object, *, exclude: Integration | None = None) -> 
             "are unique across the platform.",
             field="display_name",
             code="name_taken",
+            status=409,
         )
     return name
 

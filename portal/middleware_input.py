@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.urls import Resolver404, resolve
@@ -155,8 +156,9 @@ class RefuseNulMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             problem = nul_problem(request)
-        except MultiPartParserError as error:
-            # Reading the form here consumes the body, so a broken one is answered here too.
+        except (MultiPartParserError, SuspiciousOperation) as error:
+            # Reading the form here consumes the body, so a broken one (or one with more
+            # fields than DATA_UPLOAD_MAX_NUMBER_FIELDS) is answered here too.
             return _bad_request(request, f"The form data could not be read: {error}")
         if problem is not None:
             field, message = problem

@@ -334,6 +334,9 @@ REST_FRAMEWORK = {
         "portal.api.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    # OPTIONS is not part of the API (the schema is at /api/schema/): 405, not DRF's
+    # description of the view, which looks objects up with arguments some views lack.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_THROTTLE_RATES": {"signin": "10/min"},
 }
 SPECTACULAR_SETTINGS = {
@@ -346,10 +349,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.document_errors_and_links",
+    ],
     # Choice sets that share a field name with others get a name of their own.
     "ENUM_NAME_OVERRIDES": {
         "TestRunKindEnum": "syncengine.models.TestKind",
         "TestRunStatusEnum": "syncengine.models.TestStatus",
+        "EndpointNameEnum": "syncengine.core.manifest.schema.ENDPOINT_ORDER",
     },
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 from rest_framework import parsers
@@ -64,7 +65,10 @@ class FormParser(parsers.FormParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> _ImmutableQueryDict:
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:  # more fields than Django reads
+            raise ParseError(f"The form data could not be read: {error}") from None
         message = nul_parameter_message(data)
         if message:
             raise ParseError(message)
@@ -78,7 +82,10 @@ class MultiPartParser(parsers.MultiPartParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict[str, UploadedFile]]:
-        result = super().parse(stream, media_type, parser_context)
+        try:
+            result = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:
+            raise ParseError(f"The form data could not be read: {error}") from None
         message = nul_parameter_message(result.data)
         if message:
             raise ParseError(message)

@@ -35,6 +35,7 @@ from portal.api.serializers import (
     NameSerializer,
     OrganizationSerializer,
     ProjectKeySerializer,
+    ProjectNameSerializer,
     ProjectSerializer,
 )
 from portal.models import (
@@ -171,9 +172,9 @@ class ProjectListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Project]:
         return access.projects_for(api_org(self.request))
 
-    @extend_schema(request=NameSerializer, responses={201: ProjectKeySerializer})
+    @extend_schema(request=ProjectNameSerializer, responses={201: ProjectKeySerializer})
     def post(self, request: Request) -> Response:
-        serializer = NameSerializer(data=request.data)
+        serializer = ProjectNameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.project_create(
             acting_user=api_user(request),

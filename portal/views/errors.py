@@ -1,9 +1,10 @@
 """Error pages in the portal's own layout."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 
 from portal.access import PortalNotEnabled
 
@@ -32,6 +33,15 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             "(the page may have been open for a long time, or sent from another site). "
             "Reload the page and try again."
         ),
+    )
+
+
+@csrf_exempt  # it changes nothing, whatever the method
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """An address under /api/v1/ that names no operation: the API's 404, not a page."""
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": "There is no API operation at this address."}},
+        status=404,
     )
 
 

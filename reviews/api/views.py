@@ -20,6 +20,7 @@ from integrations.api.serializers import VersionSerializer
 from integrations.api.views import DeveloperAPIView
 from integrations.manifests import manifest_of
 from integrations.models import IntegrationVersion, VersionState
+from portal.api.parsers import JSONParser
 from portal.api.permissions import IsReviewer, api_membership, api_user
 from portal.errors import ActionError
 from portal.models import User
@@ -136,6 +137,9 @@ class ReviewDetailView(APIView):
 
 
 class CommentsView(APIView):
+    # `parent` is a number or null: JSON says which, a form cannot.
+    parser_classes = [JSONParser]
+
     permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses=CommentSerializer(many=True))

@@ -4,18 +4,11 @@ working, because it depends on the database alone."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
 
 from portal import actions as portal_actions
 from portal.jobs import QUEUE_UNAVAILABLE_MESSAGE
@@ -24,51 +17,17 @@ from syncengine.models import TestRun
 from tests.conftest import PASSWORD
 from tests.partners import closed_port
 from tests.syncengine.conftest import BASE, list_manifest, make_draft, save_settings
-from tests.waiting import wait_until
-
-REPOSITORY = Path(__file__).resolve().parents[2]
+from tests.web import web_process
 
 
 @pytest.fixture
 def web_without_redis(transactional_db, tmp_path) -> Iterator[str]:
-    """gunicorn on the test database, with REDIS_URL pointing at a closed loopback port."""
-    database = connection.settings_dict
-    port = closed_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=(
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
-            f"/{database['NAME']}"
-        ),
-        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/8",
-    )
-    log = (tmp_path / "web.log").open("w")
-    web = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "portal.wsgi:application"),
-            *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "60"),
-        ],
-        cwd=REPOSITORY,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        with contextlib.suppress(httpx.HTTPError):
-            # The health check itself says the broker is down.
-            return httpx.get(f"{url}/healthz", timeout=5).json()["broker"] != "ok"
-        return False
-
-    try:
-        wait_until(answers, 60, f"the web process never answered: {log.name}")
+    """The portal in gunicorn with REDIS_URL pointing at a closed loopback port."""
+    dead_redis = f"redis://127.0.0.1:{closed_port()}/8"
+    with web_process(tmp_path / "web.log", REDIS_URL=dead_redis) as url:
+        # The health check itself says the broker is down.
+        assert httpx.get(f"{url}/healthz", timeout=10).json()["broker"] != "ok"
         yield url
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=20)
-        log.close()
 
 
 def signed_in(url: str, email: str, password: str) -> httpx.Client:
