@@ -17,6 +17,7 @@ from portal import access, actions
 from portal.api.permissions import (
     IsOrgAdmin,
     IsOrgMember,
+    IsOrgMemberOrPlatformAdmin,
     IsPlatformAdmin,
     api_membership,
     api_org,
@@ -99,6 +100,7 @@ class OrgFlagView(APIView):
 class AccessRequestListView(generics.ListAPIView):
     """Platform admins see every request; members see their own organisation's."""
 
+    permission_classes = [IsOrgMemberOrPlatformAdmin]
     serializer_class = AccessRequestSerializer
 
     def get_queryset(self) -> QuerySet[AccessRequest]:
