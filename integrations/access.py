@@ -12,8 +12,8 @@ from integrations.models import (
     IntegrationVersion,
 )
 from portal.access import as_int
-from portal.flags import DEVELOPER_PORTAL
 from portal.models import Membership, Organization, User
+from portal.roles import Role, holds
 
 
 def integrations_for(org: Organization) -> QuerySet[Integration]:
@@ -36,11 +36,7 @@ def get_revision(integration: Integration, number: int | str | None) -> Integrat
 def sees_partner_reviews(membership: Membership | None) -> bool:
     """The partner side of reviews belongs to the Developer Portal: the org's flag must be
     on and the member a developer, as for every portal page (`developer_required`)."""
-    return bool(
-        membership is not None
-        and membership.is_developer
-        and membership.org.flag_enabled(DEVELOPER_PORTAL)
-    )
+    return membership is not None and holds(Role.DEVELOPER, membership.user, membership)
 
 
 def versions_visible_to(user: User, membership: Membership | None) -> QuerySet[IntegrationVersion]:

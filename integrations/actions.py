@@ -23,6 +23,7 @@ from integrations.models import (
 from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import Organization, User
+from syncengine.core.json_depth import depth_diagnostic
 from syncengine.core.manifest.normalize import copy_error_classifications, starter_manifest
 from syncengine.core.manifest.schema import MAX_DISPLAY_NAME_LENGTH
 from syncengine.core.manifest_diff import manifest_diff
@@ -65,17 +66,20 @@ def _clean_display_name(name: object, *, exclude: Integration | None = None) -> 
             "are unique across the platform.",
             field="display_name",
             code="name_taken",
+            status=409,
         )
     return name
 
 
-def _refuse_nul(manifest: Any) -> None:
-    """Refuse a manifest with NUL in any text before anything is stored.
+def _refuse_unstorable(manifest: Any) -> None:
+    """Refuse a manifest nested too deeply or with NUL in any text before anything is
+    stored.
 
     Drafts are stored with their problems (autosave), so the diagnostic `check_manifest`
-    gives is not enough: PostgreSQL cannot store NUL in jsonb at all.
+    gives is not enough: PostgreSQL cannot store NUL in jsonb at all, and normalising a
+    document recurses as deep as it nests.
     """
-    problem = nul_diagnostic(manifest)
+    problem = depth_diagnostic(manifest) or nul_diagnostic(manifest)
     if problem is not None:
         raise ActionError(
             f"{problem.path or '(manifest)'}: {problem.message}; remove it and try again.",
@@ -183,7 +187,7 @@ def integration_import(
     *, acting_user: User | None, org: Organization, manifest: object
 ) -> Integration:
     """A new draft from a whole manifest (export → import gives the same manifest back)."""
-    _refuse_nul(manifest)
+    _refuse_unstorable(manifest)
     config, logo_bytes = storable_config(manifest)
     name = _clean_display_name(config["display_name"])
     integration = Integration.objects.create(
@@ -223,7 +227,7 @@ def integration_save(
     the save is refused (409) rather than silently overwriting their work. The logo is
     replaced only when `replace_logo` (a manifest import); the editor uploads it apart.
     """
-    _refuse_nul(manifest)
+    _refuse_unstorable(manifest)
     integration = Integration.objects.select_for_update().get(pk=integration.pk)
     if base_revision is not None and base_revision != integration.revision:
         raise ActionError(

@@ -21,6 +21,7 @@ from portal.cohort_csv import ByteStream
 from portal.emails import email_on_commit
 from portal.errors import ActionError
 from portal.flags import DEVELOPER_PORTAL, FLAGS, flag_label
+from portal.jobs import enqueue_on_commit
 from portal.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -750,5 +751,5 @@ def cohort_import_start(
         target=cohort,
         after={"file": name, "bytes": upload.size},
     )
-    cohort_import_run.delay_on_commit(job.pk)
+    enqueue_on_commit(cohort_import_run, job)
     return job

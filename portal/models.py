@@ -426,6 +426,16 @@ class CohortImport(Job):
         it commits."""
         return import_progress_key(self.pk)
 
+    def close_unsent(self) -> bool:
+        # Nothing was read yet, so there is no progress in the cache to clear (and the
+        # cache may be down with the broker).
+        message = (
+            "the task queue could not be reached, so this file was not loaded; upload it again"
+        )
+        return CohortImport.finish(
+            self.pk, None, status=ImportStatus.FAILED, errors=[{"row": None, "message": message}]
+        )
+
     def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
         # The load runs in one transaction, which died with its worker: nothing changed.
         failed = CohortImport.finish(
@@ -440,3 +450,16 @@ class CohortImport(Job):
 
 def import_progress_key(import_id: int) -> str:
     return f"cohort-import-progress:{import_id}"
+
+
+class RateLimitCounter(models.Model):
+    """How many times something happened for one key within a fixed window (failed
+    sign-ins, password-reset mails): `portal.ratelimit`. Kept in the database, which
+    signing in needs anyway, so that sign-in never depends on the cache or the broker."""
+
+    key = models.CharField(max_length=100, unique=True)
+    window_started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_started_at:%H:%M:%S}"

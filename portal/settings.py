@@ -16,7 +16,14 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from portal.env import Env, parse_database_url, parse_email_url, parse_fernet_keys
+from portal.env import (
+    Env,
+    example_values,
+    parse_database_url,
+    parse_email_url,
+    parse_fernet_keys,
+    secret_key_problem,
+)
 
 env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,13 +36,18 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
     SECRET_KEY = "dev-only-insecure-key-for-make-run-and-tests-0123456789abcdef"
-elif not DEBUG and len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+elif not DEBUG:
+    _problem = secret_key_problem(
+        SECRET_KEY, examples=example_values(str(BASE_DIR / ".env.example"), "SECRET_KEY")
+    )
+    if _problem:
+        raise ImproperlyConfigured(f"{_problem}.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the portal's host names in production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 # Links in emails point here.
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
@@ -65,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body (the CSRF check and the NUL check read forms).
+    "portal.middleware_input.RefuseLargeBodiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,6 +169,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
+            # A Redis that is down answers at once instead of holding a request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
@@ -260,6 +276,9 @@ if env.bool("FAST_PASSWORD_HASHING", False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGIN_ATTEMPT_LIMIT = env.int("LOGIN_ATTEMPT_LIMIT", 5, minimum=1, maximum=1000)
+# How many proxies in front of the portal append to X-Forwarded-For (the TLS proxy of the
+# docker-compose stack is one). 0: the connection's address is the client's.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", 900, minimum=1)
 
 LANGUAGE_CODE = "en-us"
@@ -280,7 +299,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Cohort CSVs can be large; they stream to disk instead of memory.
+# Cohort CSVs can be large; they stream to disk instead of memory. A request may carry at
+# most DATA_UPLOAD_MAX_MEMORY_SIZE bytes, judged by its Content-Length before it is read;
+# views that take files say how large (portal.middleware_input.accepts_upload).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
@@ -327,6 +348,9 @@ REST_FRAMEWORK = {
         "portal.api.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    # OPTIONS is not part of the API (the schema is at /api/schema/): 405, not DRF's
+    # description of the view, which looks objects up with arguments some views lack.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_THROTTLE_RATES": {"signin": "10/min"},
 }
 SPECTACULAR_SETTINGS = {
@@ -363,18 +387,24 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.document_errors_and_links",
+    ],
     # Choice sets that share a field name with others get a name of their own.
     "ENUM_NAME_OVERRIDES": {
         "TestRunKindEnum": "syncengine.models.TestKind",
         "TestRunStatusEnum": "syncengine.models.TestStatus",
+        "EndpointNameEnum": "syncengine.core.manifest.schema.ENDPOINT_ORDER",
     },
 }
 
 # Celery (DESIGN §6): late acks and a prefetch of one so a killed worker loses nothing.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    # Longer than the longest task, so Redis does not redeliver work still in progress.
-    {"visibility_timeout": 3600}
+    # Longer than the longest task, so Redis does not redeliver work still in progress; a
+    # broker that cannot be reached is given up on within seconds (portal.jobs answers 503).
+    {"visibility_timeout": 3600, "socket_connect_timeout": 3}
     if REDIS_URL
     else {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -385,6 +415,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing tries three times within about two seconds, then gives up (portal.jobs).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from portal import cohorts, demo, jobs
+from portal import cohorts, demo, jobs, ratelimit
 from portal.audit import audit_record
 from portal.jobs import LeaseKeeper
 from portal.models import CohortImport, ImportStatus, Invitation
@@ -19,6 +19,8 @@ from portal.models import CohortImport, ImportStatus, Invitation
 logger = logging.getLogger(__name__)
 
 STALE_INVITATION_AGE = timedelta(days=30)
+# Longer than any rate-limit window (sign-in and reset windows are minutes to an hour).
+STALE_COUNTER_AGE = timedelta(days=1)
 STORE_FAILED_MESSAGE = (
     "the members could not be stored, so nothing was changed: the database refused a "
     "value in the file. Check it for unusual characters or very long values and upload "
@@ -110,10 +112,12 @@ def sweep_lapsed_jobs() -> None:
 
 @shared_task(name="portal.housekeeping")
 def housekeeping() -> None:
-    """Periodic (beat, hourly): remove invitations long expired or used.
+    """Periodic (beat, hourly): remove invitations long expired or used, and rate-limit
+    counters whose window is over.
 
     The cohort change log (`CohortChange`) is not pruned here: rows stay until every sync
     of their cohort has delivered past them, which the syncs app decides."""
     cutoff = timezone.now() - STALE_INVITATION_AGE
     deleted, _ = Invitation.objects.filter(expires_at__lt=cutoff).delete()
     logger.info("housekeeping removed %d stale invitations", deleted)
+    ratelimit.delete_expired(STALE_COUNTER_AGE)

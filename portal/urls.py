@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from portal.api import docs
-from portal.views import account, accounts, health, org, platform, projects
+from portal.views import account, accounts, errors, health, org, platform, projects
 
 urlpatterns = [
     path("", org.home, name="home"),
@@ -88,6 +88,9 @@ urlpatterns = [
     path("api/redoc/", docs.redoc, name="api_redoc"),
     path("api/redoc/redoc.js", docs.redoc_bundle, name="api_redoc_bundle"),
     path("django-admin/", admin.site.urls),
+    # Last: any other address under /api/v1/ is the API's own 404, in its error shape
+    # (add new API modules above it).
+    re_path(r"^api/v1/", errors.api_not_found, name="api_not_found"),
 ]
 
 handler404 = "portal.views.errors.not_found"

@@ -16,6 +16,7 @@ from integrations.manifests import manifest_of
 from integrations.models import IntegrationVersion, VersionKind
 from portal.audit import audit_record
 from portal.errors import ActionError
+from portal.jobs import enqueue_on_commit
 from portal.models import User
 from reviews.models import ConformanceRun
 from reviews.tasks import conformance_run_execute
@@ -185,5 +186,5 @@ def _conformance_create(
         target=version,
         after={"conformance_run": run.pk, "on_submit": started_by is None},
     )
-    conformance_run_execute.delay_on_commit(run.pk)
+    enqueue_on_commit(conformance_run_execute, run)
     return run

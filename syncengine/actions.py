@@ -22,6 +22,7 @@ from integrations.models import Integration
 from portal import access
 from portal.audit import audit_record
 from portal.errors import ActionError
+from portal.jobs import enqueue_on_commit
 from portal.models import CohortMember, Project, User
 from syncengine import connect_values, testplan
 from syncengine.core.manifest.checks import check_manifest
@@ -492,7 +493,7 @@ def test_run_start(
             "version_id": version_id,
         },
     )
-    test_run_execute.delay_on_commit(run.pk)
+    enqueue_on_commit(test_run_execute, run)
     return run
 
 

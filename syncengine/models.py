@@ -190,6 +190,17 @@ class TestRun(Job):
     def __str__(self) -> str:
         return f"test run {self.pk} ({self.kind}, {self.status})"
 
+    def close_unsent(self) -> bool:
+        return TestRun.finish(
+            self.pk,
+            None,
+            status=TestStatus.ERROR,
+            summary="The task queue could not be reached, so this test never started and "
+            "nothing was sent. Run it again.",
+            diagnosis=None,
+            steps=[{**entry, "status": SKIPPED} for entry in self.steps],
+        )
+
     def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
         message = (
             "No worker picked this test up."

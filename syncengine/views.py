@@ -32,6 +32,7 @@ from portal import access
 from portal import actions as portal_actions
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
 from portal.models import Project
 from portal.params import parse_id
 from portal.views.pages import paginate
@@ -43,7 +44,13 @@ from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SEL
 from syncengine.core.signing import SIGNATURE_HEADER
 from syncengine.models import TestKind, TestRun, TestSettings, UsersSource
 from syncengine.presenters import step_progress, users_description
-from syncengine.testusers import MAX_CSV_ROWS, MAX_TEST_USERS, csv_template, per_user_variables
+from syncengine.testusers import (
+    MAX_CSV_BYTES,
+    MAX_CSV_ROWS,
+    MAX_TEST_USERS,
+    csv_template,
+    per_user_variables,
+)
 
 HISTORY_SIZE = 10
 MAX_SHOWN_EXCHANGES = 200
@@ -330,6 +337,7 @@ def _save_and_maybe_run(
     return _panel(request, integration, focus=run)
 
 
+@accepts_upload(MAX_CSV_BYTES)
 @require_POST
 @developer_required
 def testing_project_create(request: DeveloperRequest, integration_id: int) -> HttpResponse:

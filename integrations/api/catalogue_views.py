@@ -9,7 +9,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,22 +25,11 @@ from portal.api.permissions import (
     IsDeveloper,
     IsOrgMember,
     IsPlatformAdmin,
+    IsReviewerOrDeveloper,
     api_membership,
     api_org,
     api_user,
 )
-
-
-class IsReviewerOrDeveloper(BasePermission):
-    """Reviews: reviewers see every version; anyone else is on the partner side, which is
-    part of the Developer Portal (the org's flag on, the developer permission)."""
-
-    message = IsDeveloper.message
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if not request.user.is_authenticated:
-            return False
-        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
 
 
 class ReleaseView(DeveloperAPIView):

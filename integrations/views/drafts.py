@@ -16,6 +16,7 @@ from integrations.manifests import manifest_of
 from integrations.views.uploads import upload_bytes
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
 from portal.params import optional_id
 from syncengine.core.manifest.normalize import ManifestError, canonical_json, load_manifest
 
@@ -32,6 +33,7 @@ def manifest_problem(error: ManifestError) -> str:
     return f"{first.message}{where}."
 
 
+@accepts_upload(MAX_MANIFEST_UPLOAD)
 @require_POST
 @developer_required
 def integration_import(request: DeveloperRequest) -> HttpResponse:
@@ -67,6 +69,7 @@ def manifest_download(request: DeveloperRequest, integration_id: int) -> HttpRes
     return response
 
 
+@accepts_upload(MAX_MANIFEST_UPLOAD)
 @require_POST
 @developer_required
 def manifest_upload(request: DeveloperRequest, integration_id: int) -> HttpResponse:

@@ -8,7 +8,6 @@ the `integrations.editor` modules.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +27,7 @@ from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.jinja import when
 from portal.params import optional_id
+from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
 from syncengine.core.manifest.normalize import (
     copy_error_classifications,
     normalize_manifest,
@@ -56,6 +56,9 @@ def _editor_manifest(
         state = read_form_state(request.POST)
     except FormStateError as error:
         raise ActionError(f"{error} Reload the page.", field="state") from None
+    except RecursionError:
+        # A state nested past what the JSON decoder follows; a real one is one level deep.
+        raise ActionError(f"state: {TOO_DEEP_MESSAGE}.", field="state") from None
     return manifest_from_form(
         state,
         display_name=integration.display_name,
@@ -175,10 +178,12 @@ def editor_auth_switch(request: DeveloperRequest, integration_id: int) -> HttpRe
         # The settings of the method being left go back to the page, which hands them in
         # again (`remembered`) if the partner comes back to that method.
         left = auth_settings(manifest)
-        remembered = json.loads(request.POST.get("remembered") or "null")
+        remembered = decode_json(request.POST.get("remembered") or "null")
         manifest = switch_auth(manifest, state.get("auth.method", ""), remembered)
     except ActionError as error:
         return _error_json(error)
+    except JsonTooDeep:
+        return _error_json(ActionError(f"remembered: {TOO_DEEP_MESSAGE}.", field="remembered"))
     except ValueError:
         # An unknown method, or `remembered` that is not JSON.
         return _error_json(ActionError("Choose one of the four auth methods.", field="auth"))

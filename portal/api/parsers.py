@@ -1,5 +1,9 @@
-"""Request body parsers of the API: DRF's, refusing text with the NUL character, and a
-CSV body parser for cohort snapshots.
+"""Request body parsers of the API: DRF's, refusing JSON nested deeper than
+`MAX_JSON_DEPTH` levels and text with the NUL character, and a CSV body parser for cohort
+snapshots.
+
+Deep JSON would otherwise stop the decoder (or a serializer after it) with a
+`RecursionError`, a 500; refused here, the caller learns where the nesting went too far.
 
 JSON may carry U+0000 as the escape `\\u0000`, and a form body as `%00`, but PostgreSQL
 stores it neither in text nor in jsonb. Refused here, the caller learns where it is
@@ -13,12 +17,14 @@ import tempfile
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 from rest_framework import parsers
 from rest_framework.exceptions import APIException, ParseError
 
 from portal.middleware_input import nul_parameter_message
+from syncengine.core.json_depth import TOO_DEEP_MESSAGE, find_too_deep
 from syncengine.core.nul import NUL_MESSAGE, JsonPath, find_nul, shown_key
 
 if TYPE_CHECKING:
@@ -47,7 +53,13 @@ class JSONParser(parsers.JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"(body): {TOO_DEEP_MESSAGE}") from None
+        path = find_too_deep(data)
+        if path is not None:
+            raise ParseError(f"{json_path(path)}: {TOO_DEEP_MESSAGE}")
         path = find_nul(data)
         if path is not None:
             raise ParseError(f"{json_path(path)}: {NUL_MESSAGE}")
@@ -61,7 +73,10 @@ class FormParser(parsers.FormParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> _ImmutableQueryDict:
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:  # more fields than Django reads
+            raise ParseError(f"The form data could not be read: {error}") from None
         message = nul_parameter_message(data)
         if message:
             raise ParseError(message)
@@ -75,7 +90,10 @@ class MultiPartParser(parsers.MultiPartParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict[str, UploadedFile]]:
-        result = super().parse(stream, media_type, parser_context)
+        try:
+            result = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as error:
+            raise ParseError(f"The form data could not be read: {error}") from None
         message = nul_parameter_message(result.data)
         if message:
             raise ParseError(message)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.actions import MAX_NAME_LENGTH
+from portal.api.fields import Flag, Text
 from portal.cohort_members import MAX_API_MEMBERS, MAX_VALUE_LENGTH
 from portal.flags import FLAGS
 from portal.models import (
@@ -20,7 +23,7 @@ from portal.models import (
 
 class MembershipSerializer(serializers.ModelSerializer):
     org_id = serializers.IntegerField(source="org.pk")
-    org_name = serializers.CharField(source="org.name")
+    org_name = Text(source="org.name")
 
     class Meta:
         model = Membership
@@ -29,8 +32,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.Serializer):
     email = serializers.EmailField()
-    full_name = serializers.CharField()
-    staff_role = serializers.CharField()
+    full_name = Text()
+    staff_role = Text()
     current_org_id = serializers.IntegerField(allow_null=True)
     memberships = MembershipSerializer(many=True)
 
@@ -50,12 +53,12 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 class FlagSetSerializer(serializers.Serializer):
     flag = serializers.ChoiceField(choices=list(FLAGS))
-    enabled = serializers.BooleanField()
+    enabled = Flag()
 
 
 class AccessRequestSerializer(serializers.ModelSerializer):
     org_id = serializers.IntegerField(source="org.pk", read_only=True)
-    org_name = serializers.CharField(source="org.name", read_only=True)
+    org_name = Text(source="org.name", read_only=True)
     requested_by = serializers.EmailField(source="requested_by.email", read_only=True)
 
     class Meta:
@@ -87,7 +90,7 @@ class AccessRequestDeclineSerializer(serializers.Serializer):
 
 class AccessRequestCreateSerializer(serializers.Serializer):
     flag = serializers.ChoiceField(choices=list(FLAGS))
-    message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    message = Text(required=False, allow_blank=True, max_length=2000)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -112,7 +115,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     project_id = serializers.IntegerField(source="public_id", read_only=True)
-    api_key_masked = serializers.CharField(read_only=True)
+    api_key_masked = Text(read_only=True)
 
     class Meta:
         model = Project
@@ -121,18 +124,26 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class ProjectKeySerializer(ProjectSerializer):
-    api_key = serializers.CharField(read_only=True)
+    api_key = Text(read_only=True)
 
     class Meta(ProjectSerializer.Meta):
         fields = [*ProjectSerializer.Meta.fields, "api_key"]
 
 
+# Names are required text: at least one character that is not a space.
+NOT_BLANK = RegexValidator(r"\S", "This field may not be blank.")
+
+
 class NameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = Text(max_length=200, validators=[NOT_BLANK])
+
+
+class ProjectNameSerializer(serializers.Serializer):
+    name = Text(max_length=MAX_NAME_LENGTH, validators=[NOT_BLANK])
 
 
 class CohortSerializer(serializers.ModelSerializer):
-    cohort_id = serializers.CharField(source="public_id", read_only=True)
+    cohort_id = Text(source="public_id", read_only=True)
     project_id = serializers.IntegerField(source="project.public_id", read_only=True)
     size = serializers.IntegerField(source="member_count", read_only=True)
     snapshot = serializers.IntegerField(

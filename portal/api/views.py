@@ -22,6 +22,7 @@ from portal.api.permissions import (
     EditsCohortsOrReadOnly,
     IsOrgAdmin,
     IsOrgMember,
+    IsOrgMemberOrPlatformAdmin,
     IsPlatformAdmin,
     api_membership,
     api_org,
@@ -43,6 +44,7 @@ from portal.api.serializers import (
     NameSerializer,
     OrganizationSerializer,
     ProjectKeySerializer,
+    ProjectNameSerializer,
     ProjectSerializer,
 )
 from portal.models import (
@@ -106,6 +108,7 @@ class OrgFlagView(APIView):
 class AccessRequestListView(generics.ListAPIView):
     """Platform admins see every request; members see their own organisation's."""
 
+    permission_classes = [IsOrgMemberOrPlatformAdmin]
     serializer_class = AccessRequestSerializer
 
     def get_queryset(self) -> QuerySet[AccessRequest]:
@@ -189,9 +192,9 @@ class ProjectListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Project]:
         return access.projects_for(api_org(self.request))
 
-    @extend_schema(request=NameSerializer, responses={201: ProjectKeySerializer})
+    @extend_schema(request=ProjectNameSerializer, responses={201: ProjectKeySerializer})
     def post(self, request: Request) -> Response:
-        serializer = NameSerializer(data=request.data)
+        serializer = ProjectNameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.project_create(
             acting_user=api_user(request),

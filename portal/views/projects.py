@@ -10,8 +10,10 @@ from django.views.decorators.http import require_POST
 
 from portal import access, actions, cohorts
 from portal.access import MemberRequest
+from portal.actions import MAX_CSV_BYTES
 from portal.errors import ActionError
 from portal.forms import CohortUploadForm, NameForm
+from portal.middleware_input import accepts_upload
 from portal.models import CohortMember, Project
 from portal.views.pages import paginate
 
@@ -116,6 +118,7 @@ def cohort_detail(request: MemberRequest, cohort_id: str) -> HttpResponse:
     )
 
 
+@accepts_upload(MAX_CSV_BYTES)
 @require_POST
 @access.cohort_editor_required
 def cohort_upload(request: MemberRequest, cohort_id: str) -> HttpResponse:

@@ -34,7 +34,7 @@ from syncengine.core.manifest.schema import (
     REMOVE_USERS,
 )
 from syncengine.core.manifest.variables import collect_auth_references, collect_declarations
-from syncengine.core.masking import MASK, mask_headers, mask_text
+from syncengine.core.masking import MASK, mask_headers, mask_text, mask_url
 from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
 from syncengine.core.users import generate_users
@@ -224,7 +224,7 @@ def curl_command(request: PreparedRequest, *, reveal: bool = False) -> str:
     url, headers, body = request.url, list(request.headers), request.body
     body_text = body.decode("utf-8", "replace") if body is not None else None
     if not reveal:
-        url = mask_text(url, request.secrets)
+        url = mask_url(url, request.secrets)
         headers = mask_headers(headers, request.secrets)
         if body_text is not None:
             body_text = mask_text(body_text, request.secrets)
@@ -243,7 +243,7 @@ def _render_preview(
     body = pretty_body(request.body)
     if not reveal:
         headers = mask_headers(headers, request.secrets)
-        url = mask_text(url, request.secrets)
+        url = mask_url(url, request.secrets)
         body = mask_text(body, request.secrets) if body is not None else None
     return EndpointPreview(
         endpoint=request.endpoint,

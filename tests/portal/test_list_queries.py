@@ -433,6 +433,7 @@ NOT_LISTS: dict[str, str] = {
     **dict.fromkeys(
         [
             "healthz",
+            "api_not_found",
             "signin",
             "signup",
             "account",

@@ -96,6 +96,11 @@ def test_blank_key_and_blank_secret_keep_the_stored_ones(cast, draft):
         ({"values": {"nope": "x"}}, "values.nope", "'nope' is not a field"),
         ({"values": {"bearer_token": "a\nb"}}, "values.bearer_token", "must be on one line"),
         ({"values": {"bearer_token": 42}}, "values.bearer_token", "must be text"),
+        (
+            {"values": {"bearer_token": "k"}},
+            "values.bearer_token",
+            "Bearer Token is a secret: it must be at least 8 characters",
+        ),
         ({"mapping": {"user_id_field": "phone"}}, "mapping.user_id_field", "must be one of"),
         ({"users_count": 0}, "users_count", "between 1 and 100,000"),
         ({"users_count": "ten"}, "users_count", "whole number"),

@@ -29,11 +29,11 @@ def post(url: str, **overrides) -> PreparedRequest:
         "endpoint": "add_users",
         "method": "POST",
         "url": url,
-        "headers": (("Authorization", "Bearer tok-123"),),
+        "headers": (("Authorization", "Bearer tok-123abc456"),),
         "body": b'{"userIds": ["a"]}',
         "batch_id": "batch-1",
         "item_count": 1,
-        "secrets": ("tok-123",),
+        "secrets": ("tok-123abc456",),
     }
     fields.update(overrides)
     return PreparedRequest(**fields)
@@ -341,12 +341,12 @@ def test_the_401_gets_the_partners_classified_message(client, httpserver: HTTPSe
 
 
 def test_attempt_records_for_display_hide_the_token(client, httpserver: HTTPServer):
-    httpserver.expect_request("/add").respond_with_data("tok-123 is wrong", status=401)
+    httpserver.expect_request("/add").respond_with_data("tok-123abc456 is wrong", status=401)
     attempts: list[AttemptRecord] = []
     with pytest.raises(PartnerError):
         send_with_retries(client, post(httpserver.url_for("/add")), on_attempt=attempts.append)
     shown = repr(attempts[0].for_display())
-    assert "tok-123" not in shown
+    assert "tok-123abc456" not in shown
     assert "Bearer ••••••" in shown
 
 
