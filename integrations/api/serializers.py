@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from integrations.catalogue import destination_logo_url
 from integrations.models import (
     Destination,
     Integration,
@@ -163,6 +164,7 @@ class DestinationSerializer(serializers.ModelSerializer):
     integration_type = serializers.CharField(source="version.integration_type")
     version_number = serializers.IntegerField(source="version.number")
     version_id = serializers.IntegerField()
+    partner = serializers.CharField(source="org.name", help_text="The partner's organisation.")
     logo_tile_url = serializers.SerializerMethodField()
     connect_fields = serializers.SerializerMethodField()
 
@@ -176,6 +178,8 @@ class DestinationSerializer(serializers.ModelSerializer):
             "integration_type",
             "version_id",
             "version_number",
+            "partner",
+            "hidden",
             "updated_at",
             "logo_tile_url",
             "connect_fields",
@@ -183,7 +187,7 @@ class DestinationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_logo_tile_url(self, destination: Destination) -> str | None:
-        return destination.version.tile_logo_url
+        return destination_logo_url(destination)
 
     def get_connect_fields(self, destination: Destination) -> dict[str, Any]:
         config = destination.version.config
@@ -191,6 +195,12 @@ class DestinationSerializer(serializers.ModelSerializer):
             "custom_fields": config.get("custom_fields", []),
             "mapping_fields": config.get("mapping_fields", []),
         }
+
+
+class VisibilitySerializer(serializers.Serializer):
+    hidden = serializers.BooleanField(
+        help_text="true takes the destination out of every organisation's catalogue."
+    )
 
 
 class RollbackSerializer(serializers.Serializer):
