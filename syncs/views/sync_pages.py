@@ -33,7 +33,11 @@ def _active_run(sync: CohortSync) -> SyncRun | None:
     )
 
 
-def sync_context(request: MemberRequest, sync: CohortSync, **extra: Any) -> dict[str, Any]:
+def sync_context(
+    request: MemberRequest, sync: CohortSync, *, watched: SyncRun | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What the sync page shows. The live box shows the run in progress, else the run a
+    poll watches (until the page reloads), else the latest run."""
     active = _active_run(sync)
     history = paginate(
         request,
@@ -41,11 +45,16 @@ def sync_context(request: MemberRequest, sync: CohortSync, **extra: Any) -> dict
         per_page=HISTORY_SIZE,
     )
     last = runs.last_finished_run(sync)
+    shown = (
+        active or watched or SyncRun.objects.filter(sync=sync).select_related("started_by").first()
+    )
     return {
         "sync": sync,
         "connection": sync.connection,
         "active": active,
-        "percent": run_percent(active) if active else 0,
+        "shown_run": shown,
+        "watched": watched,
+        "percent": run_percent(shown) if shown else 0,
         "state": sync_state(sync, active),
         "schedule": schedule_text(sync),
         "history": history,

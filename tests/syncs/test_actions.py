@@ -414,3 +414,22 @@ def test_the_next_daily_run_is_at_the_chosen_hour_utc(cast, acme_lists):
     if expected <= datetime.now(UTC):
         expected += timedelta(days=1)
     assert sync.next_run_at == expected
+
+
+def test_a_synced_cohort_cannot_be_deleted_until_its_syncs_are(cast, acme_lists, client_for):
+    from portal import actions as portal_actions
+    from portal.models import Cohort
+
+    sync = add_sync(cast, acme_lists)
+    cohort = sync.cohort
+    with pytest.raises(ActionError, match="Power users is synced to a destination") as refused:
+        portal_actions.cohort_delete(acting_user=cast.alice, cohort=cohort)
+    assert (refused.value.status, refused.value.code) == (409, "cohort_in_use")
+    page = client_for(cast.alice).post(
+        f"/cohorts/{cohort.public_id}/delete", {"confirm": "Power users"}, follow=True
+    )
+    assert "delete those syncs first" in page.content.decode()
+    assert Cohort.objects.filter(pk=cohort.pk).exists() and not audit("cohort.deleted")
+    actions.sync_delete(acting_user=cast.alice, sync=sync, empty_first=False)
+    portal_actions.cohort_delete(acting_user=cast.alice, cohort=cohort)
+    assert not Cohort.objects.filter(pk=cohort.pk).exists()
