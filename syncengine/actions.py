@@ -335,8 +335,10 @@ def test_run_start(
     no_retries: bool = False,
     credentials: TestCredentials | None = None,
     version_id: int | None = None,
+    enqueue: bool = True,
 ) -> TestRun:
-    """Queue a test of the integration and enqueue its task when this transaction commits.
+    """Queue a test of the integration and enqueue its task when this transaction commits
+    (`enqueue=False`: the caller runs it on its own thread, as the demo data does).
 
     `manifest` None tests the draft's current configuration; `credentials` None uses the
     stored test settings (whose project API key must still match). `list_id` (or the list
@@ -484,7 +486,8 @@ def test_run_start(
             "version_id": version_id,
         },
     )
-    test_run_execute.delay_on_commit(run.pk)
+    if enqueue:
+        test_run_execute.delay_on_commit(run.pk)
     return run
 
 
