@@ -78,7 +78,7 @@ def get_batch(run: SyncRun, sequence: int | str) -> SyncBatch:
 
 
 def get_exchange(run: SyncRun, sequence: int | str) -> SyncExchange:
-    return get_object_or_404(run.exchanges.all(), sequence=as_int(sequence))
+    return get_object_or_404(run.exchanges.select_related("batch"), sequence=as_int(sequence))
 
 
 # --- who may change things ------------------------------------------------------------------

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncengine.presenters import masked_values
-from syncs.models import Cadence, CohortSync, Connection, RunKind, RunStatus, SyncRun
+from syncs.models import (
+    Cadence,
+    CohortSync,
+    Connection,
+    RunKind,
+    RunStatus,
+    SyncExchange,
+    SyncRun,
+)
 
 RUN_BADGES = {
     RunStatus.QUEUED: "badge-warning",
@@ -84,3 +92,20 @@ def run_kind_label(kind: str) -> str:
 
 def is_list(sync: CohortSync) -> bool:
     return sync.connection.version.integration_type == "list"
+
+
+class InspectedExchange:
+    """A sync exchange as the test page's inspector reads it: on a sync exchange the
+    `batch_id` attribute is the batch row's key, while the inspector shows the batch's
+    Idempotency-Key under that name."""
+
+    def __init__(self, exchange: SyncExchange):
+        self._exchange = exchange
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._exchange, name)
+
+    @property
+    def batch_id(self) -> str:
+        batch = self._exchange.batch
+        return batch.batch_id if batch is not None else ""

@@ -12,7 +12,13 @@ from portal.access import MemberRequest, member_required
 from portal.views.pages import paginate
 from syncengine.views import readable_body
 from syncs import access
-from syncs.presenters import run_badge, run_counts, run_kind_label, run_percent
+from syncs.presenters import (
+    InspectedExchange,
+    run_badge,
+    run_counts,
+    run_kind_label,
+    run_percent,
+)
 
 BATCHES_PER_PAGE = 50
 MAX_SHOWN_EXCHANGES = 200
@@ -75,7 +81,7 @@ def run_exchange(
         "syncs/_exchange.html",
         {
             "run": run,
-            "exchange": exchange,
+            "exchange": InspectedExchange(exchange),
             "request_body": readable_body(exchange.request_body, exchange.request_body_truncated),
             "response_body": readable_body(
                 exchange.response_body, exchange.response_body_truncated

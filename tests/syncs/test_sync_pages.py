@@ -212,6 +212,8 @@ def test_the_delivery_log_of_a_run(transactional_db, cast, client_for, partner):
         f"/syncs/{sync.pk}/runs/{run.pk}/exchanges/{exchange.sequence}", **HTMX
     ).content.decode()
     assert f"Bearer {MASK}" in inspector and TOKEN not in inspector
+    key = run.batches.get(sequence=1).batch_id
+    assert f"batch <code>{key}</code>" in inspector, "the batch's Idempotency-Key"
     assert "user2@example.test" in inspector or "user0@example.test" in inspector
     assert alice.get(f"/syncs/{sync.pk}/runs/{run.pk}/batches/9/").status_code == 404
 
@@ -288,3 +290,25 @@ def test_another_orgs_objects_are_404_on_every_page(cast, alice):
     # A run of one of alice's syncs is a 404 under another of her syncs.
     mine = add_sync(cast, connect(cast, released(cast)))
     assert alice.get(f"/syncs/{mine.pk}/runs/{run.pk}/").status_code == 404
+
+
+def test_every_form_carries_its_csrf_token(cast, client_for, destination):
+    """Posted by a browser, which Django's test client is not: a form without the token
+    is refused with a 403 there."""
+    from django.test import Client
+
+    sync = add_sync(cast, connect(cast, destination), cadence="daily", daily_hour=3)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(cast.alice)
+    for path in (
+        "/destinations/",
+        f"/connections/{sync.connection_id}/",
+        f"/connections/{sync.connection_id}/edit",
+        f"/syncs/{sync.pk}/",
+    ):
+        page = browser.get(path).content.decode()
+        assert 'name="csrfmiddlewaretoken" value=""' not in page, path
+        assert page.count('name="csrfmiddlewaretoken" value="') >= 1, path
+    token = browser.cookies["csrftoken"].value
+    paused = browser.post(f"/syncs/{sync.pk}/pause", {"csrfmiddlewaretoken": token})
+    assert paused.status_code == 302
