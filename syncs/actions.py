@@ -37,6 +37,7 @@ from syncs.models import Cadence, CohortSync, Connection, RunKind, SyncRun
 
 HOURS_IN_A_DAY = 24
 EMPTYING_REASON = "Emptying the partner's list before this sync is deleted."
+EMPTIED_MESSAGE = "The partner's list is empty now: delete the sync to finish."
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -490,8 +491,9 @@ def sync_full_resync(*, acting_user: User, sync: CohortSync, new_list: bool = Fa
 @transaction.atomic
 def sync_delete(*, acting_user: User, sync: CohortSync, empty_first: bool) -> SyncRun | None:
     """Delete a sync, leaving the partner's list as it is; or, with `empty_first`, queue a
-    run that removes every member the partner holds and pause the sync meanwhile (the
-    engine deletes it when that run succeeds). Returns that run, or None once deleted."""
+    run that removes every member the partner holds and pause the sync meanwhile. Once
+    that run has succeeded nothing is left to empty, and deleting it again goes at once.
+    Returns the emptying run, or None once deleted."""
     require_manager(acting_user, sync.connection.org)
     sync = _lock_sync(sync)
     if sync.runs.active().exists():

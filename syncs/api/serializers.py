@@ -75,8 +75,8 @@ class FullResyncSerializer(serializers.Serializer):
 class SyncDeleteSerializer(serializers.Serializer):
     empty_first = serializers.BooleanField(
         default=False,
-        help_text="Remove every member the partner holds first; the sync is deleted once "
-        "that run succeeds.",
+        help_text="Remove every member the partner holds first (202 with that run; the sync "
+        "stays, paused, until it has succeeded, then DELETE again removes it at once).",
     )
 
 

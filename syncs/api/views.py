@@ -234,8 +234,8 @@ class SyncDetailView(APIView):
             OpenApiParameter(
                 "empty_first",
                 bool,
-                description="Empty the partner's list first; the sync is deleted once that "
-                "run succeeds (answer 202 with the run).",
+                description="Empty the partner's list first: 202 with the emptying run; the "
+                "sync stays, paused, until that run has succeeded (then DELETE removes it).",
             )
         ],
         request=None,

@@ -17,7 +17,7 @@ from portal.errors import ActionError
 from portal.views.pages import paginate
 from syncs import access, actions, runs
 from syncs.access import manager_required
-from syncs.models import Cadence, CohortSync, RunStatus, SyncRun
+from syncs.models import Cadence, CohortSync, RunKind, RunStatus, SyncRun
 from syncs.presenters import is_list, run_percent, schedule_text, sync_state
 from syncs.views.connections import DEFAULT_DAILY_HOUR, HOURS
 
@@ -59,6 +59,16 @@ def sync_context(
         "schedule": schedule_text(sync),
         "history": history,
         "can_retry": last is not None and last.status in (RunStatus.PARTIAL, RunStatus.FAILED),
+        # Deleting with "empty the list first" waits for the emptying run; once it has
+        # succeeded, the page says the sync can go.
+        "emptied": (
+            sync.paused
+            and sync.paused_reason == actions.EMPTYING_REASON
+            and last is not None
+            and last.kind == RunKind.EMPTY
+            and last.status == RunStatus.SUCCEEDED
+        ),
+        "emptied_message": actions.EMPTIED_MESSAGE,
         "is_list": is_list(sync),
         "can_manage": may_connect(request.membership),
         "cadences": Cadence.choices,
@@ -211,7 +221,8 @@ def sync_delete(request: MemberRequest, sync_id: int) -> HttpResponse:
         return _done(
             request,
             sync,
-            "Emptying the partner's list: the sync is deleted once every member is removed.",
+            "Emptying the partner's list: once every member is removed, this page says so "
+            "and Delete finishes.",
         )
     messages.success(request, f"The sync of {sync.cohort.name} is deleted.")
     return redirect("connection_detail", connection.pk)

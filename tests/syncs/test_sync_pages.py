@@ -7,6 +7,7 @@ organisation's objects are 404 on every route."""
 from __future__ import annotations
 
 import pytest
+from markupsafe import escape
 
 from syncengine.core.masking import MASK
 from syncs.models import CohortSync, Connection, RunKind
@@ -312,3 +313,22 @@ def test_every_form_carries_its_csrf_token(cast, client_for, destination):
     token = browser.cookies["csrftoken"].value
     paused = browser.post(f"/syncs/{sync.pk}/pause", {"csrfmiddlewaretoken": token})
     assert paused.status_code == 302
+
+
+def test_emptying_the_list_before_deleting(transactional_db, cast, client_for, partner):
+    from syncs import engine
+    from syncs.actions import EMPTIED_MESSAGE
+
+    sync = synced(cast, partner.url, members=4, batch_size=10)
+    assert len(partner.state.members_of(sync.list_id)) == 4
+    alice = client_for(cast.alice)
+    alice.post(f"/syncs/{sync.pk}/delete", {"partner_list": "empty"})
+    emptying = sync.runs.get(kind=RunKind.EMPTY)
+    page = alice.get(f"/syncs/{sync.pk}/").content.decode()
+    assert "Emptying the partner" in page and escape(EMPTIED_MESSAGE) not in page
+    assert engine.execute_run(emptying.pk).status == "succeeded"
+    assert partner.state.members_of(sync.list_id) == set()
+    page = alice.get(f"/syncs/{sync.pk}/").content.decode()
+    assert escape(EMPTIED_MESSAGE) in page
+    gone = alice.post(f"/syncs/{sync.pk}/delete", {"partner_list": "empty"})
+    assert gone.status_code == 302 and not CohortSync.objects.filter(pk=sync.pk).exists()
