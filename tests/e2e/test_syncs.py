@@ -7,9 +7,6 @@ loopback, whose list must equal the cohort after each run."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from playwright.sync_api import expect
 
 from demo_partner import DEMO_TOKEN
@@ -24,7 +21,6 @@ from tests.e2e.conftest import ARTIFACTS
 
 LIVE = 30_000  # ms: a sync goes through the broker and a worker
 FIRST_MEMBERS = 30
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def demo_destination(cast, partner_url: str) -> None:
@@ -54,12 +50,10 @@ def user_ids(numbers) -> set[str]:
 
 
 def shoot(page, name: str) -> None:
-    """What the person sees (the README shows it), kept with the other screenshots."""
+    """What the person sees, under tests/e2e/artifacts/ (the README shows copies of these,
+    in docs/screenshots/)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def sync_now_and_wait(page, sync_id: int):
@@ -88,12 +82,19 @@ def test_alice_connects_the_demo_destination_syncs_a_cohort_and_then_only_the_de
     tile = page.locator(".dest-catalog-tile", has_text=DEMO_LIST_DRAFT)
     expect(tile).to_contain_text("by Acme Audiences")
 
-    # Connect, from the keyboard: the dialog opens on its first field; the token is required.
-    tile.get_by_role("button", name="Connect").focus()
+    # Connect, from the keyboard: the dialog opens on its first field, Escape closes it and
+    # gives the focus back to the tile; the token is required.
+    connect = tile.get_by_role("button", name="Connect")
+    connect.focus()
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name=f"Connect to {DEMO_LIST_DRAFT}")
     expect(dialog).to_be_visible()
     name = dialog.get_by_label("Connection name")
+    expect(name).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(connect).to_be_focused()
+    page.keyboard.press("Enter")
     expect(name).to_be_focused()
     name.fill("Demo Partner for the web app")
     token = dialog.get_by_label("API token")
