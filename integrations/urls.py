@@ -43,6 +43,11 @@ urlpatterns = [
     # the Destinations catalog
     path("destinations/", catalogue.destinations_page, name="destinations"),
     path(
+        "destinations/<int:destination_id>/logo",
+        catalogue.destination_logo,
+        name="destination_logo",
+    ),
+    path(
         "platform/destinations/",
         catalogue.platform_destinations,
         name="platform_destinations",
@@ -51,5 +56,10 @@ urlpatterns = [
         "platform/destinations/<int:destination_id>/rollback",
         catalogue.platform_destination_rollback,
         name="platform_destination_rollback",
+    ),
+    path(
+        "platform/destinations/<int:destination_id>/visibility",
+        catalogue.platform_destination_visibility,
+        name="platform_destination_visibility",
     ),
 ]

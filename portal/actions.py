@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from portal import cohorts
@@ -628,7 +629,17 @@ def cohort_delete(*, acting_user: User, cohort: Cohort) -> None:
         target=cohort,
         before={"name": cohort.name, "members": cohort.member_count},
     )
-    cohort.delete()
+    try:
+        cohort.delete()
+    except ProtectedError as error:
+        # Apps above protect what they hold (a cohort sync); the refusal undoes the audit row.
+        count = len(error.protected_objects)
+        raise ActionError(
+            f"{cohort.name} is synced to a destination ({count} cohort "
+            f"sync{'s' if count != 1 else ''}): delete those syncs first.",
+            status=409,
+            code="cohort_in_use",
+        ) from None
 
 
 def _record_change(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.utils.module_loading import autodiscover_modules
 
@@ -148,7 +149,7 @@ def load_demo_data(*, partner_url: str = DEMO_PARTNER_URL) -> DemoData:
     """Run every app's demo step, ground floor first."""
     autodiscover_modules("demo")
     data = DemoData(partner_url=partner_url)
-    for step in list(_steps):
+    for step in sorted(_steps, key=_app_position):
         step(data)
     return data
 
@@ -211,3 +212,11 @@ def _churn(cohort: Cohort, rng: random.Random) -> cohorts.ChangeReport:
             },
         )
     return report
+
+
+def _app_position(step: DemoStep) -> int:
+    """Where the step's app stands in INSTALLED_APPS: a demo module imported early (by a
+    test, say) still runs after the apps below it."""
+    names = [config.name for config in apps.get_app_configs()]
+    app = step.__module__.split(".")[0]
+    return names.index(app) if app in names else len(names)

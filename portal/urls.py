@@ -78,11 +78,13 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("syncengine.urls")),
     path("", include("reviews.urls")),
+    path("", include("syncs.urls")),
     # REST API and its schema
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("integrations.api_urls")),
     path("api/v1/", include("syncengine.api_urls")),
     path("api/v1/", include("reviews.api_urls")),
+    path("api/v1/", include("syncs.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.swagger, name="api_docs"),
     path("api/redoc/", docs.redoc, name="api_redoc"),

@@ -344,8 +344,10 @@ def test_run_start(
     no_retries: bool = False,
     credentials: TestCredentials | None = None,
     version_id: int | None = None,
+    enqueue: bool = True,
 ) -> TestRun:
-    """Queue a test of the integration and enqueue its task when this transaction commits.
+    """Queue a test of the integration and enqueue its task when this transaction commits
+    (`enqueue=False`: the caller runs it on its own thread, as the demo data does).
 
     `manifest` None tests the draft's current configuration; `credentials` None uses the
     stored test settings (whose project API key must still match). `list_id` (or the list
@@ -493,7 +495,8 @@ def test_run_start(
             "version_id": version_id,
         },
     )
-    enqueue_on_commit(test_run_execute, run)
+    if enqueue:
+        enqueue_on_commit(test_run_execute, run)
     return run
 
 

@@ -16,3 +16,9 @@ class SyncsConfig(AppConfig):
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "syncs-housekeeping", {"task": "syncs.housekeeping", "schedule": 3600.0}
         )
+        from integrations.signals import destination_version_changed
+        from syncs import receivers
+
+        destination_version_changed.connect(
+            receivers.destination_version_changed, dispatch_uid="syncs.follow_version"
+        )

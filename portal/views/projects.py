@@ -161,6 +161,10 @@ def cohort_delete(request: MemberRequest, cohort_id: str) -> HttpResponse:
         messages.error(request, "Type the cohort's name exactly to confirm deletion.")
         return redirect("cohort_detail", cohort.public_id)
     project_id = cohort.project.public_id
-    actions.cohort_delete(acting_user=request.user, cohort=cohort)
+    try:
+        actions.cohort_delete(acting_user=request.user, cohort=cohort)
+    except ActionError as error:
+        messages.error(request, error.message)
+        return redirect("cohort_detail", cohort.public_id)
     messages.success(request, f"Cohort {cohort.name} deleted.")
     return redirect("project_detail", project_id)

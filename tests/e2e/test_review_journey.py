@@ -129,8 +129,10 @@ def test_submit_request_changes_resubmit_approve_and_the_tile_appears(
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
 
-    # Another organisation does not see it.
+    # Every organisation sees it in its catalogue, by the partner.
     page.context.clear_cookies()
     sign_in(cast.bob)
     page.goto(f"{live_server.url}/destinations/")
-    expect(page.get_by_text("No destinations yet")).to_be_visible()
+    expect(page.locator(".dest-catalog-tile", has_text="Journey Lists")).to_contain_text(
+        "by Acme Audiences"
+    )

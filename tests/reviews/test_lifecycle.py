@@ -201,7 +201,7 @@ def test_reject_needs_a_reason(cast, draft):
     assert draft.status == IntegrationStatus.REJECTED
 
 
-def test_approval_deploys_the_tile_to_the_partner_org_only(
+def test_approval_deploys_the_tile_to_every_organisations_catalogue(
     cast, draft, api_for, alice_api, django_capture_on_commit_callbacks
 ):
     pass_full_test(cast, draft)
@@ -216,7 +216,10 @@ def test_approval_deploys_the_tile_to_the_partner_org_only(
         ("Loopback Lists", "approved", 1)
     ]
     assert tiles[0]["connect_fields"]["custom_fields"][0]["variable"] == "bearer_token"
-    assert api_for(cast.bob, cast.globex).get("/api/v1/destinations/").json()["count"] == 0
+    globex = api_for(cast.bob, cast.globex).get("/api/v1/destinations/").json()["results"]
+    assert [(t["display_name"], t["partner"]) for t in globex] == [
+        ("Loopback Lists", "Acme Audiences")
+    ]
     # Approving twice is refused and changes nothing.
     with pytest.raises(ActionError) as twice:
         decisions.review_approve(acting_user=cast.rita, version=version)
