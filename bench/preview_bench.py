@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
+sys.path.insert(0, str(REPOSITORY_ROOT / "bench"))
 
 # The environment of `make test` (DATABASE_URL/REDIS_URL may point elsewhere).
 for name, value in {
@@ -41,13 +43,14 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.template.loader import render_to_string  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
+from protocol import Row, measure, percentile, report  # noqa: E402
 
-RUNS = 300
-WARMUP = 20
-TARGET_P95_MS = 100.0
+ROUNDS = 7
+REQUESTS_PER_ROUND = 40
+TARGET_P95_MS = 50.0
+HEALTHZ_RATIO_TARGET = 3.0
 CUSTOM_FIELDS = 20
 MAPPING_FIELDS = 5
 
@@ -143,22 +146,20 @@ def bench_manifest() -> dict:
     }
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def run() -> list[Row]:
+    setup_test_environment()
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_preview_bench"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        return measure_preview()
+    finally:
+        connection.creation.destroy_test_db(database["NAME"], verbosity=0)
+        teardown_test_environment()
 
 
-def figures(samples: list[float]) -> str:
-    return (
-        f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 0.95):.1f} ms, "
-        f"max {max(samples):.1f} ms"
-    )
-
-
-def main() -> int:
+def measure_preview() -> list[Row]:
     from integrations import actions
-    from integrations.editor.form_state import manifest_from_form
-    from integrations.editor.panel import testing_panel
     from tests.conftest import build_cast
     from tests.integrations.forms import form_values
 
@@ -179,46 +180,31 @@ def main() -> int:
     requests = first["panel"].count('class="req"')
     assert requests == 3, f"expected 3 rendered requests, got {requests}"
 
-    round_trips = []
-    for run in range(WARMUP + RUNS):
-        started = time.perf_counter()
-        response = client.post(url, body)
-        elapsed = (time.perf_counter() - started) * 1000
-        assert response.status_code == 200, response.status_code
-        if run >= WARMUP:
-            round_trips.append(elapsed)
+    def p95_of(send: Callable[[], Any]) -> Callable[[], float]:
+        def round_p95() -> float:
+            samples = []
+            for _ in range(REQUESTS_PER_ROUND):
+                started = time.perf_counter()
+                response = send()
+                samples.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.status_code
+            return percentile(samples, 0.95)
 
-    in_process = []
-    for run in range(WARMUP + RUNS):
-        started = time.perf_counter()
-        manifest = manifest_from_form(
-            state, display_name=integration.display_name, integration_type="list"
-        )
-        panel = testing_panel(manifest)
-        context = {"integration": integration, "panel": panel}
-        render_to_string("integrations/_testing.html", context)
-        render_to_string("integrations/_summary.html", context)
-        elapsed = (time.perf_counter() - started) * 1000
-        if run >= WARMUP:
-            in_process.append(elapsed)
+        return round_p95
 
-    p95 = percentile(round_trips, 0.95)
-    verdict = "OK" if p95 < TARGET_P95_MS else "MISSED"
     shape = f"{CUSTOM_FIELDS} custom fields, {MAPPING_FIELDS} mapping fields, 3 endpoints"
-    print(f"preview round trip ({shape}), {RUNS} runs: {figures(round_trips)}")
-    print(f"  validate + render without HTTP and database: {figures(in_process)}")
-    print(f"  target: p95 < {TARGET_P95_MS:.0f} ms -> {verdict} (p95 {p95:.1f} ms)")
-    return 0 if verdict == "OK" else 1
+    return [
+        measure(
+            f"live preview p95 ({shape})",
+            p95_of(lambda: client.post(url, body)),
+            p95_of(lambda: client.get("/healthz")),
+            rounds=ROUNDS,
+            target_ratio=HEALTHZ_RATIO_TARGET,
+            limit=TARGET_P95_MS,
+            floor_name=f"/healthz p95; {REQUESTS_PER_ROUND} requests a round",
+        )
+    ]
 
 
 if __name__ == "__main__":
-    setup_test_environment()
-    database = settings.DATABASES["default"]
-    database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_preview_bench"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        code = main()
-    finally:
-        connection.creation.destroy_test_db(database["NAME"], verbosity=0)
-        teardown_test_environment()
-    sys.exit(code)
+    sys.exit(report(run()))

@@ -11,9 +11,10 @@ Starts the demo partner in its own process on loopback, then several times each:
 - bare: the same request bodies, rendered beforehand, POSTed (and DELETEd) with a plain
   `httpx.Client` from 4 threads, create_list included.
 
-Prints users per second for both (median of the runs; 100,000 users per run) and the
-ratio executor / bare. Uses its own throw-away database (`bench_testrun` on the configured
-PostgreSQL server) and only loopback traffic. Run from the repository root with the test
+One row: users per second of both (median and min of interleaved rounds; 100,000 users
+per round), target: the executor at least half the bare client's rate. Uses its own
+throw-away database (`bench_testrun` on the configured PostgreSQL server) and only loopback
+traffic. Run from the repository root with the test
 environment (`make bench` sets it): `python bench/testrun_bench.py [--users N] [--runs N]`.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
+from protocol import Row, measure, report  # noqa: E402
 from throughput_bench import manifest as list_manifest  # noqa: E402
 from throughput_bench import start_partner  # noqa: E402
 
@@ -43,6 +44,7 @@ DEFAULT_USERS = 100_000
 DEFAULT_RUNS = 5
 CONCURRENCY = 4
 TOKEN = "demo-token"
+RATIO_TARGET = 0.5
 
 
 def setup_django() -> Any:
@@ -107,15 +109,6 @@ def executor_run(user: Any, draft: Any, users: int) -> float:
     return elapsed
 
 
-def generation_time(users: int) -> float:
-    """How long producing the generated test users takes (part of every executor run)."""
-    from syncengine.testusers import generated_users
-
-    started = time.perf_counter()
-    generated_users(users)
-    return time.perf_counter() - started
-
-
 def bare_bodies(draft: Any, users: int) -> tuple[list[bytes], list[bytes]]:
     """The add and remove bodies a full test of `users` generated users sends."""
     from syncengine.core.compiler import compile_manifest
@@ -160,48 +153,40 @@ def bare_run(base: str, adds: list[bytes], removes: list[bytes], run: int) -> fl
         return time.perf_counter() - started
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
-    args = parser.parse_args()
-
+def run(users: int = DEFAULT_USERS, runs: int = DEFAULT_RUNS) -> list[Row]:
     connection = setup_django()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     process, base = start_partner()
     try:
-        user, draft = prepare(base, args.users)
-        adds, removes = bare_bodies(draft, args.users)
-        executor_run(user, draft, args.users)  # warm-up: imports, pools, caches
-        bare_run(base, adds, removes, run=-1)
-        executor_times, bare_times, generation_times = [], [], []
-        for run in range(args.runs):
-            executor_times.append(executor_run(user, draft, args.users))
-            bare_times.append(bare_run(base, adds, removes, run))
-            generation_times.append(generation_time(args.users))
+        user, draft = prepare(base, users)
+        adds, removes = bare_bodies(draft, users)
+        rounds = iter(range(10**6))
+        requests = 1 + len(adds) + len(removes)
+        return [
+            measure(
+                f"test run, {users:,} users, {requests} requests",
+                lambda: users / executor_run(user, draft, users),
+                lambda: users / bare_run(base, adds, removes, next(rounds)),
+                rounds=runs,
+                target_ratio=RATIO_TARGET,
+                higher_is_better=True,
+                unit="users/s",
+                floor_name="bare httpx.Client, 4 threads, the same bodies pre-rendered, "
+                "to the same demo partner",
+            )
+        ]
     finally:
         process.terminate()
         process.wait(timeout=10)
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    executor_rate = args.users / statistics.median(executor_times)
-    bare_rate = args.users / statistics.median(bare_times)
-    requests = 1 + len(adds) + len(removes)
-    print(
-        f"full test run:               {args.users:,} users, {requests} requests "
-        f"(create_list, {len(adds)} adds, {len(removes)} removes)"
-    )
-    print(f"test-run executor + records: {executor_rate:,.0f} users/s (median of {args.runs})")
-    print(f"bare httpx.Client:           {bare_rate:,.0f} users/s (bodies pre-rendered)")
-    print(f"ratio executor / bare:       {executor_rate / bare_rate:.2f}")
-    generating = statistics.median(generation_times)
-    print(
-        f"  of an executor run's {statistics.median(executor_times):.2f} s, "
-        f"{generating:.2f} s generate the {args.users:,} test users "
-        f"(syncengine.core.users); without it the ratio would be "
-        f"{statistics.median(bare_times) / (statistics.median(executor_times) - generating):.2f}"
-    )
-    return 0
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
+    args = parser.parse_args()
+    return report(run(args.users, args.runs))
 
 
 if __name__ == "__main__":
