@@ -18,4 +18,8 @@ RUN DEBUG=false ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.sqlite3 \
 RUN useradd --create-home portal && mkdir -p /app/var && chown -R portal /app/var
 USER portal
 EXPOSE 8000
+# Liveness: the web process answers (no database or broker involved, so an outage of either
+# does not get web restarted). Readiness, /readyz, is for load balancers and compose.
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
 CMD ["gunicorn", "portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

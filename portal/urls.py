@@ -8,6 +8,7 @@ from portal.views import account, accounts, health, org, platform, projects
 urlpatterns = [
     path("", org.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # accounts
     path("signin/", accounts.signin, name="signin"),
     path("signup/", accounts.signup, name="signup"),

@@ -430,6 +430,7 @@ NOT_LISTS: dict[str, str] = {
     **dict.fromkeys(
         [
             "healthz",
+            "readyz",
             "signin",
             "signup",
             "password_reset",
