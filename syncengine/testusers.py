@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,11 +255,22 @@ def csv_users(rows: Sequence[Mapping[str, Any]]) -> TestUsers:
     return users
 
 
-def generated_users(count: int) -> TestUsers:
-    """`count` generated users, all added; the last one in `REMOVE_ONE_IN` removed."""
-    generated = generate_users(count)
+def used_properties(manifest: Mapping[str, Any], mapping: Mapping[str, str]) -> set[str]:
+    """The user properties a test's requests read: those the mapping chooses for the
+    mapping variables the batch endpoints use."""
+    return {mapping[name] for name in per_user_variables(manifest) if mapping.get(name)}
+
+
+def generated_users(count: int, properties: Collection[str] | None = None) -> TestUsers:
+    """`count` generated users, all added; the last one in `REMOVE_ONE_IN` removed.
+
+    `properties`: only these user properties (see `used_properties`), besides the
+    `user_id` that keys them; all of them when None.
+    """
+    wanted = None if properties is None else {"user_id", *properties}
+    generated = generate_users(count, properties=wanted)
     return split_add_remove(
-        {str(user["user_id"]): user for user in generated},
+        {user["user_id"]: user for user in generated},
         description=f"{count:,} generated users",
     )
 

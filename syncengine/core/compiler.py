@@ -190,6 +190,8 @@ class CompiledIntegration:
         request = self.request(name)
         properties = self._mapped_properties(request, context)
         skipped: dict[int, SkippedUser] = {}
+        if not request.may_skip_users(self._policy_by_variable):
+            return skipped
         for index, user in enumerate(users):
             problem = request.screen(user, properties, self._policy_by_variable)
             if problem is not None:
