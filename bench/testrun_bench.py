@@ -163,14 +163,14 @@ def test_run(user: Any, draft: Any, users: int, worker: subprocess.Popen[bytes])
     return elapsed
 
 
-def bare_bodies(draft: Any, users: int) -> tuple[list[bytes], list[bytes]]:
+def bare_bodies(manifest: dict[str, Any], users: int) -> tuple[list[bytes], list[bytes]]:
     """The add and remove bodies a full test of `users` generated users sends."""
     from syncengine.core.compiler import compile_manifest
     from syncengine.core.protocol import plan_batches
     from syncengine.core.types import RenderContext
     from syncengine.testusers import generated_users
 
-    integration = compile_manifest(draft.config)
+    integration = compile_manifest(manifest)
     chosen = generated_users(users)
     context = RenderContext(
         values={"bearer_token": TOKEN}, mapping={"user_id_field": "user_id"}, list_id="bare"
@@ -218,7 +218,7 @@ def run(rounds: int = DEFAULT_ROUNDS) -> list[Row]:
         rows = []
         for batch_size, users in SHAPES:
             user, draft = prepare(base, batch_size, users)
-            adds, removes = bare_bodies(draft, users)
+            adds, removes = bare_bodies(draft.config, users)
             requests = 1 + len(adds) + len(removes)
             rows.append(
                 measure(
