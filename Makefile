@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
+# Dependencies are installed with their bytecode: processes start without compiling them.
+export UV_COMPILE_BYTECODE := 1
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
