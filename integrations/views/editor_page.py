@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access, actions
@@ -71,7 +72,7 @@ def integration_open(request: DeveloperRequest, integration_id: int) -> HttpResp
 def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
     manifest = normalize_manifest(integration.config)
-    panel = testing_panel(manifest)
+    panel = testing_panel(manifest, normalized=True)
     return render(
         request,
         "integrations/editor.html",
@@ -84,7 +85,12 @@ def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpRe
     )
 
 
+# Compressed: the answer is made after every pause in typing and is mostly HTML. It is
+# BREACH-safe to compress: it carries no secret (secret values are masked in every
+# preview, and the fragments are rendered without a request, so no CSRF token), and
+# Django's gzip adds random padding besides.
 @require_POST
+@gzip_page
 @developer_required
 def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The Testing Integration panel and the problem summary for the unsaved form."""
@@ -93,7 +99,8 @@ def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpRespon
         manifest, _ = _editor_manifest(request, integration)
     except ActionError as error:
         return _error_json(error)
-    panel = testing_panel(manifest)
+    # manifest_from_form gives it normalised.
+    panel = testing_panel(manifest, normalized=True)
     # The fragments need no request context (no forms, no nav); skipping the context
     # processors keeps this call, made on every pause in typing, to one query of its own.
     context = {"integration": integration, "panel": panel}
