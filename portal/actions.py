@@ -269,6 +269,7 @@ def flag_set(*, acting_user: User, org: Organization, flag: str, enabled: bool) 
     row.updated_at = timezone.now()
     row.updated_by = acting_user
     row.save()
+    org.forget_flags()
     if before != enabled:
         audit_record(
             actor=acting_user,
