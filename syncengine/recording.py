@@ -137,12 +137,13 @@ def insert_exchanges(rows: Sequence[TestExchange]) -> None:
     Each value is prepared by its field exactly as `save()` would prepare it.
     """
     fields = [field for field in TestExchange._meta.concrete_fields if not field.primary_key]
+    columns = [field.column for field in fields if field.column]
     quote = connection.ops.quote_name
     # Only the model's own table and column names, quoted, go into the text; every value
     # is a parameter.
     sql = (
         f"INSERT INTO {quote(TestExchange._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"({', '.join(quote(column) for column in columns)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     params = [
