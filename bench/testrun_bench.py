@@ -104,6 +104,7 @@ def start_worker() -> subprocess.Popen[bytes]:
         ],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL,  # its banner; errors go to stderr
     )
 
 

@@ -98,3 +98,15 @@ def test_the_preview_is_compressed_and_carries_no_secret_or_csrf_token(alice, dr
     assert "hunter2-secret-value" not in text
     assert "csrfmiddlewaretoken" not in text
     assert alice.cookies["csrftoken"].value not in text
+
+
+def test_the_editor_page_is_compressed_below_100_kb_on_the_wire(alice, draft):
+    url = f"/portal/integrations/{draft.pk}/configure"
+    plain = alice.get(url)
+    packed = alice.get(url, headers={"Accept-Encoding": "gzip"})
+    assert packed["Content-Encoding"] == "gzip"
+    page = gzip.decompress(packed.content).decode()
+    assert 'id="editor-form"' in page
+    # The same page, but for the CSRF token, masked anew on every response.
+    assert len(page) == len(plain.content.decode())
+    assert len(packed.content) < 100 * 1024
