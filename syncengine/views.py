@@ -197,7 +197,8 @@ def testing_panel_context(
     secret = testplan.secret_variables(manifest)
     # The editor's previews and this page share the checks of a configuration.
     config_errors = [d for d in analyze(manifest).diagnostics if d.is_error]
-    fingerprint = config_fingerprint(integration)
+    # The same as config_fingerprint(integration): normalising twice changes nothing.
+    fingerprint = config_fingerprint(manifest)
     history = paginate_history(request, integration)
     runs = list(history.object_list)
     if focus is None:
@@ -224,7 +225,7 @@ def testing_panel_context(
         "runs": runs,
         "history": history,
         "fingerprint": fingerprint,
-        "passing": selectors.passing_full_test(integration),
+        "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
         "focus": run_context(focus, fingerprint) if focus else None,
         "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
         "signing_secret": signing,
