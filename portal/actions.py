@@ -389,6 +389,7 @@ def flag_set(
     row.updated_at = timezone.now()
     row.updated_by = acting_user
     row.save()
+    org.forget_flags()
     if before != enabled:
         after: dict[str, object] = {flag: enabled}
         if reason:

@@ -84,7 +84,15 @@ class Organization(models.Model):
         return f"{self.name} (ORG ID {self.pk})"
 
     def flag_enabled(self, flag: str) -> bool:
-        return self.flags.filter(flag=flag, enabled=True).exists()
+        """Whether the flag is on. Remembered on this instance: a request asks it of its
+        org several times (the access check, the navigation); `flag_set` forgets it."""
+        known: dict[str, bool] = self.__dict__.setdefault("_flags_known", {})
+        if flag not in known:
+            known[flag] = self.flags.filter(flag=flag, enabled=True).exists()
+        return known[flag]
+
+    def forget_flags(self) -> None:
+        self.__dict__.pop("_flags_known", None)
 
 
 class MemberRole(models.TextChoices):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", org.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", include("syncs.metrics_urls")),
+    path("readyz", health.readyz, name="readyz"),
     # accounts
     path("signin/", accounts.signin, name="signin"),
     path("signup/", accounts.signup, name="signup"),

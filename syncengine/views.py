@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from demo_partner import reference
 from integrations import access as integration_access
+from integrations.configuration import analyze
 from integrations.manifests import config_fingerprint, manifest_of
 from integrations.models import Integration
 from portal import access
@@ -38,7 +39,6 @@ from portal.params import parse_id
 from portal.views.pages import paginate
 from syncengine import actions, selectors, testplan
 from syncengine.api.views import read_csv_upload
-from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.core.signing import SIGNATURE_HEADER
@@ -207,16 +207,21 @@ def testing_panel_context(
     manifest = normalize_manifest(manifest_of(integration))
     settings = selectors.test_settings_for(integration)
     secret = testplan.secret_variables(manifest)
-    config_errors = [d for d in check_manifest(manifest) if d.is_error]
-    fingerprint = config_fingerprint(integration)
+    # The editor's previews and this page share the checks of a configuration.
+    config_errors = [d for d in analyze(manifest).diagnostics if d.is_error]
+    # The same as config_fingerprint(integration): normalising twice changes nothing.
+    fingerprint = config_fingerprint(manifest)
     history = paginate_history(request, integration)
     runs = list(history.object_list)
     if focus is None:
         latest = runs if history.number == 1 else selectors.test_runs_for(integration)[:1]
         focus = next((run for run in runs if not run.is_finished), None) or next(iter(latest), None)
-    projects = list(access.projects_for(integration.org))
+    # The request's org is the integration's (it was looked up through it).
+    if focus is not None and focus.integration_id == integration.pk:
+        focus.integration = integration  # the run fragment shows it without a query
+    projects = list(access.projects_for(request.org))
     chosen_project = settings.project or default_test_project(projects)
-    cohorts = list(access.cohorts_for(integration.org).order_by("project__name", "name"))
+    cohorts = list(access.cohorts_for(request.org).order_by("project__name", "name"))
     signing = selectors.signing_secret_of(integration)
     return {
         "integration": integration,
@@ -235,7 +240,7 @@ def testing_panel_context(
         "runs": runs,
         "history": history,
         "fingerprint": fingerprint,
-        "passing": selectors.passing_full_test(integration),
+        "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
         "focus": run_context(focus, fingerprint) if focus else None,
         "demo_partner": demo_partner_reference(manifest, integration.integration_type),
         "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
@@ -285,7 +290,10 @@ def _panel(request: DeveloperRequest, integration: Integration, **extra: Any) ->
 
 
 def _integration(request: DeveloperRequest, integration_id: int) -> Integration:
-    return integration_access.get_integration(request.org, integration_id)
+    integration = integration_access.get_integration(request.org, integration_id)
+    # It was found through the request's org: the page names that org without a query.
+    integration.org = request.org
+    return integration
 
 
 # --- pages and fragments ------------------------------------------------------------------
@@ -404,7 +412,8 @@ def paginate_history(request: HttpRequest, integration: Integration) -> Page[Tes
     """A page of the integration's runs, newest first, from `?history_page=`."""
     return paginate(
         request,
-        selectors.test_runs_for(integration),
+        # The list shows neither what each run tested nor its (encrypted) values.
+        selectors.test_runs_for(integration).defer("manifest", "values", "mapping"),
         per_page=HISTORY_SIZE,
         parameter="history_page",
     )

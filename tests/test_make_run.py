@@ -67,7 +67,7 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        health = wait_until_up(f"{base}/healthz", stack)
+        health = wait_until_up(f"{base}/readyz", stack)
         assert health.json() == {"status": "ok", "database": "ok", "broker": "ok"}
         assert wait_until_up(f"http://127.0.0.1:{partner_port}/", stack).status_code == 200
 

@@ -264,17 +264,24 @@ def preview_manifest(
     mapping: Mapping[str, str] | None = None,
     users: Sequence[User] | None = None,
     reveal: bool = False,
+    compiled: tuple[CompiledIntegration, dict[str, list[Diagnostic]]] | None = None,
 ) -> ManifestPreview:
     """Render every endpoint of `doc` with sample values and `PREVIEW_USER_COUNT` users.
 
     Works on any manifest: an endpoint with errors (or whose auth settings have errors)
     is returned with those errors instead of a request. `values` and `mapping` override
     the samples (the partner's test values); secrets are masked unless `reveal`.
+    `compiled`: what `compile_manifest_partially` gave for `doc`, already normalised (a
+    live preview compiles once); compiled here when not given.
     """
     if not isinstance(doc, dict):
         return ManifestPreview(endpoints=())
-    manifest = normalize_manifest(doc)
-    integration, blocked = compile_manifest_partially(manifest)
+    if compiled is None:
+        manifest = normalize_manifest(doc)
+        integration, blocked = compile_manifest_partially(manifest)
+    else:
+        manifest = doc
+        integration, blocked = compiled
     context = sample_context(manifest, values=values, mapping=mapping)
     preview_users = tuple(users) if users is not None else tuple(generate_users(PREVIEW_USER_COUNT))
     previews: list[EndpointPreview] = []

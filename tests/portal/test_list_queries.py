@@ -524,6 +524,7 @@ NOT_LISTS: dict[str, str] = {
         [
             "healthz",
             "api_not_found",
+            "readyz",
             "signin",
             "signup",
             "account",

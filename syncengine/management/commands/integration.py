@@ -31,6 +31,10 @@ EXIT_INVALID = 1
 
 class Command(BaseCommand):
     help = "Validate, render, export, import and test integration manifests."
+    # Django's system checks load every URL configuration and view module: a second of
+    # start-up before the first request of `integration test`, to check what serving
+    # pages needs and this command does not.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -271,7 +275,7 @@ class Command(BaseCommand):
                 if found is None:
                     raise CommandError(f"no project with Project ID {project}")
                 project_label = f"{found.name} ({found.public_id})"
-            chosen = cli.users_from_options(manifest, users=users, csv_path=csv)
+            chosen = cli.users_from_options(manifest, users=users, csv_path=csv, mapping=mapping)
             passed = cli.run_cli_test(
                 manifest,
                 values=values,
