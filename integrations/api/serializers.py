@@ -220,9 +220,7 @@ class DestinationSerializer(serializers.ModelSerializer):
 
 
 class VisibilitySerializer(serializers.Serializer):
-    hidden = serializers.BooleanField(
-        help_text="true takes the destination out of every organisation's catalogue."
-    )
+    hidden = Flag(help_text="true takes the destination out of every organisation's catalogue.")
 
 
 class RollbackSerializer(serializers.Serializer):

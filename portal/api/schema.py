@@ -112,6 +112,40 @@ LINKS: list[tuple[str, str, str, str, list[str]]] = [
             "v1_cohorts_destroy",
         ],
     ),
+    (
+        "v1_connections_create",
+        "201",
+        "id",
+        "connection_id",
+        [
+            "v1_connections_retrieve",
+            "v1_connections_partial_update",
+            "v1_connections_syncs_list",
+            "v1_connections_syncs_create",
+            "v1_connections_destroy",
+        ],
+    ),
+    (
+        "v1_connections_syncs_create",
+        "201",
+        "id",
+        "sync_id",
+        [
+            "v1_syncs_retrieve",
+            "v1_syncs_partial_update",
+            "v1_syncs_pause_create",
+            "v1_syncs_sync_now_create",
+            "v1_syncs_runs_list",
+            "v1_syncs_destroy",
+        ],
+    ),
+    (
+        "v1_syncs_sync_now_create",
+        "202",
+        "id",
+        "sync_run_id",
+        ["v1_sync_runs_retrieve", "v1_sync_runs_batches_list", "v1_sync_runs_exchanges_list"],
+    ),
 ]
 
 

@@ -11,6 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations.catalogue import MAX_CONNECTION_NAME_LENGTH
+from portal.api.fields import Flag, Text
+from portal.api.serializers import NOT_BLANK
 from syncengine.api.serializers import MAX_PROJECT_ID, ObjectField, TestExchangeSerializer
 from syncs.models import Cadence, CohortSync, Connection, SyncBatch, SyncExchange, SyncRun
 from syncs.presenters import connection_values, schedule_text, sync_state
@@ -28,7 +30,7 @@ class ConnectionInputSerializer(serializers.Serializer):
     project_id = serializers.IntegerField(
         min_value=1, max_value=MAX_PROJECT_ID, help_text="Project ID of your organisation."
     )
-    name = serializers.CharField(max_length=MAX_CONNECTION_NAME_LENGTH)
+    name = Text(max_length=MAX_CONNECTION_NAME_LENGTH, validators=[NOT_BLANK])
     values = ObjectField(
         required=False, help_text="Connect-modal values by variable (secrets stored encrypted)."
     )
@@ -38,7 +40,7 @@ class ConnectionInputSerializer(serializers.Serializer):
 
 
 class ConnectionUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=MAX_CONNECTION_NAME_LENGTH, required=False)
+    name = Text(max_length=MAX_CONNECTION_NAME_LENGTH, required=False, validators=[NOT_BLANK])
     values = ObjectField(
         required=False, help_text="Changed values by variable; an empty secret keeps it."
     )
@@ -46,9 +48,7 @@ class ConnectionUpdateSerializer(serializers.Serializer):
 
 
 class SyncInputSerializer(serializers.Serializer):
-    cohort_id = serializers.CharField(
-        max_length=16, help_text="Cohort ID of a cohort of the connection's project."
-    )
+    cohort_id = Text(max_length=16, help_text="Cohort ID of a cohort of the connection's project.")
     cadence = serializers.ChoiceField(choices=Cadence.choices, default=Cadence.DAILY)
     daily_hour = serializers.IntegerField(
         min_value=0,
@@ -67,13 +67,11 @@ class SyncUpdateSerializer(serializers.Serializer):
 
 
 class FullResyncSerializer(serializers.Serializer):
-    new_list = serializers.BooleanField(
-        default=False, help_text="List integrations: send the cohort to a new list."
-    )
+    new_list = Flag(default=False, help_text="List integrations: send the cohort to a new list.")
 
 
 class SyncDeleteSerializer(serializers.Serializer):
-    empty_first = serializers.BooleanField(
+    empty_first = Flag(
         default=False,
         help_text="Remove every member the partner holds first (202 with that run; the sync "
         "stays, paused, until it has succeeded, then DELETE again removes it at once).",

@@ -1,6 +1,7 @@
-"""REST API of connections and cohort syncs: connecting a destination of the catalogue,
-adding syncs, starting runs (Sync now, Retry failed, Full resync), pausing, deleting, and
-reading the delivery log (runs, batches, exchanges).
+"""REST API of connections and cohort syncs (tagged *Syncs*, as every view of the app):
+connecting a destination of the catalogue, adding syncs, starting runs (Sync now, Retry
+failed, Full resync), pausing, deleting, and reading the delivery log (runs, batches,
+exchanges). Bodies are JSON.
 
 Thin: parse with a serializer, call an action or an access helper, present. Every lookup
 goes through the caller's organisation, so another org's connection, sync or run is a 404;
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from integrations import access as integration_access
 from portal import access as portal_access
+from portal.api.parsers import JSONParser
 from portal.api.permissions import IsOrgMember, api_org, api_user
 from portal.errors import ActionError
 from portal.models import Cohort, Project
@@ -41,10 +43,9 @@ from syncs.api.serializers import (
 )
 from syncs.models import CohortSync, Connection, RunStatus, SyncBatch, SyncExchange, SyncRun
 
-CONNECTIONS = ["Connections"]
-SYNCS = ["Cohort syncs"]
-RUNS = ["Sync runs"]
 PERMISSIONS = [IsOrgMember, IsSyncManagerOrReadOnly]
+# Bodies are JSON: the values of a Connect form are an object, a daily hour may be null.
+PARSERS = [JSONParser]
 BUSY = OpenApiResponse(description="A run of this sync is queued or running (`sync_busy`).")
 
 
@@ -69,9 +70,9 @@ def _project(request: Request, project_id: int) -> Project | None:
 # --- connections ----------------------------------------------------------------------------
 
 
-@extend_schema(tags=CONNECTIONS)
 class ConnectionListView(generics.ListAPIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
     serializer_class = ConnectionSerializer
 
     @extend_schema(summary="Your organisation's connections (secrets masked)")
@@ -111,9 +112,9 @@ class ConnectionListView(generics.ListAPIView):
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=CONNECTIONS)
 class ConnectionDetailView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(responses=ConnectionSerializer, summary="A connection (secrets masked)")
     def get(self, request: Request, connection_id: int) -> Response:
@@ -155,6 +156,7 @@ class ConnectionDetailView(APIView):
 
 class SyncListBase(generics.ListAPIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
     serializer_class = SyncSerializer
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -163,7 +165,6 @@ class SyncListBase(generics.ListAPIView):
         return self.get_paginated_response(SyncSerializer(page, many=True, context=context).data)
 
 
-@extend_schema(tags=SYNCS)
 class SyncListView(SyncListBase):
     @extend_schema(summary="Every cohort sync of your organisation")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -173,7 +174,6 @@ class SyncListView(SyncListBase):
         return access.syncs_for(api_org(self.request)).order_by("pk")
 
 
-@extend_schema(tags=SYNCS)
 class ConnectionSyncsView(SyncListBase):
     @extend_schema(summary="The cohort syncs of a connection")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -206,9 +206,9 @@ class ConnectionSyncsView(SyncListBase):
         return Response(sync_data(sync), status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=SYNCS)
 class SyncDetailView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(responses=SyncSerializer, summary="A cohort sync")
     def get(self, request: Request, sync_id: int) -> Response:
@@ -260,9 +260,9 @@ class SyncDetailView(APIView):
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(tags=SYNCS)
 class SyncPauseView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(request=None, responses=SyncSerializer, summary="Pause scheduled runs")
     def post(self, request: Request, sync_id: int) -> Response:
@@ -270,9 +270,9 @@ class SyncPauseView(APIView):
         return Response(sync_data(actions.sync_pause(acting_user=api_user(request), sync=sync)))
 
 
-@extend_schema(tags=SYNCS)
 class SyncResumeView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(request=None, responses=SyncSerializer, summary="Resume a paused sync")
     def post(self, request: Request, sync_id: int) -> Response:
@@ -280,9 +280,9 @@ class SyncResumeView(APIView):
         return Response(sync_data(actions.sync_resume(acting_user=api_user(request), sync=sync)))
 
 
-@extend_schema(tags=SYNCS)
 class SyncNowView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(
         request=None,
@@ -295,9 +295,9 @@ class SyncNowView(APIView):
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(tags=SYNCS)
 class SyncRetryView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(
         request=None,
@@ -310,9 +310,9 @@ class SyncRetryView(APIView):
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(tags=SYNCS)
 class SyncFullResyncView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(
         request=FullResyncSerializer,
@@ -334,9 +334,9 @@ class SyncFullResyncView(APIView):
 # --- the delivery log -----------------------------------------------------------------------
 
 
-@extend_schema(tags=RUNS)
 class SyncRunListView(generics.ListAPIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
     serializer_class = SyncRunSerializer
 
     @extend_schema(summary="The runs of a sync, newest first")
@@ -348,18 +348,18 @@ class SyncRunListView(generics.ListAPIView):
         return SyncRun.objects.filter(sync=sync).select_related("version", "started_by")
 
 
-@extend_schema(tags=RUNS)
 class SyncRunDetailView(APIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
 
     @extend_schema(responses=SyncRunSerializer, summary="A sync run: state, counts, diagnosis")
     def get(self, request: Request, sync_run_id: int) -> Response:
         return Response(SyncRunSerializer(access.get_run(api_org(request), sync_run_id)).data)
 
 
-@extend_schema(tags=RUNS)
 class SyncRunBatchesView(generics.ListAPIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
     serializer_class = SyncBatchSerializer
 
     @extend_schema(summary="The planned batches of a run, in order, with their outcome")
@@ -371,9 +371,9 @@ class SyncRunBatchesView(generics.ListAPIView):
         return run.batches.order_by("sequence")
 
 
-@extend_schema(tags=RUNS)
 class SyncRunExchangesView(generics.ListAPIView):
     permission_classes = PERMISSIONS
+    parser_classes = PARSERS
     serializer_class = SyncExchangeSerializer
 
     @extend_schema(

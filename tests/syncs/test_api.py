@@ -210,7 +210,7 @@ def test_the_delivery_log_shows_batches_and_masked_exchanges(
     assert api.get(f"/api/v1/sync-runs/{run['id']}/exchanges?batch=9").status_code == 404
 
 
-def test_every_operation_is_in_the_schema_with_its_tag(cast, alice_api):
+def test_every_operation_is_in_the_schema_under_syncs(cast, alice_api):
     from django.test import Client
 
     client = Client()
@@ -218,28 +218,41 @@ def test_every_operation_is_in_the_schema_with_its_tag(cast, alice_api):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     paths = schema["paths"]
     expected = {
-        "/api/v1/connections/": ({"get", "post"}, "Connections"),
-        "/api/v1/connections/{connection_id}": ({"get", "patch", "delete"}, "Connections"),
-        "/api/v1/connections/{connection_id}/syncs": ({"get", "post"}, "Cohort syncs"),
-        "/api/v1/syncs/": ({"get"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}": ({"get", "patch", "delete"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}/pause": ({"post"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}/resume": ({"post"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}/sync-now": ({"post"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}/retry-failed": ({"post"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}/full-resync": ({"post"}, "Cohort syncs"),
-        "/api/v1/syncs/{sync_id}/runs": ({"get"}, "Sync runs"),
-        "/api/v1/sync-runs/{sync_run_id}": ({"get"}, "Sync runs"),
-        "/api/v1/sync-runs/{sync_run_id}/batches": ({"get"}, "Sync runs"),
-        "/api/v1/sync-runs/{sync_run_id}/exchanges": ({"get"}, "Sync runs"),
+        "/api/v1/connections/": {"get", "post"},
+        "/api/v1/connections/{connection_id}": {"get", "patch", "delete"},
+        "/api/v1/connections/{connection_id}/syncs": {"get", "post"},
+        "/api/v1/syncs/": {"get"},
+        "/api/v1/syncs/{sync_id}": {"get", "patch", "delete"},
+        "/api/v1/syncs/{sync_id}/pause": {"post"},
+        "/api/v1/syncs/{sync_id}/resume": {"post"},
+        "/api/v1/syncs/{sync_id}/sync-now": {"post"},
+        "/api/v1/syncs/{sync_id}/retry-failed": {"post"},
+        "/api/v1/syncs/{sync_id}/full-resync": {"post"},
+        "/api/v1/syncs/{sync_id}/runs": {"get"},
+        "/api/v1/sync-runs/{sync_run_id}": {"get"},
+        "/api/v1/sync-runs/{sync_run_id}/batches": {"get"},
+        "/api/v1/sync-runs/{sync_run_id}/exchanges": {"get"},
     }
-    for path, (methods, tag) in expected.items():
+    for path, methods in expected.items():
         assert path in paths, path
         operations = {
             m: op for m, op in paths[path].items() if m in {"get", "post", "patch", "delete", "put"}
         }
         assert set(operations) == methods, path
         for method, operation in operations.items():
-            assert operation["tags"] == [tag], f"{method} {path}"
+            assert operation["tags"] == ["Syncs"], f"{method} {path}"
+            if "requestBody" in operation:
+                assert set(operation["requestBody"]["content"]) == {"application/json"}
             assert operation.get("summary"), f"{method} {path} has no summary"
     assert "/api/v1/destinations/{destination_id}/visibility" in paths
+    # A created connection leads to its syncs, a started run to its delivery log.
+    created = paths["/api/v1/connections/"]["post"]["responses"]["201"]["links"]
+    assert created["v1_connections_syncs_create"]["parameters"] == {
+        "connection_id": "$response.body#/id"
+    }
+    started = paths["/api/v1/syncs/{sync_id}/sync-now"]["post"]["responses"]["202"]["links"]
+    assert set(started) == {
+        "v1_sync_runs_retrieve",
+        "v1_sync_runs_batches_list",
+        "v1_sync_runs_exchanges_list",
+    }
