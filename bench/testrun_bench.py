@@ -1,20 +1,22 @@
-"""Test-run throughput: a 100,000-user full test through the real test-run executor.
+"""Test runs through the broker and a real worker, against bare httpx posting the same bodies.
 
-Starts the demo partner in its own process on loopback, then several times each:
+Starts the demo partner in its own process on loopback and a Celery worker in its own
+process (prefork, one child, as production runs it, on the configured Redis with a queue of
+its own), then for each batch size (10,000 and 1,000 with 100,000 users; 10 with 10,000
+users, 1,201 requests), in interleaved rounds:
 
-- executor: `syncengine.actions.test_run_start` for a full test of a list-based draft
-  with 100,000 generated users (batches of 10,000), its Celery task run eagerly when the
-  action's transaction commits, so the measured path is the real one: the task, the
-  claim, the plan, the sync protocol and `OutboundClient`, and the recording of every
-  exchange and step in PostgreSQL (create_list, 10 adds, 2 removes of the 20,000 users a
-  full test takes out again);
-- bare: the same request bodies, rendered beforehand, POSTed (and DELETEd) with a plain
-  `httpx.Client` from 4 threads, create_list included.
+- ours: `syncengine.actions.test_run_start` for a full test of a list-based draft with
+  generated users, from the action's commit through the broker to the worker: the claim,
+  the users, the plan, the sync protocol and `OutboundClient`, the recording of every
+  exchange and step in PostgreSQL, until the run is finished (its `finished_at`);
+- floor: the same request bodies, rendered beforehand, POSTed (and DELETEd) with a plain
+  `httpx.Client` from 4 threads (the test's concurrency), create_list included, to the
+  same demo partner.
 
-Prints users per second for both (median of the runs; 100,000 users per run) and the
-ratio executor / bare. Uses its own throw-away database (`bench_testrun` on the configured
-PostgreSQL server) and only loopback traffic. Run from the repository root with the test
-environment (`make bench` sets it): `python bench/testrun_bench.py [--users N] [--runs N]`.
+Target: ours at least half the floor's rate (users per second). Uses its own throw-away
+database (`bench_testrun` on the configured PostgreSQL server) and only loopback traffic.
+Run from the repository root with the test environment (`make bench` sets it):
+`python bench/testrun_bench.py [--rounds N]`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,20 +38,28 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from throughput_bench import manifest as list_manifest  # noqa: E402
+from protocol import Row, measure, report  # noqa: E402
 from throughput_bench import start_partner  # noqa: E402
 
-DEFAULT_USERS = 100_000
-DEFAULT_RUNS = 5
+from demo_partner import manifests as demo_manifests  # noqa: E402
+
+# (batch size, users): 13, 121 and 1,201 requests a run.
+SHAPES = [(10_000, 100_000), (1_000, 100_000), (10, 10_000)]
+DEFAULT_ROUNDS = 5
 CONCURRENCY = 4
 TOKEN = "demo-token"
+RATIO_TARGET = 0.5
+DATABASE_NAME = "bench_testrun"
+QUEUE = "bench-testrun"
+RUN_TIMEOUT = 300.0
+WORKER_TIMEOUT = 60.0
 
 
 def setup_django() -> Any:
     import django
     from django.conf import settings
 
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = "bench_testrun"
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = DATABASE_NAME
     django.setup()
     from django.db import connection
     from django.test.utils import setup_test_environment
@@ -57,28 +67,64 @@ def setup_django() -> Any:
     from portal.celery import app
 
     setup_test_environment()
-    # One INFO line per partner request and per run would bury the figures; the cost of
-    # logging thirteen lines is far below the measurement's noise.
-    for name in ("syncengine", "celery"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # The task runs in this process when the action commits: no broker, no worker, the
-    # same task function and executor.
-    app.conf.task_always_eager = True
+    logging.getLogger("syncengine").setLevel(logging.WARNING)
+    # A queue of its own: another worker on the same Redis never takes the bench's runs.
+    app.conf.task_default_queue = QUEUE
     return connection
 
 
-def prepare(base: str, users: int) -> tuple[Any, Any]:
+def start_worker() -> subprocess.Popen[bytes]:
+    """A Celery worker as production runs it (prefork), on the bench's database."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    env = dict(os.environ)
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    env["DATABASE_URL"] = (
+        f"postgres://{database['USER']}{password}@"
+        f"{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--queues",
+            QUEUE,
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,  # its banner; errors go to stderr
+    )
+
+
+def prepare(base: str, batch_size: int, users: int) -> tuple[Any, Any]:
     from integrations import actions as integration_actions
     from portal.models import MemberRole, Membership, Organization, Project, User
     from syncengine import actions
 
-    user = User.objects.create_user("bench@example.com", "bench-password-2026")
-    org = Organization.objects.create(name="Bench")
+    email = f"bench-{batch_size}@example.com"
+    user = User.objects.create_user(email, "bench-password-2026")
+    org = Organization.objects.create(name=f"Bench {batch_size}")
     Membership.objects.create(user=user, org=org, role=MemberRole.ADMIN, is_developer=True)
     project = Project.objects.create(org=org, name="Bench")
-    draft = integration_actions.integration_import(
-        acting_user=user, org=org, manifest=list_manifest(base)
+    manifest = demo_manifests.list_manifest(
+        base,
+        name=f"Bench Lists {batch_size}",
+        batch_size=batch_size,
+        delivery={"max_concurrency": CONCURRENCY},
     )
+    draft = integration_actions.integration_import(acting_user=user, org=org, manifest=manifest)
     actions.test_settings_save(
         acting_user=user,
         integration=draft,
@@ -92,63 +138,67 @@ def prepare(base: str, users: int) -> tuple[Any, Any]:
     return user, draft
 
 
-def executor_run(user: Any, draft: Any, users: int) -> float:
+def test_run(user: Any, draft: Any, users: int, worker: subprocess.Popen[bytes]) -> float:
+    """One test run from the action to its end on the worker; its seconds."""
     from syncengine import actions
     from syncengine.models import TestRun
 
-    started = time.perf_counter()
+    started = time.time()
     run = actions.test_run_start(acting_user=user, integration=draft)
-    elapsed = time.perf_counter() - started
-    run = TestRun.objects.get(pk=run.pk)
-    if run.status != "passed" or run.delivered.get("add_users") != users:
-        raise SystemExit(f"the test run did not pass: {run.status} {run.summary}")
-    if run.exchanges.count() != run.exchange_count or run.exchange_count < 3:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        finished = TestRun.objects.filter(pk=run.pk, finished_at__isnull=False).first()
+        if finished is not None:
+            break
+        if worker.poll() is not None:
+            raise SystemExit(f"the worker exited with status {worker.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"test run {run.pk} did not finish in {RUN_TIMEOUT:.0f} s")
+        time.sleep(0.05)  # the run's own finished_at is the measure, not this poll
+    assert finished.finished_at is not None
+    elapsed = finished.finished_at.timestamp() - started
+    if finished.status != "passed" or finished.delivered.get("add_users") != users:
+        raise SystemExit(f"the test run did not pass: {finished.status} {finished.summary}")
+    if finished.exchanges.count() != finished.exchange_count or finished.exchange_count < 3:
         raise SystemExit("the exchanges were not all recorded")
     return elapsed
 
 
-def generation_time(users: int) -> float:
-    """How long producing the generated test users takes (part of every executor run)."""
-    from syncengine.testusers import generated_users
-
-    started = time.perf_counter()
-    generated_users(users)
-    return time.perf_counter() - started
-
-
-def bare_bodies(draft: Any, users: int) -> tuple[list[bytes], list[bytes]]:
+def bare_bodies(manifest: dict[str, Any], users: int) -> tuple[list[bytes], list[bytes]]:
     """The add and remove bodies a full test of `users` generated users sends."""
     from syncengine.core.compiler import compile_manifest
     from syncengine.core.protocol import plan_batches
     from syncengine.core.types import RenderContext
     from syncengine.testusers import generated_users
 
-    integration = compile_manifest(draft.config)
+    integration = compile_manifest(manifest)
     chosen = generated_users(users)
     context = RenderContext(
         values={"bearer_token": TOKEN}, mapping={"user_id_field": "user_id"}, list_id="bare"
     )
 
-    def bodies(endpoint: str, members: dict) -> list[bytes]:
+    def bodies(endpoint: str, members: dict[str, Any]) -> list[bytes]:
         size = integration.batch_size(endpoint)
-        return [
-            integration.build_request(
+        rendered = []
+        for batch in plan_batches(endpoint, members, size=size, scope="bare"):
+            request = integration.build_request(
                 endpoint, context=context, users=batch.users, batch_id=batch.batch_id
-            ).body
-            for batch in plan_batches(endpoint, members, size=size, scope="bare")
-        ]
+            )
+            assert request.body is not None
+            rendered.append(request.body)
+        return rendered
 
     return bodies("add_users", chosen.to_add), bodies("remove_users", chosen.to_remove)
 
 
-def bare_run(base: str, adds: list[bytes], removes: list[bytes], run: int) -> float:
+def bare_run(base: str, adds: list[bytes], removes: list[bytes]) -> float:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     with (
         httpx.Client(headers=headers, timeout=60) as client,
         ThreadPoolExecutor(CONCURRENCY) as pool,
     ):
         started = time.perf_counter()
-        created = client.post(f"{base}/v1/lists", json={"name": f"Bare {run}"})
+        created = client.post(f"{base}/v1/lists", json={"name": "Bare"})
         created.raise_for_status()
         url = f"{base}/v1/lists/{created.json()['data']['id']}/members"
 
@@ -160,48 +210,51 @@ def bare_run(base: str, adds: list[bytes], removes: list[bytes], run: int) -> fl
         return time.perf_counter() - started
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
-    args = parser.parse_args()
-
+def run(rounds: int = DEFAULT_ROUNDS) -> list[Row]:
     connection = setup_django()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    process, base = start_partner()
+    partner, base = start_partner()
+    worker = start_worker()
     try:
-        user, draft = prepare(base, args.users)
-        adds, removes = bare_bodies(draft, args.users)
-        executor_run(user, draft, args.users)  # warm-up: imports, pools, caches
-        bare_run(base, adds, removes, run=-1)
-        executor_times, bare_times, generation_times = [], [], []
-        for run in range(args.runs):
-            executor_times.append(executor_run(user, draft, args.users))
-            bare_times.append(bare_run(base, adds, removes, run))
-            generation_times.append(generation_time(args.users))
+        rows = []
+        for batch_size, users in SHAPES:
+            user, draft = prepare(base, batch_size, users)
+            adds, removes = bare_bodies(draft.config, users)
+            requests = 1 + len(adds) + len(removes)
+            rows.append(
+                measure(
+                    f"test run on a worker, {users:,} users, batch {batch_size:,} "
+                    f"({requests:,} requests)",
+                    lambda user=user, draft=draft, users=users: (
+                        users / test_run(user, draft, users, worker)
+                    ),
+                    lambda adds=adds, removes=removes, users=users: (
+                        users / bare_run(base, adds, removes)
+                    ),
+                    rounds=rounds,
+                    target_ratio=RATIO_TARGET,
+                    higher_is_better=True,
+                    unit="users/s",
+                    # The first round of the first shape also waits for the worker.
+                    floor_name="bare httpx.Client, 4 threads, the same bodies pre-rendered, "
+                    "to the same demo partner",
+                )
+            )
+        return rows
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        worker.terminate()
+        worker.wait(timeout=WORKER_TIMEOUT)
+        partner.terminate()
+        partner.wait(timeout=10)
+        connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    executor_rate = args.users / statistics.median(executor_times)
-    bare_rate = args.users / statistics.median(bare_times)
-    requests = 1 + len(adds) + len(removes)
-    print(
-        f"full test run:               {args.users:,} users, {requests} requests "
-        f"(create_list, {len(adds)} adds, {len(removes)} removes)"
-    )
-    print(f"test-run executor + records: {executor_rate:,.0f} users/s (median of {args.runs})")
-    print(f"bare httpx.Client:           {bare_rate:,.0f} users/s (bodies pre-rendered)")
-    print(f"ratio executor / bare:       {executor_rate / bare_rate:.2f}")
-    generating = statistics.median(generation_times)
-    print(
-        f"  of an executor run's {statistics.median(executor_times):.2f} s, "
-        f"{generating:.2f} s generate the {args.users:,} test users "
-        f"(syncengine.core.users); without it the ratio would be "
-        f"{statistics.median(bare_times) / (statistics.median(executor_times) - generating):.2f}"
-    )
-    return 0
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    args = parser.parse_args()
+    return report(run(args.rounds))
 
 
 if __name__ == "__main__":

@@ -9,15 +9,15 @@ the client for this interpreter's GIL), then, several times each:
 - bare: the same request bodies, rendered beforehand, POSTed with a plain
   `httpx.Client` from 4 threads.
 
-Prints users per second for both (median of the runs) and the ratio protocol / bare.
-Only loopback traffic. Run: `python bench/throughput_bench.py [--users N] [--runs N]`.
+One row: users per second of both (median and min of interleaved rounds), target: the
+protocol at least half the bare client's rate. Only loopback traffic.
+Run: `python bench/throughput_bench.py [--users N] [--runs N]` (`make bench` runs it too).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -29,6 +29,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from protocol import Row, measure, report  # noqa: E402
 
 from demo_partner import manifests as demo_manifests  # noqa: E402
 from syncengine.core.compiler import compile_manifest  # noqa: E402
@@ -42,6 +45,7 @@ BATCH_SIZE = 10_000
 CONCURRENCY = 4
 TOKEN = "demo-token"
 STARTUP_TIMEOUT = 15.0
+RATIO_TARGET = 0.5
 
 
 def manifest(base: str) -> dict[str, Any]:
@@ -114,33 +118,37 @@ def bare_run(base: str, integration: Any, users: dict[str, dict[str, str]], run:
         return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
-    args = parser.parse_args()
-    users = {f"user{i:07d}": {"user_id": f"user{i:07d}"} for i in range(args.users)}
-
+def run(users_count: int = DEFAULT_USERS, runs: int = DEFAULT_RUNS) -> list[Row]:
+    users = {f"user{i:07d}": {"user_id": f"user{i:07d}"} for i in range(users_count)}
     process, base = start_partner()
     try:
         integration = compile_manifest(manifest(base))
-        protocol_run(integration, users, run=-1)  # warm-up: imports, pools, caches
-        bare_run(base, integration, users, run=-1)
-        protocol_times, bare_times = [], []
-        for run in range(args.runs):
-            protocol_times.append(protocol_run(integration, users, run))
-            bare_times.append(bare_run(base, integration, users, run))
+        rounds = iter(range(10**6))
+        return [
+            measure(
+                f"sync protocol, {users_count:,} users in batches of {BATCH_SIZE:,}",
+                lambda: users_count / protocol_run(integration, users, next(rounds)),
+                lambda: users_count / bare_run(base, integration, users, next(rounds)),
+                rounds=runs,
+                target_ratio=RATIO_TARGET,
+                higher_is_better=True,
+                unit="users/s",
+                floor_name="bare httpx.Client, 4 threads, the same bodies pre-rendered, "
+                "to the same demo partner",
+            )
+        ]
     finally:
         process.terminate()
         process.wait(timeout=10)
 
-    protocol_rate = args.users / statistics.median(protocol_times)
-    bare_rate = args.users / statistics.median(bare_times)
-    print(f"users per run:              {args.users:,} in batches of {BATCH_SIZE:,}")
-    print(f"protocol + OutboundClient:  {protocol_rate:,.0f} users/s (median of {args.runs})")
-    print(f"bare httpx.Client:          {bare_rate:,.0f} users/s (bodies pre-rendered)")
-    print(f"ratio protocol / bare:      {protocol_rate / bare_rate:.2f}")
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
+    args = parser.parse_args()
+    return report(run(args.users, args.runs))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

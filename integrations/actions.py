@@ -272,6 +272,33 @@ def integration_save(
 
 
 @transaction.atomic
+def integration_start_from(
+    *, acting_user: User, integration: Integration, manifest: object, note: str
+) -> Integration:
+    """Give a draft a starting configuration (the demo partner's API, an imported file),
+    keeping the name and type chosen in Part 1; a logo in the file is used only when the
+    draft has none. The configuration it replaces stays in the revision history."""
+    if not isinstance(manifest, dict):
+        raise ActionError("A manifest is a JSON object.", field="manifest")
+    kind = manifest.get("integration_type")
+    if kind != integration.integration_type:
+        raise ActionError(
+            f"This manifest is for a {kind or 'different'}-based integration; "
+            f"“{integration.display_name}” is {integration.integration_type}-based. Choose "
+            "a manifest of the same type, or start a new destination of that type.",
+            field="manifest",
+        )
+    file_logo = bool(manifest.get("logo_png_base64")) and integration.logo_id is None
+    return integration_save(
+        acting_user=acting_user,
+        integration=integration,
+        manifest={**manifest, "display_name": integration.display_name},
+        replace_logo=file_logo,
+        note=note,
+    )
+
+
+@transaction.atomic
 def integration_set_logo(
     *, acting_user: User, integration: Integration, data: bytes | None
 ) -> Integration:

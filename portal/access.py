@@ -41,6 +41,16 @@ def get_cohort(org: Organization, public_id: str) -> Cohort:
     return get_object_or_404(cohorts_for(org), public_id=str(public_id))
 
 
+def edits_cohorts(membership: Membership) -> bool:
+    """Org admins and developers create, replace, change and delete cohorts; other members
+    only read them. The one rule behind the pages (`cohort_editor_required`, the buttons
+    they show) and the API (`portal.api.permissions.EditsCohortsOrReadOnly`)."""
+    return membership.is_admin or membership.is_developer
+
+
+COHORT_EDITORS_ONLY = "Only org admins and developers can create, change and delete cohorts."
+
+
 def get_cohort_import(org: Organization, pk: int | str) -> CohortImport:
     return get_object_or_404(
         CohortImport.objects.filter(cohort__project__org=org).select_related("cohort"),
@@ -164,6 +174,24 @@ def org_admin_required[**P](
         return view(request, *args, **kwargs)
 
     return _enforcing(Access.ORG_ADMIN, wrapper)
+
+
+def cohort_editor_required[**P](
+    view: Callable[Concatenate[MemberRequest, P], HttpResponseBase],
+) -> View[P]:
+    """Cohort writes: an org admin or a developer (`edits_cohorts`)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        if not is_signed_in(request):
+            return redirect_to_login(request.get_full_path())
+        if not is_member(request):
+            raise PermissionDenied("You do not belong to an organisation yet.")
+        if not edits_cohorts(request.membership):
+            raise PermissionDenied(COHORT_EDITORS_ONLY)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 class PortalNotEnabled(PermissionDenied):

@@ -51,6 +51,11 @@ CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 # Links in emails point here.
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+# A demo partner API partners may start a draft from and test against (`make run` serves
+# one here). Unset in production unless the platform runs one.
+DEMO_PARTNER_URL = (
+    env.url("DEMO_PARTNER_URL", ("http", "https")) or ("http://127.0.0.1:8765" if DEBUG else "")
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -250,6 +255,15 @@ OUTBOUND_CLIENT_OPTIONS: dict[str, float] = {}
 JOB_LEASE_SECONDS = _env_seconds("JOB_LEASE_SECONDS", 30.0, maximum=600.0)
 JOB_SWEEP_SECONDS = _env_seconds("JOB_SWEEP_SECONDS", 15.0, maximum=600.0)
 JOB_QUEUE_PATIENCE_SECONDS = _env_seconds("JOB_QUEUE_PATIENCE_SECONDS", 600.0, maximum=86400.0)
+# Cohort syncs (syncs/): a partner's wait longer than this (backoff, Retry-After, the
+# destination's rate limit) puts the run back on the queue with a countdown instead of
+# holding a worker asleep. Request and response bodies of sync runs are kept this many
+# days for the delivery log (counts and statuses stay). /metrics answers only with
+# `Authorization: Bearer <METRICS_TOKEN>`, and not at all while it is unset.
+SYNC_MAX_WAIT_SECONDS = _env_seconds("SYNC_MAX_WAIT_SECONDS", 5.0, maximum=60.0)
+SYNC_DISPATCH_SECONDS = _env_seconds("SYNC_DISPATCH_SECONDS", 30.0, maximum=3600.0)
+SYNC_BODY_RETENTION_DAYS = env.int("SYNC_BODY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -311,6 +325,8 @@ if not DEBUG:
     # SECURE_COOKIES=false only for trying the production stack over plain HTTP on localhost.
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", True)
+    # Health checks come from inside the container or the load balancer, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", True)
@@ -326,7 +342,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AppTaggedSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "portal.api.parsers.JSONParser",
@@ -342,7 +358,31 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cohort Integration Developer Portal API",
     "DESCRIPTION": "Integrations, reviews, projects and cohorts. Authenticate with a "
-    "personal API token: `Authorization: Token <token>`.",
+    "personal API token (your account's API tokens page): `Authorization: Token <token>`.\n\n"
+    "[← Back to the Cohort Portal](/)",
+    # One tag per app, named in portal.api.schema.APP_TAGS, in the order readers meet them.
+    "TAGS": [
+        {
+            "name": "Organisations",
+            "description": "You, your organisation, its projects and cohorts, feature flags "
+            "and access requests, the audit log.",
+        },
+        {
+            "name": "Integrations",
+            "description": "Drafts, their manifests and revisions, internal releases and the "
+            "Destinations catalogue.",
+        },
+        {
+            "name": "Testing",
+            "description": "Test settings, test runs against your endpoint and their "
+            "exchanges, signing secrets.",
+        },
+        {
+            "name": "Reviews",
+            "description": "Submissions, the review queue, comments, checks and decisions.",
+        },
+        {"name": "Syncs", "description": "Connections, cohort syncs and their runs."},
+    ],
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -398,11 +438,28 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-lapsed-jobs": {"task": "portal.sweep_lapsed_jobs", "schedule": JOB_SWEEP_SECONDS},
 }
 
+# The demo cohorts drift by themselves (`make run` turns this on), so that syncs have
+# deltas to send. Demo data only: refused in production.
+DEMO_CHURN = env.bool("DEMO_CHURN", False)
+DEMO_CHURN_SECONDS = _env_seconds("DEMO_CHURN_SECONDS", 180.0, maximum=86400.0)
+if DEMO_CHURN:
+    if not DEBUG:
+        raise ImproperlyConfigured("DEMO_CHURN=true is only allowed with DEBUG=true.")
+    CELERY_BEAT_SCHEDULE["demo-churn"] = {
+        "task": "portal.demo_churn",
+        "schedule": DEMO_CHURN_SECONDS,
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"expected_refusals": {"()": "portal.logfilters.ExpectedRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # 4xx answers are logged in one line each, without a traceback.
+        "django.request": {"filters": ["expected_refusals"]},
+    },
 }

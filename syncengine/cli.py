@@ -29,6 +29,7 @@ from syncengine.testusers import (
     csv_users,
     generated_users,
     parse_users_csv,
+    used_properties,
 )
 
 # Where the CLI finds a signing secret: the environment keeps it out of shell history
@@ -173,8 +174,14 @@ def _excerpt(text: str) -> str:
 
 
 def users_from_options(
-    manifest: Mapping[str, Any], *, users: int | None, csv_path: str | None
+    manifest: Mapping[str, Any],
+    *,
+    users: int | None,
+    csv_path: str | None,
+    mapping: Mapping[str, str] | None = None,
 ) -> TestUsers:
+    """The test's users: from the CSV file, or `users` generated ones holding only the
+    properties the mapping (its defaults filled in) gives the templates."""
     if csv_path is not None:
         path = Path(csv_path)
         if not path.is_file():
@@ -192,7 +199,8 @@ def users_from_options(
     count = DEFAULT_CLI_USERS if users is None else users
     if not MIN_TEST_USERS <= count <= MAX_TEST_USERS:
         raise CliTestError(f"--users must be between {MIN_TEST_USERS} and {MAX_TEST_USERS:,}")
-    return generated_users(count)
+    _, chosen = connect_modal_defaults(manifest, {}, mapping or {})
+    return generated_users(count, properties=used_properties(manifest, chosen))
 
 
 def run_cli_test(

@@ -19,12 +19,15 @@ from syncengine.models import (
 )
 
 
-def passing_full_test(integration: Integration) -> TestRun | None:
+def passing_full_test(
+    integration: Integration, *, fingerprint: str | None = None
+) -> TestRun | None:
     """The latest passed full test of exactly the draft's current configuration, if any.
 
     Submitting needs one: any edit since the test changes the fingerprint, so the test no
     longer counts. Reviewers' re-runs of a version (`version_id` set) are not the
-    partner's evidence and do not count either.
+    partner's evidence and do not count either. `fingerprint`: the draft's
+    `config_fingerprint`, when the caller has it already.
     """
     return (
         TestRun.objects.filter(
@@ -32,7 +35,7 @@ def passing_full_test(integration: Integration) -> TestRun | None:
             kind=TestKind.FULL,
             status=TestStatus.PASSED,
             version_id__isnull=True,
-            fingerprint=config_fingerprint(integration),
+            fingerprint=fingerprint or config_fingerprint(integration),
         )
         .order_by("-finished_at", "-id")
         .first()

@@ -71,7 +71,13 @@ from syncengine.testplan import (
     build_plan,
     secret_variables,
 )
-from syncengine.testusers import TestUsers, csv_users, generated_users, split_add_remove
+from syncengine.testusers import (
+    TestUsers,
+    csv_users,
+    generated_users,
+    split_add_remove,
+    used_properties,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +224,7 @@ def plan_for_run(run: TestRun) -> TestPlan:
     signing_secret = None
     if run.manifest.get("delivery", {}).get("sign_requests"):
         stored = SigningSecret.objects.filter(integration_id=run.integration_id).first()
-        signing_secret = stored.secret if stored is not None else None
+        signing_secret = stored.signing_key() if stored is not None else None
     return build_plan(
         run.manifest,
         kind=run.kind,
@@ -243,7 +249,9 @@ def users_for_run(run: TestRun) -> TestUsers:
     spec = run.users or {}
     source = spec.get("source")
     if source == UsersSource.GENERATED:
-        return generated_users(int(spec.get("count", 0)))
+        return generated_users(
+            int(spec.get("count", 0)), properties=used_properties(run.manifest, run.mapping)
+        )
     if source == UsersSource.CSV:
         return csv_users(spec.get("rows", []))
     if source == UsersSource.COHORT:
@@ -306,6 +314,7 @@ def _execute_claimed(
     secrets: Sequence[str] = tuple(
         str(value) for name, value in run.values.items() if name in secret and value
     )
+    recorder: RunRecorder | None = None
     try:
         plan = plan_for_run(run)
         secrets = plan.secrets
@@ -315,10 +324,13 @@ def _execute_claimed(
         else:
             with outbound_client() as own_client:
                 outcome = run_test(plan, recorder, client=own_client, sleep=sleep)
+        recorder.flush()
     except TestSetupError as problem:
+        _keep_exchanges(recorder, run_id)
         _finish(run, token, TestStatus.ERROR, f"The test could not run: {problem}.", secrets)
         return TestRun.objects.get(pk=run_id)
     except SoftTimeLimitExceeded:
+        _keep_exchanges(recorder, run_id)
         _finish(
             run,
             token,
@@ -334,6 +346,7 @@ def _execute_claimed(
             run_id,
             clean_text(traceback.format_exc(), secrets),
         )
+        _keep_exchanges(recorder, run_id)
         _finish(
             run,
             token,
@@ -360,6 +373,16 @@ def _execute_claimed(
         )
     logger.info("test run %s %s: %s", run_id, "passed" if outcome.passed else "failed", run.kind)
     return TestRun.objects.get(pk=run_id)
+
+
+def _keep_exchanges(recorder: RunRecorder | None, run_id: int) -> None:
+    """A run that stopped early still shows the exchanges it made before it stopped."""
+    if recorder is None:
+        return
+    try:
+        recorder.flush()
+    except Exception:  # the database itself may be what failed; the run is closed anyway
+        logger.exception("test run %s: its last exchanges could not be stored", run_id)
 
 
 def _finish(

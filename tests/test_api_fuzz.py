@@ -43,14 +43,23 @@ def real_objects(cast) -> dict[str, object]:
     from integrations import actions as integration_actions
     from integrations import releases
     from portal import actions
+    from syncs import runs
     from tests.integrations.conftest import fixture_manifest
+    from tests.syncs.builders import add_sync, connect
 
     cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="Fuzzed")
     integration = integration_actions.integration_import(
         acting_user=cast.alice, org=cast.acme, manifest=fixture_manifest()
     )
     version = releases.integration_release(acting_user=cast.alice, integration=integration)
+    connection = connect(cast, integration.destinations.get(), mapping={})
+    sync = add_sync(cast, connection, cohort=cohort)
+    sync_run = runs.run_create(sync, kind="manual", enqueue=False)
     return {
+        "destination_id": connection.destination_id,
+        "connection_id": connection.pk,
+        "sync_id": sync.pk,
+        "sync_run_id": sync_run.pk,
         "integration_id": integration.pk,
         "number": 1,
         "version_id": version.pk,

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations.catalogue import destination_logo_url
 from integrations.models import (
     Destination,
     Integration,
@@ -185,6 +186,7 @@ class DestinationSerializer(serializers.ModelSerializer):
     integration_type = Text(source="version.integration_type")
     version_number = serializers.IntegerField(source="version.number")
     version_id = serializers.IntegerField()
+    partner = serializers.CharField(source="org.name", help_text="The partner's organisation.")
     logo_tile_url = serializers.SerializerMethodField()
     connect_fields = serializers.SerializerMethodField()
 
@@ -198,6 +200,8 @@ class DestinationSerializer(serializers.ModelSerializer):
             "integration_type",
             "version_id",
             "version_number",
+            "partner",
+            "hidden",
             "updated_at",
             "logo_tile_url",
             "connect_fields",
@@ -205,7 +209,7 @@ class DestinationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_logo_tile_url(self, destination: Destination) -> str | None:
-        return destination.version.tile_logo_url
+        return destination_logo_url(destination)
 
     def get_connect_fields(self, destination: Destination) -> dict[str, Any]:
         config = destination.version.config
@@ -213,6 +217,12 @@ class DestinationSerializer(serializers.ModelSerializer):
             "custom_fields": config.get("custom_fields", []),
             "mapping_fields": config.get("mapping_fields", []),
         }
+
+
+class VisibilitySerializer(serializers.Serializer):
+    hidden = serializers.BooleanField(
+        help_text="true takes the destination out of every organisation's catalogue."
+    )
 
 
 class RollbackSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.configuration import preview_report, validation_report
+from integrations.configuration import analyze, preview_report, validation_report
 from integrations.editor.completions import variable_suggestions
 from integrations.editor.labels import request_label
 from integrations.editor.modal import connect_modal
@@ -47,11 +47,16 @@ def example_list_response(list_id_path: Any, list_id: str) -> str | None:
     return json.dumps(document, indent=2)
 
 
-def testing_panel(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """What the right panel and the problem summary show for a manifest (any manifest)."""
-    doc = normalize_manifest(dict(manifest))
-    report = validation_report(doc)
-    preview = preview_report(doc)
+def testing_panel(manifest: Mapping[str, Any], *, normalized: bool = False) -> dict[str, Any]:
+    """What the right panel and the problem summary show for a manifest (any manifest).
+
+    The manifest is normalised (unless `normalized` says it is already), checked and
+    compiled once: the problems, the tracker and the previews share that work, and a
+    configuration previewed a moment ago is not checked or compiled again."""
+    doc = dict(manifest) if normalized else normalize_manifest(dict(manifest))
+    analysis = analyze(doc)
+    report = validation_report(doc, analysis=analysis)
+    preview = preview_report(doc, analysis=analysis)
     problems = [annotate(d, doc) for d in report["diagnostics"]]
     for endpoint in preview["endpoints"]:
         endpoint["label"] = request_label(endpoint["endpoint"])

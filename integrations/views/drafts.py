@@ -27,7 +27,7 @@ class ManifestUploadForm(forms.Form):
     file = forms.FileField()
 
 
-def _manifest_problem(error: ManifestError) -> str:
+def manifest_problem(error: ManifestError) -> str:
     first = error.diagnostics[0]
     where = f" (line {first.line}, column {first.column})" if first.line else ""
     return f"{first.message}{where}."
@@ -48,7 +48,7 @@ def integration_import(request: DeveloperRequest) -> HttpResponse:
             acting_user=request.user, org=request.org, manifest=manifest
         )
     except ManifestError as error:
-        messages.error(request, f"The file is not a valid manifest: {_manifest_problem(error)}")
+        messages.error(request, f"The file is not a valid manifest: {manifest_problem(error)}")
         return redirect("portal_home")
     except ActionError as error:
         messages.error(request, f"Nothing was imported. {error.message}")
@@ -92,7 +92,7 @@ def manifest_upload(request: DeveloperRequest, integration_id: int) -> HttpRespo
             note="Imported manifest",
         )
     except ManifestError as error:
-        messages.error(request, f"Nothing was imported: {_manifest_problem(error)}")
+        messages.error(request, f"Nothing was imported: {manifest_problem(error)}")
     except ActionError as error:
         messages.error(request, f"Nothing was imported. {error.message}")
     else:

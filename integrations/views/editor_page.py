@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access, actions
@@ -21,14 +22,20 @@ from integrations.editor.auth_switch import auth_settings, switch_auth
 from integrations.editor.form_rows import editor_form
 from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
 from integrations.editor.panel import client_data, testing_panel
+from integrations.editor.parts import new_part
 from integrations.models import Integration
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.jinja import when
 from portal.params import optional_id
 from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
-from syncengine.core.manifest.normalize import copy_error_classifications, normalize_manifest
+from syncengine.core.manifest.normalize import (
+    copy_error_classifications,
+    normalize_manifest,
+    starter_manifest,
+)
 from syncengine.core.manifest.schema import ENDPOINT_ORDER
+from syncengine.core.manifest_diff import manifest_diff
 
 
 def _wants_json(request: DeveloperRequest) -> bool:
@@ -69,12 +76,35 @@ def integration_open(request: DeveloperRequest, integration_id: int) -> HttpResp
     return redirect("integration_editor", integration.pk)
 
 
+def untouched_problem_targets(
+    integration: Integration, manifest: dict[str, Any], panel: dict[str, Any]
+) -> list[str]:
+    """The fields with a problem that are still as the new draft's skeleton left them: the
+    editor shows their problems only once they are touched (the summary lists them all)."""
+    skeleton = starter_manifest(integration.integration_type, integration.display_name)
+    changed = [change.path for change in manifest_diff(skeleton, manifest)]
+
+    def touched(target: str) -> bool:
+        return any(
+            path == target or path.startswith(target + ".") or target.startswith(path + ".")
+            for path in changed
+        )
+
+    targets = {str(problem["target"]) for problem in panel["problems"] if problem.get("target")}
+    return sorted(target for target in targets if not touched(target))
+
+
+# Compressed (about 300 KB of HTML for 20 fields, some 30 KB on the wire). The page shows
+# no secret value (secret fields' values live in the test settings, never here), and its
+# CSRF token is masked anew on every response, so compressing it gives a BREACH attacker
+# nothing to recover; Django's gzip adds random padding besides.
 @require_GET
+@gzip_page
 @developer_required
 def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
     manifest = normalize_manifest(integration.config)
-    panel = testing_panel(manifest)
+    panel = testing_panel(manifest, normalized=True)
     return render(
         request,
         "integrations/editor.html",
@@ -83,11 +113,17 @@ def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpRe
             "form": editor_form(manifest),
             "panel": panel,
             "client_data": client_data(panel),
+            "quiet_targets": untouched_problem_targets(integration, manifest, panel),
         },
     )
 
 
+# Compressed: the answer is made after every pause in typing and is mostly HTML. It is
+# BREACH-safe to compress: it carries no secret (secret values are masked in every
+# preview, and the fragments are rendered without a request, so no CSRF token), and
+# Django's gzip adds random padding besides.
 @require_POST
+@gzip_page
 @developer_required
 def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The Testing Integration panel and the problem summary for the unsaved form."""
@@ -96,7 +132,8 @@ def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpRespon
         manifest, _ = _editor_manifest(request, integration)
     except ActionError as error:
         return _error_json(error)
-    panel = testing_panel(manifest)
+    # manifest_from_form gives it normalised.
+    panel = testing_panel(manifest, normalized=True)
     # The fragments need no request context (no forms, no nav); skipping the context
     # processors keeps this call, made on every pause in typing, to one query of its own.
     context = {"integration": integration, "panel": panel}
@@ -192,4 +229,30 @@ def editor_copy_errors(request: DeveloperRequest, integration_id: int) -> HttpRe
         request,
         "integrations/_errors_block.html",
         {"integration": integration, "form": form, "endpoint": endpoint},
+    )
+
+
+@require_POST
+@developer_required
+def editor_part(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """The inputs of a part the partner adds to a request (a lookup, its create request,
+    a find request, the request's own credentials), started from the unsaved form."""
+    integration = access.get_integration(request.org, integration_id)
+    path = request.POST.get("path", "")
+    try:
+        manifest, _ = _editor_manifest(request, integration)
+        kind, row = new_part(manifest, path)
+    except ActionError as error:
+        return _error_json(error)
+    except ValueError:
+        return _error_json(
+            ActionError(
+                "Only a lookup, a create or find request, or credentials can be added.",
+                field="path",
+            )
+        )
+    return render(
+        request,
+        "integrations/_part.html",
+        {"integration": integration, "form": editor_form(manifest), "kind": kind, "row": row},
     )

@@ -62,10 +62,9 @@ def integration_new(request: DeveloperRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"“{integration.display_name}” created. Next: how we authenticate, what end "
-                "users fill in, and your endpoints.",
+                f"“{integration.display_name}” created. Next: where its configuration starts.",
             )
-            return redirect("integration_editor", integration.pk)
+            return redirect("integration_start", integration.pk)
     return render(
         request,
         "integrations/tile.html",

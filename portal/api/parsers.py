@@ -1,5 +1,6 @@
 """Request body parsers of the API: DRF's, refusing JSON nested deeper than
-`MAX_JSON_DEPTH` levels and text with the NUL character.
+`MAX_JSON_DEPTH` levels and text with the NUL character, and a CSV body parser for cohort
+snapshots.
 
 Deep JSON would otherwise stop the decoder (or a serializer after it) with a
 `RecursionError`, a 500; refused here, the caller learns where the nesting went too far.
@@ -12,6 +13,7 @@ portal.middleware_input; these parsers also cover PUT and PATCH bodies.)
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
@@ -19,7 +21,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.datastructures import MultiValueDict
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
 
 from portal.middleware_input import nul_parameter_message
 from syncengine.core.json_depth import TOO_DEEP_MESSAGE, find_too_deep
@@ -28,6 +30,12 @@ from syncengine.core.nul import NUL_MESSAGE, JsonPath, find_nul, shown_key
 if TYPE_CHECKING:
     # The stubs' name for the read-only QueryDict that parsers return.
     from django.http.request import _ImmutableQueryDict
+
+# A full snapshot sent as CSV is loaded while the request waits; larger files belong in
+# an upload, which a worker loads.
+MAX_CSV_BODY_BYTES = 20 * 1024 * 1024
+CSV_SPOOL_IN_MEMORY = 1024 * 1024
+CSV_READ_CHUNK = 64 * 1024
 
 
 def json_path(path: JsonPath) -> str:
@@ -90,3 +98,45 @@ class MultiPartParser(parsers.MultiPartParser):
         if message:
             raise ParseError(message)
         return result
+
+
+class PayloadTooLarge(APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+class CSVParser(parsers.BaseParser):
+    """A `text/csv` body, spooled to a temporary file as it arrives (never held whole in
+    memory) and refused past MAX_CSV_BODY_BYTES, by its Content-Length when it gives one.
+    The data is `{"csv": the file}`, at its start: the cohort loader reads the bytes."""
+
+    media_type = "text/csv"
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> dict[str, IO[bytes]]:
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > MAX_CSV_BODY_BYTES:
+            raise PayloadTooLarge(_too_large())
+        spooled = tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_IN_MEMORY)  # noqa: SIM115
+        received = 0
+        while stream is not None and (chunk := stream.read(CSV_READ_CHUNK)):
+            received += len(chunk)
+            if received > MAX_CSV_BODY_BYTES:
+                spooled.close()
+                raise PayloadTooLarge(_too_large())
+            spooled.write(chunk)
+        spooled.seek(0)
+        return {"csv": spooled}
+
+
+def _too_large() -> str:
+    return (
+        f"A CSV body may hold at most {MAX_CSV_BODY_BYTES // (1024 * 1024)} MB; upload larger "
+        "files on the cohort's page, where a worker loads them."
+    )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rest_framework import permissions
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
+from portal.access import COHORT_EDITORS_ONLY, edits_cohorts
 from portal.models import ApiToken, Membership, Organization, User
 from portal.roles import Access, allows
 
@@ -63,6 +64,18 @@ class RolePermission(permissions.BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         membership = api_membership(request) if request.user.is_authenticated else None
         return allows(self.access_for(request.method), request.user, membership)
+
+
+class EditsCohortsOrReadOnly(permissions.BasePermission):
+    """Members read cohorts; only admins and developers write them (after IsOrgMember)."""
+
+    message = COHORT_EDITORS_ONLY
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        membership = api_membership(request) if request.user.is_authenticated else None
+        return bool(membership and edits_cohorts(membership))
 
 
 class IsOrgMember(RolePermission):

@@ -226,4 +226,9 @@ class SigningSecretSerializer(serializers.Serializer):
     exists = Flag()
     secret = Text(allow_null=True, help_text="Masked, except in the answer to POST (shown once).")
     created_at = serializers.DateTimeField(allow_null=True)
+    previous_signs_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="After a rotation, requests also carry a v1 signed with the replaced "
+        "secret until then.",
+    )
     header = Text(help_text="The header your endpoint verifies.")

@@ -22,3 +22,10 @@ Its modules form layers; each imports only from the layers below it:
 - `template`, `nul`: the template language; finding the NUL character;
 - `diagnostic_codes`, `jsonpath`, `manifest_diff`, `signing`, `slugify`, `types`, `users`.
 """
+
+import sys
+
+# httpx imports its command-line client (click, rich and pygments: a few hundred ms) whenever
+# those packages happen to be installed, and nothing here uses it. A None entry makes that
+# import fail at once; httpx expects the failure and falls back to a stub `main`.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

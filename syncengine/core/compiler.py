@@ -190,6 +190,8 @@ class CompiledIntegration:
         request = self.request(name)
         properties = self._mapped_properties(request, context)
         skipped: dict[int, SkippedUser] = {}
+        if not request.may_skip_users(self._policy_by_variable):
+            return skipped
         for index, user in enumerate(users):
             problem = request.screen(user, properties, self._policy_by_variable)
             if problem is not None:
@@ -529,19 +531,23 @@ def compile_manifest(doc: dict[str, Any]) -> CompiledIntegration:
 
 
 def compile_manifest_partially(
-    doc: Any,
+    doc: Any, *, diagnostics: Sequence[Diagnostic] | None = None, normalized: bool = False
 ) -> tuple[CompiledIntegration, dict[str, list[Diagnostic]]]:
     """Compile whatever endpoints of a possibly invalid manifest can be compiled.
 
     For live previews while the partner types: an endpoint is left out when it, or the
     auth settings, have errors; those endpoints come back with their error diagnostics.
-    Never raises.
+    `diagnostics`: what `check_manifest` already said of this manifest (so that a preview
+    checks it once); checked here when not given. `normalized`: `doc` is
+    `normalize_manifest`'s output already. Never raises.
     """
     if not isinstance(doc, dict):
         empty: dict[str, Any] = {"endpoints": {}}
         return CompiledIntegration(empty, {}, (), Auth("none")), {}
-    manifest = normalize_manifest(doc)
-    errors = [d for d in check_manifest(manifest) if d.is_error]
+    manifest = doc if normalized else normalize_manifest(doc)
+    if diagnostics is None:
+        diagnostics = check_manifest(manifest, normalized=True)
+    errors = [d for d in diagnostics if d.is_error]
     endpoints = manifest.get("endpoints")
     present = [n for n in ENDPOINT_ORDER if isinstance(endpoints, dict) and n in endpoints]
     auth_errors = [d for d in errors if d.path == "auth" or d.path.startswith("auth.")]

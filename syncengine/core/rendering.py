@@ -280,7 +280,6 @@ class RequestTemplate:
             prop = properties.get(variable)
             raw = user.get(prop) if prop else None
             policy = policies.get(variable)
-            shown = f"${variable} (the user property {prop})" if prop else f"${variable}"
             if is_missing(raw) and (
                 variable in self._key_variables
                 or (
@@ -291,13 +290,28 @@ class RequestTemplate:
                     )
                 )
             ):
-                return SkippedUser("missing_value", f"no value for {shown}")
+                return SkippedUser("missing_value", f"no value for {_shown(variable, prop)}")
             value = policy.resolve(raw) if policy is not None else raw
             for kind in sorted(self._user_modifiers.get(variable, ())):
                 problem = conversion_problem(value, kind)
                 if problem:
-                    return SkippedUser("invalid_value", f"{shown}: {problem}")
+                    return SkippedUser("invalid_value", f"{_shown(variable, prop)}: {problem}")
         return None
+
+    def may_skip_users(self, policies: Mapping[str, FieldPolicy]) -> bool:
+        """Whether `screen` can skip anyone at all: a per-user value that is a lookup key,
+        is typed, or whose field skips (or cannot leave out) a missing value. When not,
+        a batch needs no screening."""
+        for variable in self.user_variables - {PARTNER_ID}:
+            if variable in self._key_variables or self._user_modifiers.get(variable):
+                return True
+            policy = policies.get(variable)
+            if policy is not None and (
+                policy.action == "skip"
+                or (policy.action == "omit" and variable in self._skip_when_omitted)
+            ):
+                return True
+        return False
 
     @property
     def _key_variables(self) -> frozenset[str]:
@@ -397,3 +411,8 @@ class RequestTemplate:
 def describe_skip(user_key: str, skipped: SkippedUser) -> str:
     """One line about a skipped user, for logs and test output."""
     return f"{describe_value(user_key)}: {skipped.message}"
+
+
+def _shown(variable: str, prop: str | None) -> str:
+    """How a skipped user's note names the value: "$email (the user property mail)"."""
+    return f"${variable} (the user property {prop})" if prop else f"${variable}"

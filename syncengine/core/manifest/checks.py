@@ -450,11 +450,12 @@ def _auth_header(auth: dict[str, Any]) -> str | None:
     return name.lower() if method == "api_key_header" and isinstance(name, str) else None
 
 
-def check_manifest(doc: Any) -> list[Diagnostic]:
+def check_manifest(doc: Any, *, normalized: bool = False) -> list[Diagnostic]:
     """Every problem in a manifest: structure, templates (§5 static checks), variables.
 
     Never raises, whatever JSON value it is given. Errors block compiling and submitting;
     warnings (an unused variable, an item template without user data) do not.
+    `normalized`: `doc` is `normalize_manifest`'s output already, not to be redone.
     """
     if not isinstance(doc, dict):
         return [not_an_object()]
@@ -464,7 +465,7 @@ def check_manifest(doc: Any) -> list[Diagnostic]:
         return [too_deep]
     # Reported on the document as written, so the path is the one its author sees.
     nul = nul_diagnostic(doc)
-    diagnostics = _ManifestChecker(normalize_manifest(doc)).run()
+    diagnostics = _ManifestChecker(doc if normalized else normalize_manifest(doc)).run()
     return [nul, *diagnostics] if nul else diagnostics
 
 

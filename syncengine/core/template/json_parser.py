@@ -9,6 +9,7 @@ there. `json_codegen` turns the tree into code.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -359,6 +360,10 @@ class ParsedJsonTemplate:
     placeholders: tuple[Placeholder, ...]
 
 
+# A live preview checks and compiles every template of the configuration after each pause
+# in typing, and most of them did not change: each text is parsed once. The parsed tree is
+# immutable (frozen dataclasses and tuples all the way down), so it can be shared.
+@functools.lru_cache(maxsize=256)
 def parse_json_template(text: str) -> ParsedJsonTemplate:
     """Parse JSON with placeholders; raises `TemplateSyntaxError` with line and column."""
     parser = _JsonTemplateParser(text)

@@ -136,3 +136,24 @@ def test_an_attempt_record_describes_itself_and_masks_its_secrets():
     shown = repr(record.for_display())
     assert "tok-9f3a2b71" not in shown
     assert "••••••" in shown
+
+
+def test_attempts_are_counted_only_where_there_were_or_will_be_more():
+    """No "attempt 1 of 8" on a success: it read as if retries were still to come."""
+
+    def record(attempt, outcome, status=200, max_attempts=8):
+        return AttemptRecord(
+            endpoint="add_users",
+            batch_id=None,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            outcome=outcome,
+            request=REQUEST,
+            response=response(b"{}", status=status),
+        )
+
+    assert record(1, "success").describe() == "200 OK"
+    assert record(3, "success").describe() == "200 OK on attempt 3 of 8"
+    assert record(1, "failed", 401).describe() == "failed, not retried"
+    assert record(8, "failed", 503).describe() == "attempt 8 of 8: failed, giving up"
+    assert record(1, "failed", 503, max_attempts=1).describe() == "failed, not retried"

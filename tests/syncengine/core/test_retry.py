@@ -121,7 +121,7 @@ def test_two_500s_then_success(client, httpserver: HTTPServer):
     assert [a.wait_seconds for a in attempts] == [1.0, 2.0, None]
     assert sleeps == [1.0, 2.0]
     assert attempts[1].describe() == "attempt 2 of 8: 500 INTERNAL SERVER ERROR, waiting 2.0 s"
-    assert attempts[2].describe() == "attempt 3 of 8: 200 OK"
+    assert attempts[2].describe() == "200 OK on attempt 3 of 8"
     assert delivery.attempts == tuple(attempts)
     # Every attempt carried the same Idempotency-Key: the partner can deduplicate.
     keys = [entry[0].headers["Idempotency-Key"] for entry in httpserver.log]
@@ -314,7 +314,7 @@ def test_a_classified_ignore_counts_as_delivered(client, httpserver: HTTPServer)
     assert delivery.ignored is True
     assert delivery.response.status == 409
     assert [a.outcome for a in attempts] == ["ignored"]
-    assert attempts[0].describe() == "attempt 1 of 8: 409 CONFLICT, ignored as classified"
+    assert attempts[0].describe() == "409 CONFLICT, ignored as classified"
 
 
 def test_the_401_gets_the_partners_classified_message(client, httpserver: HTTPServer):

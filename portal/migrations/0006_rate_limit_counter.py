@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0004_cohort_snapshot_cohortchange'),
+        ('portal', '0005_access_decline_reason_platform_settings_sandbox'),
     ]
 
     operations = [

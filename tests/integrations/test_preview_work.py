@@ -1,0 +1,112 @@
+"""The live preview's work (integrations/views/editor_page.py, integrations/configuration.py):
+one normalisation, one check and one compile per preview, none again for a configuration
+previewed a moment ago, and a compressed answer that carries no secret."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from integrations import configuration
+from syncengine.core.template import json_parser
+from tests.integrations.forms import form_values, state_post
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many times each step of the engine ran."""
+    counts = {"check": 0, "compile": 0, "parse": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        configuration, "check_manifest", counting("check", configuration.check_manifest)
+    )
+    monkeypatch.setattr(
+        configuration,
+        "compile_manifest_partially",
+        counting("compile", configuration.compile_manifest_partially),
+    )
+    monkeypatch.setattr(
+        json_parser._JsonTemplateParser,
+        "parse",
+        counting("parse", json_parser._JsonTemplateParser.parse),
+    )
+    return counts
+
+
+def forget(counts):
+    """As in a fresh process: nothing analysed or parsed yet, nothing counted."""
+    json_parser.parse_json_template.cache_clear()
+    configuration._analyses.clear()
+    for key in counts:
+        counts[key] = 0
+
+
+def preview(client, draft, state):
+    return client.post(f"/portal/integrations/{draft.pk}/preview", state_post(state))
+
+
+def test_a_preview_checks_and_compiles_once_and_not_again_for_the_same_configuration(
+    alice, draft, counted
+):
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    forget(counted)
+    assert preview(alice, draft, state).status_code == 200
+    assert counted["check"] == 1
+    assert counted["compile"] == 1
+    templates = counted["parse"]
+    assert templates > 0  # each template text parsed once for the check and the compile
+
+    for key in counted:
+        counted[key] = 0
+    assert preview(alice, draft, state).status_code == 200
+    assert (counted["check"], counted["compile"], counted["parse"]) == (0, 0, 0)
+
+    # An edit is checked and compiled again; the templates it did not touch are not parsed.
+    edited = next(key for key in state if key.endswith(".display_name"))
+    for key in counted:
+        counted[key] = 0
+    body = preview(alice, draft, state | {edited: "Renamed field"}).json()
+    assert (counted["check"], counted["compile"], counted["parse"]) == (1, 1, 0)
+    assert "Renamed field" in body["panel"]
+
+
+def test_the_preview_is_compressed_and_carries_no_secret_or_csrf_token(alice, draft):
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    secret_key = next(key for key, value in state.items() if key.endswith(".secret") and value)
+    prefix = secret_key.removesuffix(".secret")
+    state[f"{prefix}.default_text"] = "hunter2-secret-value"
+    plain = preview(alice, draft, state)
+    packed = alice.post(
+        f"/portal/integrations/{draft.pk}/preview",
+        state_post(state),
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"]
+    text = gzip.decompress(packed.content).decode()
+    assert len(packed.content) < len(plain.content) / 3
+    assert json.loads(text) == plain.json()
+    assert "hunter2-secret-value" not in text
+    assert "csrfmiddlewaretoken" not in text
+    assert alice.cookies["csrftoken"].value not in text
+
+
+def test_the_editor_page_is_compressed_below_100_kb_on_the_wire(alice, draft):
+    url = f"/portal/integrations/{draft.pk}/configure"
+    plain = alice.get(url)
+    packed = alice.get(url, headers={"Accept-Encoding": "gzip"})
+    assert packed["Content-Encoding"] == "gzip"
+    page = gzip.decompress(packed.content).decode()
+    assert 'id="editor-form"' in page
+    # The same page, but for the CSRF token, masked anew on every response.
+    assert len(page) == len(plain.content.decode())
+    assert len(packed.content) < 100 * 1024
