@@ -319,8 +319,9 @@ class CohortMembersView(generics.ListAPIView):
         cohort = access.get_cohort(api_org(request), cohort_id)
         if request.content_type.split(";")[0].strip().lower() == CSVParser.media_type:
             body = request.data
-            if not isinstance(body, dict):  # CSVParser's data is {"csv": the file}
-                raise ParseError("The CSV body could not be read.")
+            # CSVParser's data is {"csv": the file}; an empty body leaves nothing to read.
+            if not isinstance(body, dict) or "csv" not in body:
+                raise ParseError("Send the members as a CSV body (text/csv).")
             with body["csv"] as csv_file:
                 report = actions.cohort_members_replace_csv(
                     acting_user=api_user(request), cohort=cohort, csv_file=csv_file
