@@ -42,6 +42,7 @@ BENCHES = [
     "cli_bench",
     "throughput_bench",
     "cohort_import_bench",
+    "sync_bench",
 ]
 
 

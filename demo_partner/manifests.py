@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from demo_partner.credentials import DEMO_TOKEN
+
 IDENTIFIERS = ["user_id", "email", "amplitude_id", "device_id"]
 
 
@@ -96,3 +98,26 @@ def property_manifest(
             }
         },
     }
+
+
+def guided_manifest(base: str, integration_type: str, *, name: str) -> dict[str, Any]:
+    """The demo partner's list or property API as a partner starts a draft from it: the
+    token field says which token the demo partner accepts, and a 401 is classified with a
+    message that says so too."""
+    bad_token = {
+        "status": 401,
+        "sub_code": "E_AUTH",
+        "sub_code_path": "error.code",
+        "reason": "Unauthorized",
+        "message": f"The demo partner did not accept the API token: use {DEMO_TOKEN}.",
+        "action": "fail",
+    }
+    build = list_manifest if integration_type == "list" else property_manifest
+    manifest = build(base, name=name, batch_size=1000, errors=[bad_token])
+    manifest["custom_fields"][0].update(
+        display_name="API token", help_text=f"The demo partner accepts {DEMO_TOKEN}."
+    )
+    manifest["mapping_fields"][0]["help_text"] = (
+        "Which Amplitude identifier the demo partner receives."
+    )
+    return manifest

@@ -10,6 +10,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 
+from demo_partner import reference
 from demo_partner.state import PartnerState
 
 PAGE_REQUESTS = 50
@@ -46,6 +47,9 @@ def render_page(state: PartnerState) -> str:
 demo-token</code> or <code>X-API-Key: demo-key</code>. JSON log at <a href="/_log">/_log</a>.
 Reload the page to see new requests.</p>
 
+<h2>The API</h2>
+{_api_reference()}
+
 <h2>Fault switches</h2>
 <form class="inline" method="post" action="/_faults">
 <label>Fail next <input name="fail_next" type="number" min="0" value="{faults.fail_next}">
@@ -69,6 +73,22 @@ requests</label>
 {_requests_table(requests)}
 </body></html>
 """
+
+
+def _api_reference() -> str:
+    rows = "".join(
+        f"<tr><td><code>{escape(op.method)} {escape(op.path)}</code><br>"
+        f"<span class='muted'>{escape(op.api)} API</span></td>"
+        f"<td><pre>{escape(op.body)}</pre></td>"
+        f"<td><pre>{op.status} {escape(op.answer)}</pre></td><td>{escape(op.note)}</td></tr>"
+        for op in reference.operations()
+    )
+    return (
+        f"<p>Every call needs <code>{escape(reference.CREDENTIALS)}</code>.</p>"
+        "<table><tr><th>Call</th><th>Example body</th><th>Answer</th><th></th></tr>"
+        f"{rows}</table>"
+        f"<p class='muted'>{escape(reference.BODY_SHAPES)} {escape(reference.ERRORS)}</p>"
+    )
 
 
 def _lists_table(lists: list[dict[str, Any]]) -> str:

@@ -20,7 +20,8 @@ with user `demo-key`; errors look like ``{"error": {"code": "E_AUTH", "message":
 
 Control (no auth; the service is meant for loopback): ``GET /`` an HTML page of recent
 requests, lists and fault switches; ``POST /_faults`` (JSON or form: ``fail_next``,
-``status``, ``retry_after``, ``delay_ms``); ``GET /_log`` (JSON; ``?members=1`` adds list
+``status``, ``retry_after``, ``delay_ms``; a JSON object is read as JSON whatever its
+Content-Type); ``GET /_log`` (JSON; ``?members=1`` adds list
 members); ``POST /_reset``.
 """
 
@@ -40,6 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from demo_partner import api
+from demo_partner.credentials import DEMO_API_KEY, DEMO_TOKEN
 from demo_partner.page import STYLESHEET, render_page
 from demo_partner.signature import SIGNATURE_HEADER, signature_problem
 from demo_partner.state import (
@@ -53,8 +55,6 @@ from demo_partner.state import (
 
 logger = logging.getLogger(__name__)
 
-DEMO_TOKEN = "demo-token"
-DEMO_API_KEY = "demo-key"
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_FAULT_COUNT = 1000
 MAX_RETRY_AFTER_CHARS = 64
@@ -328,7 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
     # --- control endpoints -----------------------------------------------------------
 
     def _handle_faults(self, partner: DemoPartner, body: bytes) -> None:
-        form = self._is_form()
+        # `curl -d '{...}'` sends JSON labelled as a form: a body that is a JSON object is
+        # read as one, whatever its Content-Type says.
+        form = self._is_form() and not body.lstrip().startswith(b"{")
         try:
             if form:
                 raw = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from integrations.models import (
     Destination,
+    DestinationChannel,
     Integration,
     IntegrationRevision,
     IntegrationVersion,
 )
 from portal.access import as_int
-from portal.flags import DEVELOPER_PORTAL
 from portal.models import Membership, Organization, User
+from portal.roles import Role, holds
 
 
 def integrations_for(org: Organization) -> QuerySet[Integration]:
@@ -36,11 +37,7 @@ def get_revision(integration: Integration, number: int | str | None) -> Integrat
 def sees_partner_reviews(membership: Membership | None) -> bool:
     """The partner side of reviews belongs to the Developer Portal: the org's flag must be
     on and the member a developer, as for every portal page (`developer_required`)."""
-    return bool(
-        membership is not None
-        and membership.is_developer
-        and membership.org.flag_enabled(DEVELOPER_PORTAL)
-    )
+    return membership is not None and holds(Role.DEVELOPER, membership.user, membership)
 
 
 def versions_visible_to(user: User, membership: Membership | None) -> QuerySet[IntegrationVersion]:
@@ -61,8 +58,28 @@ def get_version(user: User, membership: Membership | None, pk: int | str) -> Int
 
 
 def destinations_for(org: Organization) -> QuerySet[Destination]:
+    """The organisation's own tiles (approved and internal), as the partner manages them."""
     return Destination.objects.filter(org=org).select_related("version__logo", "integration")
 
 
 def get_destination(org: Organization, pk: int | str) -> Destination:
     return get_object_or_404(destinations_for(org), pk=as_int(pk))
+
+
+def catalogue_for(org: Organization) -> QuerySet[Destination]:
+    """What `org` may connect: every approved destination that platform admins have not
+    hidden, from any organisation, and the org's own internal releases."""
+    visible = Q(channel=DestinationChannel.APPROVED, hidden=False) | Q(
+        channel=DestinationChannel.INTERNAL, org=org
+    )
+    return (
+        Destination.objects.filter(visible)
+        .select_related("version", "integration", "org")
+        .order_by("version__display_name", "integration_id", "channel")
+    )
+
+
+def get_catalogue_destination(org: Organization, pk: int | str) -> Destination:
+    """A destination `org` may connect; another org's internal tile, or a hidden one, is a
+    404 exactly like a missing one."""
+    return get_object_or_404(catalogue_for(org), pk=as_int(pk))

@@ -23,6 +23,7 @@ from integrations.models import (
 from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import Organization, User
+from syncengine.core.json_depth import depth_diagnostic
 from syncengine.core.manifest.normalize import copy_error_classifications, starter_manifest
 from syncengine.core.manifest.schema import MAX_DISPLAY_NAME_LENGTH
 from syncengine.core.manifest_diff import manifest_diff
@@ -65,17 +66,20 @@ def _clean_display_name(name: object, *, exclude: Integration | None = None) -> 
             "are unique across the platform.",
             field="display_name",
             code="name_taken",
+            status=409,
         )
     return name
 
 
-def _refuse_nul(manifest: Any) -> None:
-    """Refuse a manifest with NUL in any text before anything is stored.
+def _refuse_unstorable(manifest: Any) -> None:
+    """Refuse a manifest nested too deeply or with NUL in any text before anything is
+    stored.
 
     Drafts are stored with their problems (autosave), so the diagnostic `check_manifest`
-    gives is not enough: PostgreSQL cannot store NUL in jsonb at all.
+    gives is not enough: PostgreSQL cannot store NUL in jsonb at all, and normalising a
+    document recurses as deep as it nests.
     """
-    problem = nul_diagnostic(manifest)
+    problem = depth_diagnostic(manifest) or nul_diagnostic(manifest)
     if problem is not None:
         raise ActionError(
             f"{problem.path or '(manifest)'}: {problem.message}; remove it and try again.",
@@ -183,7 +187,7 @@ def integration_import(
     *, acting_user: User | None, org: Organization, manifest: object
 ) -> Integration:
     """A new draft from a whole manifest (export → import gives the same manifest back)."""
-    _refuse_nul(manifest)
+    _refuse_unstorable(manifest)
     config, logo_bytes = storable_config(manifest)
     name = _clean_display_name(config["display_name"])
     integration = Integration.objects.create(
@@ -223,7 +227,7 @@ def integration_save(
     the save is refused (409) rather than silently overwriting their work. The logo is
     replaced only when `replace_logo` (a manifest import); the editor uploads it apart.
     """
-    _refuse_nul(manifest)
+    _refuse_unstorable(manifest)
     integration = Integration.objects.select_for_update().get(pk=integration.pk)
     if base_revision is not None and base_revision != integration.revision:
         raise ActionError(
@@ -265,6 +269,33 @@ def integration_save(
             after={"revision": revision.number, "changed": changed},
         )
     return integration
+
+
+@transaction.atomic
+def integration_start_from(
+    *, acting_user: User, integration: Integration, manifest: object, note: str
+) -> Integration:
+    """Give a draft a starting configuration (the demo partner's API, an imported file),
+    keeping the name and type chosen in Part 1; a logo in the file is used only when the
+    draft has none. The configuration it replaces stays in the revision history."""
+    if not isinstance(manifest, dict):
+        raise ActionError("A manifest is a JSON object.", field="manifest")
+    kind = manifest.get("integration_type")
+    if kind != integration.integration_type:
+        raise ActionError(
+            f"This manifest is for a {kind or 'different'}-based integration; "
+            f"“{integration.display_name}” is {integration.integration_type}-based. Choose "
+            "a manifest of the same type, or start a new destination of that type.",
+            field="manifest",
+        )
+    file_logo = bool(manifest.get("logo_png_base64")) and integration.logo_id is None
+    return integration_save(
+        acting_user=acting_user,
+        integration=integration,
+        manifest={**manifest, "display_name": integration.display_name},
+        replace_logo=file_logo,
+        note=note,
+    )
 
 
 @transaction.atomic

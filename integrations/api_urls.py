@@ -83,4 +83,9 @@ urlpatterns = [
         catalogue_views.DestinationRollbackView.as_view(),
         name="api_destination_rollback",
     ),
+    path(
+        "destinations/<int:destination_id>/visibility",
+        catalogue_views.DestinationVisibilityView.as_view(),
+        name="api_destination_visibility",
+    ),
 ]

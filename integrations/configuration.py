@@ -14,7 +14,7 @@ from typing import Any
 
 from syncengine.core.compiler import CompiledIntegration, compile_manifest_partially
 from syncengine.core.manifest.checks import check_manifest
-from syncengine.core.preview import ManifestPreview, preview_manifest
+from syncengine.core.preview import EndpointPreview, ManifestPreview, preview_manifest
 from syncengine.core.tracker import track_variables
 from syncengine.core.types import Diagnostic
 
@@ -95,17 +95,22 @@ def preview_report(
         "values": preview.values,
         "mapping": preview.mapping,
         "users": [dict(user) for user in preview.users],
-        "endpoints": [
-            {
-                "endpoint": item.endpoint,
-                "method": item.method,
-                "url": item.url,
-                "headers": [[name, value] for name, value in item.headers],
-                "body": item.body,
-                "curl": item.curl,
-                "errors": [d.as_dict() for d in item.errors],
-                "note": item.note,
-            }
-            for item in preview.endpoints
-        ],
+        "endpoints": [_request_preview(item) for item in preview.endpoints],
+    }
+
+
+def _request_preview(item: EndpointPreview) -> dict[str, Any]:
+    """One request of the preview as JSON-ready data; a request sent per user carries
+    each sample user's request in `per_user` (its own fields are the first user's)."""
+    return {
+        "endpoint": item.endpoint,
+        "method": item.method,
+        "url": item.url,
+        "headers": [[name, value] for name, value in item.headers],
+        "body": item.body,
+        "curl": item.curl,
+        "errors": [d.as_dict() for d in item.errors],
+        "note": item.note,
+        "user": item.user,
+        "per_user": [_request_preview(each) for each in item.per_user],
     }

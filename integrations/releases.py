@@ -1,5 +1,6 @@
 """Versions and the Destinations catalogue: freezing a draft into an immutable version,
-releasing it internally, deploying a version as a tile, and rolling a tile back.
+releasing it internally, deploying a version as a tile, rolling a tile back, and hiding an
+approved tile from the catalogue.
 
 The review side (`reviews`) submits, decides and, on approval, calls `destination_deploy`;
 the partner's internal release needs no review and happens here. Every write is audited;
@@ -25,6 +26,7 @@ from integrations.models import (
     VersionKind,
     VersionState,
 )
+from integrations.signals import destination_version_changed
 from portal.audit import audit_record
 from portal.errors import ActionError
 from portal.models import User
@@ -100,7 +102,14 @@ def destination_deploy(
     reason: str,
 ) -> Destination:
     """Make `version` the one the integration's tile of `channel` serves, and record it.
-    Called inside the transaction of the action that decided it (release, approval)."""
+    Called inside the transaction of the action that decided it (release, approval); the
+    connections of the tile follow (`destination_version_changed`)."""
+    previous = (
+        Destination.objects.select_for_update()
+        .filter(integration=integration, channel=channel)
+        .values_list("version", flat=True)
+        .first()
+    )
     destination, _ = Destination.objects.update_or_create(
         integration=integration,
         channel=channel,
@@ -109,6 +118,14 @@ def destination_deploy(
     Deployment.objects.create(
         destination=destination, version=version, reason=reason, deployed_by=user
     )
+    if previous != version.pk:
+        destination_version_changed.send(
+            sender=Destination,
+            destination=destination,
+            previous=IntegrationVersion.objects.filter(pk=previous).first() if previous else None,
+            version=version,
+            acting_user=user,
+        )
     return destination
 
 
@@ -162,7 +179,7 @@ def destination_rollback(
         )
     if version.pk == destination.version_id:
         raise refuse_transition(f"v{version.number} is already the live version.")
-    before = destination.version.number
+    previous = destination.version
     destination.version = version
     destination.updated_at = timezone.now()
     destination.save(update_fields=["version", "updated_at"])
@@ -174,7 +191,47 @@ def destination_rollback(
         org=destination.org,
         action="destination.rolled_back",
         target=destination,
-        before={"version": before},
+        before={"version": previous.number},
         after={"version": version.number},
+    )
+    destination_version_changed.send(
+        sender=Destination,
+        destination=destination,
+        previous=previous,
+        version=version,
+        acting_user=acting_user,
+    )
+    return destination
+
+
+@transaction.atomic
+def destination_hide(*, acting_user: User, destination: Destination, hidden: bool) -> Destination:
+    """Take an approved destination out of every organisation's catalogue, or put it back
+    (platform admins). Connections made before keep syncing: hiding stops new ones."""
+    if not acting_user.is_platform_admin:
+        raise ActionError("Only platform admins can hide or show a destination.", status=403)
+    destination = (
+        Destination.objects.select_for_update().select_related("version").get(pk=destination.pk)
+    )
+    if destination.channel != DestinationChannel.APPROVED:
+        raise refuse_transition(
+            "Only approved destinations are in the catalogue; an internal release is seen "
+            "by its own organisation only."
+        )
+    if destination.hidden == hidden:
+        raise refuse_transition(
+            f"{destination.version.display_name} is already "
+            f"{'hidden from' if hidden else 'shown in'} the catalogue."
+        )
+    destination.hidden = hidden
+    destination.updated_at = timezone.now()
+    destination.save(update_fields=["hidden", "updated_at"])
+    audit_record(
+        actor=acting_user,
+        org=destination.org,
+        action="destination.hidden" if hidden else "destination.shown",
+        target=destination,
+        before={"hidden": not hidden},
+        after={"hidden": hidden},
     )
     return destination

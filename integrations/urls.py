@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.views import catalogue, drafts, editor_page, history, home, tile
+from integrations.views import catalogue, drafts, editor_page, history, home, start, tile
 
 DRAFT = "portal/integrations/<int:integration_id>/"
 
@@ -15,12 +15,14 @@ urlpatterns = [
     path(DRAFT + "tile", tile.integration_tile, name="integration_tile"),
     path(DRAFT + "check-name", tile.name_check, name="integration_rename_check"),
     path(DRAFT + "logo", tile.integration_logo, name="integration_logo"),
-    # Part 2 — the configuration editor and its live calls
+    # Part 2 — where the configuration starts, the editor and its live calls
+    path(DRAFT + "start", start.integration_start, name="integration_start"),
     path(DRAFT + "configure", editor_page.integration_editor, name="integration_editor"),
     path(DRAFT + "preview", editor_page.editor_preview, name="integration_preview"),
     path(DRAFT + "save", editor_page.editor_save, name="integration_save"),
     path(DRAFT + "auth-method", editor_page.editor_auth_switch, name="integration_auth_switch"),
     path(DRAFT + "copy-errors", editor_page.editor_copy_errors, name="integration_copy_errors"),
+    path(DRAFT + "part", editor_page.editor_part, name="integration_editor_part"),
     # the manifest, copies, deletion, history
     path(DRAFT + "manifest.json", drafts.manifest_download, name="integration_manifest"),
     path(DRAFT + "import", drafts.manifest_upload, name="integration_manifest_import"),
@@ -41,6 +43,11 @@ urlpatterns = [
     # the Destinations catalog
     path("destinations/", catalogue.destinations_page, name="destinations"),
     path(
+        "destinations/<int:destination_id>/logo",
+        catalogue.destination_logo,
+        name="destination_logo",
+    ),
+    path(
         "platform/destinations/",
         catalogue.platform_destinations,
         name="platform_destinations",
@@ -49,5 +56,10 @@ urlpatterns = [
         "platform/destinations/<int:destination_id>/rollback",
         catalogue.platform_destination_rollback,
         name="platform_destination_rollback",
+    ),
+    path(
+        "platform/destinations/<int:destination_id>/visibility",
+        catalogue.platform_destination_visibility,
+        name="platform_destination_visibility",
     ),
 ]

@@ -22,6 +22,7 @@ from django_htmx.middleware import HtmxDetails
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import Cohort, CohortImport, Invitation, Membership, Organization, Project, User
 from portal.params import parse_id
+from portal.roles import Access, allows
 
 
 def projects_for(org: Organization) -> QuerySet[Project]:
@@ -38,6 +39,16 @@ def cohorts_for(org: Organization) -> QuerySet[Cohort]:
 
 def get_cohort(org: Organization, public_id: str) -> Cohort:
     return get_object_or_404(cohorts_for(org), public_id=str(public_id))
+
+
+def edits_cohorts(membership: Membership) -> bool:
+    """Org admins and developers create, replace, change and delete cohorts; other members
+    only read them. The one rule behind the pages (`cohort_editor_required`, the buttons
+    they show) and the API (`portal.api.permissions.EditsCohortsOrReadOnly`)."""
+    return membership.is_admin or membership.is_developer
+
+
+COHORT_EDITORS_ONLY = "Only org admins and developers can create, change and delete cohorts."
 
 
 def get_cohort_import(org: Organization, pk: int | str) -> CohortImport:
@@ -115,13 +126,18 @@ def is_member(request: SignedInRequest) -> TypeGuard[MemberRequest]:
 
 
 def is_developer(request: MemberRequest) -> TypeGuard[DeveloperRequest]:
-    # The role first: it costs no query.
-    membership = request.membership
-    return membership.is_developer and membership.org.flag_enabled(DEVELOPER_PORTAL)
+    return allows(Access.DEVELOPER, request.user, request.membership)
 
 
 def is_staff(request: SignedInRequest, *, admin: bool = False) -> TypeGuard[StaffRequest]:
-    return request.user.is_platform_admin if admin else request.user.is_reviewer
+    access = Access.PLATFORM_ADMIN if admin else Access.REVIEWER
+    return allows(access, request.user, request.membership)
+
+
+def _enforcing[F](access: Access, wrapper: F) -> F:
+    """Mark a decorated view with the access it enforces (read by the role-matrix test)."""
+    wrapper.access = access  # type: ignore[attr-defined]
+    return wrapper
 
 
 # The view as the URL resolver calls it: any request, the URL's arguments.
@@ -137,11 +153,12 @@ def member_required[**P](
     def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
         if not is_signed_in(request):
             return redirect_to_login(request.get_full_path())
-        if not is_member(request):
+        allowed = allows(Access.ORG_MEMBER, request.user, request.membership)
+        if not allowed or not is_member(request):
             raise PermissionDenied("You do not belong to an organisation yet.")
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return _enforcing(Access.ORG_MEMBER, wrapper)
 
 
 def org_admin_required[**P](
@@ -151,8 +168,27 @@ def org_admin_required[**P](
     def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
         if not is_signed_in(request):
             return redirect_to_login(request.get_full_path())
-        if not is_member(request) or not request.membership.is_admin:
+        allowed = allows(Access.ORG_ADMIN, request.user, request.membership)
+        if not allowed or not is_member(request):
             raise PermissionDenied("Only an admin of this organisation can do that.")
+        return view(request, *args, **kwargs)
+
+    return _enforcing(Access.ORG_ADMIN, wrapper)
+
+
+def cohort_editor_required[**P](
+    view: Callable[Concatenate[MemberRequest, P], HttpResponseBase],
+) -> View[P]:
+    """Cohort writes: an org admin or a developer (`edits_cohorts`)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        if not is_signed_in(request):
+            return redirect_to_login(request.get_full_path())
+        if not is_member(request):
+            raise PermissionDenied("You do not belong to an organisation yet.")
+        if not edits_cohorts(request.membership):
+            raise PermissionDenied(COHORT_EDITORS_ONLY)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -183,7 +219,7 @@ def developer_required[**P](
             )
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return _enforcing(Access.DEVELOPER, wrapper)
 
 
 class StaffDecorator(Protocol):
@@ -206,6 +242,6 @@ def staff_required(*, admin: bool = False) -> StaffDecorator:
                 )
             return view(request, *args, **kwargs)
 
-        return wrapper
+        return _enforcing(Access.PLATFORM_ADMIN if admin else Access.REVIEWER, wrapper)
 
     return decorator

@@ -13,13 +13,16 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from portal import cohorts
 from portal.audit import audit_record
+from portal.cohort_csv import ByteStream
 from portal.emails import email_on_commit
 from portal.errors import ActionError
-from portal.flags import FLAGS, flag_label
+from portal.flags import DEVELOPER_PORTAL, FLAGS, flag_label
+from portal.jobs import enqueue_on_commit
 from portal.models import (
     AccessRequest,
     AccessRequestStatus,
@@ -31,6 +34,7 @@ from portal.models import (
     Membership,
     Organization,
     OrgFlag,
+    PlatformSettings,
     Project,
     StaffRole,
     User,
@@ -91,7 +95,119 @@ def account_signup(*, email: str, password: str, full_name: str, org_name: str) 
         target=org,
         after={"name": org.name, "admin": user.email},
     )
+    sandbox_create(acting_user=user, org=org)
+    if PlatformSettings.current().grant_portal_to_new_orgs:
+        flag_set(
+            acting_user=None,
+            org=org,
+            flag=DEVELOPER_PORTAL,
+            enabled=True,
+            reason="granted to new organisations (platform setting)",
+        )
     return user
+
+
+MAX_FULL_NAME_LENGTH = 150
+
+
+@transaction.atomic
+def account_rename(*, acting_user: User, full_name: str) -> User:
+    """The person's own name, as colleagues and reviewers see it (may be blank)."""
+    full_name = (full_name or "").strip()
+    if len(full_name) > MAX_FULL_NAME_LENGTH:
+        raise ActionError(
+            f"Your name must be at most {MAX_FULL_NAME_LENGTH} characters.", field="full_name"
+        )
+    before = acting_user.full_name
+    acting_user.full_name = full_name
+    acting_user.save(update_fields=["full_name"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.renamed",
+        target=acting_user,
+        label=acting_user.email,
+        before={"full_name": before},
+        after={"full_name": full_name},
+    )
+    return acting_user
+
+
+def _check_password(user: User, password: str) -> None:
+    if not user.check_password(password or ""):
+        raise ActionError("That is not your current password.", field="current_password")
+
+
+@transaction.atomic
+def account_change_email(*, acting_user: User, email: str, current_password: str) -> User:
+    """A new sign-in email, confirmed with the current password; the old address is told."""
+    _check_password(acting_user, current_password)
+    email = _clean_email(email)
+    if email == acting_user.email:
+        raise ActionError("This is already your email.", field="email")
+    if User.objects.filter(email__iexact=email).exclude(pk=acting_user.pk).exists():
+        raise ActionError("Another account uses this email.", field="email")
+    before = acting_user.email
+    acting_user.email = email
+    acting_user.save(update_fields=["email"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.email_changed",
+        target=acting_user,
+        label=email,
+        before={"email": before},
+        after={"email": email},
+    )
+    email_on_commit(
+        to=[before],
+        subject="Your Cohort Portal email was changed",
+        template="emails/account_email_changed.txt",
+        context={"user": acting_user, "before": before},
+    )
+    return acting_user
+
+
+@transaction.atomic
+def account_change_password(
+    *, acting_user: User, current_password: str, new_password: str, confirmation: str
+) -> User:
+    """A new password, confirmed with the current one and typed twice."""
+    _check_password(acting_user, current_password)
+    if new_password != confirmation:
+        raise ActionError("The two new passwords differ.", field="confirmation")
+    try:
+        validate_password(new_password, acting_user)
+    except ValidationError as error:
+        raise ActionError(" ".join(error.messages), field="new_password") from None
+    acting_user.set_password(new_password)
+    acting_user.save(update_fields=["password"])
+    audit_record(
+        actor=acting_user,
+        org=None,
+        action="account.password_changed",
+        target=acting_user,
+        label=acting_user.email,
+    )
+    return acting_user
+
+
+SANDBOX_PROJECT_NAME = "Sandbox"
+
+
+@transaction.atomic
+def sandbox_create(*, acting_user: User, org: Organization) -> Project:
+    """The org's sandbox project: test runs need a project, and a new organisation has no
+    data yet. Its key is filled in by the Testing panel itself."""
+    project = Project.objects.create(org=org, name=SANDBOX_PROJECT_NAME, is_sandbox=True)
+    audit_record(
+        actor=acting_user,
+        org=org,
+        action="project.created",
+        target=project,
+        after={"name": project.name, "project_id": project.public_id, "sandbox": True},
+    )
+    return project
 
 
 @transaction.atomic
@@ -261,7 +377,11 @@ def _check_flag(flag: str) -> None:
 
 
 @transaction.atomic
-def flag_set(*, acting_user: User, org: Organization, flag: str, enabled: bool) -> OrgFlag:
+def flag_set(
+    *, acting_user: User | None, org: Organization, flag: str, enabled: bool, reason: str = ""
+) -> OrgFlag:
+    """Switch a flag. `acting_user` is None when the platform does it by itself (a platform
+    setting); `reason` then says which, in the audit row."""
     _check_flag(flag)
     row, _ = OrgFlag.objects.select_for_update().get_or_create(org=org, flag=flag)
     before = row.enabled
@@ -271,21 +391,49 @@ def flag_set(*, acting_user: User, org: Organization, flag: str, enabled: bool) 
     row.save()
     org.forget_flags()
     if before != enabled:
+        after: dict[str, object] = {flag: enabled}
+        if reason:
+            after["reason"] = reason
         audit_record(
             actor=acting_user,
             org=org,
             action="flag.enabled" if enabled else "flag.disabled",
             target=org,
-            label=f"{org.name}: {flag}",
+            label=f"{org.name}: {flag_label(flag)}",
             before={flag: before},
-            after={flag: enabled},
+            after=after,
         )
-    if enabled:
+    if enabled and acting_user is not None:
         # A pending request for the flag is answered by switching it on, however it was done.
         for request in AccessRequest.objects.filter(
             org=org, flag=flag, status=AccessRequestStatus.PENDING
         ):
             _resolve_request(request, acting_user, AccessRequestStatus.GRANTED)
+    return row
+
+
+@transaction.atomic
+def platform_settings_set(*, acting_user: User, grant_portal_to_new_orgs: bool) -> PlatformSettings:
+    """Platform admins decide whether new organisations get the Developer Portal at once."""
+    if not acting_user.is_platform_admin:
+        raise ActionError("Only platform admins change platform settings.", status=403)
+    row = PlatformSettings.objects.select_for_update().filter(pk=1).first()
+    row = row or PlatformSettings.current()
+    before = row.grant_portal_to_new_orgs
+    row.grant_portal_to_new_orgs = bool(grant_portal_to_new_orgs)
+    row.updated_at = timezone.now()
+    row.updated_by = acting_user
+    row.save()
+    if before != row.grant_portal_to_new_orgs:
+        audit_record(
+            actor=acting_user,
+            org=None,
+            action="platform.settings_changed",
+            target=row,
+            label="Grant the Developer Portal to new organisations",
+            before={"grant_portal_to_new_orgs": before},
+            after={"grant_portal_to_new_orgs": row.grant_portal_to_new_orgs},
+        )
     return row
 
 
@@ -320,7 +468,7 @@ def access_request_create(
         org=org,
         action="access.requested",
         target=request,
-        label=f"{org.name}: {flag}",
+        label=f"{org.name}: {flag_label(flag)}",
         after={"flag": flag},
     )
     email_on_commit(
@@ -343,10 +491,27 @@ def access_request_grant(*, acting_user: User, access_request: AccessRequest) ->
     return access_request
 
 
+MAX_DECLINE_REASON_LENGTH = 2000
+
+
 @transaction.atomic
-def access_request_decline(*, acting_user: User, access_request: AccessRequest) -> AccessRequest:
+def access_request_decline(
+    *, acting_user: User, access_request: AccessRequest, reason: str
+) -> AccessRequest:
+    """Decline with a reason: the requester reads it on Org settings and in the email."""
     if access_request.status != AccessRequestStatus.PENDING:
         raise ActionError(f"This request was already {access_request.status}.", status=409)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError(
+            "Give the reason for declining: the organisation reads it.", field="reason"
+        )
+    if len(reason) > MAX_DECLINE_REASON_LENGTH:
+        raise ActionError(
+            f"The reason must be at most {MAX_DECLINE_REASON_LENGTH:,} characters.",
+            field="reason",
+        )
+    access_request.decline_reason = reason
     _resolve_request(access_request, acting_user, AccessRequestStatus.DECLINED)
     return access_request
 
@@ -355,21 +520,29 @@ def _resolve_request(request: AccessRequest, acting_user: User, status: str) -> 
     request.status = status
     request.resolved_by = acting_user
     request.resolved_at = timezone.now()
-    request.save(update_fields=["status", "resolved_by", "resolved_at"])
+    request.save(update_fields=["status", "resolved_by", "resolved_at", "decline_reason"])
+    after: dict[str, str] = {"status": status}
+    if request.decline_reason:
+        after["reason"] = request.decline_reason
     audit_record(
         actor=acting_user,
         org=request.org,
         action=f"access.{status}",
         target=request,
-        label=f"{request.org.name}: {request.flag}",
+        label=f"{request.org.name}: {flag_label(request.flag)}",
         before={"status": "pending"},
-        after={"status": status},
+        after=after,
     )
     email_on_commit(
         to=[request.requested_by.email],
         subject=f"{flag_label(request.flag)}: your access request was {status}",
         template="emails/access_resolved.txt",
-        context={"org": request.org, "flag": request.flag, "status": status},
+        context={
+            "org": request.org,
+            "flag": request.flag,
+            "status": status,
+            "reason": request.decline_reason,
+        },
     )
 
 
@@ -457,60 +630,106 @@ def cohort_delete(*, acting_user: User, cohort: Cohort) -> None:
         target=cohort,
         before={"name": cohort.name, "members": cohort.member_count},
     )
-    cohort.delete()
+    try:
+        cohort.delete()
+    except ProtectedError as error:
+        # Apps above protect what they hold (a cohort sync); the refusal undoes the audit row.
+        count = len(error.protected_objects)
+        raise ActionError(
+            f"{cohort.name} is synced to a destination ({count} cohort "
+            f"sync{'s' if count != 1 else ''}): delete those syncs first.",
+            status=409,
+            code="cohort_in_use",
+        ) from None
 
 
-def _member_change(acting_user: User, cohort: Cohort, action: str, before: int) -> None:
-    audit_record(
-        actor=acting_user,
-        org=cohort.project.org,
-        action=action,
-        target=cohort,
-        before={"members": before},
-        after={"members": cohort.member_count},
-    )
+def _record_change(
+    acting_user: User, cohort: Cohort, action: str, report: cohorts.ChangeReport, before: int
+) -> None:
+    if report.changed:
+        audit_record(
+            actor=acting_user,
+            org=cohort.project.org,
+            action=action,
+            target=cohort,
+            before={"members": before},
+            after={
+                "members": report.total,
+                "snapshot": report.snapshot,
+                "entered": report.entered,
+                "left": report.left,
+                "updated": report.updated,
+            },
+        )
 
 
 @transaction.atomic
 def cohort_members_replace(
-    *, acting_user: User, cohort: Cohort, members: list
-) -> cohorts.LoadReport:
+    *, acting_user: User, cohort: Cohort, members: object
+) -> cohorts.ChangeReport:
+    """Replace every member with a JSON list (a full snapshot); one new snapshot if
+    anything changed."""
     before = cohort.member_count
     try:
         report = cohorts.replace_members(cohort, members)
     except cohorts.MemberError as error:
         raise ActionError(str(error), field="members") from None
-    if not report.ok:
-        first = report.errors[0]
-        raise ActionError(
-            f"members[{first['row'] - 1}]: {first['message']}",
-            field="members",
-            details=report.errors,
-        )
-    _member_change(acting_user, cohort, "cohort.members_replaced", before)
+    _record_change(acting_user, cohort, "cohort.members_replaced", report, before)
     return report
 
 
 @transaction.atomic
-def cohort_members_add(*, acting_user: User, cohort: Cohort, members: list) -> int:
+def cohort_members_replace_csv(
+    *, acting_user: User, cohort: Cohort, csv_file: ByteStream
+) -> cohorts.ChangeReport:
+    """Replace every member with a CSV file (bytes, seekable), all or nothing."""
     before = cohort.member_count
-    try:
-        count = cohorts.add_members(cohort, members)
-    except cohorts.MemberError as error:
-        raise ActionError(str(error), field="members") from None
-    _member_change(acting_user, cohort, "cohort.members_added", before)
-    return count
+    report = cohorts.load_csv(cohort, csv_file)
+    if not report.ok:
+        first = report.errors[0]
+        where = f"line {first['row']}: " if first["row"] else ""
+        raise ActionError(f"{where}{first['message']}", field="members", details=report.errors)
+    _record_change(acting_user, cohort, "cohort.members_replaced", report, before)
+    return report
 
 
 @transaction.atomic
-def cohort_members_remove(*, acting_user: User, cohort: Cohort, members: list) -> int:
+def cohort_members_change(
+    *, acting_user: User, cohort: Cohort, add: object = None, remove: object = None
+) -> cohorts.ChangeReport:
+    """Add members and remove members (named by their identifiers) as one change."""
+    return _change(acting_user, cohort, add=add, remove=remove, names=("add", "remove"))
+
+
+@transaction.atomic
+def cohort_members_add(
+    *, acting_user: User, cohort: Cohort, members: object
+) -> cohorts.ChangeReport:
+    return _change(acting_user, cohort, add=members, names=("members", "members"))
+
+
+@transaction.atomic
+def cohort_members_remove(
+    *, acting_user: User, cohort: Cohort, members: object
+) -> cohorts.ChangeReport:
+    return _change(acting_user, cohort, remove=members, names=("members", "members"))
+
+
+def _change(
+    acting_user: User,
+    cohort: Cohort,
+    *,
+    add: object = None,
+    remove: object = None,
+    names: tuple[str, str],
+) -> cohorts.ChangeReport:
     before = cohort.member_count
     try:
-        count = cohorts.remove_members(cohort, members)
+        report = cohorts.patch_members(cohort, add=add, remove=remove, names=names)
     except cohorts.MemberError as error:
-        raise ActionError(str(error), field="members") from None
-    _member_change(acting_user, cohort, "cohort.members_removed", before)
-    return count
+        raise ActionError(str(error), field=error.field or names[0]) from None
+    _record_change(acting_user, cohort, "cohort.members_changed", report, before)
+    return report
 
 
 MAX_CSV_BYTES = 200 * 1024 * 1024
@@ -544,5 +763,5 @@ def cohort_import_start(
         target=cohort,
         after={"file": name, "bytes": upload.size},
     )
-    cohort_import_run.delay_on_commit(job.pk)
+    enqueue_on_commit(cohort_import_run, job)
     return job

@@ -14,12 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.utils.module_loading import autodiscover_modules
 
 from portal import actions, cohorts
+from portal.audit import audit_record
 from portal.flags import DEVELOPER_PORTAL
-from portal.models import Cohort, MemberRole, Membership, Organization, Project, StaffRole, User
+from portal.models import (
+    Cohort,
+    CohortMember,
+    MemberRole,
+    Membership,
+    Organization,
+    Project,
+    StaffRole,
+    User,
+)
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -36,29 +47,33 @@ DEMO_LOGINS = [
 ]
 # `make run` starts the demo partner here (portal/management/commands/rundev.py).
 DEMO_PARTNER_URL = "http://127.0.0.1:8765"
+DEMO_ORG = "Acme Audiences"
+DEMO_PROJECT = "Acme Web App"
 DEMO_COHORTS = [("Power users", 3_000), ("Churn risk", 1_200), ("Newsletter subscribers", 2_500)]
+# Demo users are numbered 0 … DEMO_USER_POOL-1; churn brings some of them in and out.
+DEMO_USER_POOL = 10_000
+# Each churn moves about this share of a demo cohort's members out, and as many in.
+CHURN_SHARE = 0.02
+CHURN_ACTOR = "demo churn"
 PLANS = ["free", "starter", "growth", "enterprise"]
 COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN"]
 
 
 def demo_members(count: int, *, offset: int, seed: int) -> list[tuple[int, dict]]:
     rng = random.Random(seed)
-    rows = []
-    for index in range(offset, offset + count):
-        rows.append(
-            (
-                index,
-                {
-                    "user_id": f"user-{index:06d}",
-                    "amplitude_id": str(100_000_000 + index),
-                    "device_id": f"dev-{rng.getrandbits(48):012x}",
-                    "email": f"user{index:06d}@example.com",
-                    "plan": rng.choice(PLANS),
-                    "country": rng.choice(COUNTRIES),
-                },
-            )
-        )
-    return rows
+    return [(index, demo_member(index, rng)) for index in range(offset, offset + count)]
+
+
+def demo_member(index: int, rng: random.Random) -> dict:
+    """Demo user number `index` (a CSV row's worth of fields)."""
+    return {
+        "user_id": f"user-{index:06d}",
+        "amplitude_id": str(100_000_000 + index),
+        "device_id": f"dev-{rng.getrandbits(48):012x}",
+        "email": f"user{index:06d}@example.com",
+        "plan": rng.choice(PLANS),
+        "country": rng.choice(COUNTRIES),
+    }
 
 
 def _user(email: str, full_name: str, *, staff_role: str = "") -> User:
@@ -105,14 +120,18 @@ def tenancy(data: DemoData) -> None:
     _user("rita@platform.test", "Rita Reviewer", staff_role=StaffRole.REVIEWER)
     alice = _user("alice@acme.test", "Alice Partner")
     bob = _user("bob@globex.test", "Bob Globex")
-    acme = _org("Acme Audiences", alice)
+    acme = _org(DEMO_ORG, alice)
     globex = _org("Globex Analytics", bob)
     if not acme.flag_enabled(DEVELOPER_PORTAL):
         actions.flag_set(acting_user=adam, org=acme, flag=DEVELOPER_PORTAL, enabled=True)
 
-    project = Project.objects.filter(org=acme).first() or actions.project_create(
-        acting_user=alice, org=acme, name="Acme Web App"
+    project = Project.objects.filter(org=acme, is_sandbox=False).first() or actions.project_create(
+        acting_user=alice, org=acme, name=DEMO_PROJECT
     )
+    for org, admin in ((acme, alice), (globex, bob)):
+        # As sign-up gives every organisation.
+        if not Project.objects.filter(org=org, is_sandbox=True).exists():
+            actions.sandbox_create(acting_user=admin, org=org)
     offset = 0
     for position, (name, size) in enumerate(DEMO_COHORTS):
         cohort = Cohort.objects.filter(project=project, name=name).first()
@@ -120,7 +139,7 @@ def tenancy(data: DemoData) -> None:
             cohort = actions.cohort_create(acting_user=alice, project=project, name=name)
             cohorts.load_members(cohort, demo_members(size, offset=offset, seed=position))
         offset += size // 2  # cohorts overlap, as real ones do
-    if not Project.objects.filter(org=globex).exists():
+    if not Project.objects.filter(org=globex, is_sandbox=False).exists():
         actions.project_create(acting_user=bob, org=globex, name="Globex Storefront")
     data.built.update(alice=alice, bob=bob, adam=adam, acme=acme, globex=globex, project=project)
 
@@ -130,6 +149,74 @@ def load_demo_data(*, partner_url: str = DEMO_PARTNER_URL) -> DemoData:
     """Run every app's demo step, ground floor first."""
     autodiscover_modules("demo")
     data = DemoData(partner_url=partner_url)
-    for step in list(_steps):
+    for step in sorted(_steps, key=_app_position):
         step(data)
     return data
+
+
+def churn_demo_cohorts(*, rng: random.Random | None = None) -> dict[str, cohorts.ChangeReport]:
+    """Move a few percent of each demo cohort's members out and other demo users in, as
+    a real cohort drifts: every few minutes under `make run` (the `portal.demo_churn`
+    task, scheduled only when DEMO_CHURN is on), so that syncs have deltas to send.
+
+    Each cohort changes through the same function as every other change of members, in
+    its own transaction, with an audit row.
+    """
+    rng = rng or random.Random()
+    demo = Cohort.objects.filter(
+        project__org__name=DEMO_ORG,
+        project__name=DEMO_PROJECT,
+        name__in=[name for name, _ in DEMO_COHORTS],
+    ).select_related("project__org")
+    reports = {}
+    for cohort in demo:
+        with transaction.atomic():
+            reports[cohort.name] = _churn(cohort, rng)
+    return reports
+
+
+def _churn(cohort: Cohort, rng: random.Random) -> cohorts.ChangeReport:
+    moving = max(1, round(cohort.member_count * CHURN_SHARE))
+    leaving = set(
+        CohortMember.objects.filter(cohort=cohort)
+        .order_by("?")
+        .values_list("member_key", flat=True)[:moving]
+    )
+    candidates = [
+        cohorts.member_values(demo_member(index, rng))
+        for index in rng.sample(range(DEMO_USER_POOL), moving * 4)
+    ]
+    # Demo users not in the cohort (so not leaving either): each one enters.
+    present = set(
+        CohortMember.objects.filter(
+            cohort=cohort, member_key__in=[member[0] for member in candidates]
+        ).values_list("member_key", flat=True)
+    )
+    arriving = [member for member in candidates if member[0] not in present][:moving]
+    before = cohort.member_count
+    report = cohorts.change_members(cohort, add=arriving, remove=leaving)
+    if report.changed:
+        audit_record(
+            actor=None,
+            org=cohort.project.org,
+            action="cohort.members_changed",
+            target=cohort,
+            before={"members": before},
+            after={
+                "members": report.total,
+                "snapshot": report.snapshot,
+                "entered": report.entered,
+                "left": report.left,
+                "updated": report.updated,
+                "by": CHURN_ACTOR,
+            },
+        )
+    return report
+
+
+def _app_position(step: DemoStep) -> int:
+    """Where the step's app stands in INSTALLED_APPS: a demo module imported early (by a
+    test, say) still runs after the apps below it."""
+    names = [config.name for config in apps.get_app_configs()]
+    app = step.__module__.split(".")[0]
+    return names.index(app) if app in names else len(names)

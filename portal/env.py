@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, overload
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -188,3 +190,75 @@ def parse_fernet_keys(name: str, value: str) -> list[str]:
                 'print(Fernet.generate_key().decode())"'
             )
     return keys
+
+
+# Words that mark a value someone was meant to replace.
+PLACEHOLDER_MARKERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "placeholder",
+    "insecure",
+    "your-secret",
+    "example",
+)
+MIN_SECRET_KEY_LENGTH = 50
+# A random key of 50 characters from Django's or `secrets`' alphabets scores 180 to 300.
+MIN_SECRET_KEY_BITS = 160.0
+# A random key hardly repeats three characters in a row; a repeated phrase does.
+MIN_DISTINCT_TRIGRAMS = 0.75
+_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+def secret_key_problem(value: str, *, examples: tuple[str, ...] = ()) -> str | None:
+    """Why `value` cannot be a production SECRET_KEY, or None.
+
+    Refused: a value given in an example file (`examples`), one carrying a placeholder
+    word, one shorter than 50 characters, and one whose characters are so repetitive that
+    they carry little randomness (`aaaa…`, `abab…`, a phrase repeated): under 160 bits by
+    their own frequencies, or a quarter of its three-character runs repeated."""
+    if value in examples:
+        return f"SECRET_KEY is the placeholder from .env.example; {_GENERATE}"
+    lowered = value.lower()
+    marker = next((word for word in PLACEHOLDER_MARKERS if word in lowered), None)
+    if marker is not None:
+        return f"SECRET_KEY looks like a placeholder (it contains {marker!r}); {_GENERATE}"
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production"
+    if _estimated_bits(value) < MIN_SECRET_KEY_BITS or _distinct_trigrams(value) < (
+        MIN_DISTINCT_TRIGRAMS
+    ):
+        return f"SECRET_KEY is too repetitive to be random; {_GENERATE}"
+    return None
+
+
+def _estimated_bits(value: str) -> float:
+    """The Shannon estimate of the randomness in `value`: its length times the entropy of
+    its character frequencies. Generous to real keys (about 5.5 bits a character) and
+    harsh on patterns."""
+    total = len(value)
+    counts = Counter(value)
+    per_character = -sum(n / total * math.log2(n / total) for n in counts.values())
+    return per_character * total
+
+
+def _distinct_trigrams(value: str) -> float:
+    """The share of `value`'s three-character runs that occur only once in it."""
+    runs = [value[i : i + 3] for i in range(len(value) - 2)]
+    return len(set(runs)) / len(runs) if runs else 0.0
+
+
+def example_values(path: str, name: str) -> tuple[str, ...]:
+    """The values `name` is given in an example env file (none if there is no file)."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+    except OSError:
+        return ()
+    prefix = f"{name}="
+    return tuple(
+        line[len(prefix) :].strip()
+        for line in lines
+        if line.startswith(prefix) and line[len(prefix) :].strip()
+    )

@@ -78,3 +78,29 @@ class AuditFilterForm(forms.Form):
     org = forms.IntegerField(required=False, label="ORG ID", min_value=1)
     action = forms.CharField(required=False, max_length=60)
     actor = forms.CharField(required=False, max_length=254, label="Actor email")
+
+
+class AccountNameForm(forms.Form):
+    full_name = forms.CharField(max_length=150, required=False, label="Your name")
+
+
+class AccountEmailForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="New email")
+    current_password = forms.CharField(
+        widget=forms.PasswordInput, max_length=200, label="Current password"
+    )
+
+
+class AccountPasswordForm(forms.Form):
+    current_password = forms.CharField(
+        widget=forms.PasswordInput, max_length=200, label="Current password"
+    )
+    new_password = forms.CharField(
+        widget=forms.PasswordInput,
+        max_length=200,
+        label="New password",
+        help_text="At least 8 characters, not only digits.",
+    )
+    confirmation = forms.CharField(
+        widget=forms.PasswordInput, max_length=200, label="New password, again"
+    )

@@ -46,6 +46,15 @@ def ago(value: datetime | None) -> str:
     return age(value) + " ago"
 
 
+def as_example(placeholder: str) -> str:
+    """A placeholder that shows a sample value reads as one ("e.g. 401"), so that nobody
+    takes it for a value already there; one that is words already ("no limit") stays."""
+    text = str(placeholder)
+    if " " in text.strip() or text.startswith(("(", "e.g.")):
+        return text
+    return f"e.g. {text}"
+
+
 def to_json(value: object) -> Markup:
     """JSON for a <script type="application/json"> block, safe against </script>."""
     text = json.dumps(value, ensure_ascii=False)
@@ -65,5 +74,7 @@ def environment(**options: Any) -> Environment:
         now=timezone.now,
         flag_label=flag_label,
     )
-    env.filters.update(when=when, age=age, ago=ago, to_json=to_json, counted=counted)
+    env.filters.update(
+        when=when, age=age, ago=ago, to_json=to_json, counted=counted, as_example=as_example
+    )
     return env

@@ -15,6 +15,11 @@ gone (the job was closed or taken over) tells the worker to stop.
 
 Every model of every app that inherits `Job` takes part: the sweep finds them through the
 app registry, so this ground-floor module never imports the apps above it.
+
+Work is handed to the broker with `enqueue_on_commit`, once the job's row is committed (a
+worker handed the message earlier would not find it). If the broker cannot take the
+message, the job is closed at once as one that never started (`close_unsent`) and the
+request that started it answers 503: nothing is left queued that no worker will ever take.
 """
 
 from __future__ import annotations
@@ -26,18 +31,28 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
+from celery import Task
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, models
+from django.db import DatabaseError, connection, connections, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import KombuError
+
+from portal.errors import ActionError
 
 logger = logging.getLogger(__name__)
 
 QUEUED = "queued"
 RUNNING = "running"
 ACTIVE_STATUSES = (QUEUED, RUNNING)
+QUEUE_UNAVAILABLE_MESSAGE = (
+    "The task queue cannot be reached right now, so this was not started and nothing was "
+    "sent. Try again in a few minutes."
+)
+# What publishing raises when the broker is down: kombu's errors, or the socket's own.
+BROKER_ERRORS = (KombuError, OSError)
 
 
 def lease_length() -> timedelta:
@@ -155,6 +170,11 @@ class Job(models.Model):
         died. Subclasses say what the record should show."""
         raise NotImplementedError
 
+    def close_unsent(self) -> bool:
+        """Close a job whose task never reached the broker (`enqueue_on_commit`). By
+        default it ends like one no worker took; subclasses say it in their own words."""
+        return self.on_lease_lapsed(worker_lost=False)
+
     @classmethod
     def close_if_abandoned(cls, pk: int, *, worker_lost: bool = False) -> bool:
         """Deal with one job if no worker is on it: with `worker_lost`, any job still
@@ -169,6 +189,32 @@ class Job(models.Model):
         if changed:
             logger.warning("%s %s had no worker any more (%s)", cls.__name__, pk, job.status)
         return changed
+
+
+def enqueue_on_commit(task: Task, job: Job) -> None:
+    """Send `task(job.pk)` when the current transaction commits.
+
+    When the broker cannot take the message, the job is closed (`close_unsent`) and an
+    `ActionError` with status 503 is raised out of the commit, so the request that started
+    the work answers 503 instead of leaving a queued job no worker will ever take.
+    """
+    model, pk = type(job), job.pk
+
+    def send() -> None:
+        try:
+            task.apply_async((pk,))
+        except BROKER_ERRORS as error:
+            logger.warning(
+                "%s %s not queued, the broker is unreachable: %r", model.__name__, pk, error
+            )
+            unsent = model.objects.filter(pk=pk).first()
+            if unsent is not None and unsent.status == QUEUED:
+                unsent.close_unsent()
+            raise ActionError(
+                QUEUE_UNAVAILABLE_MESSAGE, status=503, code="queue_unavailable"
+            ) from None
+
+    transaction.on_commit(send)
 
 
 def job_models() -> list[type[Job]]:

@@ -1,4 +1,12 @@
-"""Input no request may carry: the NUL character.
+"""Input no request may carry: a body larger than its address accepts, and the NUL
+character.
+
+Sizes are judged by the declared Content-Length before anything reads the body
+(`RefuseLargeBodiesMiddleware`, first in the chain): a request may carry at most
+`DATA_UPLOAD_MAX_MEMORY_SIZE` bytes, and a view that takes a file says how large with
+`accepts_upload` (a logo 1 MB, a cohort CSV 200 MB). Django's own limit counts form fields
+only, never files, and the API's parsers read whatever they are sent, so without this a
+50 MB "logo" would be received in full before being refused.
 
 PostgreSQL stores U+0000 neither in text nor in jsonb, so a NUL that reaches a query is a
 DataError and a 500. One middleware refuses it, with the parameter named, wherever a view
@@ -11,14 +19,54 @@ it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, resolve
 
 from syncengine.core.nul import NUL
 
 API_PREFIX = "/api/"
 FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# Room for the other fields and the multipart framing around an uploaded file.
+FORM_ALLOWANCE_BYTES = 64 * 1024
+
+Marked = TypeVar("Marked")
+
+
+def accepts_upload(max_file_bytes: int) -> Callable[[Marked], Marked]:
+    """Let a view (a function or an API view class) receive a file of up to
+    `max_file_bytes`, plus `FORM_ALLOWANCE_BYTES` for the form around it, instead of
+    `DATA_UPLOAD_MAX_MEMORY_SIZE`."""
+
+    def mark(view: Marked) -> Marked:
+        view.max_body_bytes = max_file_bytes + FORM_ALLOWANCE_BYTES  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def body_limit(request: HttpRequest) -> int:
+    """The most bytes a request to this address may carry."""
+    default: int = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        view: Any = resolve(request.path_info).func
+    except Resolver404:
+        return default
+    for holder in (view, getattr(view, "cls", None), getattr(view, "view_class", None)):
+        limit = getattr(holder, "max_body_bytes", None)
+        if isinstance(limit, int):
+            return limit
+    return default
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):,.1f} MB"
+    return f"{count / 1024:,.0f} KB"
 
 
 def _shown(name: str) -> str:
@@ -56,14 +104,46 @@ def nul_problem(request: HttpRequest) -> tuple[str | None, str] | None:
     return None if name is None else (name, _message(name))
 
 
-def _bad_request(request: HttpRequest, message: str, field: str | None = None) -> HttpResponse:
+def _bad_request(
+    request: HttpRequest,
+    message: str,
+    field: str | None = None,
+    *,
+    status: int = 400,
+    code: str = "invalid",
+) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         # The API's error shape (portal/api/errors.py).
-        body: dict = {"code": "invalid", "message": message}
+        body: dict = {"code": code, "message": message}
         if field is not None:
             body["fields"] = {_shown(field): [message]}
-        return JsonResponse({"error": body}, status=400)
-    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return JsonResponse({"error": body}, status=status)
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8", status=status)
+
+
+class RefuseLargeBodiesMiddleware:
+    """Answers 413 when the declared Content-Length is over what the address accepts
+    (`body_limit`), before anything reads the body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if not declared.isascii() or not declared.isdigit():
+            return _bad_request(request, "The Content-Length header is not a number of bytes.")
+        size = int(declared)
+        if size > FORM_ALLOWANCE_BYTES:
+            limit = body_limit(request)
+            if size > limit:
+                return _bad_request(
+                    request,
+                    f"The request is {_size(size)}; this address accepts at most "
+                    f"{_size(limit)}. Nothing was read or changed.",
+                    status=413,
+                    code="too_large",
+                )
+        return self.get_response(request)
 
 
 class RefuseNulMiddleware:
@@ -76,8 +156,9 @@ class RefuseNulMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             problem = nul_problem(request)
-        except MultiPartParserError as error:
-            # Reading the form here consumes the body, so a broken one is answered here too.
+        except (MultiPartParserError, SuspiciousOperation) as error:
+            # Reading the form here consumes the body, so a broken one (or one with more
+            # fields than DATA_UPLOAD_MAX_NUMBER_FIELDS) is answered here too.
             return _bad_request(request, f"The form data could not be read: {error}")
         if problem is not None:
             field, message = problem

@@ -163,6 +163,8 @@ class AccessRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Why a request was declined: the requester reads it on Org settings and in the email.
+    decline_reason = models.TextField(blank=True, max_length=2000)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -176,6 +178,29 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flag} for org {self.org_id} ({self.status})"
+
+
+class PlatformSettings(models.Model):
+    """Choices platform admins make for the whole platform: one row (`current()`)."""
+
+    # Platforms that let anyone build integrations switch this on: a new organisation gets
+    # the Developer Portal at sign-up instead of asking for it.
+    grant_portal_to_new_orgs = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "platform settings"
+
+    def __str__(self) -> str:
+        return "platform settings"
+
+    @classmethod
+    def current(cls) -> PlatformSettings:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
 
 
 class AuditEvent(models.Model):
@@ -268,6 +293,9 @@ class Project(models.Model):
     public_id = models.PositiveIntegerField(unique=True, default=new_project_public_id)
     name = models.CharField(max_length=120)
     api_key = EncryptedTextField(default=new_api_key)
+    # Every organisation gets one at sign-up, for testing integrations before any real data
+    # arrives; the Testing panel fills in its key by itself.
+    is_sandbox = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -348,8 +376,9 @@ class CohortChange(models.Model):
     """One member entering (`entered`) or leaving a cohort in snapshot `snapshot`.
 
     The log lets a sync that delivered snapshot N exactly compute what changed up to
-    snapshot M from the changes alone, without comparing whole cohorts. Housekeeping
-    prunes changes that every sync of the cohort has delivered past.
+    snapshot M from the changes alone, without comparing whole cohorts. Written only by
+    `portal.cohort_changes`; the syncs app prunes changes that every sync of the cohort
+    has delivered past (portal's housekeeping leaves them alone).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -405,6 +434,16 @@ class CohortImport(Job):
         it commits."""
         return import_progress_key(self.pk)
 
+    def close_unsent(self) -> bool:
+        # Nothing was read yet, so there is no progress in the cache to clear (and the
+        # cache may be down with the broker).
+        message = (
+            "the task queue could not be reached, so this file was not loaded; upload it again"
+        )
+        return CohortImport.finish(
+            self.pk, None, status=ImportStatus.FAILED, errors=[{"row": None, "message": message}]
+        )
+
     def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
         # The load runs in one transaction, which died with its worker: nothing changed.
         failed = CohortImport.finish(
@@ -419,3 +458,16 @@ class CohortImport(Job):
 
 def import_progress_key(import_id: int) -> str:
     return f"cohort-import-progress:{import_id}"
+
+
+class RateLimitCounter(models.Model):
+    """How many times something happened for one key within a fixed window (failed
+    sign-ins, password-reset mails): `portal.ratelimit`. Kept in the database, which
+    signing in needs anyway, so that sign-in never depends on the cache or the broker."""
+
+    key = models.CharField(max_length=100, unique=True)
+    window_started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_started_at:%H:%M:%S}"

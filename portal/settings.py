@@ -16,7 +16,14 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from portal.env import Env, parse_database_url, parse_email_url, parse_fernet_keys
+from portal.env import (
+    Env,
+    example_values,
+    parse_database_url,
+    parse_email_url,
+    parse_fernet_keys,
+    secret_key_problem,
+)
 
 env = Env()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,16 +36,26 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
     SECRET_KEY = "dev-only-insecure-key-for-make-run-and-tests-0123456789abcdef"
-elif not DEBUG and len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+elif not DEBUG:
+    _problem = secret_key_problem(
+        SECRET_KEY, examples=example_values(str(BASE_DIR / ".env.example"), "SECRET_KEY")
+    )
+    if _problem:
+        raise ImproperlyConfigured(f"{_problem}.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the portal's host names in production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 # Links in emails point here.
 SITE_URL = (env.url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+# A demo partner API partners may start a draft from and test against (`make run` serves
+# one here). Unset in production unless the platform runs one.
+DEMO_PARTNER_URL = (
+    env.url("DEMO_PARTNER_URL", ("http", "https")) or ("http://127.0.0.1:8765" if DEBUG else "")
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -60,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body (the CSRF check and the NUL check read forms).
+    "portal.middleware_input.RefuseLargeBodiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,6 +169,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
+            # A Redis that is down answers at once instead of holding a request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
@@ -234,6 +255,15 @@ OUTBOUND_CLIENT_OPTIONS: dict[str, float] = {}
 JOB_LEASE_SECONDS = _env_seconds("JOB_LEASE_SECONDS", 30.0, maximum=600.0)
 JOB_SWEEP_SECONDS = _env_seconds("JOB_SWEEP_SECONDS", 15.0, maximum=600.0)
 JOB_QUEUE_PATIENCE_SECONDS = _env_seconds("JOB_QUEUE_PATIENCE_SECONDS", 600.0, maximum=86400.0)
+# Cohort syncs (syncs/): a partner's wait longer than this (backoff, Retry-After, the
+# destination's rate limit) puts the run back on the queue with a countdown instead of
+# holding a worker asleep. Request and response bodies of sync runs are kept this many
+# days for the delivery log (counts and statuses stay). /metrics answers only with
+# `Authorization: Bearer <METRICS_TOKEN>`, and not at all while it is unset.
+SYNC_MAX_WAIT_SECONDS = _env_seconds("SYNC_MAX_WAIT_SECONDS", 5.0, maximum=60.0)
+SYNC_DISPATCH_SECONDS = _env_seconds("SYNC_DISPATCH_SECONDS", 30.0, maximum=3600.0)
+SYNC_BODY_RETENTION_DAYS = env.int("SYNC_BODY_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -246,6 +276,9 @@ if env.bool("FAST_PASSWORD_HASHING", False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LOGIN_ATTEMPT_LIMIT = env.int("LOGIN_ATTEMPT_LIMIT", 5, minimum=1, maximum=1000)
+# How many proxies in front of the portal append to X-Forwarded-For (the TLS proxy of the
+# docker-compose stack is one). 0: the connection's address is the client's.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", 900, minimum=1)
 
 LANGUAGE_CODE = "en-us"
@@ -266,7 +299,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Cohort CSVs can be large; they stream to disk instead of memory.
+# Cohort CSVs can be large; they stream to disk instead of memory. A request may carry at
+# most DATA_UPLOAD_MAX_MEMORY_SIZE bytes, judged by its Content-Length before it is read;
+# views that take files say how large (portal.middleware_input.accepts_upload).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
@@ -307,7 +342,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AppTaggedSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "portal.api.parsers.JSONParser",
@@ -315,30 +350,63 @@ REST_FRAMEWORK = {
         "portal.api.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    # OPTIONS is not part of the API (the schema is at /api/schema/): 405, not DRF's
+    # description of the view, which looks objects up with arguments some views lack.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_THROTTLE_RATES": {"signin": "10/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cohort Integration Developer Portal API",
     "DESCRIPTION": "Integrations, reviews, projects and cohorts. Authenticate with a "
-    "personal API token: `Authorization: Token <token>`.",
+    "personal API token (your account's API tokens page): `Authorization: Token <token>`.\n\n"
+    "[← Back to the Cohort Portal](/)",
+    # One tag per app, named in portal.api.schema.APP_TAGS, in the order readers meet them.
+    "TAGS": [
+        {
+            "name": "Organisations",
+            "description": "You, your organisation, its projects and cohorts, feature flags "
+            "and access requests, the audit log.",
+        },
+        {
+            "name": "Integrations",
+            "description": "Drafts, their manifests and revisions, internal releases and the "
+            "Destinations catalogue.",
+        },
+        {
+            "name": "Testing",
+            "description": "Test settings, test runs against your endpoint and their "
+            "exchanges, signing secrets.",
+        },
+        {
+            "name": "Reviews",
+            "description": "Submissions, the review queue, comments, checks and decisions.",
+        },
+        {"name": "Syncs", "description": "Connections, cohort syncs and their runs."},
+    ],
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.document_errors_and_links",
+    ],
     # Choice sets that share a field name with others get a name of their own.
     "ENUM_NAME_OVERRIDES": {
         "TestRunKindEnum": "syncengine.models.TestKind",
         "TestRunStatusEnum": "syncengine.models.TestStatus",
+        "EndpointNameEnum": "syncengine.core.manifest.schema.ENDPOINT_ORDER",
     },
 }
 
 # Celery (DESIGN §6): late acks and a prefetch of one so a killed worker loses nothing.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    # Longer than the longest task, so Redis does not redeliver work still in progress.
-    {"visibility_timeout": 3600}
+    # Longer than the longest task, so Redis does not redeliver work still in progress; a
+    # broker that cannot be reached is given up on within seconds (portal.jobs answers 503).
+    {"visibility_timeout": 3600, "socket_connect_timeout": 3}
     if REDIS_URL
     else {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -349,6 +417,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing tries three times within about two seconds, then gives up (portal.jobs).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -363,11 +438,28 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-lapsed-jobs": {"task": "portal.sweep_lapsed_jobs", "schedule": JOB_SWEEP_SECONDS},
 }
 
+# The demo cohorts drift by themselves (`make run` turns this on), so that syncs have
+# deltas to send. Demo data only: refused in production.
+DEMO_CHURN = env.bool("DEMO_CHURN", False)
+DEMO_CHURN_SECONDS = _env_seconds("DEMO_CHURN_SECONDS", 180.0, maximum=86400.0)
+if DEMO_CHURN:
+    if not DEBUG:
+        raise ImproperlyConfigured("DEMO_CHURN=true is only allowed with DEBUG=true.")
+    CELERY_BEAT_SCHEDULE["demo-churn"] = {
+        "task": "portal.demo_churn",
+        "schedule": DEMO_CHURN_SECONDS,
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"expected_refusals": {"()": "portal.logfilters.ExpectedRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # 4xx answers are logged in one line each, without a traceback.
+        "django.request": {"filters": ["expected_refusals"]},
+    },
 }

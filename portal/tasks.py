@@ -1,8 +1,8 @@
-"""Worker tasks of the tenancy side: cohort CSV imports and housekeeping."""
+"""Worker tasks of the tenancy side: cohort CSV imports, housekeeping, and the demo
+cohorts' churn under `make run`."""
 
 from __future__ import annotations
 
-import io
 import logging
 from datetime import timedelta
 
@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from portal import cohorts, jobs
+from portal import cohorts, demo, jobs, ratelimit
 from portal.audit import audit_record
 from portal.jobs import LeaseKeeper
 from portal.models import CohortImport, ImportStatus, Invitation
@@ -19,6 +19,8 @@ from portal.models import CohortImport, ImportStatus, Invitation
 logger = logging.getLogger(__name__)
 
 STALE_INVITATION_AGE = timedelta(days=30)
+# Longer than any rate-limit window (sign-in and reset windows are minutes to an hour).
+STALE_COUNTER_AGE = timedelta(days=1)
 STORE_FAILED_MESSAGE = (
     "the members could not be stored, so nothing was changed: the database refused a "
     "value in the file. Check it for unusual characters or very long values and upload "
@@ -59,28 +61,44 @@ def cohort_import_run(import_id: int) -> None:
                     "members": report.rows_loaded,
                     "duplicates": report.duplicates,
                     "errors": len(report.errors),
+                    "snapshot": report.snapshot,
+                    "entered": report.entered,
+                    "left": report.left,
+                    "updated": report.updated,
                 },
             )
     cache.delete(job.progress_cache_key)
     job.file.delete(save=False)
 
 
-def _load(job: CohortImport) -> cohorts.LoadReport:
+def _load(job: CohortImport) -> cohorts.ChangeReport:
     try:
         with job.file.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            return cohorts.load_members(job.cohort, cohorts.iter_csv_rows(text), progress_id=job.pk)
+            return cohorts.load_csv(job.cohort, raw, progress_id=job.pk)
     except cohorts.MemberError as error:
-        return cohorts.LoadReport(errors=[{"row": None, "message": str(error)}])
+        return cohorts.ChangeReport(errors=[{"row": None, "message": str(error)}])
     except (UnicodeDecodeError, OSError) as error:
-        return cohorts.LoadReport(
+        return cohorts.ChangeReport(
             errors=[{"row": None, "message": f"the file could not be read: {error}"}]
         )
     except DatabaseError:
         # The load ran in one transaction, which was rolled back: nothing changed. Whatever
         # the database refused, the job must end failed rather than stay "running".
         logger.exception("cohort import %s failed in the database", job.pk)
-        return cohorts.LoadReport(errors=[{"row": None, "message": STORE_FAILED_MESSAGE}])
+        return cohorts.ChangeReport(errors=[{"row": None, "message": STORE_FAILED_MESSAGE}])
+
+
+@shared_task(name="portal.demo_churn")
+def demo_churn() -> None:
+    """Periodic under `make run` only (DEMO_CHURN): the demo cohorts drift a little."""
+    for name, report in demo.churn_demo_cohorts().items():
+        logger.info(
+            "demo churn: %r is at snapshot %d (+%d -%d)",
+            name,
+            report.snapshot,
+            report.entered,
+            report.left,
+        )
 
 
 @shared_task(name="portal.sweep_lapsed_jobs")
@@ -94,7 +112,12 @@ def sweep_lapsed_jobs() -> None:
 
 @shared_task(name="portal.housekeeping")
 def housekeeping() -> None:
-    """Periodic (beat, hourly): remove invitations long expired or used."""
+    """Periodic (beat, hourly): remove invitations long expired or used, and rate-limit
+    counters whose window is over.
+
+    The cohort change log (`CohortChange`) is not pruned here: rows stay until every sync
+    of their cohort has delivered past them, which the syncs app decides."""
     cutoff = timezone.now() - STALE_INVITATION_AGE
     deleted, _ = Invitation.objects.filter(expires_at__lt=cutoff).delete()
     logger.info("housekeeping removed %d stale invitations", deleted)
+    ratelimit.delete_expired(STALE_COUNTER_AGE)

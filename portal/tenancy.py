@@ -44,9 +44,15 @@ class CurrentOrgMiddleware:
 
 
 def context(request: HttpRequest) -> dict[str, Any]:
-    """Template context: the current org and what the navigation may show."""
-    membership = getattr(request, "membership", None)
+    """Template context: the current org and what the navigation may show.
+
+    Nothing for a request that turned anonymous after the middleware ran (the API's
+    session check refuses a post without its CSRF token and drops the user): its
+    membership belongs to no one who is signed in."""
     user = getattr(request, "user", None)
+    membership = getattr(request, "membership", None)
+    if user is None or not user.is_authenticated:
+        membership = None
     portal_on = bool(membership and membership.org.flag_enabled(DEVELOPER_PORTAL))
     return {
         "membership": membership,

@@ -1,13 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from portal.api import docs
-from portal.views import account, accounts, health, org, platform, projects
+from portal.views import account, accounts, errors, health, org, platform, projects
 
 urlpatterns = [
     path("", org.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", include("syncs.metrics_urls")),
     path("readyz", health.readyz, name="readyz"),
     # accounts
     path("signin/", accounts.signin, name="signin"),
@@ -28,6 +29,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("invitations/<str:token>/", accounts.invitation, name="invitation"),
+    path("account/", account.account, name="account"),
     path("account/tokens/", account.tokens, name="account_tokens"),
     path("account/tokens/<int:token_id>/revoke", account.token_revoke, name="token_revoke"),
     # the current organisation
@@ -63,6 +65,7 @@ urlpatterns = [
     # platform staff
     path("staff/", platform.staff_home, name="staff_home"),
     path("platform/orgs/", platform.org_list, name="platform_orgs"),
+    path("platform/settings", platform.platform_settings_save, name="platform_settings"),
     path("platform/orgs/<int:org_id>/flags", platform.org_flag_set, name="platform_org_flag"),
     path("platform/access-requests/", platform.access_requests, name="platform_access_requests"),
     path(
@@ -76,15 +79,21 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("syncengine.urls")),
     path("", include("reviews.urls")),
+    path("", include("syncs.urls")),
     # REST API and its schema
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("integrations.api_urls")),
     path("api/v1/", include("syncengine.api_urls")),
     path("api/v1/", include("reviews.api_urls")),
+    path("api/v1/", include("syncs.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", docs.swagger, name="api_docs"),
     path("api/redoc/", docs.redoc, name="api_redoc"),
+    path("api/redoc/redoc.js", docs.redoc_bundle, name="api_redoc_bundle"),
     path("django-admin/", admin.site.urls),
+    # Last: any other address under /api/v1/ is the API's own 404, in its error shape
+    # (add new API modules above it).
+    re_path(r"^api/v1/", errors.api_not_found, name="api_not_found"),
 ]
 
 handler404 = "portal.views.errors.not_found"

@@ -16,6 +16,7 @@ from integrations.manifests import manifest_of
 from integrations.models import IntegrationVersion, VersionKind
 from portal.audit import audit_record
 from portal.errors import ActionError
+from portal.jobs import enqueue_on_commit
 from portal.models import User
 from reviews.models import ConformanceRun
 from reviews.tasks import conformance_run_execute
@@ -36,11 +37,43 @@ def _clean(values: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in values.items() if v not in (None, "")}
 
 
+def reviewer_entered_values(version: IntegrationVersion, reviewer: User) -> dict[str, str]:
+    """The values this reviewer entered for their latest check of this version (kept,
+    encrypted, on that run), so that the form need not be filled in again; {} when their
+    latest check used the partner's shared credentials or there was none."""
+    latest = max(
+        (
+            run
+            for run in (
+                ConformanceRun.objects.filter(version=version, started_by=reviewer).first(),
+                TestRun.objects.filter(version_id=version.pk, started_by=reviewer).first(),
+            )
+            if run is not None
+        ),
+        key=lambda run: run.created_at,
+        default=None,
+    )
+    if latest is None or not latest.values:
+        return {}
+    stored = test_settings_for(version.integration)
+    if stored.pk and stored.share_with_reviewers and dict(latest.values) == dict(stored.values):
+        return {}
+    return _clean(dict(latest.values))
+
+
 def reviewer_credentials(
-    version: IntegrationVersion, *, values: dict | None = None, mapping: dict | None = None
+    version: IntegrationVersion,
+    *,
+    values: dict | None = None,
+    mapping: dict | None = None,
+    reviewer: User | None = None,
 ) -> TestCredentials:
-    """What a reviewer's run uses: entered values first, else the partner's shared ones."""
+    """What a reviewer's run uses: the values entered (a field left blank keeps what the
+    reviewer entered last time), else the partner's shared ones."""
     given = _clean(values)
+    if reviewer is not None:
+        kept = reviewer_entered_values(version, reviewer)
+        given = {**kept, **given} if kept else given
     chosen_mapping = _clean(mapping)
     stored = test_settings_for(version.integration)
     if not given:
@@ -93,7 +126,9 @@ def review_rerun_test(
         kind=TestKind.FULL,
         manifest=manifest_of(version),
         no_retries=no_retries,
-        credentials=reviewer_credentials(version, values=values, mapping=mapping),
+        credentials=reviewer_credentials(
+            version, values=values, mapping=mapping, reviewer=acting_user
+        ),
         version_id=version.pk,
     )
 
@@ -113,19 +148,43 @@ def conformance_start(
         ConformanceRun.close_if_abandoned(run_id)
     if unfinished.exists():
         raise ActionError("Conformance checks are already running for this version.", status=409)
-    credentials = reviewer_credentials(version, values=values, mapping=mapping)
+    credentials = reviewer_credentials(
+        version, values=values, mapping=mapping, reviewer=acting_user
+    )
+    return _conformance_create(version, credentials, actor=acting_user, started_by=acting_user)
+
+
+def conformance_on_submit(*, version: IntegrationVersion, submitter: User) -> ConformanceRun | None:
+    """The checks a submitted version gets by itself, so that reviewers find their results
+    on arrival: only with the test credentials the partner shared with reviewers (the
+    checks call the partner's endpoint with them), otherwise nothing is started."""
+    stored = test_settings_for(version.integration)
+    if not (stored.pk and stored.share_with_reviewers and stored.values):
+        return None
+    credentials = reviewer_credentials(version)
+    # No one in particular started it: the page says it ran on submission.
+    return _conformance_create(version, credentials, actor=submitter, started_by=None)
+
+
+def _conformance_create(
+    version: IntegrationVersion,
+    credentials: TestCredentials,
+    *,
+    actor: User,
+    started_by: User | None,
+) -> ConformanceRun:
     run = ConformanceRun.objects.create(
         version=version,
         values=dict(credentials.values),
         mapping=dict(credentials.mapping),
-        started_by=acting_user,
+        started_by=started_by,
     )
     audit_record(
-        actor=acting_user,
+        actor=actor,
         org=version.integration.org,
         action="review.conformance",
         target=version,
-        after={"conformance_run": run.pk},
+        after={"conformance_run": run.pk, "on_submit": started_by is None},
     )
-    conformance_run_execute.delay_on_commit(run.pk)
+    enqueue_on_commit(conformance_run_execute, run)
     return run

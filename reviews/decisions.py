@@ -71,7 +71,11 @@ def _decide(
     version.decided_by = acting_user
     version.decided_at = timezone.now()
     version.decision_message = message
-    version.save(update_fields=["state", "decided_by", "decided_at", "decision_message"])
+    # Whoever decides is the version's reviewer, assigned or not.
+    version.assigned_to = acting_user
+    version.save(
+        update_fields=["state", "decided_by", "decided_at", "decision_message", "assigned_to"]
+    )
     if message:
         ReviewComment.objects.create(
             version=version, author=acting_user, kind=comment_kind, body=message

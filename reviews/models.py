@@ -81,6 +81,15 @@ class ConformanceRun(Job):
     def __str__(self) -> str:
         return f"conformance {self.pk} of version {self.version_id} ({self.status})"
 
+    def close_unsent(self) -> bool:
+        return ConformanceRun.finish(
+            self.pk,
+            None,
+            status=ConformanceStatus.ERROR,
+            error="The task queue could not be reached, so the checks never started and "
+            "nothing was sent. Run them again.",
+        )
+
     def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
         # Each check's request is sent once and not replayed behind the reviewer's back.
         return ConformanceRun.finish(

@@ -6,7 +6,8 @@
                         └─withdraw (partner)→ draft (or released, if an internal tile exists)
 
 Submitting needs a full test that passed on exactly the draft's configuration (the test
-runs layer below), freezes an immutable `IntegrationVersion` and emails the reviewers; the
+runs layer below), freezes an immutable `IntegrationVersion`, starts its conformance checks
+when the partner shared test credentials with reviewers, and emails the reviewers; the
 draft stays editable and the live version keeps serving until the next approval. The
 decisions are in `reviews.decisions`.
 """
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.manifests import config_fingerprint
 from integrations.models import (
     DestinationChannel,
     Integration,
@@ -36,6 +38,7 @@ from portal.audit import audit_record
 from portal.emails import email_on_commit
 from portal.errors import ActionError
 from portal.models import StaffRole, User
+from reviews.checks import conformance_on_submit
 from reviews.messages import clean_message
 from syncengine.selectors import passing_full_test
 
@@ -48,6 +51,19 @@ def reviewer_emails() -> list[str]:
         staff_role__in=[StaffRole.REVIEWER, StaffRole.PLATFORM_ADMIN], is_active=True
     ).values_list("email", flat=True)
     return sorted({settings.INTEGRATIONS_TEAM_EMAIL, *reviewers})
+
+
+def approved_twin(integration: Integration) -> IntegrationVersion | None:
+    """The approved version whose configuration (logo included) is exactly the draft's."""
+    return (
+        integration.versions.filter(
+            kind=VersionKind.SUBMISSION,
+            state=VersionState.APPROVED,
+            fingerprint=config_fingerprint(integration),
+        )
+        .order_by("-number")
+        .first()
+    )
 
 
 @transaction.atomic
@@ -73,6 +89,14 @@ def integration_submit(
             field="logo",
             status=409,
             code="logo_missing",
+        )
+    live = approved_twin(integration)
+    if live is not None:
+        raise ActionError(
+            f"This configuration is exactly version {live.number}, already approved: there is "
+            "nothing new to review. Change the draft first.",
+            status=409,
+            code="identical_to_approved",
         )
     passing = passing_full_test(integration)
     if passing is None:
@@ -101,6 +125,7 @@ def integration_submit(
         before={"status": before},
         after={"status": integration.status, "version": version.number},
     )
+    conformance_on_submit(version=version, submitter=acting_user)
     email_on_commit(
         to=reviewer_emails(),
         subject=f"Review requested: {version.display_name} v{version.number} "

@@ -67,7 +67,7 @@ def _run_checks(run_id: int) -> tuple[str, list[dict[str, Any]], str]:
                 client,
                 context=context,
                 scope=f"conformance-{run.pk}",
-                signing_secret=signing.secret if signing else None,
+                signing_secret=signing.signing_key() if signing else None,
                 on_progress=progress,
             )
     except Exception as failure:

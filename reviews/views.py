@@ -33,7 +33,7 @@ from portal.models import Organization, User
 from portal.params import local_url, parse_id
 from portal.views.pages import paginate, query_without_page
 from reviews import decisions, selectors, submissions
-from reviews.checks import conformance_start, review_rerun_test
+from reviews.checks import conformance_start, review_rerun_test, reviewer_entered_values
 from reviews.models import ReviewComment
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.models import TestRun
@@ -44,6 +44,11 @@ QUEUE_PAGE_SIZE = 25
 
 
 # --- the partner's side -------------------------------------------------------------------
+
+
+def credentials_shared(integration: Integration) -> bool:
+    stored = test_settings_for(integration)
+    return bool(stored.pk and stored.share_with_reviewers and stored.values)
 
 
 def submit_checklist(integration: Integration) -> list[dict[str, Any]]:
@@ -108,6 +113,8 @@ def integration_submit_page(request: DeveloperRequest, integration_id: int) -> H
                 latest_submission is not None
                 and latest_submission.fingerprint != config_fingerprint(integration)
             ),
+            "credentials_shared": credentials_shared(integration),
+            "approved_twin": submissions.approved_twin(integration),
         },
     )
 
@@ -196,8 +203,8 @@ def _checks_context(
     )
     runs = [run for run in [evidence, *reviewer_runs] if run is not None]
     conformance = version.conformance_runs.select_related("started_by").first()
-    stored = test_settings_for(version.integration)
     fields = [f for f in version.config.get("custom_fields", []) if isinstance(f, dict)]
+    kept = reviewer_entered_values(version, request.user) if request.user.is_reviewer else {}
     return {
         "version": version,
         "evidence": evidence,
@@ -205,12 +212,15 @@ def _checks_context(
         "conformance": conformance,
         "run_steps": {run.pk: step_progress(run) for run in runs},
         "run_exchanges": {run.pk: list(run.exchanges.all()[:EVIDENCE_EXCHANGES]) for run in runs},
-        "credentials_shared": bool(stored.pk and stored.share_with_reviewers and stored.values),
+        "credentials_shared": credentials_shared(version.integration),
         "credential_fields": [
             {
                 "variable": f.get("variable"),
                 "label": f.get("display_name") or f.get("variable"),
                 "secret": bool(f.get("secret")),
+                # A secret is never sent back to the page: its field says it is kept.
+                "value": "" if f.get("secret") else kept.get(str(f.get("variable")), ""),
+                "kept": str(f.get("variable")) in kept,
             }
             for f in fields
         ],
@@ -223,6 +233,15 @@ def _checks_context(
         and version.state == VersionState.IN_REVIEW,
         "checks_error": error,
     }
+
+
+def replies_by_parent(comments: list[ReviewComment]) -> dict[int, list[ReviewComment]]:
+    """Each comment's replies, oldest first, under the id of the comment they answer."""
+    replies: dict[int, list[ReviewComment]] = {}
+    for comment in comments:
+        if comment.parent_id is not None:
+            replies.setdefault(comment.parent_id, []).append(comment)
+    return replies
 
 
 def _review_context(request: SignedInRequest, version: IntegrationVersion) -> dict[str, Any]:
@@ -241,7 +260,7 @@ def _review_context(request: SignedInRequest, version: IntegrationVersion) -> di
         )
         .select_related("author", "version")
         .order_by("created_at", "id"),
-        "replies": {c.parent_id: [r for r in comments if r.parent_id == c.pk] for c in comments},
+        "replies": replies_by_parent(comments),
         "expected_by": version.expected_review_by,
         "reviewers": (
             User.objects.filter(staff_role__in=["reviewer", "platform_admin"]).order_by("email")
@@ -261,9 +280,11 @@ def review_detail(request: SignedInRequest, version_id: int) -> HttpResponse:
 @require_GET
 @reviewer_or_developer_required
 def review_checks(request: SignedInRequest, version_id: int) -> HttpResponse:
-    """The checks section alone, polled while a run is in progress."""
+    """The checks' results alone, polled while a run is in progress (the form above them
+    is never replaced, so what a reviewer typed there stays)."""
     version = _version_for(request, version_id)
-    return render(request, "reviews/_checks.html", _checks_context(request, version))
+    context = {**_checks_context(request, version), "oob": True}
+    return render(request, "reviews/_checks_results.html", context)
 
 
 @require_POST
@@ -283,12 +304,12 @@ def review_checks_start(request: StaffRequest, version_id: int) -> HttpResponse:
             conformance_start(acting_user=request.user, version=version, values=values)
     except ActionError as refused:
         error = refused.message
-    context = _checks_context(request, version, error=error)
+    context = {**_checks_context(request, version, error=error), "oob": True}
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect(reverse("review_detail", args=[version.pk]) + "#review-checks")
-    return render(request, "reviews/_checks.html", context)
+    return render(request, "reviews/_checks_results.html", context)
 
 
 @require_POST

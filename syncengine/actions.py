@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets as random_secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -21,6 +22,7 @@ from integrations.models import Integration
 from portal import access
 from portal.audit import audit_record
 from portal.errors import ActionError
+from portal.jobs import enqueue_on_commit
 from portal.models import CohortMember, Project, User
 from syncengine import connect_values, testplan
 from syncengine.core.manifest.checks import check_manifest
@@ -51,6 +53,8 @@ from syncengine.testusers import (
 MAX_LIST_ID_LENGTH = 200
 SIGNING_SECRET_PREFIX = "whsec_"
 SIGNING_SECRET_BYTES = 32
+# How long requests carry the replaced secret's signature too, after a rotation.
+SIGNING_ROTATION_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,10 @@ def test_settings_save(
     """Save the Testing panel's inputs. Arguments left as None keep their stored value.
 
     The project's API key is verified against the project (a blank key keeps the stored
-    one while the project stays the same); empty secret values keep the stored secret;
-    select values must be among the field's options; a CSV is validated row by row.
-    Anything refused raises `ActionError` and nothing is saved.
+    one while the project stays the same, and is the sandbox's own for the sandbox); empty
+    secret values keep the stored secret; select values must be among the field's options;
+    a CSV is validated row by row. Anything refused raises `ActionError` and nothing is
+    saved.
     """
     settings = TestSettings.objects.select_for_update().filter(integration=integration).first()
     settings = settings or TestSettings(integration=integration)
@@ -159,6 +164,10 @@ def test_settings_save(
         key = (api_key or "").strip()
         if not key and project.pk == settings.project_id and settings.project_api_key:
             key = settings.project_api_key
+        if not key and project.is_sandbox:
+            # The sandbox exists for testing: the platform fills in its key, which is then
+            # checked and stored like any other.
+            key = project.api_key
         if not key:
             raise ActionError(
                 f"Enter the API key of {project.name} (Project ID {project.public_id}).",
@@ -335,8 +344,10 @@ def test_run_start(
     no_retries: bool = False,
     credentials: TestCredentials | None = None,
     version_id: int | None = None,
+    enqueue: bool = True,
 ) -> TestRun:
-    """Queue a test of the integration and enqueue its task when this transaction commits.
+    """Queue a test of the integration and enqueue its task when this transaction commits
+    (`enqueue=False`: the caller runs it on its own thread, as the demo data does).
 
     `manifest` None tests the draft's current configuration; `credentials` None uses the
     stored test settings (whose project API key must still match). `list_id` (or the list
@@ -439,7 +450,7 @@ def test_run_start(
             cohort_name=spec.get("name", testplan.DEFAULT_COHORT_NAME),
             list_id=list_id or None,
             no_retries=no_retries,
-            signing_secret=signing.secret if signing else None,
+            signing_secret=signing.signing_key() if signing else None,
         )
         testplan.check_plan(plan)
     except testplan.TestSetupError as problem:
@@ -484,7 +495,8 @@ def test_run_start(
             "version_id": version_id,
         },
     )
-    test_run_execute.delay_on_commit(run.pk)
+    if enqueue:
+        enqueue_on_commit(test_run_execute, run)
     return run
 
 
@@ -501,6 +513,10 @@ def signing_secret_rotate(*, acting_user: User | None, integration: Integration)
             integration=integration, secret=clear, created_by=acting_user
         )
     else:
+        # The old secret keeps signing beside the new one for a while: a partner verifying
+        # with it is not locked out the moment someone rotates.
+        existing.previous_secret = existing.secret
+        existing.previous_until = timezone.now() + SIGNING_ROTATION_WINDOW
         existing.secret, existing.created_by, existing.created_at = (
             clear,
             acting_user,
@@ -513,7 +529,12 @@ def signing_secret_rotate(*, acting_user: User | None, integration: Integration)
         org=integration.org,
         action="signing_secret.rotated" if existing else "signing_secret.created",
         target=integration,
-        after={"secret": stored.masked},
+        after={
+            "secret": stored.masked,
+            "previous_signs_until": (
+                stored.previous_until.isoformat() if stored.previous_until else None
+            ),
+        },
     )
     return clear
 

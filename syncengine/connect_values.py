@@ -1,7 +1,8 @@
 """The values an end user gives in an integration's Connect modal (custom fields) and the
 mapping choices (which user property each mapping field reads), checked against the
-manifest: known fields only, one line of text, a select's value among its options, and an
-empty secret keeping the stored one. Test settings, reviewers' runs and connections use
+manifest: known fields only, one line of text, a select's value among its options, a
+secret of at least `MIN_SECRET_LENGTH` characters, and an empty secret keeping the stored
+one. Test settings, reviewers' runs and connections use
 the same checks."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from portal.errors import ActionError
 from syncengine.core.manifest.schema import SELECT_TYPES
+from syncengine.core.masking import MIN_SECRET_LENGTH
 from syncengine.testplan import secret_variables
 
 MAX_VALUE_LENGTH = 2_000
@@ -74,6 +76,14 @@ def clean_values(
             raise ActionError(f"{field_label(raw)} must be on one line.", field=f"values.{name}")
         if name in secret and value == "":
             continue
+        if name in secret and len(value) < MIN_SECRET_LENGTH:
+            # A short secret cannot be told from ordinary text, so it would be masked only
+            # where it stands as a whole value (see syncengine.core.masking).
+            raise ActionError(
+                f"{field_label(raw)} is a secret: it must be at least {MIN_SECRET_LENGTH} "
+                "characters long.",
+                field=f"values.{name}",
+            )
         if value and raw.get("type") in SELECT_TYPES:
             options = option_values(raw)
             if value not in options:

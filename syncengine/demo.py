@@ -63,26 +63,8 @@ def demo_logo_png(integration_type: str) -> bytes:
 
 def demo_partner_manifest(integration_type: str, base: str = DEMO_PARTNER_URL) -> dict:
     """A draft for the demo partner's list API (list) or property API (property)."""
-    bad_token = {
-        "status": 401,
-        "sub_code": "E_AUTH",
-        "sub_code_path": "error.code",
-        "reason": "Unauthorized",
-        "message": f"The demo partner did not accept the API token: use {DEMO_PARTNER_TOKEN}.",
-        "action": "fail",
-    }
-    build, name = (
-        (demo_manifests.list_manifest, DEMO_LIST_DRAFT)
-        if integration_type == "list"
-        else (demo_manifests.property_manifest, DEMO_PROPERTY_DRAFT)
-    )
-    manifest = build(base, name=name, batch_size=1000, errors=[bad_token])
-    manifest["custom_fields"][0].update(
-        display_name="API token", help_text=f"The demo partner accepts {DEMO_PARTNER_TOKEN}."
-    )
-    manifest["mapping_fields"][0]["help_text"] = (
-        "Which Amplitude identifier the demo partner receives."
-    )
+    name = DEMO_LIST_DRAFT if integration_type == "list" else DEMO_PROPERTY_DRAFT
+    manifest = demo_manifests.guided_manifest(base, integration_type, name=name)
     manifest["logo_png_base64"] = base64.b64encode(demo_logo_png(integration_type)).decode()
     return manifest
 

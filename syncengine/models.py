@@ -20,6 +20,7 @@ from integrations.models import Integration
 from portal.crypto import EncryptedJSONField, EncryptedTextField, mask_secret
 from portal.jobs import Job
 from portal.models import Cohort, Project
+from syncengine.core.signing import RotatingSecret
 
 DEFAULT_TEST_USERS = 25
 
@@ -112,6 +113,10 @@ class SigningSecret(models.Model):
         Integration, on_delete=models.CASCADE, related_name="signing_secret"
     )
     secret = EncryptedTextField()
+    # After a rotation, the secret it replaced keeps signing too until `previous_until`, so
+    # that the partner has time to switch (the docs promise both signatures meanwhile).
+    previous_secret = EncryptedTextField(blank=True, default="")
+    previous_until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -119,6 +124,19 @@ class SigningSecret(models.Model):
 
     def __str__(self) -> str:
         return f"signing secret of {self.integration_id}"
+
+    @property
+    def rotating(self) -> bool:
+        return bool(
+            self.previous_secret and self.previous_until and timezone.now() < self.previous_until
+        )
+
+    def signing_key(self) -> str:
+        """What requests are signed with: the secret, carrying the previous one while a
+        rotation lasts (`syncengine.core.signing.RotatingSecret`)."""
+        if self.rotating:
+            return RotatingSecret(self.secret, self.previous_secret)
+        return self.secret
 
     @property
     def masked(self) -> str:
@@ -171,6 +189,17 @@ class TestRun(Job):
 
     def __str__(self) -> str:
         return f"test run {self.pk} ({self.kind}, {self.status})"
+
+    def close_unsent(self) -> bool:
+        return TestRun.finish(
+            self.pk,
+            None,
+            status=TestStatus.ERROR,
+            summary="The task queue could not be reached, so this test never started and "
+            "nothing was sent. Run it again.",
+            diagnosis=None,
+            steps=[{**entry, "status": SKIPPED} for entry in self.steps],
+        )
 
     def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
         message = (

@@ -252,7 +252,14 @@ class RunRecorder:
             # The request itself got a 2xx; what failed was reading its answer. The
             # exchange says so, so that the inspector shows the reason next to the body.
             verdict = error.diagnosis or diagnose(error)
-            TestExchange.objects.filter(run=self.run, sequence=self.sequence).update(
-                error_kind=error.kind[:30],
-                diagnosis=clean_json(verdict.for_display(self.secrets), self.secrets),
-            )
+            exchange = TestExchange.objects.filter(run=self.run, sequence=self.sequence).first()
+            if exchange is not None:
+                # The step failed on this answer: the exchange is a failure too, however
+                # its status code reads.
+                exchange.outcome = "failed"
+                exchange.summary = clean_text(
+                    f"{exchange.summary}, but {verdict.title.lower()}", self.secrets, 300
+                )
+                exchange.error_kind = error.kind[:30]
+                exchange.diagnosis = clean_json(verdict.for_display(self.secrets), self.secrets)
+                exchange.save(update_fields=["outcome", "summary", "error_kind", "diagnosis"])

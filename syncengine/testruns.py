@@ -224,7 +224,7 @@ def plan_for_run(run: TestRun) -> TestPlan:
     signing_secret = None
     if run.manifest.get("delivery", {}).get("sign_requests"):
         stored = SigningSecret.objects.filter(integration_id=run.integration_id).first()
-        signing_secret = stored.secret if stored is not None else None
+        signing_secret = stored.signing_key() if stored is not None else None
     return build_plan(
         run.manifest,
         kind=run.kind,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.core.paginator import Page
 from django.db import transaction
@@ -23,13 +24,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from demo_partner import reference
 from integrations import access as integration_access
 from integrations.configuration import analyze
 from integrations.manifests import config_fingerprint, manifest_of
 from integrations.models import Integration
 from portal import access
+from portal import actions as portal_actions
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
+from portal.models import Project
 from portal.params import parse_id
 from portal.views.pages import paginate
 from syncengine import actions, selectors, testplan
@@ -39,7 +44,13 @@ from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SEL
 from syncengine.core.signing import SIGNATURE_HEADER
 from syncengine.models import TestKind, TestRun, TestSettings, UsersSource
 from syncengine.presenters import step_progress, users_description
-from syncengine.testusers import MAX_CSV_ROWS, MAX_TEST_USERS, csv_template, per_user_variables
+from syncengine.testusers import (
+    MAX_CSV_BYTES,
+    MAX_CSV_ROWS,
+    MAX_TEST_USERS,
+    csv_template,
+    per_user_variables,
+)
 
 HISTORY_SIZE = 10
 MAX_SHOWN_EXCHANGES = 200
@@ -190,6 +201,7 @@ def testing_panel_context(
     echo: dict[str, str] | None = None,
     focus: TestRun | None = None,
     revealed_secret: str | None = None,
+    created_project: Project | None = None,
 ) -> dict[str, Any]:
     """Everything `syncengine/_testing_panel.html` needs, for any page that includes it."""
     manifest = normalize_manifest(manifest_of(integration))
@@ -208,6 +220,7 @@ def testing_panel_context(
     if focus is not None and focus.integration_id == integration.pk:
         focus.integration = integration  # the run fragment shows it without a query
     projects = list(access.projects_for(request.org))
+    chosen_project = settings.project or default_test_project(projects)
     cohorts = list(access.cohorts_for(request.org).order_by("project__name", "name"))
     signing = selectors.signing_secret_of(integration)
     return {
@@ -217,6 +230,8 @@ def testing_panel_context(
         "mapping_fields": _mapping_fields(manifest, settings),
         "csv_columns": ["operation", *per_user_variables(manifest)],
         "projects": projects,
+        "chosen_project": chosen_project,
+        "can_create_project": request.membership.is_admin,
         "cohorts": cohorts,
         "users_sources": UsersSource.choices,
         "endpoint_tests": _endpoint_tests(integration.integration_type),
@@ -227,9 +242,11 @@ def testing_panel_context(
         "fingerprint": fingerprint,
         "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
         "focus": run_context(focus, fingerprint) if focus else None,
+        "demo_partner": demo_partner_reference(manifest, integration.integration_type),
         "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
         "signing_secret": signing,
         "revealed_secret": revealed_secret,
+        "created_project": created_project,
         "signature_header": SIGNATURE_HEADER,
         "error": error,
         "error_field": error.field if error else None,
@@ -239,11 +256,35 @@ def testing_panel_context(
     }
 
 
+def demo_partner_reference(
+    manifest: dict[str, Any], integration_type: str
+) -> dict[str, Any] | None:
+    """The demo partner's API, for a draft whose endpoints call it."""
+    base = django_settings.DEMO_PARTNER_URL
+    endpoints = manifest.get("endpoints") or {}
+    urls = [e.get("url") for e in endpoints.values() if isinstance(e, dict)]
+    if not base or not any(isinstance(u, str) and u.startswith(base + "/") for u in urls):
+        return None
+    return {
+        "url": base,
+        "credentials": reference.CREDENTIALS,
+        "operations": reference.operations(integration_type),
+        "body_shapes": reference.BODY_SHAPES,
+        "errors": reference.ERRORS,
+    }
+
+
+def default_test_project(projects: list[Project]) -> Project | None:
+    """The project a first test runs for: the sandbox, or the organisation's only project."""
+    sandbox = next((project for project in projects if project.is_sandbox), None)
+    return sandbox or (projects[0] if len(projects) == 1 else None)
+
+
 def _panel(request: DeveloperRequest, integration: Integration, **extra: Any) -> HttpResponse:
     context = testing_panel_context(request, integration, **extra)
     if request.htmx:
         return render(request, "syncengine/_testing_panel.html", context)
-    if extra.get("error") is not None or extra.get("revealed_secret"):
+    if any(extra.get(key) for key in ("error", "revealed_secret", "created_project")):
         return render(request, "syncengine/test_page.html", context)
     return redirect("integration_test", integration.pk)
 
@@ -302,6 +343,42 @@ def _save_and_maybe_run(
     if run is None and not request.htmx:
         messages.success(request, "Test settings saved.")
     return _panel(request, integration, focus=run)
+
+
+@accepts_upload(MAX_CSV_BYTES)
+@require_POST
+@developer_required
+def testing_project_create(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """A new project of the organisation, made from the Testing panel and chosen for the
+    tests at once (its key comes with it); the rest of the form is shown as it was typed."""
+    integration = _integration(request, integration_id)
+    manifest = normalize_manifest(manifest_of(integration))
+    echo = _echo(request, testplan.secret_variables(manifest))
+    try:
+        if not request.membership.is_admin:
+            raise ActionError(
+                "Only an admin of your organisation creates projects.", field="project_name"
+            )
+        with transaction.atomic():
+            project = portal_actions.project_create(
+                acting_user=request.user,
+                org=request.org,
+                name=request.POST.get("project_name", ""),
+            )
+            actions.test_settings_save(
+                acting_user=request.user,
+                integration=integration,
+                project_id=project.public_id,
+                api_key=project.api_key,
+            )
+    except ActionError as error:
+        if error.field == "name":
+            error.field = "project_name"
+        return _panel(request, integration, error=error, echo=echo)
+    echo["project_id"] = str(project.public_id)
+    if not request.htmx:
+        messages.success(request, f"Project {project.name} created and chosen for testing.")
+    return _panel(request, integration, echo=echo, created_project=project)
 
 
 @require_POST

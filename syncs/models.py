@@ -21,14 +21,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from integrations.models import Destination, IntegrationVersion
 from portal.crypto import EncryptedJSONField
-from portal.jobs import Job
+from portal.jobs import Job, queue_patience
 from portal.models import Cohort, Organization, Project
 from syncengine.models import RecordedExchange
 
@@ -102,6 +102,10 @@ class CohortSync(models.Model):
         return f"{self.cohort} → {self.connection}"
 
 
+# A run whose workers died this many times is failed instead of queued again.
+MAX_CRASHES = 4
+
+
 class RunKind(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     MANUAL = "manual", "Sync now"
@@ -136,6 +140,8 @@ class SyncRun(Job):
     snapshot = models.PositiveIntegerField(null=True, blank=True)
     planned = models.BooleanField(default=False)
     list_id = models.CharField(max_length=200, blank=True)
+    # The attempt create_list resumes at after a deferred wait.
+    list_attempt = models.PositiveSmallIntegerField(default=1)
     # Not before this time (a partner asked to wait, or a batch was deferred).
     not_before = models.DateTimeField(null=True, blank=True)
     crashes = models.PositiveSmallIntegerField(default=0)
@@ -148,6 +154,12 @@ class SyncRun(Job):
     batches_done = models.PositiveIntegerField(default=0)
     summary = models.TextField(blank=True)
     diagnosis = models.JSONField(null=True, blank=True)
+    # A retry run re-sends what this run's failed batches did not deliver.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When the run was last put on the queue (created, resumed or deferred): the queue lag.
+    queued_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -161,6 +173,50 @@ class SyncRun(Job):
 
     def __str__(self) -> str:
         return f"sync run {self.pk} ({self.kind}, {self.status})"
+
+    @property
+    def looks_abandoned(self) -> bool:
+        """Running: its lease lapsed. Queued: no worker took it within the queue patience
+        counted from when it was last queued (or from when its countdown ends)."""
+        if self.status == RunStatus.QUEUED:
+            since = max(self.queued_at, self.not_before or self.queued_at)
+            return timezone.now() - since > queue_patience()
+        return super().looks_abandoned
+
+    def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
+        """A run is resumable from its plan: queue it again. A run whose workers died
+        `MAX_CRASHES` times is failed honestly instead of being tried forever."""
+        from syncs.runs import enqueue_run
+
+        now = timezone.now()
+        held = SyncRun.objects.filter(pk=self.pk, status=self.status, lease_token=self.lease_token)
+        if self.status == RunStatus.RUNNING and self.crashes + 1 >= MAX_CRASHES:
+            summary = (
+                f"The worker running this sync stopped {self.crashes + 1} times before the "
+                "run finished, so it was given up. What the partner acknowledged is kept; "
+                "the next run sends the rest."
+            )
+            changed = held.update(
+                status=RunStatus.FAILED,
+                finished_at=now,
+                lease_expires_at=None,
+                crashes=self.crashes + 1,
+                summary=summary,
+            )
+            if changed:
+                CohortSync.objects.filter(pk=self.sync_id).update(delivered_snapshot=None)
+            return bool(changed)
+        with transaction.atomic():
+            changed = held.update(
+                status=RunStatus.QUEUED,
+                lease_expires_at=None,
+                lease_token="",
+                queued_at=now,
+                crashes=self.crashes + (1 if self.status == RunStatus.RUNNING else 0),
+            )
+            if changed:
+                enqueue_run(self.pk, self.not_before)
+        return bool(changed)
 
 
 class BatchStatus(models.TextChoices):
@@ -190,6 +246,10 @@ class SyncBatch(models.Model):
     failed = models.PositiveIntegerField(default=0)
     error = models.JSONField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A batch whose retry waits were deferred resumes at this attempt, without the users
+    # a per-user endpoint already delivered or skipped (`done_keys`).
+    next_attempt = models.PositiveSmallIntegerField(default=1)
+    done_keys = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["sequence"]
@@ -203,9 +263,14 @@ class SyncBatch(models.Model):
 
 class DeliveredMember(models.Model):
     pk = models.CompositePrimaryKey("sync_id", "member_key")
-    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="+")
+    # The primary key's index starts with the sync: no second index on it (every settled
+    # batch writes here).
+    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="+", db_index=False)
     member_key = models.CharField(max_length=210)
     partner_id = models.CharField(max_length=200, blank=True)
+    # The user as the partner received them (identifiers and properties): a removal sends
+    # what the addition sent, even once the member has left the cohort.
+    user = models.JSONField(default=dict)
 
     def __str__(self) -> str:
         return self.member_key

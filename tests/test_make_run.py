@@ -99,9 +99,13 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
 
             text = wait_until(loaded, 60, "the worker never loaded the upload", every=0.5)
             assert "smoke-1" in text
+            # A page alice may not open: an expected 403, one line in the terminal.
+            assert browser.get("/platform/orgs/").status_code == 403
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         output, _ = stack.communicate(timeout=30)
     assert stack.returncode == 0, output
     assert f"Cohort Portal      http://127.0.0.1:{port}/" in output
     assert "alice@acme.test" in output
+    assert "Forbidden (Permission denied): /platform/orgs/" in output
+    assert "Traceback" not in output, output

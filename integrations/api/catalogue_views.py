@@ -1,15 +1,16 @@
 """REST API of versions and the Destinations catalogue: internal release, an integration's
-versions, a version's tile logo, the caller's destinations and the platform admins'
-rollback."""
+versions, a version's tile logo, the caller's catalogue and the platform admins' rollback,
+hide and show."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +20,7 @@ from integrations.api.serializers import (
     DestinationSerializer,
     RollbackSerializer,
     VersionSerializer,
+    VisibilitySerializer,
 )
 from integrations.api.views import DeveloperAPIView
 from integrations.models import Destination, IntegrationVersion
@@ -26,22 +28,11 @@ from portal.api.permissions import (
     IsDeveloper,
     IsOrgMember,
     IsPlatformAdmin,
+    IsReviewerOrDeveloper,
     api_membership,
     api_org,
     api_user,
 )
-
-
-class IsReviewerOrDeveloper(BasePermission):
-    """Reviews: reviewers see every version; anyone else is on the partner side, which is
-    part of the Developer Portal (the org's flag on, the developer permission)."""
-
-    message = IsDeveloper.message
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if not request.user.is_authenticated:
-            return False
-        return request.user.is_reviewer or access.sees_partner_reviews(api_membership(request))
 
 
 class ReleaseView(DeveloperAPIView):
@@ -82,13 +73,18 @@ class VersionLogoView(APIView):
 
 
 class DestinationListView(generics.ListAPIView):
-    """The Destinations catalog of the caller's organisation."""
+    """The Destinations catalogue of the caller's organisation: every approved destination
+    not hidden, and the organisation's own internal releases."""
 
     permission_classes = [IsOrgMember]
     serializer_class = DestinationSerializer
 
+    @extend_schema(summary="The Destinations catalogue: what your organisation can connect")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> QuerySet[Destination]:
-        return access.destinations_for(api_org(self.request))
+        return access.catalogue_for(api_org(self.request))
 
 
 class DestinationRollbackView(APIView):
@@ -110,5 +106,27 @@ class DestinationRollbackView(APIView):
         )
         destination = releases.destination_rollback(
             acting_user=api_user(request), destination=destination, version=version
+        )
+        return Response(DestinationSerializer(destination).data)
+
+
+class DestinationVisibilityView(APIView):
+    permission_classes = [IsPlatformAdmin]
+
+    @extend_schema(
+        request=VisibilitySerializer,
+        responses=DestinationSerializer,
+        summary="Hide an approved destination from the catalogue, or show it again",
+    )
+    def post(self, request: Request, destination_id: int) -> Response:
+        destination = get_object_or_404(
+            Destination.objects.select_related("version", "org"), pk=destination_id
+        )
+        serializer = VisibilitySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        destination = releases.destination_hide(
+            acting_user=api_user(request),
+            destination=destination,
+            hidden=serializer.validated_data["hidden"],
         )
         return Response(DestinationSerializer(destination).data)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations.catalogue import destination_logo_url
 from integrations.models import (
     Destination,
     Integration,
@@ -13,6 +15,8 @@ from integrations.models import (
     IntegrationType,
     IntegrationVersion,
 )
+from portal.api.fields import Flag, Text
+from syncengine.core.manifest.schema import ENDPOINT_ORDER
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -44,12 +48,12 @@ class IntegrationSerializer(serializers.ModelSerializer):
 
 
 class IntegrationCreateSerializer(serializers.Serializer):
-    display_name = serializers.CharField(max_length=100)
+    display_name = Text(max_length=100)
     integration_type = serializers.ChoiceField(choices=IntegrationType.choices)
 
 
 class IntegrationRenameSerializer(serializers.Serializer):
-    display_name = serializers.CharField(max_length=100)
+    display_name = Text(max_length=100)
     base_revision = serializers.IntegerField(required=False, min_value=1)
 
 
@@ -62,14 +66,33 @@ class ManifestInputSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ManifestObjectField(serializers.JSONField):
+    """A manifest: a JSON object (its own rules are checked by the manifest checks)."""
+
+    default_error_messages = {"not_an_object": "The manifest must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_an_object")
+        return value
+
+
+class ValidateInputSerializer(serializers.Serializer):
+    """The body of POST validate: the manifest to check (GET checks the stored draft)."""
+
+    manifest = ManifestObjectField(help_text="The manifest to check (nothing is saved).")
+
+
 class PreviewInputSerializer(ManifestInputSerializer):
     values = serializers.DictField(required=False, help_text="Connect-modal values by variable.")
     mapping = serializers.DictField(
-        child=serializers.CharField(),
+        child=Text(),
         required=False,
         help_text="User property chosen for each mapping field.",
     )
-    reveal = serializers.BooleanField(
+    reveal = Flag(
         default=False, help_text="Show the secrets you passed in `values` instead of masking them."
     )
 
@@ -77,9 +100,9 @@ class PreviewInputSerializer(ManifestInputSerializer):
 class CopyErrorsSerializer(serializers.Serializer):
     # DRF's metaclass moves declared fields off the class, so this does not shadow
     # Field.source; the stubs see a plain class attribute.
-    source = serializers.CharField()  # type: ignore[assignment]
-    target = serializers.CharField()
-    replace = serializers.BooleanField(default=False)
+    source = serializers.ChoiceField(choices=ENDPOINT_ORDER)  # type: ignore[assignment]
+    target = serializers.ChoiceField(choices=ENDPOINT_ORDER)
+    replace = Flag(default=False)
 
 
 class RevisionSerializer(serializers.ModelSerializer):
@@ -92,7 +115,7 @@ class RevisionSerializer(serializers.ModelSerializer):
 
 class SaveResultSerializer(serializers.Serializer):
     revision = serializers.IntegerField()
-    valid = serializers.BooleanField()
+    valid = Flag()
     error_count = serializers.IntegerField()
     warning_count = serializers.IntegerField()
     diagnostics = serializers.ListField(child=serializers.DictField())
@@ -117,7 +140,7 @@ class DiffSerializer(serializers.Serializer):
 class VersionSerializer(serializers.ModelSerializer):
     integration_id = serializers.IntegerField(read_only=True)
     org_id = serializers.IntegerField(source="integration.org_id", read_only=True)
-    org_name = serializers.CharField(source="integration.org.name", read_only=True)
+    org_name = Text(source="integration.org.name", read_only=True)
     created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
     assigned_to = serializers.EmailField(source="assigned_to.email", allow_null=True, default=None)
     decided_by = serializers.EmailField(source="decided_by.email", allow_null=True, default=None)
@@ -159,10 +182,11 @@ class VersionSerializer(serializers.ModelSerializer):
 
 
 class DestinationSerializer(serializers.ModelSerializer):
-    display_name = serializers.CharField(source="version.display_name")
-    integration_type = serializers.CharField(source="version.integration_type")
+    display_name = Text(source="version.display_name")
+    integration_type = Text(source="version.integration_type")
     version_number = serializers.IntegerField(source="version.number")
     version_id = serializers.IntegerField()
+    partner = serializers.CharField(source="org.name", help_text="The partner's organisation.")
     logo_tile_url = serializers.SerializerMethodField()
     connect_fields = serializers.SerializerMethodField()
 
@@ -176,6 +200,8 @@ class DestinationSerializer(serializers.ModelSerializer):
             "integration_type",
             "version_id",
             "version_number",
+            "partner",
+            "hidden",
             "updated_at",
             "logo_tile_url",
             "connect_fields",
@@ -183,7 +209,7 @@ class DestinationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_logo_tile_url(self, destination: Destination) -> str | None:
-        return destination.version.tile_logo_url
+        return destination_logo_url(destination)
 
     def get_connect_fields(self, destination: Destination) -> dict[str, Any]:
         config = destination.version.config
@@ -191,6 +217,12 @@ class DestinationSerializer(serializers.ModelSerializer):
             "custom_fields": config.get("custom_fields", []),
             "mapping_fields": config.get("mapping_fields", []),
         }
+
+
+class VisibilitySerializer(serializers.Serializer):
+    hidden = serializers.BooleanField(
+        help_text="true takes the destination out of every organisation's catalogue."
+    )
 
 
 class RollbackSerializer(serializers.Serializer):

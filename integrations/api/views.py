@@ -22,19 +22,26 @@ from integrations.api.serializers import (
     IntegrationCreateSerializer,
     IntegrationRenameSerializer,
     IntegrationSerializer,
-    ManifestInputSerializer,
     PreviewInputSerializer,
     PreviewSerializer,
     RevisionSerializer,
     SaveResultSerializer,
+    ValidateInputSerializer,
     ValidationSerializer,
 )
 from integrations.configuration import preview_report, validation_report
+from integrations.logo import MAX_LOGO_BYTES
 from integrations.manifests import manifest_of
-from integrations.models import Integration, IntegrationRevision, IntegrationStatus
+from integrations.models import (
+    Integration,
+    IntegrationRevision,
+    IntegrationStatus,
+    IntegrationType,
+)
 from portal.api.parsers import JSONParser, MultiPartParser
 from portal.api.permissions import IsDeveloper, api_org, api_user
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
 from portal.params import optional_id
 from syncengine.core.manifest.normalize import canonical_json
 from syncengine.core.manifest_diff import manifest_diff
@@ -64,7 +71,7 @@ class IntegrationListView(generics.ListAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=IntegrationStatus.values),
-            OpenApiParameter("type", str, enum=["list", "property"]),
+            OpenApiParameter("type", str, enum=IntegrationType.values),
             OpenApiParameter("q", str, description="Search in display names"),
         ]
     )
@@ -76,12 +83,16 @@ class IntegrationListView(generics.ListAPIView):
         params = self.request.query_params
         if (wanted := params.get("status")) in IntegrationStatus.values:
             rows = rows.filter(status=wanted)
-        elif wanted:
+        elif wanted is not None:
             raise ActionError(
                 f"status must be one of {', '.join(IntegrationStatus.values)}.", field="status"
             )
-        if (kind := params.get("type")) in ("list", "property"):
+        if (kind := params.get("type")) in IntegrationType.values:
             rows = rows.filter(integration_type=kind)
+        elif kind is not None:
+            raise ActionError(
+                f"type must be one of {', '.join(IntegrationType.values)}.", field="type"
+            )
         if search := params.get("q", "").strip():
             rows = rows.filter(display_name__icontains=search[:100])
         return rows
@@ -121,13 +132,15 @@ class IntegrationDetailView(DeveloperAPIView):
     @extend_schema(
         request=IntegrationRenameSerializer,
         responses=IntegrationSerializer,
-        summary="Rename the draft",
+        summary="Rename the draft (every field optional: nothing given, nothing changes)",
     )
     def patch(self, request: Request, integration_id: int) -> Response:
         integration = self.integration(request, integration_id)
-        serializer = IntegrationRenameSerializer(data=request.data)
+        serializer = IntegrationRenameSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if "display_name" not in data:
+            return Response(IntegrationSerializer(integration).data)
         manifest = {**integration.config, "display_name": data["display_name"]}
         integration = actions.integration_save(
             acting_user=api_user(request),
@@ -184,34 +197,29 @@ class ManifestView(DeveloperAPIView):
         return Response(_save_result(integration))
 
 
-def _candidate(request: Request, integration: Integration) -> dict[str, Any]:
-    """The manifest in the request body (unsaved editor state), else the stored one."""
-    serializer = ManifestInputSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    manifest = serializer.validated_data.get("manifest")
-    if manifest is None:
-        return manifest_of(integration)
-    if not isinstance(manifest, dict):
-        raise ActionError("manifest must be a JSON object.", field="manifest")
-    return manifest
-
-
 class ValidateView(DeveloperAPIView):
+    parser_classes = [JSONParser]
+
     @extend_schema(responses=ValidationSerializer, summary="Diagnostics and variable tracker")
     def get(self, request: Request, integration_id: int) -> Response:
         return Response(validation_report(manifest_of(self.integration(request, integration_id))))
 
     @extend_schema(
-        request=ManifestInputSerializer,
+        request=ValidateInputSerializer,
         responses=ValidationSerializer,
         summary="Validate a manifest you are editing (nothing is saved)",
     )
     def post(self, request: Request, integration_id: int) -> Response:
-        integration = self.integration(request, integration_id)
-        return Response(validation_report(_candidate(request, integration)))
+        self.integration(request, integration_id)
+        serializer = ValidateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(validation_report(serializer.validated_data["manifest"]))
 
 
 class PreviewView(DeveloperAPIView):
+    # Values and mappings are objects: JSON only (a form would flatten them away).
+    parser_classes = [JSONParser]
+
     @extend_schema(
         responses=PreviewSerializer, summary="Rendered requests with mock users, and curl commands"
     )
@@ -241,6 +249,7 @@ class PreviewView(DeveloperAPIView):
         )
 
 
+@accepts_upload(MAX_LOGO_BYTES)
 class LogoView(DeveloperAPIView):
     parser_classes = [MultiPartParser, FileUploadParser]
 
@@ -281,7 +290,7 @@ class LogoView(DeveloperAPIView):
         )
         return Response(IntegrationSerializer(integration).data)
 
-    @extend_schema(responses=IntegrationSerializer, summary="Remove the logo")
+    @extend_schema(responses={200: IntegrationSerializer}, summary="Remove the logo")
     def delete(self, request: Request, integration_id: int) -> Response:
         integration = actions.integration_set_logo(
             acting_user=api_user(request),
@@ -301,6 +310,8 @@ class DuplicateView(DeveloperAPIView):
 
 
 class CopyErrorsView(DeveloperAPIView):
+    parser_classes = [JSONParser]
+
     @extend_schema(
         request=CopyErrorsSerializer,
         responses=SaveResultSerializer,

@@ -8,6 +8,8 @@ core's reports (diagnostics, the variable tracker, previews) for the templates.
   shows in one;
 - `form_state`: the posted form state, read back into a manifest;
 - `form_rows`: the rows and inputs the form renders for a manifest;
+- `parts`: an endpoint's optional parts (a lookup, its create request, a find request,
+  a request's own credentials) and what a newly added one starts with;
 - `auth_switch`: changing the auth method without losing the partner's fields;
 - `paths`: the input a diagnostic's manifest path lands on, and that path in words;
 - `labels`: the words for endpoints and manifest keys, shared by the form, the panel and

@@ -16,8 +16,12 @@ from syncengine.core.manifest.schema import (
     AUTH,
     BATCH_ENDPOINTS,
     ENDPOINT_ORDER,
+    FIND,
     HEADERS,
     ITEM_TEMPLATE,
+    KEY,
+    LOOKUP,
+    MATCH,
     PAYLOAD,
     URL,
     VARIABLE_NAME,
@@ -25,9 +29,11 @@ from syncengine.core.manifest.schema import (
 from syncengine.core.manifest.variables import (
     PREDEFINED_VARIABLES,
     Declaration,
+    UseScope,
     VariableUse,
     collect_declarations,
     predefined_is_available,
+    request_scopes,
     variable_use_problem,
 )
 
@@ -36,9 +42,31 @@ def _suggestion(name: str, kind: str, detail: str) -> dict[str, str]:
     return {"name": name, "kind": kind, "detail": detail}
 
 
+def _places(manifest: Mapping[str, Any]) -> list[tuple[UseScope | None, str, str]]:
+    """(scope, part, input kind) of every template input: the integration's auth header
+    value, then each request of each endpoint (its own, a lookup, a create, a find) with
+    its own credentials' header value."""
+    places: list[tuple[UseScope | None, str, str]] = [(None, AUTH, "auth.value_template")]
+    endpoints = json_object(manifest.get("endpoints"))
+    for name in ENDPOINT_ORDER:
+        for scope, path, settings in request_scopes(name, endpoints.get(name)):
+            parts = [URL, HEADERS, PAYLOAD]
+            if name in BATCH_ENDPOINTS and scope.request != FIND:
+                parts.append(ITEM_TEMPLATE)
+            if scope.request == LOOKUP:
+                parts.append(KEY)
+            if scope.request == FIND:
+                parts.append(MATCH)
+            places.extend((scope, part, f"{path}.{part}") for part in parts)
+            if isinstance(settings.get("auth"), dict):
+                places.append((scope, AUTH, f"{path}.auth.value_template"))
+    return places
+
+
 def variable_suggestions(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
     """For each template input kind (`endpoints.add_users.payload`, `...headers`,
-    `auth.value_template`), the variables that have a value there, for `$` completion."""
+    `endpoints.add_users.lookup.key`, `auth.value_template`), the variables that have a
+    value there, for `$` completion (a request sent per user offers its user's values)."""
     declared: dict[str, Declaration] = {}
     for declaration in collect_declarations(manifest):
         name = declaration.variable
@@ -50,23 +78,18 @@ def variable_suggestions(manifest: Mapping[str, Any]) -> dict[str, list[dict[str
             if isinstance(field, dict) and isinstance(field.get("variable"), str):
                 labels.setdefault(field["variable"], shown(field.get("display_name")))
     candidates = [*declared, *PREDEFINED_VARIABLES]
-    places: list[tuple[str | None, str, str]] = [(None, AUTH, "auth.value_template")]
-    endpoints = json_object(manifest.get("endpoints"))
-    for name in ENDPOINT_ORDER:
-        if name not in endpoints:
-            continue
-        parts = [URL, HEADERS, PAYLOAD] + ([ITEM_TEMPLATE] if name in BATCH_ENDPOINTS else [])
-        places.extend((name, part, f"endpoints.{name}.{part}") for part in parts)
     suggestions: dict[str, list[dict[str, str]]] = {}
-    for endpoint, part, key in places:
+    for scope, part, key in _places(manifest):
+        endpoint = scope.endpoint if scope is not None else None
         items = []
         for name, declaration in declared.items():
-            use = VariableUse(name, endpoint, part, key)
+            use = VariableUse(name, endpoint, part, key, scope=scope)
             if variable_use_problem(use, declared, candidates) is None:
                 kind = "mapping field" if declaration.source == "mapping_field" else "custom field"
                 items.append(_suggestion(name, kind, labels.get(name, "")))
         for name, predefined in PREDEFINED_VARIABLES.items():
-            if predefined_is_available(name, endpoint, part if endpoint else HEADERS):
+            where = HEADERS if part == AUTH else part
+            if predefined_is_available(name, endpoint, where, scope):
                 items.append(_suggestion(name, "pre-defined", predefined.description))
         suggestions[key] = items
     return suggestions

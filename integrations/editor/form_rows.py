@@ -12,21 +12,45 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.editor.inputs import AUTH_ROLE_KEYS, RAW_DEFAULT_PREFIX, json_object, shown
-from integrations.editor.labels import ENDPOINT_LABELS, ENDPOINT_SHORT_LABELS
+from integrations.editor.inputs import (
+    AUTH_ROLE_KEYS,
+    RAW_DEFAULT_PREFIX,
+    json_object,
+    show_json_value,
+    shown,
+)
+from integrations.editor.labels import ENDPOINT_LABELS, ENDPOINT_SHORT_LABELS, REQUEST_TITLES
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import (
+    AUTH_DEFAULTS,
     AUTH_KEYS,
+    AUTH_METHODS,
+    BATCH,
     BATCH_ENDPOINTS,
+    CREATE,
+    CREATE_LIST,
+    CREATE_METHODS,
     CUSTOM_FIELD_TYPES,
+    CUSTOM_MISSING_ACTIONS,
     DEFAULT_BATCH_SIZE,
+    DEFAULT_FIND_LIST_ID_PATH,
     DEFAULT_LIST_ID_PATH,
+    DEFAULT_LOOKUP_BATCH_SIZE,
+    DEFAULT_PARTNER_ID_PATH,
     ENDPOINT_METHODS,
     ENDPOINT_ORDER,
     ERROR_ACTIONS,
+    FIND,
+    FIND_METHODS,
+    LOOKUP,
+    LOOKUP_METHODS,
+    MAIN,
     MAPPING_FIELD_TYPES,
+    MAPPING_MISSING_ACTIONS,
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
+    MODES,
+    NOT_FOUND_ACTIONS,
     REQUIRED_ENDPOINTS,
     SELECT_TYPES,
 )
@@ -67,6 +91,28 @@ ERROR_ACTION_LABELS = {
     "fail": "Fail the sync",
     "ignore": "Ignore and continue",
 }
+MODE_LABELS = {"batch": "One request per batch", "per_user": "One request per user"}
+NOT_FOUND_LABELS = {
+    "skip": "Skip them (counted as skipped)",
+    "fail": "Fail the batch",
+    "create": "Create them (an upsert request)",
+}
+# "" is a field without `if_missing`: what version 1 does.
+MAPPING_MISSING_LABELS = {
+    "": "Not set: send null",
+    "null": "Send null",
+    "omit": "Leave the value out",
+    "default": "Send a default value",
+    "skip": "Skip the user",
+}
+CUSTOM_MISSING_LABELS = {
+    "": "Not set: the default, else empty text",
+    "default": "The default, else empty text",
+    "null": "Send null",
+    "omit": "Leave the value out",
+}
+REQUEST_METHODS = {LOOKUP: LOOKUP_METHODS, CREATE: CREATE_METHODS, FIND: FIND_METHODS}
+DEFAULT_METHODS = {MAIN: "POST", LOOKUP: "POST", CREATE: "POST", FIND: "GET"}
 
 
 def _choices(
@@ -139,6 +185,10 @@ def _custom_field_row(
         "options": option_rows,
         "auth_role": roles.get(variable, ""),
         "read_by_auth": variable in readers,
+        "if_missing": shown(field.get("if_missing")),
+        "if_missing_choices": _choices(
+            ("", *CUSTOM_MISSING_ACTIONS), shown(field.get("if_missing")), CUSTOM_MISSING_LABELS
+        ),
     }
 
 
@@ -155,6 +205,11 @@ def _mapping_field_row(field: Any, i: int) -> dict[str, Any]:
         "required": field.get("required") is True,
         "help_text": shown(field.get("help_text")),
         "options": [shown(option) for option in options],
+        "if_missing": shown(field.get("if_missing")),
+        "if_missing_choices": _choices(
+            ("", *MAPPING_MISSING_ACTIONS), shown(field.get("if_missing")), MAPPING_MISSING_LABELS
+        ),
+        "default_text": show_json_value(field["default"]) if "default" in field else "",
     }
 
 
@@ -175,6 +230,85 @@ def _error_rows(errors: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def auth_override_row(prefix: str, auth: Any) -> dict[str, Any]:
+    """The inputs of a request's own auth settings (`<request>.auth`): its method and the
+    variables each method reads, the other methods' shown with their defaults."""
+    auth = json_object(auth)
+    method = shown(auth.get("method")) or "none"
+    labels = {value: label for value, label, _ in AUTH_CHOICES}
+    row: dict[str, Any] = {
+        "prefix": prefix,
+        "method": method,
+        "method_choices": _choices(AUTH_METHODS, method, labels),
+    }
+    for key, default in AUTH_DEFAULTS.items():
+        row[key] = shown(auth[key]) if key in auth else shown(default)
+    return row
+
+
+def request_row(endpoint: str, role: str, prefix: str, settings: Any) -> dict[str, Any]:
+    """The inputs of one request of `endpoint`: its own (`main`), its lookup, the lookup's
+    create request or create_list's find request, named under `prefix`."""
+    settings = json_object(settings)
+    batch = endpoint in BATCH_ENDPOINTS and role != FIND
+    method = shown(settings.get("method")) or DEFAULT_METHODS[role]
+    allowed = ENDPOINT_METHODS[endpoint] if role == MAIN else REQUEST_METHODS[role]
+    mode = shown(settings.get("mode")) or BATCH
+    default_size = DEFAULT_BATCH_SIZE if role == MAIN else DEFAULT_LOOKUP_BATCH_SIZE
+    row: dict[str, Any] = {
+        "endpoint": endpoint,
+        "role": role,
+        "prefix": prefix,
+        "anchor": prefix.removeprefix("endpoints.").replace(".", "-"),
+        "title": REQUEST_TITLES[role],
+        "method": method,
+        "method_choices": _choices(allowed, method),
+        "url": shown(settings.get("url")),
+        "headers": [
+            {"name": shown(key), "value": shown(value)}
+            for key, value in json_object(settings.get("headers")).items()
+        ],
+        "payload": shown(settings.get("payload")),
+        "has_items": batch,
+        "item_template": shown(settings.get("item_template")),
+        "batch_size": shown(settings.get("batch_size", default_size)),
+        "mode": mode,
+        "mode_choices": _choices(MODES, mode, MODE_LABELS) if batch else None,
+        "errors": _error_rows(settings.get("errors")),
+        "auth": auth_override_row(f"{prefix}.auth", settings["auth"])
+        if "auth" in settings
+        else None,
+        "lookup": None,
+        "create": None,
+        "find": None,
+    }
+    if role == MAIN and endpoint == CREATE_LIST:
+        row["list_id_path"] = shown(settings.get("list_id_path", DEFAULT_LIST_ID_PATH))
+    if role in (LOOKUP, CREATE):
+        row["results_path"] = shown(settings.get("results_path"))
+        row["result_key_path"] = shown(settings.get("result_key_path"))
+        row["partner_id_path"] = shown(settings.get("partner_id_path", DEFAULT_PARTNER_ID_PATH))
+    if role == LOOKUP:
+        not_found = shown(settings.get("not_found")) or "skip"
+        row["key"] = shown(settings.get("key"))
+        row["not_found"] = not_found
+        row["not_found_choices"] = _choices(NOT_FOUND_ACTIONS, not_found, NOT_FOUND_LABELS)
+        row["ignore_case"] = settings.get("ignore_case") is True
+        if "create" in settings:
+            row["create"] = request_row(endpoint, CREATE, f"{prefix}.create", settings["create"])
+    if role == FIND:
+        row["results_path"] = shown(settings.get("results_path"))
+        row["match_path"] = shown(settings.get("match_path"))
+        row["match"] = shown(settings.get("match"))
+        row["list_id_path"] = shown(settings.get("list_id_path", DEFAULT_FIND_LIST_ID_PATH))
+        row["ignore_case"] = settings.get("ignore_case") is True
+    if role == MAIN and batch and "lookup" in settings:
+        row["lookup"] = request_row(endpoint, LOOKUP, f"{prefix}.lookup", settings["lookup"])
+    if role == MAIN and endpoint == CREATE_LIST and "find" in settings:
+        row["find"] = request_row(endpoint, FIND, f"{prefix}.find", settings["find"])
+    return row
 
 
 def editor_endpoints(integration_type: str, endpoints: Any) -> list[str]:
@@ -199,28 +333,15 @@ def editor_form(manifest: Mapping[str, Any]) -> dict[str, Any]:
     required = REQUIRED_ENDPOINTS.get(integration_type, ())
     endpoint_rows = []
     for name in editor_endpoints(integration_type, endpoints):
-        endpoint = json_object(endpoints.get(name))
-        method_value = shown(endpoint.get("method")) or "POST"
-        headers = json_object(endpoint.get("headers"))
         endpoint_rows.append(
             {
+                **request_row(name, MAIN, f"endpoints.{name}", endpoints.get(name)),
                 "name": name,
                 "label": ENDPOINT_LABELS[name],
                 "short_label": ENDPOINT_SHORT_LABELS[name],
                 "help": ENDPOINT_HELP[name],
                 "expected": name in required,
                 "is_batch": name in BATCH_ENDPOINTS,
-                "method": method_value,
-                "method_choices": _choices(ENDPOINT_METHODS[name], method_value),
-                "url": shown(endpoint.get("url")),
-                "headers": [
-                    {"name": shown(key), "value": shown(value)} for key, value in headers.items()
-                ],
-                "payload": shown(endpoint.get("payload")),
-                "item_template": shown(endpoint.get("item_template")),
-                "batch_size": shown(endpoint.get("batch_size", DEFAULT_BATCH_SIZE)),
-                "list_id_path": shown(endpoint.get("list_id_path", DEFAULT_LIST_ID_PATH)),
-                "errors": _error_rows(endpoint.get("errors")),
             }
         )
     delivery = json_object(doc.get("delivery"))
@@ -253,6 +374,11 @@ def editor_form(manifest: Mapping[str, Any]) -> dict[str, Any]:
             "sign_requests": delivery.get("sign_requests") is True,
         },
         "error_action_choices": _choices(ERROR_ACTIONS, "fail", ERROR_ACTION_LABELS),
+        # What the "Add" buttons of the field lists clone.
+        "blank_custom_field": _custom_field_row({}, 0, {}, set()),
+        "blank_mapping_field": _mapping_field_row(
+            {"type": "single_select", "required": True, "options": ["user_id"]}, 0
+        ),
         "custom_type_choices": _choices(CUSTOM_FIELD_TYPES, "string", FIELD_TYPE_LABELS),
         "mapping_type_choices": _choices(MAPPING_FIELD_TYPES, "string", FIELD_TYPE_LABELS),
     }

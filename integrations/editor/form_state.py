@@ -6,12 +6,20 @@ inputs are named after the manifest paths they edit (see `inputs`), so reading t
 mostly a matter of collecting rows by index; what is typed is kept as typed (a number that
 does not parse stays text) so that the checks, not this module, say what is wrong with it.
 
-The form does not edit everything a manifest may hold: the manifest version, the
-version-2 keys (an endpoint's `mode`, `auth`, `lookup` and `find`, a field's `if_missing`
-and a mapping field's `default`) and keys no version knows. `manifest_from_form` copies
-those from the stored draft (`kept`), so that saving a draft imported with them loses
-nothing: endpoints are matched by name, fields by variable, and a field whose variable
-was just renamed by the one stored field whose variable left the form.
+The form edits every key a manifest of either version knows, except the logo (uploaded
+apart) and the display name and type (Part 1 edits them). An endpoint's lookup, the
+lookup's create request, create_list's find request and a request's own auth settings are
+parts of the form only when the partner added them (each part's inputs then include a
+`<path>.present` marker); a create request is read only when the lookup's `not_found` is
+`create`, and a mapping field's default only when its `if_missing` is `default`, so
+that what the partner hid is not sent. The manifest version follows what is used: 2 as
+soon as any version-2 construct is (`needed_version`), and never lower than the stored
+draft's.
+
+Keys no version knows are copied from the stored draft (`kept`), so that saving a draft
+imported with them loses nothing: endpoints are matched by name, their other requests by
+place, fields by variable, and a field whose variable was just renamed by the one stored
+field whose variable left the form.
 """
 
 from __future__ import annotations
@@ -23,23 +31,44 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.editor.inputs import AUTH_ROLE_KEYS, RAW_DEFAULT_PREFIX
+from integrations.editor.inputs import (
+    AUTH_ROLE_KEYS,
+    PRESENT,
+    RAW_DEFAULT_PREFIX,
+    json_object,
+    read_json_value,
+)
 from portal.params import parse_id
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import (
     AUTH_KEYS,
+    BATCH,
     BATCH_ENDPOINTS,
+    CREATE,
+    CREATE_KEYS,
+    CREATE_LIST,
     DEFAULT_BATCH_SIZE,
     DEFAULT_LIST_ID_PATH,
+    DEFAULT_LOOKUP_BATCH_SIZE,
     DELIVERY_KEYS,
+    ENDPOINT_KEYS,
     ENDPOINT_ORDER,
+    FIND,
+    FIND_KEYS,
+    LOOKUP,
+    LOOKUP_KEYS,
+    MAIN,
+    MANIFEST_VERSION,
+    MANIFEST_VERSIONS,
     MAX_CONCURRENCY,
     SELECT_TYPES,
 )
+from syncengine.core.manifest.version import needed_version
 
 # What the form edits, per object; everything else is kept from the stored draft.
 FORM_TOP_LEVEL_KEYS = frozenset(
     {
+        "manifest_version",
         "display_name",
         "integration_type",
         "slugify_cohort_name",
@@ -53,14 +82,38 @@ FORM_TOP_LEVEL_KEYS = frozenset(
     }
 )
 FORM_CUSTOM_FIELD_KEYS = frozenset(
-    {"variable", "display_name", "type", "required", "secret", "help_text", "options", "default"}
+    {
+        "variable",
+        "display_name",
+        "type",
+        "required",
+        "secret",
+        "help_text",
+        "options",
+        "default",
+        "if_missing",
+    }
 )
 FORM_MAPPING_FIELD_KEYS = frozenset(
-    {"variable", "display_name", "type", "required", "help_text", "options"}
+    {
+        "variable",
+        "display_name",
+        "type",
+        "required",
+        "help_text",
+        "options",
+        "if_missing",
+        "default",
+    }
 )
-FORM_ENDPOINT_KEYS = frozenset(
-    {"method", "url", "headers", "payload", "item_template", "batch_size", "list_id_path", "errors"}
-)
+FORM_ENDPOINT_KEYS = frozenset(key for keys in ENDPOINT_KEYS.values() for key in keys)
+# The keys each of an endpoint's other requests has (all edited by the form).
+FORM_REQUEST_KEYS = {
+    LOOKUP: frozenset(LOOKUP_KEYS),
+    CREATE: frozenset(CREATE_KEYS),
+    FIND: frozenset(FIND_KEYS),
+}
+DEFAULT_METHODS = {MAIN: "POST", LOOKUP: "POST", CREATE: "POST", FIND: "GET"}
 
 STATE_FIELD = "state"
 MAX_STATE_BYTES = 8 * 1024 * 1024
@@ -178,6 +231,9 @@ def _custom_field_from_form(state: FormState, i: int) -> tuple[dict[str, Any], s
     else:
         default_text = _text(state, f"{prefix}.default")
         field["default"] = default_text if default_text != "" else None
+    if_missing = _text(state, f"{prefix}.if_missing")
+    if if_missing:
+        field["if_missing"] = if_missing
     return field, _text(state, f"{prefix}.auth_role")
 
 
@@ -196,6 +252,11 @@ def _mapping_field_from_form(state: FormState, i: int) -> dict[str, Any]:
             _text(state, f"{prefix}.options.{j}").strip()
             for j in _indices(state, f"{prefix}.options")
         ]
+    if_missing = _text(state, f"{prefix}.if_missing")
+    if if_missing:
+        field["if_missing"] = if_missing
+    if if_missing == "default":
+        field["default"] = read_json_value(_text(state, f"{prefix}.default"))
     return field
 
 
@@ -219,47 +280,121 @@ def _auth_from_form(
     return auth
 
 
-def _endpoint_from_form(state: FormState, name: str) -> dict[str, Any]:
-    prefix = f"endpoints.{name}"
-    endpoint: dict[str, Any] = {
-        "method": _text(state, f"{prefix}.method") or "POST",
-        "url": _text(state, f"{prefix}.url").strip(),
-    }
+def _optional(state: FormState, key: str) -> str | None:
+    """A stripped text input, or None when it is empty."""
+    return _text(state, key).strip() or None
+
+
+def _headers_from_form(state: FormState, prefix: str) -> dict[str, str]:
     headers: dict[str, str] = {}
     for j in _indices(state, f"{prefix}.headers"):
         header_name = _text(state, f"{prefix}.headers.{j}.name").strip()
         value = _text(state, f"{prefix}.headers.{j}.value")
         if header_name or value:
             headers[header_name] = value
-    endpoint["headers"] = headers
-    endpoint["payload"] = _text(state, f"{prefix}.payload")
-    if name in BATCH_ENDPOINTS:
-        endpoint["item_template"] = _text(state, f"{prefix}.item_template")
-        batch_size = _text(state, f"{prefix}.batch_size")
-        endpoint["batch_size"] = (
-            _number(batch_size, integer=True) if batch_size.strip() else DEFAULT_BATCH_SIZE
-        )
-    else:
-        list_id_path = _text(state, f"{prefix}.list_id_path").strip()
-        endpoint["list_id_path"] = list_id_path or DEFAULT_LIST_ID_PATH
+    return headers
+
+
+def _errors_from_form(state: FormState, prefix: str) -> list[dict[str, Any]]:
     errors = []
     for j in _indices(state, f"{prefix}.errors"):
         error_prefix = f"{prefix}.errors.{j}"
         status = _text(state, f"{error_prefix}.status")
-        sub_code = _text(state, f"{error_prefix}.sub_code").strip()
-        sub_code_path = _text(state, f"{error_prefix}.sub_code_path").strip()
         errors.append(
             {
                 "status": _number(status, integer=True) if status.strip() else "",
-                "sub_code": sub_code or None,
-                "sub_code_path": sub_code_path or None,
+                "sub_code": _optional(state, f"{error_prefix}.sub_code"),
+                "sub_code_path": _optional(state, f"{error_prefix}.sub_code_path"),
                 "reason": _text(state, f"{error_prefix}.reason"),
                 "message": _text(state, f"{error_prefix}.message"),
                 "action": _text(state, f"{error_prefix}.action") or "fail",
             }
         )
-    endpoint["errors"] = errors
-    return endpoint
+    return errors
+
+
+def _auth_override_from_form(state: FormState, prefix: str) -> dict[str, Any]:
+    """A request's own auth settings: the variables it reads are typed as names."""
+    method = _text(state, f"{prefix}.method") or "none"
+    auth: dict[str, Any] = {"method": method}
+    if method == "api_key_header":
+        auth["header_name"] = _text(state, f"{prefix}.header_name").strip()
+        auth["value_template"] = _text(state, f"{prefix}.value_template")
+    elif method == "basic":
+        auth["username_variable"] = _text(state, f"{prefix}.username_variable").strip()
+        # An empty password field: Basic auth sends no password.
+        auth["password_variable"] = _optional(state, f"{prefix}.password_variable")
+    elif method == "bearer":
+        auth["token_variable"] = _text(state, f"{prefix}.token_variable").strip()
+    return auth
+
+
+def _set_path(
+    target: dict[str, Any], key: str, state: FormState, prefix: str, *, empty: Any = None
+) -> None:
+    """`target[key]` from a path input: stripped text, or when empty `empty` (None), or
+    no key at all if `empty` is `...` (normalising then fills in the default)."""
+    text = _text(state, f"{prefix}.{key}").strip()
+    if text:
+        target[key] = text
+    elif empty is not ...:
+        target[key] = empty
+
+
+def _request_from_form(state: FormState, prefix: str, endpoint: str, role: str) -> dict[str, Any]:
+    """One request of an endpoint (its own, its lookup, the lookup's create, the find)."""
+    request: dict[str, Any] = {
+        "method": _text(state, f"{prefix}.method") or DEFAULT_METHODS[role],
+        "url": _text(state, f"{prefix}.url").strip(),
+        "headers": _headers_from_form(state, prefix),
+        "payload": _text(state, f"{prefix}.payload"),
+    }
+    if endpoint in BATCH_ENDPOINTS and role != FIND:
+        request["item_template"] = _text(state, f"{prefix}.item_template")
+        batch_size = _text(state, f"{prefix}.batch_size")
+        default_size = DEFAULT_BATCH_SIZE if role == MAIN else DEFAULT_LOOKUP_BATCH_SIZE
+        request["batch_size"] = (
+            _number(batch_size, integer=True) if batch_size.strip() else default_size
+        )
+        mode = _text(state, f"{prefix}.mode") or BATCH
+        # An endpoint's own request is sent in batches unless it says otherwise (version 1
+        # has no mode); a lookup or a create always says which.
+        if role != MAIN or mode != BATCH:
+            request["mode"] = mode
+    if role == MAIN and endpoint == CREATE_LIST:
+        request["list_id_path"] = _text(state, f"{prefix}.list_id_path").strip() or (
+            DEFAULT_LIST_ID_PATH
+        )
+    if role == LOOKUP:
+        request["key"] = _text(state, f"{prefix}.key")
+    if role in (LOOKUP, CREATE):
+        _set_path(request, "results_path", state, prefix, empty=...)
+        _set_path(request, "result_key_path", state, prefix)
+        _set_path(request, "partner_id_path", state, prefix, empty=...)
+    if role == FIND:
+        _set_path(request, "results_path", state, prefix)
+        _set_path(request, "match_path", state, prefix)
+        match = _text(state, f"{prefix}.match")
+        request["match"] = match if match.strip() else None
+        _set_path(request, "list_id_path", state, prefix, empty=...)
+    if role in (LOOKUP, FIND):
+        request["ignore_case"] = _checked(state, f"{prefix}.ignore_case")
+    if role == LOOKUP:
+        request["not_found"] = _text(state, f"{prefix}.not_found") or "skip"
+    request["errors"] = _errors_from_form(state, prefix)
+    if f"{prefix}.auth.{PRESENT}" in state:
+        request["auth"] = _auth_override_from_form(state, f"{prefix}.auth")
+    if role == LOOKUP and request["not_found"] == "create" and _has_part(state, f"{prefix}.create"):
+        request["create"] = _request_from_form(state, f"{prefix}.create", endpoint, CREATE)
+    if role == MAIN and endpoint in BATCH_ENDPOINTS and _has_part(state, f"{prefix}.lookup"):
+        request["lookup"] = _request_from_form(state, f"{prefix}.lookup", endpoint, LOOKUP)
+    if role == MAIN and endpoint == CREATE_LIST and _has_part(state, f"{prefix}.find"):
+        request["find"] = _request_from_form(state, f"{prefix}.find", endpoint, FIND)
+    return request
+
+
+def _has_part(state: FormState, prefix: str) -> bool:
+    return f"{prefix}.{PRESENT}" in state
 
 
 def _pair_fields(
@@ -293,6 +428,18 @@ def _keep(target: dict[str, Any], stored: Any, edited: frozenset[str]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def _keep_request(request: dict[str, Any], stored: Any, edited: frozenset[str]) -> None:
+    """`_keep` for one request and, recursively, its other requests and auth settings."""
+    _keep(request, stored, edited)
+    stored = json_object(stored)
+    for role in (LOOKUP, CREATE, FIND):
+        if isinstance(request.get(role), dict):
+            _keep_request(request[role], stored.get(role), FORM_REQUEST_KEYS[role])
+    auth, stored_auth = request.get("auth"), json_object(stored.get("auth"))
+    if isinstance(auth, dict) and stored_auth.get("method") == auth.get("method"):
+        _keep(auth, stored_auth, frozenset(AUTH_KEYS.get(str(auth.get("method")), ("method",))))
+
+
 def keep_unedited(manifest: dict[str, Any], kept: Mapping[str, Any] | None) -> dict[str, Any]:
     """`manifest` with what the form does not edit copied from the stored draft `kept`."""
     if not isinstance(kept, Mapping):
@@ -310,7 +457,7 @@ def keep_unedited(manifest: dict[str, Any], kept: Mapping[str, Any] | None) -> d
     if isinstance(stored_endpoints, dict):
         for name, stored in stored_endpoints.items():
             if name in manifest["endpoints"]:
-                _keep(manifest["endpoints"][name], stored, FORM_ENDPOINT_KEYS)
+                _keep_request(manifest["endpoints"][name], stored, FORM_ENDPOINT_KEYS)
             elif name not in ENDPOINT_ORDER:
                 manifest["endpoints"][name] = copy.deepcopy(stored)
     auth, stored_auth = manifest["auth"], kept.get("auth")
@@ -345,7 +492,9 @@ def manifest_from_form(
     mapping_fields = [_mapping_field_from_form(state, i) for i in _indices(state, "mapping_fields")]
     present = {key.split(".", 2)[1] for key in state if key.startswith("endpoints.")}
     endpoints = {
-        name: _endpoint_from_form(state, name) for name in ENDPOINT_ORDER if name in present
+        name: _request_from_form(state, f"endpoints.{name}", name, MAIN)
+        for name in ENDPOINT_ORDER
+        if name in present
     }
     rps = _text(state, "delivery.requests_per_second")
     manifest = {
@@ -364,4 +513,12 @@ def manifest_from_form(
             "sign_requests": _checked(state, "delivery.sign_requests"),
         },
     }
-    return normalize_manifest(keep_unedited(manifest, kept))
+    manifest = keep_unedited(manifest, kept)
+    stored_version = kept.get("manifest_version") if isinstance(kept, Mapping) else None
+    manifest["manifest_version"] = max(
+        needed_version(manifest),
+        stored_version
+        if stored_version in MANIFEST_VERSIONS and not isinstance(stored_version, bool)
+        else MANIFEST_VERSION,
+    )
+    return normalize_manifest(manifest)

@@ -25,6 +25,13 @@ REQUEST_LABELS = {
     "create": "create request",
     "find": "find request",
 }
+# The headings of an endpoint's requests in the editor form.
+REQUEST_TITLES = {
+    "main": "Request",
+    "lookup": "Lookup of partner ids",
+    "create": "Create request for users not found",
+    "find": "Find an existing list first",
+}
 # The parts of an endpoint (and the auth settings) a variable can be used in.
 PART_LABELS = {
     "url": "URL",

@@ -4,6 +4,9 @@ The engine's tracker (`validation_report`) lists variables in three columns: dec
 used, pre-defined, each with the manifest paths involved. The panel needs each location
 tied to its editor input (`annotate_tracker`) and, for its table, one row per variable
 that gathers where it is declared and used and what is wrong with it (`tracker_rows`).
+Version 2 shows in the rows too: a use lists the modifiers its placeholders carry
+(`${in_cohort:string}`, `${items:join(,)}`) and a declaration what a missing value
+becomes (`if_missing`).
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ def tracker_rows(tracker: Mapping[str, Any]) -> list[dict[str, Any]]:
             row["declared"] = {
                 "label": SOURCE_LABELS.get(item["source"], item["source"]) + number,
                 "target": item.get("declared_target") or "",
+                "if_missing": item.get("if_missing"),
             }
         if item["status"] == "unused":
             note(row, f"${item['variable']} is declared but not used in any template.", "warning")
@@ -99,6 +103,7 @@ def tracker_rows(tracker: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "column": first.get("column"),
                 "count": len(item["locations"]),
                 "problem": problem,
+                "modifiers": list(item.get("modifiers") or ()),
             }
         )
         if problem:

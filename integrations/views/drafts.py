@@ -16,6 +16,7 @@ from integrations.manifests import manifest_of
 from integrations.views.uploads import upload_bytes
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
 from portal.params import optional_id
 from syncengine.core.manifest.normalize import ManifestError, canonical_json, load_manifest
 
@@ -26,12 +27,13 @@ class ManifestUploadForm(forms.Form):
     file = forms.FileField()
 
 
-def _manifest_problem(error: ManifestError) -> str:
+def manifest_problem(error: ManifestError) -> str:
     first = error.diagnostics[0]
     where = f" (line {first.line}, column {first.column})" if first.line else ""
     return f"{first.message}{where}."
 
 
+@accepts_upload(MAX_MANIFEST_UPLOAD)
 @require_POST
 @developer_required
 def integration_import(request: DeveloperRequest) -> HttpResponse:
@@ -46,7 +48,7 @@ def integration_import(request: DeveloperRequest) -> HttpResponse:
             acting_user=request.user, org=request.org, manifest=manifest
         )
     except ManifestError as error:
-        messages.error(request, f"The file is not a valid manifest: {_manifest_problem(error)}")
+        messages.error(request, f"The file is not a valid manifest: {manifest_problem(error)}")
         return redirect("portal_home")
     except ActionError as error:
         messages.error(request, f"Nothing was imported. {error.message}")
@@ -67,6 +69,7 @@ def manifest_download(request: DeveloperRequest, integration_id: int) -> HttpRes
     return response
 
 
+@accepts_upload(MAX_MANIFEST_UPLOAD)
 @require_POST
 @developer_required
 def manifest_upload(request: DeveloperRequest, integration_id: int) -> HttpResponse:
@@ -89,7 +92,7 @@ def manifest_upload(request: DeveloperRequest, integration_id: int) -> HttpRespo
             note="Imported manifest",
         )
     except ManifestError as error:
-        messages.error(request, f"Nothing was imported: {_manifest_problem(error)}")
+        messages.error(request, f"Nothing was imported: {manifest_problem(error)}")
     except ActionError as error:
         messages.error(request, f"Nothing was imported. {error.message}")
     else:

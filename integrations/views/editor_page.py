@@ -8,7 +8,6 @@ the `integrations.editor` modules.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -23,13 +22,20 @@ from integrations.editor.auth_switch import auth_settings, switch_auth
 from integrations.editor.form_rows import editor_form
 from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
 from integrations.editor.panel import client_data, testing_panel
+from integrations.editor.parts import new_part
 from integrations.models import Integration
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
 from portal.jinja import when
 from portal.params import optional_id
-from syncengine.core.manifest.normalize import copy_error_classifications, normalize_manifest
+from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
+from syncengine.core.manifest.normalize import (
+    copy_error_classifications,
+    normalize_manifest,
+    starter_manifest,
+)
 from syncengine.core.manifest.schema import ENDPOINT_ORDER
+from syncengine.core.manifest_diff import manifest_diff
 
 
 def _wants_json(request: DeveloperRequest) -> bool:
@@ -51,6 +57,9 @@ def _editor_manifest(
         state = read_form_state(request.POST)
     except FormStateError as error:
         raise ActionError(f"{error} Reload the page.", field="state") from None
+    except RecursionError:
+        # A state nested past what the JSON decoder follows; a real one is one level deep.
+        raise ActionError(f"state: {TOO_DEEP_MESSAGE}.", field="state") from None
     return manifest_from_form(
         state,
         display_name=integration.display_name,
@@ -65,6 +74,24 @@ def _editor_manifest(
 def integration_open(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
     return redirect("integration_editor", integration.pk)
+
+
+def untouched_problem_targets(
+    integration: Integration, manifest: dict[str, Any], panel: dict[str, Any]
+) -> list[str]:
+    """The fields with a problem that are still as the new draft's skeleton left them: the
+    editor shows their problems only once they are touched (the summary lists them all)."""
+    skeleton = starter_manifest(integration.integration_type, integration.display_name)
+    changed = [change.path for change in manifest_diff(skeleton, manifest)]
+
+    def touched(target: str) -> bool:
+        return any(
+            path == target or path.startswith(target + ".") or target.startswith(path + ".")
+            for path in changed
+        )
+
+    targets = {str(problem["target"]) for problem in panel["problems"] if problem.get("target")}
+    return sorted(target for target in targets if not touched(target))
 
 
 # Compressed (about 300 KB of HTML for 20 fields, some 30 KB on the wire). The page shows
@@ -86,6 +113,7 @@ def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpRe
             "form": editor_form(manifest),
             "panel": panel,
             "client_data": client_data(panel),
+            "quiet_targets": untouched_problem_targets(integration, manifest, panel),
         },
     )
 
@@ -162,10 +190,12 @@ def editor_auth_switch(request: DeveloperRequest, integration_id: int) -> HttpRe
         # The settings of the method being left go back to the page, which hands them in
         # again (`remembered`) if the partner comes back to that method.
         left = auth_settings(manifest)
-        remembered = json.loads(request.POST.get("remembered") or "null")
+        remembered = decode_json(request.POST.get("remembered") or "null")
         manifest = switch_auth(manifest, state.get("auth.method", ""), remembered)
     except ActionError as error:
         return _error_json(error)
+    except JsonTooDeep:
+        return _error_json(ActionError(f"remembered: {TOO_DEEP_MESSAGE}.", field="remembered"))
     except ValueError:
         # An unknown method, or `remembered` that is not JSON.
         return _error_json(ActionError("Choose one of the four auth methods.", field="auth"))
@@ -199,4 +229,30 @@ def editor_copy_errors(request: DeveloperRequest, integration_id: int) -> HttpRe
         request,
         "integrations/_errors_block.html",
         {"integration": integration, "form": form, "endpoint": endpoint},
+    )
+
+
+@require_POST
+@developer_required
+def editor_part(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """The inputs of a part the partner adds to a request (a lookup, its create request,
+    a find request, the request's own credentials), started from the unsaved form."""
+    integration = access.get_integration(request.org, integration_id)
+    path = request.POST.get("path", "")
+    try:
+        manifest, _ = _editor_manifest(request, integration)
+        kind, row = new_part(manifest, path)
+    except ActionError as error:
+        return _error_json(error)
+    except ValueError:
+        return _error_json(
+            ActionError(
+                "Only a lookup, a create or find request, or credentials can be added.",
+                field="path",
+            )
+        )
+    return render(
+        request,
+        "integrations/_part.html",
+        {"integration": integration, "form": editor_form(manifest), "kind": kind, "row": row},
     )

@@ -22,6 +22,7 @@ from integrations.models import Integration, IntegrationType
 from integrations.views.uploads import upload_bytes
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
+from portal.middleware_input import accepts_upload
 from portal.params import optional_id
 from syncengine.core.manifest.schema import MAX_DISPLAY_NAME_LENGTH
 
@@ -36,6 +37,7 @@ def _logo_data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+@accepts_upload(MAX_LOGO_BYTES)
 @developer_required
 def integration_new(request: DeveloperRequest) -> HttpResponse:
     form = TileForm(request.POST or None, request.FILES or None)
@@ -60,10 +62,9 @@ def integration_new(request: DeveloperRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"“{integration.display_name}” created. Next: how we authenticate, what end "
-                "users fill in, and your endpoints.",
+                f"“{integration.display_name}” created. Next: where its configuration starts.",
             )
-            return redirect("integration_editor", integration.pk)
+            return redirect("integration_start", integration.pk)
     return render(
         request,
         "integrations/tile.html",
@@ -72,6 +73,7 @@ def integration_new(request: DeveloperRequest) -> HttpResponse:
     )
 
 
+@accepts_upload(MAX_LOGO_BYTES)
 @developer_required
 def integration_tile(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
@@ -118,6 +120,7 @@ def name_check(request: DeveloperRequest, integration_id: int | None = None) -> 
     )
 
 
+@accepts_upload(MAX_LOGO_BYTES)
 @require_POST
 @developer_required
 def logo_check(request: DeveloperRequest) -> HttpResponse:
@@ -156,6 +159,7 @@ def _logo_result(
     return render(request, "integrations/_logo_result.html", context)
 
 
+@accepts_upload(MAX_LOGO_BYTES)
 @require_POST
 @developer_required
 def integration_logo(request: DeveloperRequest, integration_id: int) -> HttpResponse:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 from rest_framework import permissions
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
-from portal.flags import DEVELOPER_PORTAL
+from portal.access import COHORT_EDITORS_ONLY, edits_cohorts
 from portal.models import ApiToken, Membership, Organization, User
+from portal.roles import Access, allows
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -48,45 +49,87 @@ def api_org(request: Request) -> Organization:
     return membership.org
 
 
-class IsOrgMember(permissions.BasePermission):
-    message = "You must be a member of an organisation."
+class RolePermission(permissions.BasePermission):
+    """An API operation's access (`portal.roles`): `access` for reading, `write_access`
+    for the other methods (the same unless a class says otherwise)."""
+
+    access: Access = Access.SIGNED_IN
+    write_access: Access | None = None
+
+    def access_for(self, method: str | None) -> Access:
+        if method in permissions.SAFE_METHODS or self.write_access is None:
+            return self.access
+        return self.write_access
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user.is_authenticated and api_membership(request))
+        membership = api_membership(request) if request.user.is_authenticated else None
+        return allows(self.access_for(request.method), request.user, membership)
 
 
-class IsOrgAdmin(permissions.BasePermission):
-    message = "Only an admin of the organisation can do that."
+class EditsCohortsOrReadOnly(permissions.BasePermission):
+    """Members read cohorts; only admins and developers write them (after IsOrgMember)."""
+
+    message = COHORT_EDITORS_ONLY
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         if request.method in permissions.SAFE_METHODS:
-            return bool(request.user.is_authenticated and api_membership(request))
+            return True
         membership = api_membership(request) if request.user.is_authenticated else None
-        return bool(membership and membership.is_admin)
+        return bool(membership and edits_cohorts(membership))
 
 
-class IsDeveloper(permissions.BasePermission):
+class IsOrgMember(RolePermission):
+    message = "You must be a member of an organisation."
+    access = Access.ORG_MEMBER
+
+
+class IsOrgMemberOrPlatformAdmin(RolePermission):
+    """Reading: an organisation's members (their own's) or platform admins (everyone's);
+    writing: members, for their organisation."""
+
+    message = "You must be a member of an organisation."
+    access = Access.ORG_MEMBER_OR_PLATFORM_ADMIN
+    write_access = Access.ORG_MEMBER
+
+
+class IsOrgAdmin(RolePermission):
+    message = "Only an admin of the organisation can do that."
+    access = Access.ORG_MEMBER
+    write_access = Access.ORG_ADMIN
+
+
+class IsDeveloper(RolePermission):
     message = (
         "The Developer Portal is not enabled for this organisation, or you lack the "
         "developer permission."
     )
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        membership = api_membership(request) if request.user.is_authenticated else None
-        return bool(
-            membership and membership.is_developer and membership.org.flag_enabled(DEVELOPER_PORTAL)
-        )
+    access = Access.DEVELOPER
 
 
-class IsReviewer(permissions.BasePermission):
+class IsReviewer(RolePermission):
     message = "This is for reviewers."
+    access = Access.REVIEWER
+
+
+class IsReviewerOrDeveloper(RolePermission):
+    # Anyone but a reviewer is on the partner side, which is part of the Developer Portal.
+    message = IsDeveloper.message
+    access = Access.REVIEWER_OR_DEVELOPER
+
+
+class ReviewerWritesDeveloperReads(IsReviewerOrDeveloper):
+    """The integration's developers may look; only reviewers act."""
+
+    write_access = Access.REVIEWER
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user.is_authenticated and request.user.is_reviewer)
+        if super().has_permission(request, view):
+            return True
+        if request.method not in permissions.SAFE_METHODS:
+            self.message = "Only reviewers do that; the integration's developers may look."
+        return False
 
 
-class IsPlatformAdmin(permissions.BasePermission):
+class IsPlatformAdmin(RolePermission):
     message = "This is for platform admins."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user.is_authenticated and request.user.is_platform_admin)
+    access = Access.PLATFORM_ADMIN

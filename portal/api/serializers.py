@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.actions import MAX_NAME_LENGTH
+from portal.api.fields import Flag, Text
+from portal.cohort_members import MAX_API_MEMBERS, MAX_VALUE_LENGTH
 from portal.flags import FLAGS
 from portal.models import (
     AccessRequest,
@@ -18,7 +23,7 @@ from portal.models import (
 
 class MembershipSerializer(serializers.ModelSerializer):
     org_id = serializers.IntegerField(source="org.pk")
-    org_name = serializers.CharField(source="org.name")
+    org_name = Text(source="org.name")
 
     class Meta:
         model = Membership
@@ -27,8 +32,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.Serializer):
     email = serializers.EmailField()
-    full_name = serializers.CharField()
-    staff_role = serializers.CharField()
+    full_name = Text()
+    staff_role = Text()
     current_org_id = serializers.IntegerField(allow_null=True)
     memberships = MembershipSerializer(many=True)
 
@@ -48,12 +53,12 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 class FlagSetSerializer(serializers.Serializer):
     flag = serializers.ChoiceField(choices=list(FLAGS))
-    enabled = serializers.BooleanField()
+    enabled = Flag()
 
 
 class AccessRequestSerializer(serializers.ModelSerializer):
     org_id = serializers.IntegerField(source="org.pk", read_only=True)
-    org_name = serializers.CharField(source="org.name", read_only=True)
+    org_name = Text(source="org.name", read_only=True)
     requested_by = serializers.EmailField(source="requested_by.email", read_only=True)
 
     class Meta:
@@ -68,13 +73,24 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "requested_by",
             "created_at",
             "resolved_at",
+            "decline_reason",
         ]
-        read_only_fields = ["id", "status", "created_at", "resolved_at"]
+        read_only_fields = ["id", "status", "created_at", "resolved_at", "decline_reason"]
+
+
+class AccessRequestDeclineSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        default="",
+        help_text="Why the request is declined (required to decline): the organisation reads it.",
+    )
 
 
 class AccessRequestCreateSerializer(serializers.Serializer):
     flag = serializers.ChoiceField(choices=list(FLAGS))
-    message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    message = Text(required=False, allow_blank=True, max_length=2000)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -99,7 +115,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     project_id = serializers.IntegerField(source="public_id", read_only=True)
-    api_key_masked = serializers.CharField(read_only=True)
+    api_key_masked = Text(read_only=True)
 
     class Meta:
         model = Project
@@ -108,24 +124,36 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class ProjectKeySerializer(ProjectSerializer):
-    api_key = serializers.CharField(read_only=True)
+    api_key = Text(read_only=True)
 
     class Meta(ProjectSerializer.Meta):
         fields = [*ProjectSerializer.Meta.fields, "api_key"]
 
 
+# Names are required text: at least one character that is not a space.
+NOT_BLANK = RegexValidator(r"\S", "This field may not be blank.")
+
+
 class NameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = Text(max_length=200, validators=[NOT_BLANK])
+
+
+class ProjectNameSerializer(serializers.Serializer):
+    name = Text(max_length=MAX_NAME_LENGTH, validators=[NOT_BLANK])
 
 
 class CohortSerializer(serializers.ModelSerializer):
-    cohort_id = serializers.CharField(source="public_id", read_only=True)
+    cohort_id = Text(source="public_id", read_only=True)
     project_id = serializers.IntegerField(source="project.public_id", read_only=True)
     size = serializers.IntegerField(source="member_count", read_only=True)
+    snapshot = serializers.IntegerField(
+        read_only=True,
+        help_text="Goes up by one with every change of members; syncs read a snapshot.",
+    )
 
     class Meta:
         model = Cohort
-        fields = ["cohort_id", "project_id", "name", "size", "created_at", "updated_at"]
+        fields = ["cohort_id", "project_id", "name", "size", "snapshot", "created_at", "updated_at"]
 
 
 class CohortMemberSerializer(serializers.ModelSerializer):
@@ -134,14 +162,61 @@ class CohortMemberSerializer(serializers.ModelSerializer):
         fields = ["user_id", "amplitude_id", "device_id", "email", "properties"]
 
 
-class MembersInputSerializer(serializers.Serializer):
-    members = serializers.ListField(
-        child=serializers.DictField(),
-        max_length=10_000,
-        help_text="Objects with user_id and/or amplitude_id, optional device_id, email and "
-        "other user properties.",
+MEMBER_HELP = (
+    "A member is known by its amplitude_id when it has one, else by its user_id; any key "
+    "besides the identifiers is a user property (or put them in a properties object)."
+)
+
+
+class MemberInputSerializer(serializers.Serializer):
+    """A member as the API accepts it: documents the shape only. Members are read by
+    portal.cohort_members, which keeps other keys as properties and names the member at
+    fault in errors (`members[3]: amplitude_id 'x' is not a whole number`)."""
+
+    user_id = serializers.CharField(required=False, max_length=MAX_VALUE_LENGTH)
+    amplitude_id = serializers.IntegerField(required=False, min_value=0)
+    device_id = serializers.CharField(required=False, max_length=MAX_VALUE_LENGTH)
+    email = serializers.CharField(required=False, max_length=MAX_VALUE_LENGTH)
+    properties = serializers.DictField(required=False, help_text="User properties.")
+
+
+@extend_schema_field(MemberInputSerializer)
+class MemberField(serializers.JSONField):
+    """One member, kept as the JSON it came as."""
+
+
+def _member_list(help_text: str, *, required: bool = True) -> serializers.ListField:
+    return serializers.ListField(
+        child=MemberField(),
+        max_length=MAX_API_MEMBERS,
+        required=required,
+        help_text=help_text,
     )
 
 
-class MembersResultSerializer(serializers.Serializer):
-    size = serializers.IntegerField()
+class MembersInputSerializer(serializers.Serializer):
+    members = _member_list(f"Every member of the cohort. {MEMBER_HELP}")
+
+
+class MembersChangeInputSerializer(serializers.Serializer):
+    add = _member_list(f"Members to add. {MEMBER_HELP}", required=False)
+    remove = _member_list(
+        "Members to remove, named by user_id and/or amplitude_id as when they were added.",
+        required=False,
+    )
+
+
+class MembersChangeSerializer(serializers.Serializer):
+    cohort_id = serializers.CharField()
+    snapshot = serializers.IntegerField(
+        help_text="The cohort's snapshot after the change; unchanged when nothing changed."
+    )
+    entered = serializers.IntegerField(help_text="Members that were not in the cohort before.")
+    left = serializers.IntegerField(help_text="Members that are no longer in the cohort.")
+    updated = serializers.IntegerField(
+        help_text="Members kept whose identifiers or properties changed."
+    )
+    total = serializers.IntegerField(help_text="Members in the cohort now.")
+    duplicates = serializers.IntegerField(
+        help_text="Rows of a full snapshot that named a member again (the first one counts)."
+    )

@@ -1,5 +1,6 @@
 """REST API for tenancy: me, organisations and flags, access requests, audit log,
-projects, cohorts and their members."""
+projects, cohorts and their members (read by every member of the org, written by its
+admins and developers)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import access, actions
+from portal import access, actions, cohorts
+from portal.api.parsers import CSVParser, FormParser, JSONParser, MultiPartParser
 from portal.api.permissions import (
+    EditsCohortsOrReadOnly,
     IsOrgAdmin,
     IsOrgMember,
+    IsOrgMemberOrPlatformAdmin,
     IsPlatformAdmin,
     api_membership,
     api_org,
@@ -24,17 +30,21 @@ from portal.api.permissions import (
 )
 from portal.api.serializers import (
     AccessRequestCreateSerializer,
+    AccessRequestDeclineSerializer,
     AccessRequestSerializer,
     AuditEventSerializer,
     CohortMemberSerializer,
     CohortSerializer,
     FlagSetSerializer,
+    MemberInputSerializer,
+    MembersChangeInputSerializer,
+    MembersChangeSerializer,
     MembersInputSerializer,
-    MembersResultSerializer,
     MeSerializer,
     NameSerializer,
     OrganizationSerializer,
     ProjectKeySerializer,
+    ProjectNameSerializer,
     ProjectSerializer,
 )
 from portal.models import (
@@ -98,6 +108,7 @@ class OrgFlagView(APIView):
 class AccessRequestListView(generics.ListAPIView):
     """Platform admins see every request; members see their own organisation's."""
 
+    permission_classes = [IsOrgMemberOrPlatformAdmin]
     serializer_class = AccessRequestSerializer
 
     def get_queryset(self) -> QuerySet[AccessRequest]:
@@ -125,15 +136,25 @@ class AccessRequestDecisionView(APIView):
     permission_classes = [IsPlatformAdmin]
     decision = "grant"
 
-    @extend_schema(request=None, responses=AccessRequestSerializer)
+    @extend_schema(
+        request=AccessRequestDeclineSerializer,
+        responses=AccessRequestSerializer,
+        summary="Grant an access request, or decline it with a reason the organisation reads",
+    )
     def post(self, request: Request, request_id: int) -> Response:
         access_request = get_object_or_404(AccessRequest, pk=request_id)
-        action = (
-            actions.access_request_grant
-            if self.decision == "grant"
-            else actions.access_request_decline
-        )
-        action(acting_user=api_user(request), access_request=access_request)
+        if self.decision == "grant":
+            actions.access_request_grant(
+                acting_user=api_user(request), access_request=access_request
+            )
+        else:
+            serializer = AccessRequestDeclineSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            actions.access_request_decline(
+                acting_user=api_user(request),
+                access_request=access_request,
+                reason=serializer.validated_data["reason"],
+            )
         access_request.refresh_from_db()
         return Response(AccessRequestSerializer(access_request).data)
 
@@ -171,9 +192,9 @@ class ProjectListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Project]:
         return access.projects_for(api_org(self.request))
 
-    @extend_schema(request=NameSerializer, responses={201: ProjectKeySerializer})
+    @extend_schema(request=ProjectNameSerializer, responses={201: ProjectKeySerializer})
     def post(self, request: Request) -> Response:
-        serializer = NameSerializer(data=request.data)
+        serializer = ProjectNameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = actions.project_create(
             acting_user=api_user(request),
@@ -205,15 +226,22 @@ class ProjectKeyView(APIView):
         return Response(ProjectKeySerializer(project).data)
 
 
+COHORT_PERMISSIONS = [IsOrgMember, EditsCohortsOrReadOnly]
+
+
 class CohortListView(generics.ListAPIView):
-    permission_classes = [IsOrgMember]
+    permission_classes = COHORT_PERMISSIONS
     serializer_class = CohortSerializer
 
     def get_queryset(self) -> QuerySet[Cohort]:
         project = access.get_project(api_org(self.request), self.kwargs["project_id"])
         return project.cohorts.select_related("project")
 
-    @extend_schema(request=NameSerializer, responses={201: CohortSerializer})
+    @extend_schema(
+        request=NameSerializer,
+        responses={201: CohortSerializer},
+        summary="Create a cohort (org admins and developers)",
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = access.get_project(api_org(request), project_id)
         serializer = NameSerializer(data=request.data)
@@ -225,50 +253,125 @@ class CohortListView(generics.ListAPIView):
 
 
 class CohortDetailView(APIView):
-    permission_classes = [IsOrgMember]
+    permission_classes = COHORT_PERMISSIONS
 
     @extend_schema(responses=CohortSerializer)
     def get(self, request: Request, cohort_id: str) -> Response:
         return Response(CohortSerializer(access.get_cohort(api_org(request), cohort_id)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, summary="Delete a cohort (org admins and developers)")
     def delete(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
         actions.cohort_delete(acting_user=api_user(request), cohort=cohort)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def change_result(cohort: Cohort, report: cohorts.ChangeReport) -> Response:
+    return Response(
+        MembersChangeSerializer(
+            {
+                "cohort_id": cohort.public_id,
+                "snapshot": cohort.snapshot,
+                "entered": report.entered,
+                "left": report.left,
+                "updated": report.updated,
+                "total": cohort.member_count,
+                "duplicates": report.duplicates,
+            }
+        ).data
+    )
+
+
+MEMBERS_AS_CSV = OpenApiTypes.STR
+SNAPSHOT_DESCRIPTION = (
+    "The cohort's members become exactly these, as one change: one new snapshot (if "
+    "anything changed) whose entered and left members syncs send. The body is JSON "
+    '(`{"members": [...]}` or the bare array, at most 10,000 members) or `text/csv` (a header '
+    "row with user_id and/or amplitude_id, then one member per line; at most 20 MB). A body "
+    "with any invalid member changes nothing; the error names it (`members[3]`, `line 4`)."
+)
+
+
 class CohortMembersView(generics.ListAPIView):
-    permission_classes = [IsOrgMember]
+    permission_classes = COHORT_PERMISSIONS
     serializer_class = CohortMemberSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser, CSVParser]
 
     def get_queryset(self) -> QuerySet[CohortMember]:
         cohort = access.get_cohort(api_org(self.request), self.kwargs["cohort_id"])
         return CohortMember.objects.filter(cohort=cohort).order_by("member_key")
 
     @extend_schema(
-        request=MembersInputSerializer,
-        responses=MembersResultSerializer,
-        summary="Replace all members (at most 10,000; upload a CSV for more)",
+        request={
+            "application/json": PolymorphicProxySerializer(
+                component_name="MembersSnapshot",
+                serializers=[MembersInputSerializer(), MemberInputSerializer(many=True)],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            "text/csv": MEMBERS_AS_CSV,
+        },
+        responses=MembersChangeSerializer,
+        summary="Replace all members with a full snapshot (org admins and developers)",
+        description=SNAPSHOT_DESCRIPTION,
     )
     def put(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
-        serializer = MembersInputSerializer(data=request.data)
+        if request.content_type.split(";")[0].strip().lower() == CSVParser.media_type:
+            body = request.data
+            if not isinstance(body, dict):  # CSVParser's data is {"csv": the file}
+                raise ParseError("The CSV body could not be read.")
+            with body["csv"] as csv_file:
+                report = actions.cohort_members_replace_csv(
+                    acting_user=api_user(request), cohort=cohort, csv_file=csv_file
+                )
+            return change_result(cohort, report)
+        members = request.data
+        if not isinstance(members, list):
+            serializer = MembersInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            members = serializer.validated_data["members"]
+        report = actions.cohort_members_replace(
+            acting_user=api_user(request), cohort=cohort, members=members
+        )
+        return change_result(cohort, report)
+
+    @extend_schema(
+        request=MembersChangeInputSerializer,
+        responses=MembersChangeSerializer,
+        summary="Add and remove members (org admins and developers)",
+        description=(
+            "Additions and removals as one change: one new snapshot if anything changed. "
+            "Adding a member already in the cohort updates its identifiers and properties "
+            "(not an entry); removing one that is not there does nothing. A member may not "
+            "be both added and removed. At most 10,000 of each."
+        ),
+    )
+    def patch(self, request: Request, cohort_id: str) -> Response:
+        cohort = access.get_cohort(api_org(request), cohort_id)
+        serializer = MembersChangeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        actions.cohort_members_replace(
+        report = actions.cohort_members_change(
             acting_user=api_user(request),
             cohort=cohort,
-            members=serializer.validated_data["members"],
+            add=serializer.validated_data.get("add", []),
+            remove=serializer.validated_data.get("remove", []),
         )
-        cohort.refresh_from_db()
-        return Response({"size": cohort.member_count})
+        return change_result(cohort, report)
 
 
 class CohortMembersChangeView(APIView):
-    permission_classes = [IsOrgMember]
+    """The older form of PATCH, one direction per call."""
+
+    permission_classes = COHORT_PERMISSIONS
     change = "add"
 
-    @extend_schema(request=MembersInputSerializer, responses=MembersResultSerializer)
+    @extend_schema(
+        request=MembersInputSerializer,
+        responses=MembersChangeSerializer,
+        deprecated=True,
+        description="Kept for existing clients: `PATCH …/members/` adds and removes at once.",
+    )
     def post(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
         serializer = MembersInputSerializer(data=request.data)
@@ -276,9 +379,9 @@ class CohortMembersChangeView(APIView):
         action = (
             actions.cohort_members_add if self.change == "add" else actions.cohort_members_remove
         )
-        size = action(
+        report = action(
             acting_user=api_user(request),
             cohort=cohort,
             members=serializer.validated_data["members"],
         )
-        return Response({"size": size})
+        return change_result(cohort, report)

@@ -1,8 +1,10 @@
-"""The signed-in person's own settings: API tokens."""
+"""The signed-in person's own settings: name, email, password, API tokens."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +13,13 @@ from django.views.decorators.http import require_POST
 from portal import actions
 from portal.access import SignedInRequest
 from portal.errors import ActionError
-from portal.forms import NameForm
+from portal.forms import (
+    AccountEmailForm,
+    AccountNameForm,
+    AccountPasswordForm,
+    NameForm,
+    attach,
+)
 from portal.models import ApiToken
 
 
@@ -43,3 +51,48 @@ def token_revoke(request: SignedInRequest, token_id: int) -> HttpResponse:
     actions.token_revoke(acting_user=request.user, token=token)
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("account_tokens")
+
+
+ACCOUNT_FORMS: dict[str, type[forms.Form]] = {
+    "name": AccountNameForm,
+    "email": AccountEmailForm,
+    "password": AccountPasswordForm,
+}
+ACCOUNT_SAVED = {
+    "name": "Your name is saved.",
+    "email": "Your email is changed: sign in with it from now on.",
+    "password": "Your password is changed.",
+}
+
+
+def _account_change(request: SignedInRequest, which: str, data: dict) -> None:
+    if which == "name":
+        actions.account_rename(acting_user=request.user, full_name=data["full_name"])
+    elif which == "email":
+        actions.account_change_email(acting_user=request.user, **data)
+    else:
+        actions.account_change_password(acting_user=request.user, **data)
+        # Changing the password signs out every other session, but not this one.
+        update_session_auth_hash(request, request.user)
+
+
+@login_required
+def account(request: SignedInRequest) -> HttpResponse:
+    """The person's own name, sign-in email and password, each a form of its own."""
+    which = request.POST.get("form", "") if request.method == "POST" else ""
+    bound = {
+        name: form_class(request.POST if name == which else None)
+        for name, form_class in ACCOUNT_FORMS.items()
+    }
+    if not bound["name"].is_bound:
+        bound["name"] = AccountNameForm(initial={"full_name": request.user.full_name})
+    if which in bound and bound[which].is_valid():
+        try:
+            _account_change(request, which, bound[which].cleaned_data)
+        except ActionError as error:
+            attach(bound[which], error)
+        else:
+            messages.success(request, ACCOUNT_SAVED[which])
+            return redirect("account")
+    status = 400 if which and bound.get(which) is not None and bound[which].errors else 200
+    return render(request, "account/account.html", {"forms": bound}, status=status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -14,13 +15,14 @@ from django.views.decorators.http import require_POST
 from portal import actions
 from portal.errors import ActionError
 from portal.forms import InvitationAcceptForm, SigninForm, SignupForm, attach
-from portal.ratelimit import signin_blocked, signin_failed, signin_succeeded
+from portal.ratelimit import (
+    client_address,
+    reset_mail_allowed,
+    signin_blocked,
+    signin_failed,
+    signin_succeeded,
+)
 from portal.tenancy import SESSION_ORG_KEY
-
-
-def _client_address(request: HttpRequest) -> str:
-    address: str = request.META.get("REMOTE_ADDR", "")
-    return address
 
 
 def _next_url(request: HttpRequest) -> str | None:
@@ -39,7 +41,7 @@ def signin(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].lower()
-        address = _client_address(request)
+        address = client_address(request)
         if signin_blocked(email, address):
             form.add_error(
                 None, "Too many failed sign-in attempts. Wait 15 minutes or reset your password."
@@ -118,6 +120,16 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "emails/password_reset.txt"
     subject_template_name = "emails/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        if not reset_mail_allowed(form.cleaned_data["email"], client_address(self.request)):
+            form.add_error(
+                None,
+                "Too many password-reset emails were asked for. Check your inbox (and spam "
+                "folder) for the last one, or try again in an hour.",
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

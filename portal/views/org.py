@@ -47,9 +47,9 @@ def dashboard(request: MemberRequest) -> HttpResponse:
 @access.member_required
 def settings_page(request: MemberRequest) -> HttpResponse:
     org = request.org
-    pending = AccessRequest.objects.filter(
-        org=org, flag=DEVELOPER_PORTAL, status=AccessRequestStatus.PENDING
-    ).first()
+    latest = AccessRequest.objects.filter(org=org, flag=DEVELOPER_PORTAL).first()
+    pending = latest if latest and latest.status == AccessRequestStatus.PENDING else None
+    declined = latest if latest and latest.status == AccessRequestStatus.DECLINED else None
     members = Membership.objects.filter(org=org).select_related("user").order_by("user__email")
     invitations = [i for i in org.invitations.filter(accepted_at__isnull=True) if i.is_open]
     return render(
@@ -59,6 +59,7 @@ def settings_page(request: MemberRequest) -> HttpResponse:
             "members": members,
             "invitations": invitations,
             "pending_request": pending,
+            "declined_request": declined,
             "invite_form": InviteForm(),
             "request_form": AccessRequestForm(),
         },

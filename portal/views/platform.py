@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from portal import actions
 from portal.access import StaffRequest, staff_required
 from portal.errors import ActionError
-from portal.flags import FLAGS
+from portal.flags import FLAGS, flag_label
 from portal.forms import AuditFilterForm, StaffRoleForm
 from portal.models import (
     AccessRequest,
@@ -20,6 +20,7 @@ from portal.models import (
     AuditEvent,
     Organization,
     OrgFlag,
+    PlatformSettings,
     User,
 )
 from portal.params import local_url, parse_id
@@ -50,6 +51,7 @@ def org_list(request: StaffRequest) -> HttpResponse:
         request,
         "platform/orgs.html",
         {
+            "platform_settings": PlatformSettings.current(),
             "page": page,
             "flags": FLAGS,
             "search": search,
@@ -70,7 +72,8 @@ def org_flag_set(request: StaffRequest, org_id: int) -> HttpResponse:
     except ActionError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{flag} {'enabled' if enabled else 'disabled'} for {org.name}.")
+        state = "on" if enabled else "off"
+        messages.success(request, f"{flag_label(flag)} turned {state} for {org.name}.")
     return redirect(local_url(request, request.POST.get("back")) or reverse("platform_orgs"))
 
 
@@ -96,20 +99,45 @@ def access_requests(request: StaffRequest) -> HttpResponse:
 
 @require_POST
 @staff_required(admin=True)
+def platform_settings_save(request: StaffRequest) -> HttpResponse:
+    grant = request.POST.get("grant_portal_to_new_orgs") == "on"
+    actions.platform_settings_set(acting_user=request.user, grant_portal_to_new_orgs=grant)
+    messages.success(
+        request,
+        "New organisations get the Developer Portal at sign-up."
+        if grant
+        else "New organisations ask for the Developer Portal; you grant each request.",
+    )
+    return redirect("platform_orgs")
+
+
+RESOLVED_WORDS = {"grant": "granted", "decline": "declined"}
+
+
+@require_POST
+@staff_required(admin=True)
 def access_request_resolve(request: StaffRequest, request_id: int) -> HttpResponse:
     access_request = get_object_or_404(AccessRequest.objects.select_related("org"), pk=request_id)
-    decision = request.POST.get("decision")
+    decision = request.POST.get("decision", "")
     try:
         if decision == "grant":
             actions.access_request_grant(acting_user=request.user, access_request=access_request)
         elif decision == "decline":
-            actions.access_request_decline(acting_user=request.user, access_request=access_request)
+            actions.access_request_decline(
+                acting_user=request.user,
+                access_request=access_request,
+                reason=request.POST.get("reason", ""),
+            )
         else:
             raise ActionError("Choose grant or decline.")
     except ActionError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{access_request.org.name}: request {decision}ed.")
+        messages.success(
+            request,
+            f"{access_request.org.name}: {flag_label(access_request.flag)} request "
+            f"{RESOLVED_WORDS[decision]}.",
+        )
     return redirect("platform_access_requests")
 
 

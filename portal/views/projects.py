@@ -8,10 +8,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from portal import access, actions
+from portal import access, actions, cohorts
 from portal.access import MemberRequest
+from portal.actions import MAX_CSV_BYTES
 from portal.errors import ActionError
 from portal.forms import CohortUploadForm, NameForm
+from portal.middleware_input import accepts_upload
 from portal.models import CohortMember, Project
 from portal.views.pages import paginate
 
@@ -51,6 +53,7 @@ def _project_page(
             "cohorts": paginate(request, project.cohorts.order_by("name", "pk")),
             "form": NameForm(),
             "revealed_key": revealed_key,
+            "edits_cohorts": access.edits_cohorts(request.membership),
         },
     )
 
@@ -80,7 +83,7 @@ def project_reveal_key(request: MemberRequest, project_id: int) -> HttpResponse:
 
 
 @require_POST
-@access.member_required
+@access.cohort_editor_required
 def cohort_create(request: MemberRequest, project_id: int) -> HttpResponse:
     project = access.get_project(request.org, project_id)
     form = NameForm(request.POST)
@@ -109,12 +112,15 @@ def cohort_detail(request: MemberRequest, cohort_id: str) -> HttpResponse:
             "page": paginate(request, members, per_page=50),
             "form": CohortUploadForm(),
             "latest_import": cohort.imports.first(),
+            "recent_changes": cohorts.recent_changes(cohort),
+            "edits_cohorts": access.edits_cohorts(request.membership),
         },
     )
 
 
+@accepts_upload(MAX_CSV_BYTES)
 @require_POST
-@access.member_required
+@access.cohort_editor_required
 def cohort_upload(request: MemberRequest, cohort_id: str) -> HttpResponse:
     cohort = access.get_cohort(request.org, cohort_id)
     form = CohortUploadForm(request.POST, request.FILES)
@@ -148,13 +154,17 @@ def cohort_import_status(request: MemberRequest, cohort_id: str, import_id: int)
 
 
 @require_POST
-@access.member_required
+@access.cohort_editor_required
 def cohort_delete(request: MemberRequest, cohort_id: str) -> HttpResponse:
     cohort = access.get_cohort(request.org, cohort_id)
     if request.POST.get("confirm") != cohort.name:
         messages.error(request, "Type the cohort's name exactly to confirm deletion.")
         return redirect("cohort_detail", cohort.public_id)
     project_id = cohort.project.public_id
-    actions.cohort_delete(acting_user=request.user, cohort=cohort)
+    try:
+        actions.cohort_delete(acting_user=request.user, cohort=cohort)
+    except ActionError as error:
+        messages.error(request, error.message)
+        return redirect("cohort_detail", cohort.public_id)
     messages.success(request, f"Cohort {cohort.name} deleted.")
     return redirect("project_detail", project_id)

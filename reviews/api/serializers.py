@@ -3,9 +3,11 @@ reviewers' runs."""
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from integrations.api.serializers import VersionSerializer
+from portal.api.fields import Flag, Text
 from reviews.models import ConformanceRun, ReviewComment
 
 
@@ -23,20 +25,20 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class CommentInputSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=4000, allow_blank=True)
+    body = Text(max_length=4000, validators=[RegexValidator(r"\S", "Write a comment.")])
     # DRF's metaclass moves declared fields off the class, so this does not shadow
     # Field.parent; the stubs see a plain class attribute.
     parent = serializers.IntegerField(required=False, allow_null=True)  # type: ignore[assignment]
 
 
 class SubmitSerializer(serializers.Serializer):
-    note = serializers.CharField(
+    note = Text(
         max_length=4000, required=False, allow_blank=True, help_text="A note to the reviewers."
     )
 
 
 class DecisionSerializer(serializers.Serializer):
-    message = serializers.CharField(
+    message = Text(
         max_length=4000,
         required=False,
         allow_blank=True,
@@ -61,12 +63,12 @@ class ReviewDetailSerializer(serializers.Serializer):
 
 class ReviewerRunInputSerializer(serializers.Serializer):
     values = serializers.DictField(
-        child=serializers.CharField(allow_blank=True),
+        child=Text(allow_blank=True),
         required=False,
         help_text="Connect-modal values to test with; omit to use the partner's shared ones.",
     )
-    mapping = serializers.DictField(child=serializers.CharField(), required=False)
-    no_retries = serializers.BooleanField(default=False)
+    mapping = serializers.DictField(child=Text(), required=False)
+    no_retries = Flag(default=False)
 
 
 class ConformanceRunSerializer(serializers.ModelSerializer):

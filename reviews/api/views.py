@@ -15,12 +15,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import access
-from integrations.api.catalogue_views import IsReviewerOrDeveloper
 from integrations.api.serializers import VersionSerializer
 from integrations.api.views import DeveloperAPIView
 from integrations.manifests import manifest_of
 from integrations.models import IntegrationVersion, VersionState
-from portal.api.permissions import IsReviewer, api_membership, api_user
+from portal.api.parsers import JSONParser
+from portal.api.permissions import (
+    IsReviewer,
+    IsReviewerOrDeveloper,
+    ReviewerWritesDeveloperReads,
+    api_membership,
+    api_user,
+)
 from portal.errors import ActionError
 from portal.models import User
 from portal.params import optional_id
@@ -136,6 +142,9 @@ class ReviewDetailView(APIView):
 
 
 class CommentsView(APIView):
+    # `parent` is a number or null: JSON says which, a form cannot.
+    parser_classes = [JSONParser]
+
     permission_classes = [IsReviewerOrDeveloper]
 
     @extend_schema(responses=CommentSerializer(many=True))
@@ -232,7 +241,7 @@ class RerunTestView(APIView):
 
 
 class ConformanceView(APIView):
-    permission_classes = [IsReviewerOrDeveloper]
+    permission_classes = [ReviewerWritesDeveloperReads]
 
     @extend_schema(
         responses={200: ConformanceRunSerializer, 404: None},
@@ -251,8 +260,6 @@ class ConformanceView(APIView):
         summary="Run the automated conformance checks (reviewers)",
     )
     def post(self, request: Request, version_id: int) -> Response:
-        if not api_user(request).is_reviewer:
-            raise ActionError("Only reviewers run conformance checks.", status=403)
         version = access.get_version(api_user(request), None, version_id)
         serializer = ReviewerRunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

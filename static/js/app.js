@@ -71,9 +71,12 @@
       event.preventDefault();
     }
   });
-  // A page that comes back with errors puts the cursor in the first field that has one.
+  // A page that comes back with errors puts the cursor in the first field that has one
+  // (not one a new draft keeps quiet until it is touched).
   document.addEventListener("DOMContentLoaded", function () {
-    const invalid = document.querySelector("main [aria-invalid='true']");
+    const invalid = Array.from(document.querySelectorAll("main [aria-invalid='true']")).find(
+      function (field) { return !field.closest(".fld-quiet"); }
+    );
     if (invalid && !document.querySelector("main [autofocus]")) invalid.focus();
   });
   // Dropdown menus built on <details class="menu">: Escape closes the one holding focus (or

@@ -1,10 +1,20 @@
 // Code fields for the Part 2 editor: line numbers, $variable marks, problem underlines at
-// line/column, and $ completion of the variables that have a value where the caret is.
+// line/column, $ completion of the variables that have a value where the caret is, and
+// after `${name:` completion of the modifiers (typed placeholders, base64, join).
 // Plain <textarea data-code> / <input data-suggest>; no libraries, nothing inline (CSP).
 (function () {
   "use strict";
 
-  const PLACEHOLDER = /\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*/g;
+  const PLACEHOLDER = /\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*(?::[a-z0-9]+(?:\([^)]*\))?)?\}|\$[A-Za-z_][A-Za-z0-9_]*/g;
+  const MODIFIER_BEFORE = /(\$+)\{[A-Za-z_][A-Za-z0-9_]*:([a-z0-9]*)$/;
+  const MODIFIERS = [
+    { name: "string", kind: "modifier", detail: "the value as a JSON string (true → \"true\")" },
+    { name: "number", kind: "modifier", detail: "the value as a JSON number" },
+    { name: "boolean", kind: "modifier", detail: "true or false" },
+    { name: "json", kind: "modifier", detail: "the value as JSON text (strings quoted)" },
+    { name: "base64", kind: "modifier", detail: "the value's text, base64-encoded" },
+    { name: "join(,)", kind: "modifier", detail: "a list's items joined by the separator" },
+  ];
   const NAME_CHAR = /[A-Za-z0-9_]/;
   const MAX_ROWS = 18;
   let suggestions = {};
@@ -210,17 +220,28 @@
     return { x: Math.min(x, rect.right - 20), y: y };
   }
 
+  // `${name:` before the caret (not after an escaping `$`): the modifier being typed.
+  function modifierBeforeCaret(field) {
+    const caret = field.selectionStart;
+    if (caret !== field.selectionEnd) return null;
+    const match = MODIFIER_BEFORE.exec(field.value.slice(0, caret));
+    if (!match || match[1].length % 2 === 0) return null;
+    return { start: caret - match[2].length, prefix: match[2], modifier: true };
+  }
+
   function openCompletion(field) {
-    const token = tokenBeforeCaret(field);
+    const token = modifierBeforeCaret(field) || tokenBeforeCaret(field);
     if (!token) return closeCompletion();
-    const items = candidates(field, token.prefix);
+    const items = token.modifier
+      ? MODIFIERS.filter(function (item) { return item.name.startsWith(token.prefix); })
+      : candidates(field, token.prefix);
     if (!items.length) return closeCompletion();
     const list = ensurePopup();
     if (!list) return;
     const previous = completion && completion.field === field ? completion.items[completion.active] : null;
     let active = previous ? items.findIndex(function (i) { return i.name === previous.name; }) : 0;
     if (active < 0) active = 0;
-    completion = { field: field, start: token.start, braced: token.braced, prefix: token.prefix, items: items, active: active };
+    completion = { field: field, start: token.start, braced: token.braced, modifier: token.modifier, prefix: token.prefix, items: items, active: active };
     list.innerHTML = "";
     items.forEach(function (item, index) {
       const option = document.createElement("li");
@@ -229,7 +250,7 @@
       option.dataset.index = String(index);
       const name = document.createElement("span");
       name.className = "cp-name";
-      name.textContent = "$" + item.name;
+      name.textContent = (token.modifier ? ":" : "$") + item.name;
       const kind = document.createElement("span");
       kind.className = "cp-kind";
       kind.textContent = item.kind;
@@ -290,7 +311,10 @@
     let end = field.selectionStart;
     while (end < field.value.length && NAME_CHAR.test(field.value[end])) end += 1;
     let text = "$" + item.name;
-    if (completion.braced) {
+    if (completion.modifier) {
+      text = item.name + "}";
+      if (field.value[end] === "}") end += 1;
+    } else if (completion.braced) {
       text = "${" + item.name + "}";
       if (field.value[end] === "}") end += 1;
     }

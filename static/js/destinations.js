@@ -1,14 +1,25 @@
-// Destinations page: open and close the Connect dialogs (native <dialog>, keyboard-friendly).
+// Destinations page: open and close the Connect dialogs (native <dialog>, keyboard-friendly:
+// Escape closes, focus starts in the form and comes back to the tile's button), and keep
+// the focus on the field at fault when the server answers a Connect form with a refusal.
 (function () {
   "use strict";
+  let lastOpener = null;
+
+  function focusFirst(container) {
+    const target =
+      container.querySelector("[aria-invalid=true]") ||
+      container.querySelector("input:not([type=hidden]), select, textarea, button");
+    if (target) target.focus();
+  }
+
   document.addEventListener("click", function (event) {
     const opener = event.target.closest("[data-dialog-open]");
     if (opener) {
       const dialog = document.getElementById(opener.dataset.dialogOpen);
       if (dialog && dialog.showModal) {
+        lastOpener = opener;
         dialog.showModal();
-        const first = dialog.querySelector("input, select, button");
-        if (first) first.focus();
+        focusFirst(dialog);
       }
       return;
     }
@@ -19,5 +30,27 @@
     }
     // A click on the backdrop (the dialog element itself) closes it.
     if (event.target.tagName === "DIALOG") event.target.close();
+  });
+
+  document.addEventListener(
+    "close",
+    function (event) {
+      if (event.target.tagName === "DIALOG" && lastOpener) {
+        lastOpener.focus();
+        lastOpener = null;
+      }
+    },
+    true,
+  );
+
+  // A form answered back (a refusal, or another version chosen) replaces the one that had
+  // the focus: focus what needs fixing in the open dialog.
+  document.addEventListener("htmx:afterSettle", function () {
+    const dialog = document.querySelector("dialog[open]");
+    if (dialog && !dialog.contains(document.activeElement)) focusFirst(dialog);
+    else if (dialog) {
+      const invalid = dialog.querySelector("[aria-invalid=true]");
+      if (invalid) invalid.focus();
+    }
   });
 })();

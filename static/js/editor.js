@@ -17,7 +17,7 @@
   const PREVIEW_DELAY = 250;
   const SAVE_DELAY = 1200;
   const RETRY_DELAY = 5000;
-  const PATH_ATTRIBUTES = ["name", "id", "for", "aria-describedby", "aria-labelledby", "aria-controls", "data-list", "data-mirror"];
+  const PATH_ATTRIBUTES = ["name", "id", "for", "aria-describedby", "aria-labelledby", "aria-controls", "data-list", "data-mirror", "data-when"];
 
   let data = JSON.parse(document.getElementById("editor-data").textContent);
   let revision = Number(form.querySelector("[data-base-revision]").value);
@@ -358,8 +358,23 @@
     if (target.matches("[data-copy-source]")) return;
     if (target.matches("[data-auth-radio]")) { switchAuth(target); return; }
     if (target.matches("[data-type-select]")) showForType(target, true);
+    if (target.matches("[data-when-source]")) applyWhen(form);
+    if (target.dataset.partTrigger) triggerPart(target);
     changed();
   });
+
+  // An element with data-when="<input name>=<values>" shows only while that input holds
+  // one of the space-separated values (a field's default, a lookup's create request, the
+  // settings of one auth method). The server renders the same state, so nothing jumps.
+  function applyWhen(root) {
+    root.querySelectorAll("[data-when]").forEach(function (element) {
+      const rule = element.dataset.when;
+      const cut = rule.indexOf("=");
+      const control = form.elements.namedItem(rule.slice(0, cut));
+      if (!control) return;
+      element.hidden = !rule.slice(cut + 1).split(" ").includes(control.value);
+    });
+  }
 
   function showForType(select, addOption) {
     const row = select.closest("[data-row]");
@@ -403,13 +418,23 @@
     });
   }
 
+  // A list's row template: its own, or one the page shares between every request's
+  // header (or error) list, named after the list's prefix.
+  function rowTemplate(host, kind) {
+    const own = host.querySelector(':scope > template[data-template="' + kind + '"]');
+    if (own) return { html: own.innerHTML, placeholder: own.dataset.placeholder };
+    const shared = host.dataset.rowTemplate ? document.getElementById(host.dataset.rowTemplate) : null;
+    if (!shared) return null;
+    return { html: shared.innerHTML.split("__P__").join(host.dataset.prefix), placeholder: shared.dataset.placeholder };
+  }
+
   function addRow(host, kind, value, focus) {
-    const template = host.querySelector(':scope > template[data-template="' + kind + '"]');
+    const template = rowTemplate(host, kind);
     const list = host.querySelector(":scope > [data-list]");
     if (!template || !list) return null;
     const index = list.children.length;
     const holder = document.createElement("template");
-    holder.innerHTML = template.innerHTML.split(template.dataset.placeholder).join(String(index));
+    holder.innerHTML = template.html.split(template.placeholder).join(String(index));
     const row = holder.content.firstElementChild;
     list.append(holder.content);
     if (window.CodeFields) window.CodeFields.init(row);
@@ -460,8 +485,67 @@
       changed(0);
     } else if (button.dataset.copyErrors !== undefined) {
       copyErrors(button);
+    } else if (button.dataset.addPart !== undefined) {
+      addPart(button.closest("[data-slot]"), true);
+    } else if (button.dataset.removePart !== undefined) {
+      removePart(button.closest("[data-part]"));
     }
   });
+
+  // ---------------------------------------------------------------- optional parts
+  // A lookup, a create or find request, a request's own credentials: shown once added,
+  // their inputs fetched from the server started from the form as it is.
+  const addingParts = new Set();
+
+  function addPart(slot, focus) {
+    const path = slot.dataset.slot;
+    if (addingParts.has(path) || slot.querySelector(":scope > [data-part]")) return Promise.resolve(null);
+    addingParts.add(path);
+    const button = slot.querySelector(":scope > [data-add-part]");
+    return post(form.dataset.partUrl, { path: path }, "text/html")
+      .then(function (response) {
+        if (!response.ok) return response.json().then(function (body) { throw new Error(body.error.message); });
+        return response.text();
+      })
+      .then(function (html) {
+        const holder = document.createElement("template");
+        holder.innerHTML = html.trim();
+        const part = holder.content.firstElementChild;
+        slot.insertBefore(part, button);
+        button.hidden = true;
+        if (window.CodeFields) window.CodeFields.init(part);
+        applyWhen(part);
+        if (focus) {
+          const first = part.querySelector("select, input:not([type=hidden]), textarea");
+          if (first) first.focus();
+        }
+        announce(button.dataset.noun.charAt(0).toUpperCase() + button.dataset.noun.slice(1) + " added.");
+        changed(0);
+        return part;
+      })
+      .catch(function (error) { showNotice(error.message || "The part could not be added. Try again."); return null; })
+      .finally(function () { addingParts.delete(path); });
+  }
+
+  function removePart(part) {
+    const slot = part.closest("[data-slot]");
+    const button = slot.querySelector(":scope > [data-add-part]");
+    part.remove();
+    button.hidden = false;
+    button.focus();
+    announce(button.dataset.noun.charAt(0).toUpperCase() + button.dataset.noun.slice(1) + " removed.");
+    changed(0);
+  }
+
+  // Choosing "create them" for the users a lookup does not find brings the create
+  // request's inputs, once.
+  function triggerPart(select) {
+    const rule = select.dataset.partTrigger;
+    const cut = rule.lastIndexOf("=");
+    if (select.value !== rule.slice(cut + 1)) return;
+    const slot = form.querySelector('[data-slot="' + CSS.escape(rule.slice(0, cut)) + '"]');
+    if (slot) addPart(slot, false);
+  }
 
   // ---------------------------------------------------------------- server-rendered parts
   function replaceHtml(element, html) {
@@ -555,11 +639,12 @@
   // brings the Connect modal. Only when moving to another section, never while typing.
   let followed = null;
   form.addEventListener("focusin", function (event) {
-    const section = event.target.closest("[data-endpoint], #f-custom_fields, #f-mapping_fields, #f-auth");
+    const section = event.target.closest("[data-part]:not(.part-auth), [data-endpoint], #f-custom_fields, #f-mapping_fields, #f-auth");
     if (!section || section === followed || window.matchMedia("(max-width: 1180px)").matches) return;
     followed = section;
-    const target = section.dataset.endpoint
-      ? document.getElementById("tp-req-" + section.dataset.endpoint)
+    const request = section.dataset.part ? section.dataset.part.replace(/^endpoints\./, "").replace(/\./g, "-") : section.dataset.endpoint;
+    const target = request
+      ? document.getElementById("tp-req-" + request)
       : document.getElementById("tp-modal");
     if (!target) return;
     const top = target.getBoundingClientRect().top - panel.getBoundingClientRect().top + panel.scrollTop;
@@ -568,6 +653,7 @@
 
   // ---------------------------------------------------------------- start
   if (window.CodeFields) window.CodeFields.init(form);
+  applyWhen(form);
   applyProblems();
   applySummaryState();
 })();

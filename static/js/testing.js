@@ -20,6 +20,7 @@
     }
     if (target.matches && target.matches("[data-project-select]")) {
       filterCohorts(panelOf(target));
+      showKeyHint(panelOf(target));
     }
   });
 
@@ -35,6 +36,16 @@
       group.disabled = other;
       if (other && group.contains(cohorts.selectedOptions[0])) cohorts.value = "";
     });
+  }
+
+  // The API key field says what a blank key means for the chosen project: the saved key,
+  // the sandbox's own (filled in by the platform), or nothing yet.
+  function showKeyHint(panel) {
+    if (!panel) return;
+    const project = panel.querySelector("[data-project-select]");
+    const key = panel.querySelector("[data-api-key]");
+    const option = project && project.selectedOptions[0];
+    if (key && option && option.dataset.keyHint) key.placeholder = option.dataset.keyHint;
   }
 
   function enhance(root) {

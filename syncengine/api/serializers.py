@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from django.urls import reverse
@@ -10,7 +9,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api.fields import Flag, Text
 from syncengine.actions import MAX_LIST_ID_LENGTH
+from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
 from syncengine.models import TestExchange, TestKind, TestRun, UsersSource
 from syncengine.presenters import step_progress, users_summary
 from syncengine.testusers import MAX_CSV_BYTES, MAX_TEST_USERS, MIN_TEST_USERS
@@ -22,12 +23,17 @@ MAX_PROJECT_ID = 2**31 - 1
 class ObjectField(serializers.Field):
     """A JSON object; in multipart forms, a JSON object written as text."""
 
-    default_error_messages = {"invalid": "Must be a JSON object."}
+    default_error_messages = {
+        "invalid": "Must be a JSON object.",
+        "too_deep": f"{TOO_DEEP_MESSAGE}.",
+    }
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
             try:
-                data = json.loads(data)
+                data = decode_json(data)
+            except JsonTooDeep:
+                self.fail("too_deep")
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, dict):
@@ -44,7 +50,7 @@ class TestSettingsInputSerializer(serializers.Serializer):
     project_id = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_PROJECT_ID, help_text="Project ID of your org."
     )
-    api_key = serializers.CharField(
+    api_key = Text(
         required=False,
         allow_blank=True,
         max_length=200,
@@ -60,37 +66,47 @@ class TestSettingsInputSerializer(serializers.Serializer):
     users_count = serializers.IntegerField(
         required=False, min_value=MIN_TEST_USERS, max_value=MAX_TEST_USERS
     )
-    cohort_id = serializers.CharField(required=False, max_length=16)
-    csv_text = serializers.CharField(
+    cohort_id = Text(required=False, max_length=16)
+    csv_text = Text(
         required=False,
         max_length=MAX_CSV_BYTES,
         trim_whitespace=False,
         help_text="A CSV of test users as text (or upload a file as `csv`, multipart).",
     )
     csv = serializers.FileField(required=False, help_text="A CSV file of test users.")
-    share_with_reviewers = serializers.BooleanField(required=False)
-    list_id = serializers.CharField(
+    share_with_reviewers = Flag(required=False)
+    list_id = Text(
         required=False, allow_blank=True, max_length=MAX_LIST_ID_LENGTH, trim_whitespace=True
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "csv" in attrs and "csv_text" in attrs:
+            raise serializers.ValidationError(
+                {
+                    "csv_text": "Send the test users either as a file (csv) or as text (csv_text), "
+                    "not both."
+                }
+            )
+        return attrs
 
 
 class TestSettingsSerializer(serializers.Serializer):
     project_id = serializers.IntegerField(allow_null=True)
-    project_name = serializers.CharField(allow_null=True)
-    api_key = serializers.CharField(help_text="Masked.")
-    api_key_valid = serializers.BooleanField()
+    project_name = Text(allow_null=True)
+    api_key = Text(help_text="Masked.")
+    api_key_valid = Flag()
     values = serializers.DictField(help_text="Secrets masked.")
     mapping = serializers.DictField()
     users = serializers.DictField()
-    share_with_reviewers = serializers.BooleanField()
-    list_id = serializers.CharField()
+    share_with_reviewers = Flag()
+    list_id = Text()
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
 class TestRunInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TestKind.choices, default=TestKind.FULL)
-    list_id = serializers.CharField(required=False, allow_blank=True, max_length=MAX_LIST_ID_LENGTH)
-    no_retries = serializers.BooleanField(default=False)
+    list_id = Text(required=False, allow_blank=True, max_length=MAX_LIST_ID_LENGTH)
+    no_retries = Flag(default=False)
     csv = serializers.FileField(
         required=False,
         help_text="A CSV of test users for this run (multipart); it becomes the saved users.",
@@ -207,9 +223,12 @@ class TestRunDetailSerializer(TestRunSerializer):
 
 
 class SigningSecretSerializer(serializers.Serializer):
-    exists = serializers.BooleanField()
-    secret = serializers.CharField(
-        allow_null=True, help_text="Masked, except in the answer to POST (shown once)."
-    )
+    exists = Flag()
+    secret = Text(allow_null=True, help_text="Masked, except in the answer to POST (shown once).")
     created_at = serializers.DateTimeField(allow_null=True)
-    header = serializers.CharField(help_text="The header your endpoint verifies.")
+    previous_signs_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="After a rotation, requests also carry a v1 signed with the replaced "
+        "secret until then.",
+    )
+    header = Text(help_text="The header your endpoint verifies.")

@@ -184,6 +184,9 @@ class SigningSecretView(IntegrationTestingView):
                 "exists": stored is not None,
                 "secret": clear if clear else (stored.masked if stored else None),
                 "created_at": stored.created_at if stored else None,
+                "previous_signs_until": (
+                    stored.previous_until if stored is not None and stored.rotating else None
+                ),
                 "header": SIGNATURE_HEADER,
             },
             status=code,

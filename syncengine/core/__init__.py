@@ -18,6 +18,7 @@ Its modules form layers; each imports only from the layers below it:
   reading list ids and partner ids out of answers; the SSRF guard;
 - `errors`: `PartnerError` and the other records of a partner call;
 - `display`, `masking`: what is shown of a call, with every secret masked;
+  `json_depth`: how deeply JSON may nest where it enters;
 - `template`, `nul`: the template language; finding the NUL character;
 - `diagnostic_codes`, `jsonpath`, `manifest_diff`, `signing`, `slugify`, `types`, `users`.
 """

@@ -34,14 +34,14 @@ STATUS_HINTS: dict[int, str] = {
     403: "The credentials were accepted but lack permission for this call.",
     404: "The URL was not found: check the path and, for add/remove, the list id.",
     405: "The partner does not accept this HTTP method at this URL.",
-    408: "The partner timed out waiting for the request; it will be retried.",
+    408: "The partner timed out waiting for the request: a temporary failure.",
     409: "The partner reported a conflict with the current state.",
     413: "The request was too large for the partner: try a smaller batch size.",
     415: "The partner does not accept this Content-Type: check the endpoint's headers.",
     422: "The partner could not process the payload: check the field names and values.",
-    429: "The partner is rate limiting us; the request will be retried later.",
+    429: "The partner is rate limiting us: a temporary failure, retried after a pause.",
 }
-SERVER_ERROR_HINT = "The partner's server had a problem; the request will be retried."
+SERVER_ERROR_HINT = "The partner's server had a problem: a temporary failure."
 BODY_EXCERPT_CHARS = 300
 
 
@@ -118,7 +118,15 @@ def diagnose(error: PartnerError, classifications: Sequence[Mapping[str, Any]] =
         action=default_action,
         status=error.status,
         detail=detail,
+        field=_field_at_fault(kind, info),
     )
+
+
+def _field_at_fault(kind: str, info: Mapping[str, Any]) -> str:
+    """The manifest path to fix, where one field is clearly at fault."""
+    if kind == "list_id_missing" and info.get("endpoint") == "create_list":
+        return "endpoints.create_list.list_id_path"
+    return ""
 
 
 def _diagnose_status(
@@ -212,7 +220,7 @@ def _explain_dns_failure(
         )
     return (
         "DNS lookup failed",
-        f"Looking up the host name {host} failed temporarily; it will be retried.",
+        f"Looking up the host name {host} failed temporarily.",
     )
 
 
@@ -233,7 +241,7 @@ def _explain_timeout(error: PartnerError, host: str, info: Mapping[str, Any]) ->
         text = f"The response from {host} did not finish within {limit}."
     else:
         text = f"{host} did not answer within {limit}."
-    return "Timed out", text + " It will be retried if attempts remain."
+    return "Timed out", text
 
 
 def _explain_redirect(error: PartnerError, host: str, info: Mapping[str, Any]) -> tuple[str, str]:
@@ -280,7 +288,7 @@ def _explain_closed(error: PartnerError, host: str, info: Mapping[str, Any]) -> 
     return (
         "Connection closed",
         f"The connection to {host} was closed before a complete response arrived "
-        f"({error.message}). It will be retried if attempts remain.",
+        f"({error.message}).",
     )
 
 
@@ -289,7 +297,7 @@ def _explain_connection_error(
 ) -> tuple[str, str]:
     return (
         "Connection failed",
-        f"Could not connect to {host}: {error.message}. It will be retried if attempts remain.",
+        f"Could not connect to {host}: {error.message}.",
     )
 
 

@@ -40,6 +40,7 @@ VARIABLE_NOT_AVAILABLE = "variable_not_available"
 UNUSED_VARIABLE = "unused_variable"
 ITEM_WITHOUT_USER_DATA = "item_without_user_data"
 NUL_CHARACTER = "nul_character"
+TOO_DEEP = "too_deep"
 # Version 2: a construct in a version-1 manifest, a GET with a body, a lookup whose ids
 # nothing uses.
 NEEDS_VERSION_2 = "needs_manifest_version_2"

@@ -11,18 +11,14 @@ That is why `response_for_display` reads a response by its shape (`ShownResponse
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
-from syncengine.core.masking import MASK, mask_headers, mask_text
+from syncengine.core.masking import Secrets, mask_headers, mask_text, mask_url
 from syncengine.core.types import PreparedRequest
 
 # Request bodies are kept for display up to the size the client keeps of a response.
 MAX_DISPLAY_BODY_BYTES = 1024 * 1024
-
-_CREDENTIALS_IN_URL = re.compile(r"(?<=://)[^/@\s]*@")
 
 
 class ShownResponse(Protocol):
@@ -50,22 +46,13 @@ class ShownResponse(Protocol):
     def remote_address(self) -> str | None: ...
 
 
-def scrub_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """A URL safe to log or show: credentials in it replaced and secrets masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return mask_text(_CREDENTIALS_IN_URL.sub(f"{MASK}@", url), secrets)
-    if parts.username is not None or parts.password is not None:
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{MASK}@{host}" + (f":{parts.port}" if parts.port else "")
-        url = urlunsplit(parts._replace(netloc=netloc))
-    return mask_text(url, secrets)
+def scrub_url(url: str, secrets: Iterable[str] | Secrets = ()) -> str:
+    """A URL safe to log or show: its userinfo replaced and secrets masked where they stand
+    as a path segment or a parameter's value."""
+    return mask_url(url, secrets)
 
 
-def _display_body(body: bytes | None, secrets: Sequence[str]) -> tuple[str, bool]:
+def _display_body(body: bytes | None, secrets: Secrets) -> tuple[str, bool]:
     if not body:
         return "", False
     truncated = len(body) > MAX_DISPLAY_BODY_BYTES
@@ -75,7 +62,7 @@ def _display_body(body: bytes | None, secrets: Sequence[str]) -> tuple[str, bool
 
 def request_for_display(request: PreparedRequest) -> dict[str, Any]:
     """A request with its secrets masked everywhere: URL, headers and body."""
-    secrets = request.secrets
+    secrets = Secrets(request.secrets)
     body, truncated = _display_body(request.body, secrets)
     return {
         "endpoint": request.endpoint,
@@ -91,12 +78,12 @@ def request_for_display(request: PreparedRequest) -> dict[str, Any]:
 
 def response_for_display(response: ShownResponse, secrets: Iterable[str]) -> dict[str, Any]:
     """A response with any secret the partner echoed back masked."""
-    secrets = tuple(secrets)
+    compiled = Secrets(secrets)
     return {
         "status": response.status,
         "reason": response.reason,
-        "headers": mask_headers(response.headers, secrets),
-        "body": mask_text(response.text, secrets),
+        "headers": mask_headers(response.headers, compiled),
+        "body": mask_text(response.text, compiled),
         "truncated": response.truncated,
         "latency_ms": round(response.latency_ms, 1),
         "remote_address": response.remote_address,

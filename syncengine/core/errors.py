@@ -193,6 +193,8 @@ class Diagnosis:
     classified: bool = False
     classification: Mapping[str, Any] | None = None
     detail: str = ""
+    # The manifest path to fix (`endpoints.create_list.list_id_path`), when one is at fault.
+    field: str = ""
 
     @property
     def permanent(self) -> bool:
@@ -210,6 +212,7 @@ class Diagnosis:
             "sub_code": self.sub_code,
             "classified": self.classified,
             "detail": mask_text(self.detail, secrets),
+            "field": self.field,
         }
 
 
@@ -242,8 +245,9 @@ class AttemptRecord:
         return None
 
     def describe(self) -> str:
-        """A one-line summary: "attempt 2 of 8: 503 Service Unavailable, waiting 4.2 s"."""
-        head = f"attempt {self.attempt} of {self.max_attempts}"
+        """A one-line summary that mentions attempts only where there was more than one, or
+        more to come: "200 OK", "200 OK on attempt 3 of 8", "attempt 2 of 8: 503 Service
+        Unavailable, waiting 4.2 s", "401 Unauthorized, not retried"."""
         if self.outcome == "success" and self.response is not None:
             what = f"{self.response.status} {self.response.reason}".strip()
         elif self.diagnosis is not None:
@@ -252,14 +256,20 @@ class AttemptRecord:
             what = self.error.kind
         else:
             what = self.outcome
-        text = f"{head}: {what}"
-        if self.outcome == "retrying" and self.wait_seconds is not None:
-            text += f", waiting {self.wait_seconds:.1f} s"
-        elif self.outcome == "ignored":
-            text += ", ignored as classified"
-        elif self.outcome == "failed":
-            text += ", giving up"
-        return text
+        counted = f"attempt {self.attempt} of {self.max_attempts}"
+        if self.outcome == "success":
+            return what if self.attempt == 1 else f"{what} on {counted}"
+        if self.outcome == "retrying":
+            text = f"{counted}: {what}"
+            if self.wait_seconds is not None:
+                text += f", waiting {self.wait_seconds:.1f} s"
+            return text
+        if self.outcome == "ignored":
+            text = f"{what}, ignored as classified"
+        else:
+            last = self.max_attempts > 1 and self.attempt >= self.max_attempts
+            text = f"{what}, giving up" if last else f"{what}, not retried"
+        return text if self.attempt == 1 else f"{counted}: {text}"
 
     def for_display(self) -> dict[str, Any]:
         """Everything about the attempt with every secret of the request masked."""

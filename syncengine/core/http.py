@@ -153,7 +153,11 @@ class OutboundClient:
         answers raise kind `redirect` (3xx) or `http_status` with `permanent` from the
         platform's retry rules; the response is attached to the error.
         """
-        secrets = request.secrets + ((signing_secret,) if signing_secret else ())
+        secrets = request.secrets + (
+            tuple(str(key) for key in signing.signing_secrets(signing_secret))
+            if signing_secret
+            else ()
+        )
         try:
             return self._send(request, signing_secret, secrets)
         except PartnerError as error:

@@ -78,3 +78,48 @@ def lookup(document: Any, path: str) -> Any:
             current = current[segment]
         walked.append(str(segment))
     return current
+
+
+# Keys that name an id: `id`, `listId`, `list_id`, `audienceID`...
+_ID_KEY = re.compile(r"(?:^|[_\-a-z])(?:id|Id|ID)$|^(?:id|ID|Id)$")
+MAX_SUGGESTION_NODES = 2_000
+
+
+def suggest_id_path(document: Any, *, besides: str = "") -> tuple[str, str] | None:
+    """Where an answer seems to carry an id: (dotted path, the id), or None.
+
+    For a `list_id_path` that found nothing. Candidates are object keys that name an id
+    holding a non-empty text or number; keys that mention a list win, then the shallowest
+    one, then the first in the document. `besides` (the path that failed) is never
+    suggested. Only the first nodes are looked at, so a huge answer costs little.
+    """
+    best: tuple[tuple[int, int, int], str, str] | None = None
+    queue: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
+    seen = 0
+    while queue and seen < MAX_SUGGESTION_NODES:
+        node, walked = queue.pop(0)
+        seen += 1
+        items = (
+            node.items()
+            if isinstance(node, dict)
+            else ((str(i), v) for i, v in enumerate(node))
+            if isinstance(node, list)
+            else ()
+        )
+        for key, value in items:
+            path = (*walked, str(key))
+            if isinstance(value, dict | list):
+                if len(path) < MAX_DEPTH:
+                    queue.append((value, path))
+                continue
+            if not isinstance(key, str) or not _ID_KEY.search(key) or key.isdigit():
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+                continue
+            dotted = ".".join(path)
+            if dotted == besides or not all(_SEGMENT.fullmatch(part) for part in path):
+                continue
+            rank = (0 if "list" in key.lower() else 1, len(path), seen)
+            if best is None or rank < best[0]:
+                best = (rank, dotted, str(value))
+    return (best[1], best[2]) if best else None

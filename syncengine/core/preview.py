@@ -7,8 +7,8 @@ masked everywhere unless the caller asks to reveal them (the partner's own test 
 A version-2 manifest previews every request, in the order a sync sends them: create_list's
 find request before create_list, an endpoint's lookup and create requests before the
 endpoint's own. Partner ids the lookup would find are samples (`sample-partner-id-1`); a
-request sent per user is shown for the first sample user, with a note saying so, and a
-note names the sample users a request would skip (a missing or unusable value).
+request sent per user is shown once for each sample user it would send (`per_user`), and
+a note names the sample users a request would skip (a missing or unusable value).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncengine.core.compiler import CompiledIntegration, compile_manifest_partially, endpoint_of
@@ -34,7 +34,7 @@ from syncengine.core.manifest.schema import (
     REMOVE_USERS,
 )
 from syncengine.core.manifest.variables import collect_auth_references, collect_declarations
-from syncengine.core.masking import MASK, mask_headers, mask_text
+from syncengine.core.masking import MASK, mask_headers, mask_text, mask_url
 from syncengine.core.template.errors import RenderError
 from syncengine.core.types import Diagnostic, PreparedRequest, RenderContext, User
 from syncengine.core.users import generate_users
@@ -65,6 +65,10 @@ class EndpointPreview:
     curl: str | None = None
     errors: tuple[Diagnostic, ...] = ()
     note: str = ""
+    # A request sent per user: the sample user this one is for, and on the request as a
+    # whole (whose own fields are the first user's) every sample user's request in order.
+    user: str | None = None
+    per_user: tuple[EndpointPreview, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -81,6 +85,8 @@ class EndpointPreview:
             "curl": self.curl,
             "errors": [error.as_dict() for error in self.errors],
             "note": self.note,
+            "user": self.user,
+            "per_user": [each.as_dict() for each in self.per_user],
         }
 
 
@@ -218,7 +224,7 @@ def curl_command(request: PreparedRequest, *, reveal: bool = False) -> str:
     url, headers, body = request.url, list(request.headers), request.body
     body_text = body.decode("utf-8", "replace") if body is not None else None
     if not reveal:
-        url = mask_text(url, request.secrets)
+        url = mask_url(url, request.secrets)
         headers = mask_headers(headers, request.secrets)
         if body_text is not None:
             body_text = mask_text(body_text, request.secrets)
@@ -229,13 +235,15 @@ def curl_command(request: PreparedRequest, *, reveal: bool = False) -> str:
     return CURL_CONTINUATION.join(arguments)
 
 
-def _render_preview(request: PreparedRequest, *, reveal: bool, note: str = "") -> EndpointPreview:
+def _render_preview(
+    request: PreparedRequest, *, reveal: bool, note: str = "", user: str | None = None
+) -> EndpointPreview:
     headers = list(request.headers)
     url = request.url
     body = pretty_body(request.body)
     if not reveal:
         headers = mask_headers(headers, request.secrets)
-        url = mask_text(url, request.secrets)
+        url = mask_url(url, request.secrets)
         body = mask_text(body, request.secrets) if body is not None else None
     return EndpointPreview(
         endpoint=request.endpoint,
@@ -245,6 +253,7 @@ def _render_preview(request: PreparedRequest, *, reveal: bool, note: str = "") -
         body=body,
         curl=curl_command(request, reveal=reveal),
         note=note,
+        user=user,
     )
 
 
@@ -321,29 +330,47 @@ def _preview_request(
             notes.append(
                 f"{len(skipped)} of {len(users)} sample users would be skipped ({reasons})."
             )
-        if request.per_user:
-            notes.append("Sent once per user; this is the request for the first sample user.")
-            sent = sent[:1]
     partner_ids = None
     if request.role == MAIN and integration.lookup_of(endpoint) is not None:
         partner_ids = [SAMPLE_PARTNER_ID.format(index + 1) for index in range(len(sent))]
         notes.append("Partner ids are samples of what the lookup would find.")
-    try:
-        prepared = integration.build_request(
-            name,
-            context=context,
-            users=sent,
-            in_cohort=None if endpoint in {ADD_USERS, REMOVE_USERS} else True,
-            batch_id=SAMPLE_BATCH_ID if endpoint in BATCH_ENDPOINTS else None,
-            partner_ids=partner_ids,
+    batches: list[tuple[Sequence[User], list[str] | None]] = [(sent, partner_ids)]
+    if request.per_user:
+        count = len(sent)
+        notes.insert(
+            0,
+            f"Sent once per user: {count} request{'s' if count != 1 else ''}, one per sample user.",
         )
-    except RenderError as error:
-        diagnostic = Diagnostic("error", RENDER_ERROR, error.message, error.path)
-        return EndpointPreview(endpoint=name, errors=(diagnostic,))
-    except ValueError as error:
-        diagnostic = Diagnostic("error", RENDER_ERROR, str(error), f"endpoints.{endpoint}")
-        return EndpointPreview(endpoint=name, errors=(diagnostic,))
-    return _render_preview(prepared, reveal=reveal, note=" ".join(notes))
+        batches = [
+            ([user], [partner_ids[index]] if partner_ids is not None else None)
+            for index, user in enumerate(sent)
+        ]
+    previews: list[EndpointPreview] = []
+    for batch, ids in batches:
+        try:
+            prepared = integration.build_request(
+                name,
+                context=context,
+                users=batch,
+                in_cohort=None if endpoint in {ADD_USERS, REMOVE_USERS} else True,
+                batch_id=SAMPLE_BATCH_ID if endpoint in BATCH_ENDPOINTS else None,
+                partner_ids=ids,
+            )
+        except RenderError as error:
+            diagnostic = Diagnostic("error", RENDER_ERROR, error.message, error.path)
+            return EndpointPreview(endpoint=name, errors=(diagnostic,))
+        except ValueError as error:
+            diagnostic = Diagnostic("error", RENDER_ERROR, str(error), f"endpoints.{endpoint}")
+            return EndpointPreview(endpoint=name, errors=(diagnostic,))
+        user = str(batch[0].get("user_id", "")) if request.per_user else None
+        previews.append(_render_preview(prepared, reveal=reveal, user=user))
+    note = " ".join(notes)
+    if not request.per_user:
+        return replace(previews[0], note=note)
+    if not previews:
+        # Every sample user is skipped: there is no request to show, only why.
+        return EndpointPreview(endpoint=name, method=request.method, note=note)
+    return replace(previews[0], note=note, per_user=tuple(previews))
 
 
 def _request_rank(name: str) -> tuple[int, int]:

@@ -64,15 +64,27 @@ def read_list_id(response: PartnerResponse, path: str, *, endpoint: str = "creat
 
 
 def _list_id_missing(response: PartnerResponse, path: str, why: str, endpoint: str) -> PartnerError:
+    info: dict[str, Any] = {"path": path, "endpoint": endpoint}
+    hint = ""
+    try:
+        found = jsonpath.suggest_id_path(response.json(), besides=path)
+    except PartnerError:
+        found = None
+    if found is not None:
+        info["suggested_path"], value = found
+        hint = (
+            f" An id-looking value, {value!r}, is at {info['suggested_path']!r}: if that is "
+            f"the list's id, set list_id_path to {info['suggested_path']}."
+        )
     return PartnerError(
         "list_id_missing",
         f"{endpoint} answered {response.status}, but no list id was found at "
-        f"list_id_path {path!r}: {why}. The response was: {_excerpt(response)}",
+        f"list_id_path {path!r}: {why}.{hint} The response was: {_excerpt(response)}",
         permanent=True,
         status=response.status,
         response=response,
         request=response.request,
-        info={"path": path},
+        info=info,
     )
 
 

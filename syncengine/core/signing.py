@@ -33,6 +33,30 @@ class SignatureError(ValueError):
     """A signature header is malformed, expired or does not match the body."""
 
 
+class RotatingSecret(str):
+    """The current signing secret, carrying the one it replaced while a rotation lasts.
+
+    Requests are signed with both (two `v1` values, the current one first), so that a
+    partner still verifying with the old secret keeps accepting them until it switches.
+    It is a `str`, the current secret, so that every layer that hands a secret on to the
+    client hands on both without knowing about rotation.
+    """
+
+    previous: str
+
+    def __new__(cls, current: str, previous: str) -> RotatingSecret:
+        secret = super().__new__(cls, current)
+        secret.previous = previous
+        return secret
+
+
+def signing_secrets(secret: str | bytes) -> tuple[str | bytes, ...]:
+    """Every secret a request is signed with: the current one, then the previous one while a
+    rotation lasts."""
+    previous = getattr(secret, "previous", "")
+    return (str(secret), previous) if previous else (secret,)
+
+
 def compute_signature(secret: str | bytes, timestamp: int, body: bytes | None) -> str:
     """The hex HMAC-SHA256 of ``f"{timestamp}.".encode() + body`` keyed with `secret`."""
     key = secret.encode() if isinstance(secret, str) else secret
@@ -41,11 +65,15 @@ def compute_signature(secret: str | bytes, timestamp: int, body: bytes | None) -
 
 
 def sign(secret: str | bytes, body: bytes | None, *, timestamp: int | None = None) -> str:
-    """The `X-Signature` header value for `body`, timestamped now unless given."""
+    """The `X-Signature` header value for `body`, timestamped now unless given; one `v1`
+    per secret of `signing_secrets(secret)`."""
     if not secret:
         raise ValueError("a signing secret must not be empty")
     t = int(time.time()) if timestamp is None else int(timestamp)
-    return f"t={t},{SIGNATURE_VERSION}={compute_signature(secret, t, body)}"
+    values = ",".join(
+        f"{SIGNATURE_VERSION}={compute_signature(key, t, body)}" for key in signing_secrets(secret)
+    )
+    return f"t={t},{values}"
 
 
 def parse_signature_header(header: str) -> tuple[int, list[str]]:

@@ -363,3 +363,32 @@ def test_the_command_line_serves_until_stopped():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- the API as its page tells it ----------------------------------------------------------
+
+
+def _keys(value):
+    """The shape of a JSON value: its keys all the way down, not its ids."""
+    if isinstance(value, dict):
+        return {key: _keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_keys(item) for item in value[:1]]
+    return type(value).__name__
+
+
+def test_every_example_of_the_reference_is_what_the_partner_answers(api, partner):
+    from demo_partner import reference
+
+    list_id = None
+    for op in reference.operations():
+        path = op.path.replace("{list_id}", list_id or "")
+        response = api.request(op.method, path, content=op.body)
+        assert response.status_code == op.status, (op.path, response.text)
+        assert _keys(response.json()) == _keys(json.loads(op.answer)), op.path
+        if op.path == "/v1/lists":
+            list_id = response.json()["data"]["id"]
+    page = httpx.get(partner.url + "/").text
+    assert "<h2>The API</h2>" in page
+    assert "POST /v1/lists/{list_id}/members" in page
+    assert "The new list&#x27;s id comes back at data.id" in page

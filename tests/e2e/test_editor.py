@@ -61,6 +61,7 @@ def create_tile(page, live_server, tmp_path, *, name: str, kind: str, screenshot
     if screenshot:
         screenshot("part1-tile")
     page.get_by_role("button", name="Create and continue").click()
+    page.get_by_role("button", name="Start blank").click()
     expect(page.get_by_role("heading", name="Testing Integration")).to_be_visible()
 
 

@@ -455,6 +455,28 @@ FIELD_NAMES = [
     "delivery.max_concurrency",
     "delivery.requests_per_second",
     "slugify_cohort_name",
+    # version 2
+    "custom_fields.0.if_missing",
+    "mapping_fields.0.if_missing",
+    "mapping_fields.0.default",
+    "endpoints.add_users.mode",
+    "endpoints.add_users.auth.present",
+    "endpoints.add_users.auth.method",
+    "endpoints.add_users.auth.token_variable",
+    "endpoints.add_users.lookup.present",
+    "endpoints.add_users.lookup.method",
+    "endpoints.add_users.lookup.url",
+    "endpoints.add_users.lookup.key",
+    "endpoints.add_users.lookup.results_path",
+    "endpoints.add_users.lookup.batch_size",
+    "endpoints.add_users.lookup.not_found",
+    "endpoints.add_users.lookup.headers.0.name",
+    "endpoints.add_users.lookup.create.present",
+    "endpoints.add_users.lookup.create.mode",
+    "endpoints.add_users.lookup.create.partner_id_path",
+    "endpoints.create_list.find.present",
+    "endpoints.create_list.find.match",
+    "endpoints.create_list.find.results_path",
 ]
 TEXTS = st.one_of(
     st.sampled_from(
@@ -479,6 +501,17 @@ TEXTS = st.one_of(
             "Content-Length",
             "\r\n",
             "null",
+            "1",
+            "per_user",
+            "create",
+            "default",
+            "skip",
+            "omit",
+            "bearer",
+            "${in_cohort:string}",
+            "${items:join(,)}",
+            "$partner_id",
+            "data..id",
         ]
     ),
     st.text(max_size=40),
@@ -502,7 +535,15 @@ def test_any_form_state_gives_a_manifest_and_a_panel(state, kind):
     context = {"integration": integration, "panel": panel}
     render_to_string("integrations/_testing.html", context)
     render_to_string("integrations/_summary.html", context)
-    assert editor_form(manifest)["integration_type"] == kind
+    form = editor_form(manifest)
+    assert form["integration_type"] == kind
+    # Every part of the form renders too, the version-2 parts included.
+    from django.template import engines
+
+    macros = engines["jinja2"].env.get_template("integrations/_editor_macros.html")
+    module = macros.make_module({"form": form})
+    for endpoint in form["endpoints"]:
+        assert f'id="f-{endpoint["prefix"]}"' in str(module.endpoint_section(endpoint, form))
 
 
 def test_the_list_response_example_stays_small_for_a_large_index():

@@ -76,6 +76,7 @@ def test_pages_need_a_developer_of_an_org_with_the_portal(cast, client_for, draf
         ("post", "save"),
         ("post", "auth-method"),
         ("post", "copy-errors"),
+        ("post", "part"),
         ("post", "logo"),
         ("post", "import"),
         ("post", "duplicate"),
@@ -152,7 +153,7 @@ def test_new_draft_with_its_logo(cast, alice):
     )
     integration = Integration.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == url(integration, "configure")
+    assert response["Location"] == url(integration, "start")  # then where Part 2 starts
     assert integration.display_name == "Acme Audiences"
     assert integration.integration_type == "property"
     assert integration.logo is not None

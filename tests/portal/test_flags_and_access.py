@@ -133,3 +133,156 @@ def test_staff_roles_are_managed_by_admins(cast, client_for):
         reverse("platform_staff"), {"email": "nobody@x.test", "staff_role": "reviewer"}
     )
     assert b"No account has this email" in response.content
+
+
+# --- granting new organisations, declining with a reason, human names ---------------------
+
+
+def _sign_up(client, email="dana@initech.test", org_name="Initech"):
+    from tests.conftest import PASSWORD
+
+    return client.post(
+        reverse("signup"),
+        {"full_name": "Dana", "email": email, "password": PASSWORD, "org_name": org_name},
+        follow=True,
+    )
+
+
+def test_platform_admin_grants_the_portal_to_new_organisations(cast, client_for):
+    from django.test import Client
+
+    from portal.models import Organization, PlatformSettings
+
+    admin = client_for(cast.adam)
+    page = admin.get(reverse("platform_orgs"))
+    assert b"Grant the Developer Portal to new organisations automatically" in page.content
+    saved = admin.post(
+        reverse("platform_settings"), {"grant_portal_to_new_orgs": "on"}, follow=True
+    )
+    assert b"New organisations get the Developer Portal at sign-up." in saved.content
+    assert PlatformSettings.current().grant_portal_to_new_orgs
+    changed = AuditEvent.objects.get(action="platform.settings_changed")
+    assert changed.actor == cast.adam
+    assert changed.after == {"grant_portal_to_new_orgs": True}
+
+    client = Client()
+    _sign_up(client)
+    initech = Organization.objects.get(name="Initech")
+    assert initech.flag_enabled(DEVELOPER_PORTAL)
+    grant = AuditEvent.objects.get(org=initech, action="flag.enabled")
+    assert grant.actor is None
+    assert grant.after["reason"] == "granted to new organisations (platform setting)"
+    assert client.get(reverse("portal_home")).status_code == 200
+
+    # Switched off again, the next organisation asks as before.
+    admin.post(reverse("platform_settings"), {})
+    _sign_up(Client(), email="erin@hooli.test", org_name="Hooli")
+    assert not Organization.objects.get(name="Hooli").flag_enabled(DEVELOPER_PORTAL)
+
+
+def test_only_platform_admins_change_platform_settings(cast, client_for):
+    from portal.models import PlatformSettings
+
+    for user in (cast.alice, cast.rita):
+        response = client_for(user).post(
+            reverse("platform_settings"), {"grant_portal_to_new_orgs": "on"}
+        )
+        assert response.status_code == 403
+    assert not PlatformSettings.current().grant_portal_to_new_orgs
+
+
+def test_decline_needs_a_reason_which_the_requester_reads(
+    cast, client_for, django_capture_on_commit_callbacks
+):
+    from portal import actions
+
+    request = actions.access_request_create(
+        acting_user=cast.bob, org=cast.globex, flag=DEVELOPER_PORTAL, message="Please"
+    )
+    admin = client_for(cast.adam)
+    listing = admin.get(reverse("platform_access_requests"))
+    assert b"Developer Portal</td>" in listing.content
+    assert b">developer_portal<" not in listing.content
+
+    refused = admin.post(
+        reverse("platform_access_resolve", args=[request.pk]),
+        {"decision": "decline", "reason": "  "},
+        follow=True,
+    )
+    assert b"Give the reason for declining" in refused.content
+    request.refresh_from_db()
+    assert request.status == "pending"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        declined = admin.post(
+            reverse("platform_access_resolve", args=[request.pk]),
+            {"decision": "decline", "reason": "We only open the portal to ESPs for now."},
+            follow=True,
+        )
+    assert b"Globex Analytics: Developer Portal request declined." in declined.content
+    assert b"declineed" not in declined.content
+    request.refresh_from_db()
+    assert request.status == "declined"
+    assert request.decline_reason == "We only open the portal to ESPs for now."
+    email = mail.outbox[-1]
+    assert email.to == ["bob@globex.test"]
+    assert email.subject == "Developer Portal: your access request was declined"
+    assert "We only open the portal to ESPs for now." in email.body
+    assert "developer_portal" not in email.body
+    event = AuditEvent.objects.get(action="access.declined")
+    assert event.after == {
+        "status": "declined",
+        "reason": "We only open the portal to ESPs for now.",
+    }
+
+    settings_page = client_for(cast.bob).get(reverse("org_settings")).content
+    assert b"was declined" in settings_page
+    assert b"We only open the portal to ESPs for now." in settings_page
+    assert b"Request access" in settings_page
+
+
+def test_the_api_declines_with_a_reason_only(cast, api_for):
+    from portal import actions
+
+    request = actions.access_request_create(
+        acting_user=cast.bob, org=cast.globex, flag=DEVELOPER_PORTAL
+    )
+    api = api_for(cast.adam, None)
+    url = reverse("api_access_decline", args=[request.pk])
+    refused = api.post(url, {}, format="json")
+    assert refused.status_code == 400
+    assert "reason" in refused.json()["error"]["fields"]
+    answer = api.post(url, {"reason": "Not yet"}, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["decline_reason"] == "Not yet"
+
+
+def test_flashes_and_emails_name_flags_as_people_read_them(
+    cast, client_for, django_capture_on_commit_callbacks
+):
+    admin = client_for(cast.adam)
+    off = admin.post(
+        reverse("platform_org_flag", args=[cast.acme.pk]),
+        {"flag": DEVELOPER_PORTAL, "enabled": "false"},
+        follow=True,
+    )
+    assert b"Developer Portal turned off for Acme Audiences." in off.content
+    assert b"developer_portal" not in off.content.split(b"<main")[1].split(b"<table")[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(cast.bob).post(reverse("org_request_access"), {"message": ""})
+    assert "asked for the Developer Portal on Globex Analytics" in mail.outbox[-1].body
+    with django_capture_on_commit_callbacks(execute=True):
+        granted = admin.post(
+            reverse("platform_access_resolve", args=[AccessRequest.objects.get().pk]),
+            {"decision": "grant"},
+            follow=True,
+        )
+    assert b"Globex Analytics: Developer Portal request granted." in granted.content
+    assert "request for the Developer Portal on Globex Analytics" in mail.outbox[-1].body
+
+
+def test_turning_a_flag_off_asks_first(cast, client_for):
+    page = client_for(cast.adam).get(reverse("platform_orgs")).content.decode()
+    turn_off = page[page.index('aria-label="Turn Developer Portal off for Acme Audiences"') :]
+    turn_off = turn_off[: turn_off.index(">")]
+    assert 'data-confirm="Turn the Developer Portal off for Acme Audiences?' in turn_off

@@ -37,9 +37,11 @@ from reviews.checks import review_rerun_test
 from syncengine import actions as test_actions
 from syncengine import testruns
 from syncengine.models import TestRun
+from syncs.models import SyncRun
 from tests.conftest import PASSWORD
 from tests.integrations.conftest import fixture_manifest, png_bytes
-from tests.syncengine.conftest import TOKEN, list_manifest, make_draft, save_settings
+from tests.syncengine.conftest import BASE, TOKEN, list_manifest, make_draft, save_settings
+from tests.syncs.builders import add_sync, cohort_of, connect, released, synced
 
 FEW = 2
 MANY = 20
@@ -81,6 +83,9 @@ Builder = Callable[[World, int], Built]
 class Listing:
     viewer: str  # alice (Acme's developer and admin), adam (platform admin), rita (reviewer)
     rows: Builder
+    # Its rows come from sync runs, which plan in a transaction of their own: the test
+    # runs on a database that is really committed to (pytest-django's transactional_db).
+    transactional: bool = False
 
 
 # --- builders -------------------------------------------------------------------------
@@ -310,6 +315,64 @@ def a_reviewers_run(world: World, count: int) -> Built:
     return (version.pk,), [str(escape(body)) for body in bodies]
 
 
+# --- connections and cohort syncs -----------------------------------------------------
+
+
+def connections(world: World, count: int) -> Built:
+    destination = released(world.cast, list_manifest(BASE, name=world.name("Connectable")))
+    names = [world.name("Connection") for _ in range(count)]
+    for name in names:
+        connect(world.cast, destination, name=name)
+    return (), names
+
+
+def syncs_of_a_connection(world: World, count: int) -> Built:
+    destination = released(world.cast, list_manifest(BASE, name=world.name("Connectable")))
+    connection = connect(world.cast, destination, name=world.name("Connection"))
+    names = [world.name("Synced cohort") for _ in range(count)]
+    for name in names:
+        add_sync(world.cast, connection, cohort=cohort_of(world.cast, name))
+    return (connection.pk,), names
+
+
+def every_sync(world: World, count: int) -> Built:
+    (_, names) = syncs_of_a_connection(world, count)
+    return (), names
+
+
+def runs_of_a_sync(world: World, count: int) -> Built:
+    sync = synced(
+        world.cast, world.partner.url, members=2, runs_count=count, name=world.name("Runs")
+    )
+    runs = sync.runs.all()
+    return (sync.pk,), [(f'data-run="{run.pk}"', f'"id":{run.pk},') for run in runs]
+
+
+def batches_of_a_run(world: World, count: int) -> Built:
+    """A run whose every user went in a batch of its own."""
+    sync = synced(
+        world.cast, world.partner.url, members=count, batch_size=1, name=world.name("Batches")
+    )
+    run = sync.runs.get()
+    sequences = run.batches.values_list("sequence", flat=True)
+    labels = [(f'data-batch="{s}"', f'"sequence":{s},') for s in sequences]
+    return (run.pk,), labels
+
+
+def page_batches_of_a_run(world: World, count: int) -> Built:
+    (run_id,), labels = batches_of_a_run(world, count)
+    return (SyncRun.objects.get(pk=run_id).sync_id, run_id), labels
+
+
+def exchanges_of_a_sync_run(world: World, count: int) -> Built:
+    sync = synced(
+        world.cast, world.partner.url, members=count, batch_size=1, name=world.name("Sent")
+    )
+    run = sync.runs.get()
+    sequences = run.exchanges.values_list("sequence", flat=True)
+    return (run.pk,), [f'"sequence":{s},' for s in sequences]
+
+
 # --- the registry ---------------------------------------------------------------------
 
 LISTS: dict[str, Listing] = {
@@ -355,6 +418,17 @@ LISTS: dict[str, Listing] = {
     "api_reviews": Listing("rita", submissions_in_review),
     "api_review": Listing("rita", comments_on_a_submission),
     "api_review_comments": Listing("rita", comments_on_a_submission),
+    # connections and cohort syncs
+    "connection_list": Listing("alice", connections),
+    "connection_detail": Listing("alice", syncs_of_a_connection),
+    "sync_detail": Listing("alice", runs_of_a_sync, transactional=True),
+    "sync_run": Listing("alice", page_batches_of_a_run, transactional=True),
+    "api_connections": Listing("alice", connections),
+    "api_connection_syncs": Listing("alice", syncs_of_a_connection),
+    "api_syncs": Listing("alice", every_sync),
+    "api_sync_runs": Listing("alice", runs_of_a_sync, transactional=True),
+    "api_sync_run_batches": Listing("alice", batches_of_a_run, transactional=True),
+    "api_sync_run_exchanges": Listing("alice", exchanges_of_a_sync_run, transactional=True),
 }
 
 FORM_OR_ACTION = "a form's or an action's POST, or a redirect"
@@ -378,6 +452,7 @@ NOT_LISTS: dict[str, str] = {
             "cohort_delete",
             "platform_org_flag",
             "platform_access_resolve",
+            "platform_settings",
             "integration_import",
             "integration_open",
             "integration_logo",
@@ -385,6 +460,7 @@ NOT_LISTS: dict[str, str] = {
             "integration_save",
             "integration_auth_switch",
             "integration_copy_errors",
+            "integration_editor_part",
             "integration_manifest_import",
             "integration_duplicate",
             "integration_delete",
@@ -392,6 +468,7 @@ NOT_LISTS: dict[str, str] = {
             "integration_release_post",
             "platform_destination_rollback",
             "testing_settings_save",
+            "testing_project_create",
             "testing_run_start",
             "testing_signing_secret",
             "integration_submit_post",
@@ -424,15 +501,33 @@ NOT_LISTS: dict[str, str] = {
             "api_review_reject",
             "api_review_assign",
             "api_review_rerun_test",
+            "platform_destination_visibility",
+            "api_destination_visibility",
+            "connection_delete",
+            "sync_new",
+            "sync_run_now",
+            "sync_retry",
+            "sync_resync",
+            "sync_pause",
+            "sync_resume",
+            "sync_schedule",
+            "sync_delete",
+            "api_sync_pause",
+            "api_sync_resume",
+            "api_sync_now",
+            "api_sync_retry",
+            "api_sync_full_resync",
         ],
         FORM_OR_ACTION,
     ),
     **dict.fromkeys(
         [
             "healthz",
+            "api_not_found",
             "readyz",
             "signin",
             "signup",
+            "account",
             "password_reset",
             "password_reset_done",
             "password_reset_confirm",
@@ -442,6 +537,7 @@ NOT_LISTS: dict[str, str] = {
             "staff_home",
             "integration_new",
             "integration_tile",
+            "integration_start",
             "integration_editor",
             "integration_manifest",
             "testing_exchange",
@@ -462,9 +558,21 @@ NOT_LISTS: dict[str, str] = {
             "api_schema",
             "api_docs",
             "api_redoc",
+            "api_redoc_bundle",
+            "destination_logo",
+            "connection_new",
+            "connection_edit",
+            "sync_run_exchange",
+            "api_connection",
+            "api_sync",
+            "api_sync_run",
         ],
         ONE_THING,
     ),
+    # The attempts of one batch: at most MAX_ATTEMPTS (8) rows, read in one query.
+    "sync_run_batch": "one batch's attempts, a handful of rows at most",
+    # A poll of one run; the run history it refreshes once the run ends is sync_detail's.
+    "sync_progress": "a poll of one run (its history is sync_detail's list)",
 }
 
 
@@ -501,12 +609,8 @@ def shown(content: str, labels: list[Label]) -> int:
     return sum(found(label) for label in labels)
 
 
-@pytest.mark.parametrize("name", sorted(LISTS))
-def test_a_list_costs_no_query_per_row(
-    name, cast, client_for, api_for, partner, django_assert_max_num_queries
-):
+def check_list(name, world, django_assert_max_num_queries) -> None:
     listing = LISTS[name]
-    world = World(cast, client_for, api_for, partner)
 
     def ask(args: tuple, *, at_most: int):
         url = reverse(name, args=args)
@@ -525,3 +629,19 @@ def test_a_list_costs_no_query_per_row(
     assert shown(few_content, few_labels) == len(few_labels), "the few rows are listed"
     assert shown(many_content, many_labels) > len(few_labels), "more rows are listed"
     assert many_queries == few_queries
+
+
+@pytest.mark.parametrize("name", sorted(n for n, entry in LISTS.items() if not entry.transactional))
+def test_a_list_costs_no_query_per_row(
+    name, cast, client_for, api_for, partner, django_assert_max_num_queries
+):
+    world = World(cast, client_for, api_for, partner)
+    check_list(name, world, django_assert_max_num_queries)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, entry in LISTS.items() if entry.transactional))
+def test_a_list_of_sync_runs_costs_no_query_per_row(
+    name, transactional_db, cast, client_for, api_for, partner, django_assert_max_num_queries
+):
+    world = World(cast, client_for, api_for, partner)
+    check_list(name, world, django_assert_max_num_queries)

@@ -29,7 +29,8 @@ def test_rotation_rewrites_every_secret_with_the_new_key(cast, settings):
     out = io.StringIO()
     call_command("rotate_encryption", stdout=out)
 
-    assert "portal.Project: 2 row(s) (api_key)" in out.getvalue()
+    # Acme's and Globex's own projects and the sandbox each got at sign-up.
+    assert "portal.Project: 4 row(s) (api_key)" in out.getvalue()
     ciphertext = raw_api_key(cast.acme_project).encode()
     assert Fernet(new_key).decrypt(ciphertext).decode() == clear
     with pytest.raises(InvalidToken):

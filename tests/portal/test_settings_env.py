@@ -68,6 +68,19 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
             "OUTBOUND_ALLOW_PRIVATE_NETWORKS=true is only allowed with DEBUG=true",
         ),
         ("SECRET_KEY", "short", "SECRET_KEY must be at least 50 characters"),
+        (
+            "SECRET_KEY",
+            "change-me-to-a-long-random-string-of-at-least-fifty-characters-please",
+            "SECRET_KEY is the placeholder from .env.example",
+        ),
+        ("SECRET_KEY", "a" * 64, "SECRET_KEY is too repetitive to be random"),
+        ("SECRET_KEY", "k3Y!" * 16, "SECRET_KEY is too repetitive to be random"),
+        ("SECRET_KEY", "correct-horse-battery-staple" * 2, "too repetitive"),
+        (
+            "SECRET_KEY",
+            "django-insecure-" + "x8#Lq2@vN5pR9tW3zB6mC1fH4jK7sD0gAq7Z",
+            "SECRET_KEY looks like a placeholder (it contains 'insecure')",
+        ),
     ],
 )
 def test_an_invalid_value_stops_start_up_naming_the_variable(variable, value, message):
@@ -75,6 +88,20 @@ def test_an_invalid_value_stops_start_up_naming_the_variable(variable, value, me
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_generated_secret_keys_pass_and_the_example_file_is_read():
+    import secrets
+
+    from django.core.management.utils import get_random_secret_key
+
+    from portal.env import example_values, secret_key_problem
+
+    for _ in range(200):
+        for key in (get_random_secret_key(), secrets.token_urlsafe(50), secrets.token_hex(32)):
+            assert secret_key_problem(key) is None, key
+    (placeholder,) = example_values(str(ROOT / ".env.example"), "SECRET_KEY")
+    assert secret_key_problem(placeholder, examples=(placeholder,)) is not None
 
 
 def test_production_requires_its_secrets():

@@ -17,7 +17,10 @@ from integrations.models import Integration
 from portal import actions
 from portal.models import ApiToken, CohortImport, Membership
 from syncengine import actions as testing_actions
+from syncs import runs
+from syncs.models import CohortSync, Connection
 from tests.integrations.conftest import fixture_manifest
+from tests.syncs.builders import globex_world
 
 # URL kwargs that are not tenant ids (staff-only pages, one-time tokens).
 NOT_TENANT_IDS = {"uidb64", "token", "org_id", "request_id", "destination_id"}
@@ -57,7 +60,12 @@ def foreign_ids(cast) -> dict[str, object]:
         mapping={"user_id_field_amplitude": "user_id"},
     )
     run = testing_actions.test_run_start(acting_user=cast.bob, integration=released)
+    synced = globex_world(cast)
+    sync_run = runs.run_create(synced["sync"], kind="manual", enqueue=False)
     return {
+        "connection_id": synced["connection"].pk,
+        "sync_id": synced["sync"].pk,
+        "sync_run_id": sync_run.pk,
         "run_id": run.pk,
         "sequence": 1,
         "version_id": version.pk,
@@ -117,3 +125,6 @@ def test_other_orgs_objects_are_404_everywhere(cast, client_for, method):
     assert Membership.objects.filter(pk=ids["member_id"]).exists()
     globex_draft = Integration.objects.get(pk=ids["integration_id"])
     assert (globex_draft.display_name, globex_draft.revision) == ("Globex Sync", 1)
+    globex_sync = CohortSync.objects.get(pk=ids["sync_id"])
+    assert not globex_sync.paused and globex_sync.cadence == "manual"
+    assert Connection.objects.get(pk=ids["connection_id"]).name == "Globex lists"

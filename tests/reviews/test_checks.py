@@ -55,7 +55,9 @@ def statuses(run: ConformanceRun) -> dict[str, str]:
 
 def test_a_compliant_partner_passes_every_check(cast, partner):
     version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
-    run = conformance_start(acting_user=cast.rita, version=version)
+    # Shared credentials: the checks were started by the submission itself.
+    run = version.conformance_runs.get()
+    assert run.started_by is None and run.status == "queued"
     conformance_run_execute(run.pk)
     run.refresh_from_db()
     assert run.status == "done"
@@ -75,12 +77,12 @@ def test_a_non_compliant_partner_fails_with_reasons(cast, httpserver, partner):
     httpserver.expect_request("/v1/lists", method="POST").respond_with_json({"ok": True})
     httpserver.expect_request("/v1/lists/x/members").respond_with_json({"ok": True})
     base = httpserver.url_for("").rstrip("/")
-    draft = submitted(cast, partner.url, share=True)
+    draft = submitted(cast, partner.url, share=False)
     version = pass_and_submit(cast, draft)
     # The reviewer checks the same configuration against the misbehaving server.
     version.config = list_manifest(base, name="Checked Lists")
     version.save(update_fields=["config"])
-    run = conformance_start(acting_user=cast.rita, version=version)
+    run = conformance_start(acting_user=cast.rita, version=version, values={"bearer_token": TOKEN})
     conformance_run_execute(run.pk)
     run.refresh_from_db()
     results = {r["key"]: r for r in run.results}
@@ -91,6 +93,8 @@ def test_a_non_compliant_partner_fails_with_reasons(cast, httpserver, partner):
 
 def test_without_shared_credentials_the_reviewer_must_enter_them(cast, partner):
     version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
+    # Nothing runs by itself without the partner's consent to use their credentials.
+    assert not version.conformance_runs.exists()
     with pytest.raises(ActionError, match="did not share test credentials"):
         conformance_start(acting_user=cast.rita, version=version)
     with pytest.raises(ActionError, match="did not share test credentials"):
@@ -104,7 +108,7 @@ def test_without_shared_credentials_the_reviewer_must_enter_them(cast, partner):
 
 
 def test_partners_cannot_run_reviewer_checks(cast, alice_api, partner):
-    version = pass_and_submit(cast, submitted(cast, partner.url, share=True))
+    version = pass_and_submit(cast, submitted(cast, partner.url, share=False))
     with pytest.raises(ActionError, match="Only reviewers"):
         conformance_start(acting_user=cast.alice, version=version)
     response = alice_api.post(f"/api/v1/reviews/{version.pk}/conformance", {}, format="json")
@@ -117,23 +121,31 @@ def test_partners_cannot_run_reviewer_checks(cast, alice_api, partner):
 
 
 @pytest.mark.worker
-def test_conformance_runs_on_the_worker_and_shows_on_the_review_page(
+def test_conformance_runs_on_submission_and_waits_on_the_review_page(
     cast, celery_worker, client_for, api_for, partner
 ):
     version = pass_and_submit(cast, submitted(cast, partner.url, share=True), worker=True)
+    wait_until(
+        lambda: ConformanceRun.objects.get().is_finished,
+        WORKER_TIMEOUT,
+        "the worker never finished the checks started by the submission",
+    )
+    page = client_for(cast.rita).get(f"/review/{version.pk}/")
+    assert page.content.count(b'data-status="passed"') >= 6
+    assert b"ran by itself on submission" in page.content
+    latest = api_for(cast.alice, cast.acme).get(f"/api/v1/reviews/{version.pk}/conformance")
+    assert latest.status_code == 200 and latest.json()["status"] == "done"
+
+    # The reviewer may run them again.
     started = api_for(cast.rita, None).post(
         f"/api/v1/reviews/{version.pk}/conformance", {}, format="json"
     )
     assert started.status_code == 201
     wait_until(
-        lambda: ConformanceRun.objects.get().is_finished,
+        lambda: ConformanceRun.objects.filter(started_by=cast.rita, status="done").exists(),
         WORKER_TIMEOUT,
-        "the worker never finished the checks",
+        "the worker never finished the reviewer's checks",
     )
-    page = client_for(cast.rita).get(f"/review/{version.pk}/")
-    assert page.content.count(b'data-status="passed"') >= 6
-    latest = api_for(cast.alice, cast.acme).get(f"/api/v1/reviews/{version.pk}/conformance")
-    assert latest.status_code == 200 and latest.json()["status"] == "done"
 
 
 def test_the_review_page_shows_the_evidence_and_the_controls(cast, client_for, partner):
@@ -169,3 +181,17 @@ def test_a_conformance_run_left_by_a_dead_worker_gives_the_reviewer_the_checks_b
     )
     assert ConformanceRun.close_if_abandoned(stuck.pk) is True
     assert not ConformanceRun.close_if_abandoned(run.pk)
+
+
+def test_the_partner_is_told_what_sharing_credentials_does(cast, client_for, partner):
+    shared = submitted(cast, partner.url, share=True)
+    alice = client_for(cast.alice)
+    panel = alice.get(f"/portal/integrations/{shared.pk}/test/").content.decode()
+    assert "Share these test credentials with reviewers" in panel
+    assert "the conformance checks run at once against your endpoint with them" in panel
+    submit = alice.get(f"/portal/integrations/{shared.pk}/submit").content.decode()
+    assert "The conformance checks run against your endpoint as soon as you submit" in submit
+
+    save_settings(cast, shared, share_with_reviewers=False)
+    submit = alice.get(f"/portal/integrations/{shared.pk}/submit").content.decode()
+    assert "You did not share test credentials with reviewers" in submit

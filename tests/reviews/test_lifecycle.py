@@ -201,7 +201,7 @@ def test_reject_needs_a_reason(cast, draft):
     assert draft.status == IntegrationStatus.REJECTED
 
 
-def test_approval_deploys_the_tile_to_the_partner_org_only(
+def test_approval_deploys_the_tile_to_every_organisations_catalogue(
     cast, draft, api_for, alice_api, django_capture_on_commit_callbacks
 ):
     pass_full_test(cast, draft)
@@ -216,7 +216,10 @@ def test_approval_deploys_the_tile_to_the_partner_org_only(
         ("Loopback Lists", "approved", 1)
     ]
     assert tiles[0]["connect_fields"]["custom_fields"][0]["variable"] == "bearer_token"
-    assert api_for(cast.bob, cast.globex).get("/api/v1/destinations/").json()["count"] == 0
+    globex = api_for(cast.bob, cast.globex).get("/api/v1/destinations/").json()["results"]
+    assert [(t["display_name"], t["partner"]) for t in globex] == [
+        ("Loopback Lists", "Acme Audiences")
+    ]
     # Approving twice is refused and changes nothing.
     with pytest.raises(ActionError) as twice:
         decisions.review_approve(acting_user=cast.rita, version=version)
@@ -327,3 +330,25 @@ def test_comments_thread_between_reviewer_and_partner(cast, draft, api_for, alic
         outsider.post(f"{REVIEWS}{version.pk}/comments", {"body": "hi"}, format="json").status_code
         == 404
     )
+
+
+def test_a_configuration_identical_to_the_approved_one_is_not_offered_for_review(
+    cast, draft, client_for
+):
+    pass_full_test(cast, draft)
+    first = submit(cast, draft)
+    decisions.review_approve(acting_user=cast.rita, version=first)
+    page = client_for(cast.alice).get(f"/portal/integrations/{draft.pk}/submit").content.decode()
+    assert "Submit version 2 for review" not in page
+    assert "This configuration is exactly <strong>version 1</strong>" in page
+    with pytest.raises(ActionError, match="exactly version 1, already approved") as refused:
+        submit(cast, draft)
+    assert refused.value.status == 409
+    assert draft.versions.count() == 1
+
+    # Changed, it is a new version to submit.
+    edit(cast, draft, payload='{"name": "$cohort_name", "v": 2}')
+    pass_full_test(cast, draft)
+    page = client_for(cast.alice).get(f"/portal/integrations/{draft.pk}/submit").content.decode()
+    assert "Submit version 2 for review" in page
+    assert submit(cast, draft).number == 2

@@ -96,6 +96,11 @@ def test_blank_key_and_blank_secret_keep_the_stored_ones(cast, draft):
         ({"values": {"nope": "x"}}, "values.nope", "'nope' is not a field"),
         ({"values": {"bearer_token": "a\nb"}}, "values.bearer_token", "must be on one line"),
         ({"values": {"bearer_token": 42}}, "values.bearer_token", "must be text"),
+        (
+            {"values": {"bearer_token": "k"}},
+            "values.bearer_token",
+            "Bearer Token is a secret: it must be at least 8 characters",
+        ),
         ({"mapping": {"user_id_field": "phone"}}, "mapping.user_id_field", "must be one of"),
         ({"users_count": 0}, "users_count", "between 1 and 100,000"),
         ({"users_count": "ten"}, "users_count", "whole number"),
@@ -358,3 +363,45 @@ def test_a_run_is_claimed_once(cast, draft):
     assert testruns.execute_test_run(run.pk) is None
     run.refresh_from_db()
     assert (run.status, run.summary) == ("passed", "Passed.")
+
+
+def test_after_a_rotation_both_secrets_sign_until_the_window_closes(cast, start_partner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from syncengine.models import SigningSecret
+
+    partner = start_partner(signing_secret="placeholder")
+    manifest = list_manifest(partner.url)
+    manifest["delivery"] = {"sign_requests": True}
+    draft = make_draft(cast, manifest)
+    save_settings(cast, draft, users_count=3)
+    old = actions.signing_secret_rotate(acting_user=cast.alice, integration=draft)
+    partner.signing_secret = old
+
+    # Rotated: the partner still verifies with the old secret, and nothing is refused.
+    new = actions.signing_secret_rotate(acting_user=cast.alice, integration=draft)
+    run = testruns.execute_test_run(start(cast, draft).pk)
+    assert run.status == "passed", run.summary
+    header = dict(run.exchanges.first().request_headers)[signing.SIGNATURE_HEADER]
+    assert header.count("v1=") == 2
+    stored = str(list(run.exchanges.values()))
+    assert old not in stored and new not in stored
+    rotated = AuditEvent.objects.filter(action="signing_secret.rotated").latest("id")
+    assert rotated.after["previous_signs_until"]
+
+    # The partner switches: the new secret's signature is accepted as well.
+    partner.signing_secret = new
+    assert testruns.execute_test_run(start(cast, draft).pk).status == "passed"
+
+    # Once the window closed, only the new secret signs: the old one is refused.
+    SigningSecret.objects.filter(integration=draft).update(
+        previous_until=timezone.now() - timedelta(seconds=1)
+    )
+    partner.signing_secret = old
+    closed = testruns.execute_test_run(start(cast, draft).pk)
+    assert closed.status == "failed"
+    assert closed.exchanges.first().response_status == 401
+    header = dict(closed.exchanges.first().request_headers)[signing.SIGNATURE_HEADER]
+    assert header.count("v1=") == 1

@@ -142,6 +142,7 @@ def test_the_signing_secret_is_shown_once_then_masked(alice_api, draft):
         "exists": False,
         "secret": None,
         "created_at": None,
+        "previous_signs_until": None,
         "header": "X-Signature",
     }
     created = alice_api.post(url)
@@ -150,6 +151,10 @@ def test_the_signing_secret_is_shown_once_then_masked(alice_api, draft):
     assert clear.startswith("whsec_") and len(clear) > 40
     shown = alice_api.get(url).json()
     assert shown["exists"] and shown["secret"].startswith("••••••") and clear not in str(shown)
+    assert shown["previous_signs_until"] is None
+    # Rotated, the replaced secret keeps signing for a while: the answer says until when.
+    alice_api.post(url)
+    assert alice_api.get(url).json()["previous_signs_until"] is not None
 
 
 def test_another_orgs_integration_and_runs_are_404(cast, alice_api, api_for):

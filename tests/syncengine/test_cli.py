@@ -170,3 +170,16 @@ def test_the_command_never_shows_a_traceback(tmp_path, partner):
         outputs.append(result.stdout + result.stderr)
     assert "Connection refused" in outputs[1]
     assert "missing.json: no such file" in outputs[2]
+
+
+def test_a_short_secret_is_masked_as_a_value_and_nowhere_else(tmp_path, start_partner):
+    # A token of two letters: masking every "OK" would garble the status lines and say
+    # what the token is.
+    partner = start_partner(token="OK")
+    file = write(tmp_path, list_manifest(partner.url, batch_size=10))
+
+    out, _ = run(file, "--var", "bearer_token=OK", "--var", "user_id_field=email")
+
+    assert "Authorization: Bearer ••••••" in out
+    assert "<- 201 Created" in out and "<- 200 OK" in out
+    assert "Passed:" in out and "••••••" not in out.replace("Bearer ••••••", "")

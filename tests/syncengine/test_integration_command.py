@@ -84,9 +84,32 @@ def test_render_prints_one_json_document_for_the_first_batch():
     (request,) = document["requests"]
     assert request["method"] == "POST"
     assert request["url"] == "https://api.acme.test/eu/lists/L-9/add"
-    assert request["headers"]["Authorization"] == "Bearer tok-1"
+    # Credentials are masked unless asked for (--reveal, below).
+    assert request["headers"]["Authorization"] == "Bearer ••••••"
+    assert "tok-1" not in out
     assert len(request["body"]["userIds"]) == 3
     assert request["body"]["userIds"][0].endswith("@example.com")
+
+
+def test_render_masks_secrets_wherever_they_stand_unless_revealed(tmp_path):
+    manifest = json.loads(Path(ACME).read_text())
+    manifest["endpoints"]["create_list"]["url"] += "?key=$bearer_token"
+    manifest["endpoints"]["create_list"]["payload"] = (
+        '{"name": "$cohort_name", "t": "$bearer_token"}'
+    )
+    path = tmp_path / "leaky.json"
+    path.write_text(json.dumps(manifest))
+    args = ("render", str(path), "--endpoint", "create_list", "--var", "bearer_token=s3cr3t-tok")
+    masked, _ = run(*args)
+    assert "s3cr3t-tok" not in masked
+    (request,) = json.loads(masked)["requests"]
+    assert request["body"]["t"] == "••••••"
+    assert request["headers"]["Authorization"] == "Bearer ••••••"
+    revealed, _ = run(*args, "--reveal")
+    (request,) = json.loads(revealed)["requests"]
+    assert request["headers"]["Authorization"] == "Bearer s3cr3t-tok"
+    assert request["body"]["t"] == "s3cr3t-tok"
+    assert request["url"].endswith("?key=s3cr3t-tok")
 
 
 def test_render_defaults_to_a_full_batch_and_ignores_users_for_create_list():

@@ -206,3 +206,87 @@ def test_polling_a_run_with_a_unicode_digit_sends_the_whole_run(cast, client_for
     response = alice.get(run_url, {"after": "²"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert response.content == alice.get(run_url, HTTP_HX_REQUEST="true").content
+
+
+# --- the sandbox, and a new project without leaving the page ------------------------------
+
+
+def test_sign_up_gives_a_sandbox_that_the_test_page_chooses_with_its_key(cast, client_for):
+    from portal.models import Project
+
+    sandbox = Project.objects.get(org=cast.acme, is_sandbox=True)
+    assert sandbox.name == "Sandbox"
+    draft = make_draft(cast, list_manifest(BASE))
+    html = client_for(cast.alice).get(page_url(draft)).content.decode()
+    hint = "Filled in for you: the sandbox's key"
+    assert f'value="{sandbox.public_id}" data-key-hint="{hint}" selected' in html
+    assert f'placeholder="{hint}"' in html
+    assert sandbox.api_key not in html
+
+    # Run with the key left blank: the platform fills it in; it is checked and kept encrypted.
+    response = client_for(cast.alice).post(
+        page_url(draft, "run"),
+        form(cast, project_id=str(sandbox.public_id), api_key=""),
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert TestRun.objects.filter(integration=draft).count() == 1
+    settings = TestSettings.objects.get(integration=draft)
+    assert (settings.project, settings.project_api_key) == (sandbox, sandbox.api_key)
+    assert sandbox.api_key not in response.content.decode()
+
+
+def test_another_project_still_needs_its_own_key(cast, client_for, draft):
+    response = client_for(cast.alice).post(page_url(draft, "run"), form(cast, api_key=""), **HTMX)
+    assert "Enter the API key of Acme Web" in response.content.decode()
+    assert not TestRun.objects.exists()
+
+
+def test_an_admin_creates_a_project_from_the_test_page(cast, client_for, draft):
+    from portal.models import AuditEvent, Project
+
+    response = client_for(cast.alice).post(
+        page_url(draft, "project"),
+        form(cast, project_name="Staging", api_key="", **{"users_count": "33"}),
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    staging = Project.objects.get(org=cast.acme, name="Staging")
+    assert "Project <strong>Staging</strong>" in html
+    assert f'value="{staging.public_id}" data-key-hint="Saved ' in html
+    assert 'value="33"' in html  # what was typed stays
+    assert staging.api_key not in html
+    settings = TestSettings.objects.get(integration=draft)
+    assert (settings.project, settings.project_api_key) == (staging, staging.api_key)
+    assert AuditEvent.objects.filter(action="project.created", target_id=str(staging.pk)).exists()
+    assert not TestRun.objects.exists()
+
+
+def test_a_project_needs_a_name_and_an_admin(cast, client_for, draft):
+    from portal.models import Membership, Project
+
+    before = Project.objects.count()
+    response = client_for(cast.alice).post(
+        page_url(draft, "project"), form(cast, project_name="  "), **HTMX
+    )
+    assert "Project name is required." in response.content.decode()
+    assert 'id="tst-' in response.content.decode()
+    Membership.objects.filter(user=cast.alan).update(is_developer=True)
+    refused = client_for(cast.alan).post(
+        page_url(draft, "project"), form(cast, project_name="Mine"), **HTMX
+    )
+    assert "Only an admin of your organisation creates projects." in refused.content.decode()
+    assert Project.objects.count() == before
+    assert "New project" not in client_for(cast.alan).get(page_url(draft)).content.decode()
+
+
+def test_a_draft_calling_the_demo_partner_shows_its_api(cast, client_for, draft, settings):
+    url = page_url(draft)
+    assert "its API</summary>" not in client_for(cast.alice).get(url).content.decode()
+    settings.DEMO_PARTNER_URL = BASE
+    html = client_for(cast.alice).get(url).content.decode()
+    assert "This draft calls the demo partner: its API" in html
+    assert "POST /v1/lists" in html and "DELETE /v1/lists/{list_id}/members" in html
+    assert "The new list&#39;s id comes back at data.id" in html
+    assert "/v1/users/properties" not in html  # the property API is for property drafts

@@ -64,8 +64,10 @@ class Command(BaseCommand):
                 str(partner_port),
             ],
         }
+        # The demo cohorts churn by themselves (beat schedules it), unless told otherwise.
+        environment = {"DEMO_CHURN": "true", **os.environ}
         processes = {
-            name: subprocess.Popen(argv, env=os.environ.copy())  # noqa: S603
+            name: subprocess.Popen(argv, env=environment)  # noqa: S603
             for name, argv in commands.items()
         }
         self._banner(host, port, partner_port)
@@ -106,6 +108,7 @@ class Command(BaseCommand):
             f"  Demo partner       http://127.0.0.1:{partner_port}/",
             f"  API reference      http://{host}:{port}/api/docs/",
             f"  Database: {database} · broker: {broker}",
+            "  Demo cohorts change every few minutes (DEMO_CHURN=false to stop it)",
             "",
             f"  Demo logins (password for all: {DEMO_PASSWORD})",
             *[f"    {email:<22} {role}" for email, role in DEMO_LOGINS],

@@ -32,6 +32,7 @@ from syncengine.core.diagnostic_codes import (
     UNSUPPORTED_VERSION,
     UNUSED_VARIABLE,
 )
+from syncengine.core.json_depth import depth_diagnostic
 from syncengine.core.manifest.normalize import normalize_manifest, not_an_object
 from syncengine.core.manifest.requests import RequestChecker
 from syncengine.core.manifest.schema import (
@@ -458,6 +459,10 @@ def check_manifest(doc: Any, *, normalized: bool = False) -> list[Diagnostic]:
     """
     if not isinstance(doc, dict):
         return [not_an_object()]
+    too_deep = depth_diagnostic(doc)
+    if too_deep is not None:
+        # Nothing else can be checked: normalising would recurse that deep.
+        return [too_deep]
     # Reported on the document as written, so the path is the one its author sees.
     nul = nul_diagnostic(doc)
     diagnostics = _ManifestChecker(doc if normalized else normalize_manifest(doc)).run()

@@ -14,7 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from syncengine.core.diagnostic_codes import INVALID_JSON, INVALID_TYPE
+from syncengine.core.diagnostic_codes import INVALID_JSON, INVALID_TYPE, TOO_DEEP
+from syncengine.core.json_depth import JsonTooDeep, decode_json
 from syncengine.core.manifest.schema import (
     AUTH_DEFAULTS,
     AUTH_KEYS,
@@ -44,6 +45,7 @@ from syncengine.core.manifest.schema import (
     TOP_LEVEL_DEFAULTS,
     TOP_LEVEL_KEYS,
 )
+from syncengine.core.nul import dotted_path
 from syncengine.core.types import Diagnostic
 
 
@@ -64,10 +66,11 @@ class ManifestError(ValueError):
 
 
 def load_manifest(data: str | bytes) -> Any:
-    """Decode a manifest's JSON text, refusing duplicate keys and NaN/Infinity.
+    """Decode a manifest's JSON text, refusing duplicate keys, NaN/Infinity and nesting
+    deeper than `json_depth.MAX_JSON_DEPTH`.
 
-    Raises `ManifestError` with the line and column of a syntax error. The result is not
-    checked: pass it to `check_manifest`.
+        Raises `ManifestError` with the line and column of a syntax error. The result is not
+        checked: pass it to `check_manifest`.
     """
 
     def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -88,7 +91,13 @@ def load_manifest(data: str | bytes) -> Any:
             [Diagnostic("error", INVALID_JSON, f"the file is not UTF-8 text: {error}", "")]
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant)
+        return decode_json(
+            text, object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant
+        )
+    except JsonTooDeep as error:
+        raise ManifestError(
+            [Diagnostic("error", TOO_DEEP, str(error), dotted_path(error.path))]
+        ) from None
     except json.JSONDecodeError as error:
         raise ManifestError(
             [Diagnostic("error", INVALID_JSON, error.msg, "", error.lineno, error.colno)]

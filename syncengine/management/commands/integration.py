@@ -15,9 +15,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncengine.connect_values import option_values
 from syncengine.core.compiler import compile_manifest
+from syncengine.core.display import scrub_url
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import ManifestError, load_manifest, normalize_manifest
 from syncengine.core.manifest.schema import BATCH_ENDPOINTS, SELECT_TYPES
+from syncengine.core.masking import mask_headers, mask_text
 from syncengine.core.preview import sample_context
 from syncengine.core.protocol import batch_id_for
 from syncengine.core.template.errors import RenderError
@@ -60,6 +62,11 @@ class Command(BaseCommand):
         render.add_argument("--cohort-name", default="Power users")
         render.add_argument("--cohort-id", default="cohort-1")
         render.add_argument("--list-id", default="list-1")
+        render.add_argument(
+            "--reveal",
+            action="store_true",
+            help="print secret values (tokens, keys) in clear; masked by default",
+        )
 
         export = commands.add_parser("export", help="print a stored integration's manifest")
         export.add_argument("integration_id", type=int)
@@ -138,6 +145,7 @@ class Command(BaseCommand):
         cohort_name: str,
         cohort_id: str,
         list_id: str,
+        reveal: bool = False,
         **_: object,
     ) -> None:
         manifest = normalize_manifest(self._load(file))
@@ -184,14 +192,20 @@ class Command(BaseCommand):
                 )
             except RenderError as error:
                 raise CommandError(f"{error.path or name}: {error.message}") from None
+            # Secrets (a token, a key, a Basic credential made of them) are masked where they
+            # stand, as on every page; --reveal shows what would really be sent.
+            secrets = request.secrets
             body: Any = None
             if request.body is not None:
                 text = request.body.decode("utf-8")
+                text = text if reveal else mask_text(text, secrets)
                 body = json.loads(text) if _is_json(request.headers) else text
             shown: dict[str, Any] = {
                 "method": request.method,
-                "url": request.url,
-                "headers": dict(request.headers),
+                "url": request.url if reveal else scrub_url(request.url, secrets),
+                "headers": dict(
+                    request.headers if reveal else mask_headers(request.headers, secrets)
+                ),
                 "body": body,
             }
             if name != endpoint or per_user:

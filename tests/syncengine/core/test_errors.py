@@ -19,10 +19,10 @@ from syncengine.core.types import PreparedRequest
 REQUEST = PreparedRequest(
     endpoint="create_list",
     method="POST",
-    url="https://api.partner.test/lists?key=tok-9",
-    headers=(("Authorization", "Bearer tok-9"),),
-    body=b'{"name": "tok-9"}',
-    secrets=("tok-9",),
+    url="https://api.partner.test/lists?key=tok-9f3a2b71",
+    headers=(("Authorization", "Bearer tok-9f3a2b71"),),
+    body=b'{"name": "tok-9f3a2b71"}',
+    secrets=("tok-9f3a2b71",),
 )
 
 
@@ -30,7 +30,7 @@ def response(body: bytes, *, truncated: bool = False, status: int = 200) -> Part
     return PartnerResponse(
         status=status,
         reason="OK",
-        headers=(("Content-Type", "application/json"), ("X-Echo", "tok-9")),
+        headers=(("Content-Type", "application/json"), ("X-Echo", "tok-9f3a2b71")),
         body=body,
         truncated=truncated,
         latency_ms=12.34,
@@ -115,8 +115,10 @@ def test_a_body_that_is_not_json_or_was_cut_is_a_permanent_non_json_error():
 
 
 def test_an_attempt_record_describes_itself_and_masks_its_secrets():
-    error = PartnerError("http_status", "503 tok-9", permanent=False, status=503)
-    verdict = Diagnosis("http_status", "503 Service Unavailable", "tok-9 is down", "retry", 503)
+    error = PartnerError("http_status", "503 tok-9f3a2b71", permanent=False, status=503)
+    verdict = Diagnosis(
+        "http_status", "503 Service Unavailable", "tok-9f3a2b71 is down", "retry", 503
+    )
     record = AttemptRecord(
         endpoint="create_list",
         batch_id=None,
@@ -124,7 +126,7 @@ def test_an_attempt_record_describes_itself_and_masks_its_secrets():
         max_attempts=8,
         outcome="retrying",
         request=REQUEST,
-        response=response(b"tok-9", status=503),
+        response=response(b"tok-9f3a2b71", status=503),
         error=error,
         diagnosis=verdict,
         wait_seconds=4.25,
@@ -132,5 +134,26 @@ def test_an_attempt_record_describes_itself_and_masks_its_secrets():
     assert record.status == 503
     assert record.describe() == "attempt 2 of 8: 503 Service Unavailable, waiting 4.2 s"
     shown = repr(record.for_display())
-    assert "tok-9" not in shown
+    assert "tok-9f3a2b71" not in shown
     assert "••••••" in shown
+
+
+def test_attempts_are_counted_only_where_there_were_or_will_be_more():
+    """No "attempt 1 of 8" on a success: it read as if retries were still to come."""
+
+    def record(attempt, outcome, status=200, max_attempts=8):
+        return AttemptRecord(
+            endpoint="add_users",
+            batch_id=None,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            outcome=outcome,
+            request=REQUEST,
+            response=response(b"{}", status=status),
+        )
+
+    assert record(1, "success").describe() == "200 OK"
+    assert record(3, "success").describe() == "200 OK on attempt 3 of 8"
+    assert record(1, "failed", 401).describe() == "failed, not retried"
+    assert record(8, "failed", 503).describe() == "attempt 8 of 8: failed, giving up"
+    assert record(1, "failed", 503, max_attempts=1).describe() == "failed, not retried"

@@ -20,3 +20,29 @@ def test_a_missing_value_says_how_far_the_lookup_got():
 def test_malformed_paths_are_refused(path):
     with pytest.raises(PathSyntaxError):
         parse_path(path)
+
+
+# --- where an answer seems to keep its id ---------------------------------------------------
+
+
+def test_an_id_is_suggested_where_the_answer_has_one():
+    from syncengine.core.jsonpath import suggest_id_path
+
+    assert suggest_id_path({"data": {"id": "lst_1", "name": "x"}}) == ("data.id", "lst_1")
+    assert suggest_id_path({"result": [{"listId": 42}]}) == ("result.0.listId", "42")
+    # A key that names a list wins over a shallower id; then the shallowest.
+    assert suggest_id_path({"id": "req_9", "list": {"list_id": "L7"}}) == ("list.list_id", "L7")
+    assert suggest_id_path({"a": {"b": {"id": "deep"}}, "c": {"id": "near"}}) == ("c.id", "near")
+
+
+def test_nothing_is_suggested_without_a_usable_id():
+    from syncengine.core.jsonpath import suggest_id_path
+
+    assert suggest_id_path({"ok": True, "name": "x"}) is None
+    assert suggest_id_path({"id": "", "uid": None, "valid": True, "ids": ["a"]}) is None
+    assert suggest_id_path([1, 2, 3]) is None
+    assert suggest_id_path("lst_1") is None
+    # The path that failed is not suggested back.
+    assert suggest_id_path({"data": {"id": "x"}}, besides="data.id") is None
+    # Keys that cannot be written as a path are skipped.
+    assert suggest_id_path({"the list": {"id": "x"}}) is None

@@ -36,15 +36,35 @@ def test_the_lookup_preview_and_its_curl_send_the_sample_users_keys():
     assert "Bearer ••••••" in lookup.curl  # secrets masked
 
 
-def test_per_user_requests_are_shown_for_the_first_user_with_sample_partner_ids():
+def test_a_request_sent_per_user_is_shown_for_every_sample_user_with_its_partner_id():
     preview = preview_manifest(fixture("directory_list"))
     remove = preview.endpoint("remove_users")
     assert remove.url.endswith("/members/sample-partner-id-1")
-    assert "Sent once per user" in remove.note and "samples" in remove.note
+    assert "Sent once per user: 3 requests" in remove.note and "samples" in remove.note
+    assert [each.user for each in remove.per_user] == [user["user_id"] for user in preview.users]
+    assert [each.url.rsplit("/", 1)[1] for each in remove.per_user] == [
+        "sample-partner-id-1",
+        "sample-partner-id-2",
+        "sample-partner-id-3",
+    ]
+    for each in remove.per_user:
+        assert shlex.split(each.curl or "")[3] == each.url
+        assert "Bearer ••••••" in (each.curl or "")
     add = preview.endpoint("add_users")
+    assert add.per_user == () and add.user is None
     assert json.loads(add.body or "") == {
         "ids": ["sample-partner-id-1", "sample-partner-id-2", "sample-partner-id-3"]
     }
+    assert preview.as_dict()["endpoints"][-1]["per_user"][2]["user"] == preview.users[2]["user_id"]
+
+
+def test_a_request_sent_per_user_that_skips_every_sample_user_says_so():
+    doc = fixture("directory_list")
+    doc["mapping_fields"][0]["options"] = ["work_email"]  # no sample user has it
+    create = preview_manifest(doc).endpoint("add_users.create")  # per user, by email
+    assert create.ok and create.url is None and create.per_user == ()
+    assert "Sent once per user: 0 requests" in create.note
+    assert "3 of 3 sample users would be skipped" in create.note
 
 
 def test_sample_users_a_request_would_skip_are_named():

@@ -710,3 +710,21 @@ def test_a_callback_failure_stops_the_run_and_propagates(partner, client):
             on_batch_delivered=broken_store,
         )
     assert len(api_requests(partner, "/members")) < 20
+
+
+def test_a_missing_list_id_suggests_where_an_id_is_and_names_the_field(
+    client, httpserver: HTTPServer
+):
+    httpserver.expect_request("/v1/lists").respond_with_json(
+        {"list": {"listId": "lst_77", "name": "x"}}, status=201
+    )
+    result = run_sync(
+        compile_manifest(local_manifest(httpserver)), client, context=CONTEXT, scope="s"
+    )
+    assert result.error.kind == "list_id_missing"
+    assert result.error.info["suggested_path"] == "list.listId"
+    message = result.diagnosis.message
+    assert "An id-looking value, 'lst_77', is at 'list.listId'" in message
+    assert "set list_id_path to list.listId" in message
+    assert result.diagnosis.field == "endpoints.create_list.list_id_path"
+    assert result.diagnosis.for_display()["field"] == "endpoints.create_list.list_id_path"

@@ -29,11 +29,11 @@ def post(url: str, **overrides) -> PreparedRequest:
         "endpoint": "add_users",
         "method": "POST",
         "url": url,
-        "headers": (("Authorization", "Bearer tok-123"),),
+        "headers": (("Authorization", "Bearer tok-123abc456"),),
         "body": b'{"userIds": ["a"]}',
         "batch_id": "batch-1",
         "item_count": 1,
-        "secrets": ("tok-123",),
+        "secrets": ("tok-123abc456",),
     }
     fields.update(overrides)
     return PreparedRequest(**fields)
@@ -121,7 +121,7 @@ def test_two_500s_then_success(client, httpserver: HTTPServer):
     assert [a.wait_seconds for a in attempts] == [1.0, 2.0, None]
     assert sleeps == [1.0, 2.0]
     assert attempts[1].describe() == "attempt 2 of 8: 500 INTERNAL SERVER ERROR, waiting 2.0 s"
-    assert attempts[2].describe() == "attempt 3 of 8: 200 OK"
+    assert attempts[2].describe() == "200 OK on attempt 3 of 8"
     assert delivery.attempts == tuple(attempts)
     # Every attempt carried the same Idempotency-Key: the partner can deduplicate.
     keys = [entry[0].headers["Idempotency-Key"] for entry in httpserver.log]
@@ -314,7 +314,7 @@ def test_a_classified_ignore_counts_as_delivered(client, httpserver: HTTPServer)
     assert delivery.ignored is True
     assert delivery.response.status == 409
     assert [a.outcome for a in attempts] == ["ignored"]
-    assert attempts[0].describe() == "attempt 1 of 8: 409 CONFLICT, ignored as classified"
+    assert attempts[0].describe() == "409 CONFLICT, ignored as classified"
 
 
 def test_the_401_gets_the_partners_classified_message(client, httpserver: HTTPServer):
@@ -341,12 +341,12 @@ def test_the_401_gets_the_partners_classified_message(client, httpserver: HTTPSe
 
 
 def test_attempt_records_for_display_hide_the_token(client, httpserver: HTTPServer):
-    httpserver.expect_request("/add").respond_with_data("tok-123 is wrong", status=401)
+    httpserver.expect_request("/add").respond_with_data("tok-123abc456 is wrong", status=401)
     attempts: list[AttemptRecord] = []
     with pytest.raises(PartnerError):
         send_with_retries(client, post(httpserver.url_for("/add")), on_attempt=attempts.append)
     shown = repr(attempts[0].for_display())
-    assert "tok-123" not in shown
+    assert "tok-123abc456" not in shown
     assert "Bearer ••••••" in shown
 
 

@@ -78,3 +78,18 @@ def test_malformed_headers_are_refused(header):
 def test_an_empty_secret_is_refused():
     with pytest.raises(ValueError, match="empty"):
         sign("", BODY)
+
+
+def test_a_rotating_secret_signs_with_the_new_and_the_old_secret():
+    from syncengine.core.signing import RotatingSecret, signing_secrets
+
+    secret = RotatingSecret("whsec_new", "whsec_old")
+    assert secret == "whsec_new"
+    assert signing_secrets(secret) == ("whsec_new", "whsec_old")
+    assert signing_secrets("whsec_new") == ("whsec_new",)
+    header = sign(secret, b'{"a":1}', timestamp=1_700_000_000)
+    assert header.count("v1=") == 2
+    for key in ("whsec_new", "whsec_old"):
+        verify(key, b'{"a":1}', header, now=1_700_000_000)
+    with pytest.raises(SignatureError):
+        verify("whsec_other", b'{"a":1}', header, now=1_700_000_000)

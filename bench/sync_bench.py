@@ -1,0 +1,489 @@
+"""Cohort syncs at scale: the diff of a big cohort, and a first sync of a million members.
+
+Measures, in interleaved rounds (floor, ours, floor, ours, ...), each against a floor
+measured in the same run on the same data:
+
+1. **diff (1 % churn)**: a 2,000,000-member cohort whose sync delivered it exactly, then
+   10,000 members leave and 10,000 enter. Ours: planning a run (`syncs.planning`: the
+   incremental diff from the change log, the batches with their users and ids written
+   in one transaction). Floor: one bare SQL query counting the same entering and leaving
+   keys. Target: ours <= 2 s.
+2. **diff (whole cohort)**: the same, when the change log cannot be used (the sync's
+   last run failed): the whole cohort against the whole delivered state. Reported for
+   information (no target: it is the fallback, not the path of every run).
+3. **first sync of 1,000,000 members** at batch size 10,000 to a loopback sink (a small
+   HTTP server in its own process that reads each body and answers 200). Ours: the whole
+   run on a worker-like process (plan, create the list, render, send 4 at a time, settle
+   the delivered state), from claim to end. Floor: a bare `httpx.Client` posting the same
+   bodies (rendered beforehand) from 4 threads to the same sink. Target: bare time /
+   our time >= 0.5.
+4. **worker peak RSS**: the peak resident memory of the process that ran the 2,000,000-
+   member diff run and of the one that ran the million-member first sync. Floor: the
+   same process with Django loaded and nothing run. Target: <= 300 MB.
+
+Prints rows `measure | ours | floor | ratio | target | met` (median of the rounds; the
+min in brackets) and exits non-zero when a target is missed. Uses its own throw-away
+database (`bench_sync` on the configured PostgreSQL server).
+
+Run from the repository root with the test environment (`make bench` sets it):
+`python bench/sync_bench.py [--rounds N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+BIG_COHORT = 2_000_000
+CHURN = 10_000  # leave, and as many enter: 1 % of the cohort changes
+FIRST_SYNC = 1_000_000
+BATCH_SIZE = 10_000
+CONCURRENCY = 4
+DIFF_TARGET_SECONDS = 2.0
+THROUGHPUT_TARGET = 0.5
+RSS_TARGET_MB = 300.0
+DATABASE = "bench_sync"
+TOKEN = "bench-token"
+
+
+# --- the sink (its own process) -----------------------------------------------------------
+
+
+class _Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    ANSWER = b'{"data": {"id": "bench-list"}}'
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        remaining = length
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.ANSWER)))
+        self.end_headers()
+        self.wfile.write(self.ANSWER)
+
+    do_POST = do_DELETE = do_PUT = _answer
+
+
+def serve_sink() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+def start_sink() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return process, f"http://127.0.0.1:{port}"
+
+
+# --- the worker-like child process -------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it starts again at
+    exec, so a child does not inherit the bench's own peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(run_id: int | None) -> None:
+    """Run one sync run as a worker would (or, without a run, only load Django), then
+    print its duration and this process's peak memory as JSON."""
+    import django
+
+    django.setup()
+    seconds = plan_seconds = 0.0
+    if run_id is not None:
+        from syncs import engine, planning
+        from syncs.models import SyncRun
+
+        started = time.perf_counter()
+        # What the worker does first (execute_run plans an unplanned run itself), timed
+        # apart to show where the time goes.
+        version = SyncRun.objects.select_related("version").get(pk=run_id).version
+        planning.plan_run(run_id, engine.compile_version(version))
+        plan_seconds = time.perf_counter() - started
+        run = engine.execute_run(run_id)
+        seconds = time.perf_counter() - started
+        assert run is not None and run.status == "succeeded", run and run.summary
+    result = {"seconds": seconds, "plan_seconds": plan_seconds, "rss_mb": peak_rss_mb()}
+    print(json.dumps(result), flush=True)
+
+
+def in_child(run_id: int | None) -> dict[str, float]:
+    from django.db import connection
+
+    database = connection.settings_dict
+    env = dict(
+        os.environ,
+        DATABASE_URL=(
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+            f"/{database['NAME']}"
+        ),
+        LOG_LEVEL="WARNING",
+    )
+    arguments = [sys.executable, __file__, "--child"] + ([str(run_id)] if run_id else [])
+    done = subprocess.run(arguments, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the worker process failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def sql(statement: str, params: Any = None) -> Any:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else cursor.rowcount
+
+
+def add_members(cohort_id: int, first: int, last: int, *, where: str = "") -> None:
+    sql(
+        "INSERT INTO portal_cohortmember (cohort_id, member_key, user_id, amplitude_id, "
+        "device_id, email, properties) SELECT %s, 'u:user-' || lpad(g::text, 8, '0'), "
+        "'user-' || lpad(g::text, 8, '0'), NULL, '', 'user' || g || '@example.com', "
+        f'\'{{"plan": "pro"}}\'::jsonb FROM generate_series(%s, %s) AS g {where}',
+        [cohort_id, first, last],
+    )
+
+
+def build(sink: str) -> tuple[Any, Any]:
+    """Two syncs on one connection to the sink: the churned 2M cohort (delivered exactly
+    at snapshot 1, now at snapshot 2) and a fresh 1M cohort."""
+    from demo_partner.manifests import list_manifest
+    from integrations.models import Destination, Integration, IntegrationVersion
+    from portal.models import Cohort, Organization, Project
+    from syncs.models import CohortSync, Connection
+
+    manifest = list_manifest(sink, name="Bench Sink", batch_size=BATCH_SIZE)
+    org = Organization.objects.create(name="Bench")
+    project = Project.objects.create(org=org, name="Bench")
+    integration = Integration.objects.create(
+        org=org, display_name="Bench Sink", integration_type="list", config=manifest
+    )
+    version = IntegrationVersion.objects.create(
+        integration=integration,
+        number=1,
+        kind="internal",
+        state="internal",
+        display_name="Bench Sink",
+        integration_type="list",
+        config=manifest,
+        fingerprint="bench",
+    )
+    destination = Destination.objects.create(
+        org=org, integration=integration, channel="internal", version=version
+    )
+    connection_row = Connection.objects.create(
+        org=org,
+        project=project,
+        destination=destination,
+        version=version,
+        name="Bench",
+        values={"bearer_token": TOKEN},
+        mapping={"user_id_field": "user_id"},
+    )
+    big = Cohort.objects.create(project=project, name="Two million", snapshot=1)
+    first = Cohort.objects.create(project=project, name="One million", snapshot=1)
+    add_members(big.pk, 0, BIG_COHORT - 1)
+    add_members(first.pk, 0, FIRST_SYNC - 1)
+    churned = CohortSync.objects.create(
+        connection=connection_row, cohort=big, cadence="manual", list_id="bench-list"
+    )
+    fresh = CohortSync.objects.create(connection=connection_row, cohort=first, cadence="manual")
+    sql(
+        'INSERT INTO syncs_deliveredmember (sync_id, member_key, partner_id, "user") '
+        "SELECT %s, member_key, '', jsonb_build_object('user_id', user_id) "
+        "FROM portal_cohortmember WHERE cohort_id = %s",
+        [churned.pk, big.pk],
+    )
+    # 1 % churn as one new snapshot: every 200th member leaves, as many new ones enter.
+    sql(
+        "DELETE FROM portal_cohortmember WHERE cohort_id = %s "
+        "AND (substr(member_key, 8)::int %% 200) = 0",
+        [big.pk],
+    )
+    add_members(big.pk, BIG_COHORT, BIG_COHORT + CHURN - 1)
+    sql(
+        "INSERT INTO portal_cohortchange (cohort_id, snapshot, member_key, entered) "
+        "SELECT %s, 2, 'u:user-' || lpad(g::text, 8, '0'), false "
+        "FROM generate_series(0, %s, 200) AS g",
+        [big.pk, BIG_COHORT - 1],
+    )
+    sql(
+        "INSERT INTO portal_cohortchange (cohort_id, snapshot, member_key, entered) "
+        "SELECT %s, 2, 'u:user-' || lpad(g::text, 8, '0'), true "
+        "FROM generate_series(%s, %s) AS g",
+        [big.pk, BIG_COHORT, BIG_COHORT + CHURN - 1],
+    )
+    Cohort.objects.filter(pk=big.pk).update(snapshot=2)
+    CohortSync.objects.filter(pk=churned.pk).update(delivered_snapshot=1)
+    for table in ("portal_cohortmember", "portal_cohortchange", "syncs_deliveredmember"):
+        sql(f"ANALYZE {table}")
+    churned.refresh_from_db()
+    return churned, fresh
+
+
+# --- measures ------------------------------------------------------------------------------
+
+
+def floor_diff(sync: Any, *, incremental: bool) -> float:
+    """The bare SQL: count the keys that entered and left, nothing else."""
+    started = time.perf_counter()
+    if incremental:
+        sql(
+            "SELECT COUNT(*) FILTER (WHERE c.entered AND d.member_key IS NULL), "
+            "COUNT(*) FILTER (WHERE NOT c.entered AND d.member_key IS NOT NULL) "
+            "FROM portal_cohortchange c LEFT JOIN syncs_deliveredmember d "
+            "ON d.sync_id = %s AND d.member_key = c.member_key "
+            "WHERE c.cohort_id = %s AND c.snapshot > 1",
+            [sync.pk, sync.cohort_id],
+        )
+    else:
+        sql(
+            "SELECT (SELECT COUNT(*) FROM (SELECT member_key FROM portal_cohortmember "
+            "WHERE cohort_id = %s EXCEPT SELECT member_key FROM syncs_deliveredmember "
+            "WHERE sync_id = %s) e), (SELECT COUNT(*) FROM (SELECT member_key FROM "
+            "syncs_deliveredmember WHERE sync_id = %s EXCEPT SELECT member_key FROM "
+            "portal_cohortmember WHERE cohort_id = %s) l)",
+            [sync.cohort_id, sync.pk, sync.pk, sync.cohort_id],
+        )
+    return time.perf_counter() - started
+
+
+def ours_diff(sync: Any, integration: Any, *, incremental: bool) -> float:
+    from syncs import planning, runs
+    from syncs.models import CohortSync, SyncRun
+
+    CohortSync.objects.filter(pk=sync.pk).update(delivered_snapshot=1 if incremental else None)
+    sync.refresh_from_db()
+    run = runs.run_create(sync, kind="manual", enqueue=False)
+    started = time.perf_counter()
+    plan = planning.plan_run(run.pk, integration)
+    seconds = time.perf_counter() - started
+    assert plan is not None and (plan.entered, plan.left) == (CHURN, CHURN), plan
+    assert plan.incremental is incremental
+    SyncRun.objects.filter(pk=run.pk).delete()
+    return seconds
+
+
+def rendered_bodies(run_id: int, integration: Any) -> list[tuple[str, bytes, dict[str, str]]]:
+    """The add_users requests of a planned run, as our client sends them."""
+    from syncengine.core.types import RenderContext
+    from syncs.models import SyncBatch
+
+    context = RenderContext(
+        values={"bearer_token": TOKEN},
+        mapping={"user_id_field": "user_id"},
+        cohort_id="bench",
+        cohort_name="Bench",
+        list_id="bench-list",
+    )
+    requests = []
+    for batch in SyncBatch.objects.filter(run_id=run_id).order_by("sequence"):
+        users = [user for _, user, _ in json.loads(batch.users_json)]
+        prepared = integration.build_request(
+            "add_users", context=context, users=users, batch_id=batch.batch_id
+        )
+        requests.append((prepared.url, prepared.body or b"", dict(prepared.headers)))
+    return requests
+
+
+def floor_send(requests: list[tuple[str, bytes, dict[str, str]]]) -> float:
+    import httpx
+
+    with httpx.Client(timeout=60) as client:
+
+        def post(request: tuple[str, bytes, dict[str, str]]) -> None:
+            url, body, headers = request
+            client.post(url, content=body, headers=headers).raise_for_status()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+            list(pool.map(post, requests))
+        return time.perf_counter() - started
+
+
+def reset_first_sync(sync: Any) -> None:
+    from syncs.models import CohortSync, SyncRun
+
+    SyncRun.objects.filter(sync=sync).delete()
+    sql("DELETE FROM syncs_deliveredmember WHERE sync_id = %s", [sync.pk])
+    CohortSync.objects.filter(pk=sync.pk).update(list_id="", delivered_snapshot=None)
+    sql("VACUUM ANALYZE syncs_deliveredmember")
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def row(
+    measure: str, ours: list[float], floor: list[float], unit: str, target: str, met: bool | None
+) -> str:
+    ours_text = f"{statistics.median(ours):.2f} {unit} (min {min(ours):.2f})"
+    floor_text = f"{statistics.median(floor):.2f} {unit} (min {min(floor):.2f})"
+    ratio = statistics.median(floor) / statistics.median(ours)
+    verdict = "n/a" if met is None else ("yes" if met else "NO")
+    return f"{measure} | {ours_text} | {floor_text} | {ratio:.2f} | {target} | {verdict}"
+
+
+def main(rounds: int) -> int:
+    import django
+    from django.conf import settings
+
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = DATABASE
+    settings.LOGGING = {"version": 1, "disable_existing_loggers": False}
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    from syncs import engine, planning, runs
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    sink, sink_url = start_sink()
+    try:
+        print(
+            f"building: a {BIG_COHORT:,}-member cohort delivered and churned by "
+            f"{2 * CHURN:,}, a {FIRST_SYNC:,}-member cohort ...",
+            flush=True,
+        )
+        churned, fresh = build(sink_url)
+        integration = engine.compile_version(churned.connection.version)
+
+        diff: dict[str, list[float]] = {"ours": [], "floor": []}
+        full: dict[str, list[float]] = {"ours": [], "floor": []}
+        for _ in range(rounds):
+            diff["floor"].append(floor_diff(churned, incremental=True))
+            diff["ours"].append(ours_diff(churned, integration, incremental=True))
+            full["floor"].append(floor_diff(churned, incremental=False))
+            full["ours"].append(ours_diff(churned, integration, incremental=False))
+
+        # The worker that runs the 2M diff: its peak memory.
+        from syncs.models import CohortSync
+
+        CohortSync.objects.filter(pk=churned.pk).update(delivered_snapshot=1)
+        churned.refresh_from_db()
+        diff_run = runs.run_create(churned, kind="manual", enqueue=False)
+        diff_worker = in_child(diff_run.pk)
+        idle = [in_child(None)["rss_mb"]]
+
+        send: dict[str, list[float]] = {"ours": [], "floor": []}
+        first_rss: list[float] = []
+        for number in range(rounds):
+            reset_first_sync(fresh)
+            run = runs.run_create(fresh, kind="manual", enqueue=False)
+            planning.plan_run(run.pk, integration)
+            requests = rendered_bodies(run.pk, integration)
+            send["floor"].append(floor_send(requests))
+            del requests
+            reset_first_sync(fresh)
+            run = runs.run_create(fresh, kind="manual", enqueue=False)
+            result = in_child(run.pk)
+            send["ours"].append(result["seconds"])
+            first_rss.append(result["rss_mb"])
+            idle.append(in_child(None)["rss_mb"])
+            print(
+                f"  round {number + 1}: first sync {result['seconds']:.2f} s (planning "
+                f"{result.get('plan_seconds', 0.0):.2f} s of it), bare httpx "
+                f"{send['floor'][-1]:.2f} s",
+                flush=True,
+            )
+
+        diff_ok = statistics.median(diff["ours"]) <= DIFF_TARGET_SECONDS
+        send_ratio = statistics.median(send["floor"]) / statistics.median(send["ours"])
+        send_ok = send_ratio >= THROUGHPUT_TARGET
+        rss = [diff_worker["rss_mb"], *first_rss]
+        rss_ok = max(rss) <= RSS_TARGET_MB
+        print()
+        print("measure | ours | floor | ratio | target | met")
+        print(
+            row(
+                f"diff of {BIG_COHORT:,} members, 1 % churn (plan)",
+                diff["ours"],
+                diff["floor"],
+                "s",
+                f"ours <= {DIFF_TARGET_SECONDS:g} s",
+                diff_ok,
+            )
+        )
+        print(
+            row(
+                f"diff of {BIG_COHORT:,} members, whole cohort (plan)",
+                full["ours"],
+                full["floor"],
+                "s",
+                "(information)",
+                None,
+            )
+        )
+        print(
+            row(
+                f"first sync of {FIRST_SYNC:,} members, batch {BATCH_SIZE:,}",
+                send["ours"],
+                send["floor"],
+                "s",
+                f"floor / ours >= {THROUGHPUT_TARGET}",
+                send_ok,
+            )
+        )
+        print(
+            row(
+                "worker peak RSS (2M diff run, 1M first sync)",
+                rss,
+                idle,
+                "MB",
+                f"ours <= {RSS_TARGET_MB:g} MB",
+                rss_ok,
+            )
+        )
+        users_per_second = FIRST_SYNC / statistics.median(send["ours"])
+        print(f"(first sync: {users_per_second:,.0f} users/s end to end)")
+        return 0 if diff_ok and send_ok and rss_ok else 1
+    finally:
+        sink.terminate()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--sink"]:
+        serve_sink()
+    elif sys.argv[1:2] == ["--child"]:
+        child(int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    else:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--rounds", type=int, default=3)
+        sys.exit(main(parser.parse_args().rounds))
