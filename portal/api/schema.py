@@ -158,7 +158,7 @@ APP_TAGS: dict[str, str] = {
     "integrations": "Integrations",
     "syncengine": "Testing",
     "reviews": "Reviews",
-    "syncs": "Syncs",
+    "syncs": "Cohort syncs",
 }
 
 
