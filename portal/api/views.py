@@ -318,11 +318,12 @@ class CohortMembersView(generics.ListAPIView):
     def put(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
         if request.content_type.split(";")[0].strip().lower() == CSVParser.media_type:
+            # CSVParser's data is {"csv": the file}; an empty body gives no file.
             body = request.data
-            # CSVParser's data is {"csv": the file}; an empty body leaves nothing to read.
-            if not isinstance(body, dict) or "csv" not in body:
-                raise ParseError("Send the members as a CSV body (text/csv).")
-            with body["csv"] as csv_file:
+            upload = body.get("csv") if hasattr(body, "get") else None
+            if upload is None:
+                raise ParseError("The CSV body is empty: send the members as text/csv.")
+            with upload as csv_file:
                 report = actions.cohort_members_replace_csv(
                     acting_user=api_user(request), cohort=cohort, csv_file=csv_file
                 )

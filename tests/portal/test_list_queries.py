@@ -566,6 +566,7 @@ NOT_LISTS: dict[str, str] = {
             "api_connection",
             "api_sync",
             "api_sync_run",
+            "metrics",
         ],
         ONE_THING,
     ),
