@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shlex
 import socket
 import subprocess
@@ -57,8 +58,9 @@ def free_port() -> int:
 def production_environment(database_url: str) -> dict[str, str]:
     """DEBUG=false with the settings production requires, over plain HTTP on loopback.
 
-    The secret key and the encryption keys are the ones of the calling process, so that
-    rows it wrote (sessions, encrypted test values) read the same in the server.
+    The encryption keys are the ones of the calling process, so that the encrypted values
+    it wrote (test settings) read the same in the server; the secret key is the server's
+    own (production refuses the development one), and sessions start in the server.
     """
     from django.conf import settings
 
@@ -66,7 +68,7 @@ def production_environment(database_url: str) -> dict[str, str]:
     env.update(
         DEBUG="false",
         OUTBOUND_ALLOW_PRIVATE_NETWORKS="false",
-        SECRET_KEY=settings.SECRET_KEY,
+        SECRET_KEY=secrets.token_urlsafe(50),
         FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url,

@@ -14,7 +14,7 @@ from integrations.models import (
 )
 from portal.access import as_int
 from portal.models import Membership, Organization, User
-from portal.roles import Role, holds
+from portal.roles import Access, org_allows
 
 
 def integrations_for(org: Organization) -> QuerySet[Integration]:
@@ -37,7 +37,7 @@ def get_revision(integration: Integration, number: int | str | None) -> Integrat
 def sees_partner_reviews(membership: Membership | None) -> bool:
     """The partner side of reviews belongs to the Developer Portal: the org's flag must be
     on and the member a developer, as for every portal page (`developer_required`)."""
-    return membership is not None and holds(Role.DEVELOPER, membership.user, membership)
+    return org_allows(Access.DEVELOPER, membership)
 
 
 def versions_visible_to(user: User, membership: Membership | None) -> QuerySet[IntegrationVersion]:

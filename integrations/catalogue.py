@@ -20,6 +20,7 @@ from integrations.editor.modal import connect_modal
 from integrations.models import Destination, DestinationChannel
 from portal.errors import ActionError
 from portal.models import Membership, Organization, Project
+from portal.roles import Access, org_allows
 
 MAX_CONNECTION_NAME_LENGTH = 120
 
@@ -27,7 +28,7 @@ MAX_CONNECTION_NAME_LENGTH = 120
 def may_connect(membership: Membership | None) -> bool:
     """Who may connect destinations and manage cohort syncs: an org's admins and
     developers. Every other member sees them read-only."""
-    return membership is not None and (membership.is_admin or membership.is_developer)
+    return org_allows(Access.ORG_EDITOR, membership)
 
 
 def destination_logo_url(destination: Destination) -> str | None:

@@ -22,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import Cohort, CohortImport, Invitation, Membership, Organization, Project, User
 from portal.params import parse_id
-from portal.roles import Access, allows
+from portal.roles import Access, allows, org_allows
 
 
 def projects_for(org: Organization) -> QuerySet[Project]:
@@ -45,7 +45,7 @@ def edits_cohorts(membership: Membership) -> bool:
     """Org admins and developers create, replace, change and delete cohorts; other members
     only read them. The one rule behind the pages (`cohort_editor_required`, the buttons
     they show) and the API (`portal.api.permissions.EditsCohortsOrReadOnly`)."""
-    return membership.is_admin or membership.is_developer
+    return org_allows(Access.ORG_EDITOR, membership)
 
 
 COHORT_EDITORS_ONLY = "Only org admins and developers can create, change and delete cohorts."
@@ -191,7 +191,7 @@ def cohort_editor_required[**P](
             raise PermissionDenied(COHORT_EDITORS_ONLY)
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return _enforcing(Access.ORG_EDITOR, wrapper)
 
 
 class PortalNotEnabled(PermissionDenied):

@@ -35,6 +35,8 @@ class Access(StrEnum):
     SIGNED_IN = "signed in"
     ORG_MEMBER = "member of an organisation"
     ORG_ADMIN = "admin of the organisation"
+    # Changing the organisation's cohorts, connections and syncs: admins and developers.
+    ORG_EDITOR = "admin or developer of the organisation"
     # Lists about organisations: members see their own's, platform admins everyone's.
     ORG_MEMBER_OR_PLATFORM_ADMIN = "member of an organisation, or platform admin"
     # The developer permission in an organisation whose Developer Portal flag is on.
@@ -48,6 +50,7 @@ class Access(StrEnum):
 MATRIX: dict[Access, frozenset[Role]] = {
     Access.ORG_MEMBER: frozenset({Role.ORG_ADMIN, Role.DEVELOPER, Role.MEMBER}),
     Access.ORG_ADMIN: frozenset({Role.ORG_ADMIN}),
+    Access.ORG_EDITOR: frozenset({Role.ORG_ADMIN, Role.DEVELOPER}),
     Access.ORG_MEMBER_OR_PLATFORM_ADMIN: frozenset(
         {Role.ORG_ADMIN, Role.DEVELOPER, Role.MEMBER, Role.PLATFORM_ADMIN}
     ),
@@ -58,9 +61,14 @@ MATRIX: dict[Access, frozenset[Role]] = {
 }
 
 
+# Accesses of the Developer Portal: there the developer role counts only while the
+# organisation's Developer Portal flag is on.
+PORTAL_ACCESSES = frozenset({Access.DEVELOPER, Access.REVIEWER_OR_DEVELOPER})
+
+
 def holds(role: Role, user: object, membership: Membership | None) -> bool:
     """Whether a person acting for `membership`'s organisation (None: for none) holds
-    `role`. *developer* counts only where the organisation's Developer Portal is on."""
+    `role` (*developer*: the developer permission, whatever the portal flag)."""
     person = user if isinstance(user, User) and user.is_authenticated else None
     match role:
         case Role.REVIEWER:
@@ -72,16 +80,11 @@ def holds(role: Role, user: object, membership: Membership | None) -> bool:
         case Role.ORG_ADMIN:
             return membership is not None and membership.is_admin
         case Role.DEVELOPER:
-            # The role first: it costs no query.
-            return (
-                membership is not None
-                and membership.is_developer
-                and membership.org.flag_enabled(DEVELOPER_PORTAL)
-            )
+            return membership is not None and membership.is_developer
 
 
 def roles_of(user: object, membership: Membership | None) -> frozenset[Role]:
-    """Every role a person holds (for pages that show what someone may do)."""
+    """Every role a person holds (*developer* even where the portal is off)."""
     return frozenset(role for role in Role if holds(role, user, membership))
 
 
@@ -94,9 +97,21 @@ def allows(access: Access, user: object, membership: Membership | None) -> bool:
         return False
     if access is Access.SIGNED_IN:
         return True
-    # Cheapest roles first: MEMBER and ORG_ADMIN read the membership, DEVELOPER a flag.
-    return any(holds(role, user, membership) for role in sorted(MATRIX[access], key=_cost))
+    return any(_grants(role, access, user, membership) for role in MATRIX[access])
 
 
-def _cost(role: Role) -> int:
-    return list(Role).index(role) if role is not Role.DEVELOPER else len(Role)
+def org_allows(access: Access, membership: Membership | None) -> bool:
+    """`allows` for a check that has a membership in hand (whose user is signed in):
+    only the organisation's roles count."""
+    if membership is None:
+        return False
+    return any(_grants(role, access, None, membership) for role in MATRIX.get(access, ()))
+
+
+def _grants(role: Role, access: Access, user: object, membership: Membership | None) -> bool:
+    if not holds(role, user, membership):
+        return False
+    if role is Role.DEVELOPER and access in PORTAL_ACCESSES:
+        # The role first, the flag (a query) second.
+        return membership is not None and membership.org.flag_enabled(DEVELOPER_PORTAL)
+    return True

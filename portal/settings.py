@@ -381,7 +381,12 @@ SPECTACULAR_SETTINGS = {
             "name": "Reviews",
             "description": "Submissions, the review queue, comments, checks and decisions.",
         },
-        {"name": "Syncs", "description": "Connections, cohort syncs and their runs."},
+        {
+            "name": "Connections",
+            "description": "Your organisation's connections to destinations of the catalogue.",
+        },
+        {"name": "Cohort syncs", "description": "Cohorts sent through a connection."},
+        {"name": "Sync runs", "description": "Each run of a sync, its batches and exchanges."},
     ],
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rest_framework import permissions
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
-from portal.access import COHORT_EDITORS_ONLY, edits_cohorts
+from portal.access import COHORT_EDITORS_ONLY
 from portal.models import ApiToken, Membership, Organization, User
 from portal.roles import Access, allows
 
@@ -66,16 +66,12 @@ class RolePermission(permissions.BasePermission):
         return allows(self.access_for(request.method), request.user, membership)
 
 
-class EditsCohortsOrReadOnly(permissions.BasePermission):
-    """Members read cohorts; only admins and developers write them (after IsOrgMember)."""
+class EditsCohortsOrReadOnly(RolePermission):
+    """Members read cohorts; only admins and developers write them."""
 
     message = COHORT_EDITORS_ONLY
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        membership = api_membership(request) if request.user.is_authenticated else None
-        return bool(membership and edits_cohorts(membership))
+    access = Access.ORG_MEMBER
+    write_access = Access.ORG_EDITOR
 
 
 class IsOrgMember(RolePermission):

@@ -192,7 +192,7 @@ APP_TAGS: dict[str, str] = {
     "integrations": "Integrations",
     "syncengine": "Testing",
     "reviews": "Reviews",
-    "syncs": "Syncs",
+    "syncs": "Cohort syncs",
 }
 
 

@@ -318,10 +318,12 @@ class CohortMembersView(generics.ListAPIView):
     def put(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
         if request.content_type.split(";")[0].strip().lower() == CSVParser.media_type:
+            # CSVParser's data is {"csv": the file}; an empty body gives no file.
             body = request.data
-            if not isinstance(body, dict):  # CSVParser's data is {"csv": the file}
-                raise ParseError("The CSV body could not be read.")
-            with body["csv"] as csv_file:
+            upload = body.get("csv") if hasattr(body, "get") else None
+            if upload is None:
+                raise ParseError("The CSV body is empty: send the members as text/csv.")
+            with upload as csv_file:
                 report = actions.cohort_members_replace_csv(
                     acting_user=api_user(request), cohort=cohort, csv_file=csv_file
                 )

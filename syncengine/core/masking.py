@@ -24,6 +24,7 @@ query, escaped as in JSON, base64 as in a Basic header.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -100,7 +101,14 @@ class Secrets:
 
 
 def _compiled(secrets: Iterable[str] | Secrets) -> Secrets:
-    return secrets if isinstance(secrets, Secrets) else Secrets(secrets)
+    return secrets if isinstance(secrets, Secrets) else _compiled_set(tuple(secrets))
+
+
+# A test run masks every header and body of every exchange with the same few secrets (some
+# forty strings an exchange): their spellings and pattern are worked out once per set.
+@functools.lru_cache(maxsize=32)
+def _compiled_set(secrets: tuple[str, ...]) -> Secrets:
+    return Secrets(secrets)
 
 
 def mask_text(text: str, secrets: Iterable[str] | Secrets) -> str:

@@ -99,5 +99,6 @@ def test_turning_a_flag_off_needs_confirmation(
     page.once("dialog", lambda dialog: dialog.accept())
     turn_off.click()
     expect(page.get_by_text("Developer Portal turned off for Acme Audiences.")).to_be_visible()
+    cast.acme.forget_flags()  # this instance remembers what it read before the click
     assert not cast.acme.flag_enabled("developer_portal")
     screenshot("access-flag-off")

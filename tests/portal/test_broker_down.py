@@ -26,7 +26,7 @@ def web_without_redis(transactional_db, tmp_path) -> Iterator[str]:
     dead_redis = f"redis://127.0.0.1:{closed_port()}/8"
     with web_process(tmp_path / "web.log", REDIS_URL=dead_redis) as url:
         # The health check itself says the broker is down.
-        assert httpx.get(f"{url}/healthz", timeout=10).json()["broker"] != "ok"
+        assert httpx.get(f"{url}/readyz", timeout=10).json()["broker"] != "ok"
         yield url
 
 

@@ -255,3 +255,10 @@ def test_another_orgs_cohort_is_not_found(cast, cohort, api_for, method, templat
     response = getattr(api, method)(path(template, cast, cohort), body, format="json")
     assert response.status_code == 404
     assert keys(cohort) == {"u:a", "u:b"}
+
+
+def test_an_empty_csv_snapshot_is_a_400_and_changes_nothing(alice_api, cohort):
+    response = alice_api.put(url(cohort), "", content_type="text/csv")
+    assert response.status_code == 400
+    assert "CSV body is empty" in response.json()["error"]["message"]
+    assert keys(cohort) == {"u:a", "u:b"}
