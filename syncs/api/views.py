@@ -1,4 +1,4 @@
-"""REST API of connections and cohort syncs (tagged *Syncs*, as every view of the app):
+"""REST API of connections and cohort syncs (tagged *Cohort syncs*, as the whole app):
 connecting a destination of the catalogue, adding syncs, starting runs (Sync now, Retry
 failed, Full resync), pausing, deleting, and reading the delivery log (runs, batches,
 exchanges). Bodies are JSON.

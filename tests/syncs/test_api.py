@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from portal.api.schema import APP_TAGS
 from syncengine.core.masking import MASK
 from syncs.models import CohortSync, Connection
 from tests.syncengine.conftest import TOKEN
@@ -210,7 +211,7 @@ def test_the_delivery_log_shows_batches_and_masked_exchanges(
     assert api.get(f"/api/v1/sync-runs/{run['id']}/exchanges?batch=9").status_code == 404
 
 
-def test_every_operation_is_in_the_schema_under_syncs(cast, alice_api):
+def test_every_operation_is_in_the_schema_under_the_apps_tag(cast, alice_api):
     from django.test import Client
 
     client = Client()
@@ -240,7 +241,7 @@ def test_every_operation_is_in_the_schema_under_syncs(cast, alice_api):
         }
         assert set(operations) == methods, path
         for method, operation in operations.items():
-            assert operation["tags"] == ["Syncs"], f"{method} {path}"
+            assert operation["tags"] == [APP_TAGS["syncs"]], f"{method} {path}"
             if "requestBody" in operation:
                 assert set(operation["requestBody"]["content"]) == {"application/json"}
             assert operation.get("summary"), f"{method} {path} has no summary"
