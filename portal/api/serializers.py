@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -182,7 +184,20 @@ class MemberInputSerializer(serializers.Serializer):
 
 @extend_schema_field(MemberInputSerializer)
 class MemberField(serializers.JSONField):
-    """One member, kept as the JSON it came as."""
+    """One member, kept as the JSON it came as. Its `properties`, when given, must be an
+    object, as the schema says (a CSV column of that name is a property like any other)."""
+
+    def to_internal_value(
+        self, data: dict[str, Any] | list[dict[str, Any]]
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        value = super().to_internal_value(data)
+        if (
+            isinstance(value, dict)
+            and value.get("properties") not in (None, "")
+            and (not isinstance(value["properties"], dict))
+        ):
+            raise serializers.ValidationError("properties must be an object of user properties")
+        return value
 
 
 def _member_list(help_text: str, *, required: bool = True) -> serializers.ListField:

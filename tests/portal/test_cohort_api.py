@@ -262,3 +262,12 @@ def test_an_empty_csv_snapshot_is_a_400_and_changes_nothing(alice_api, cohort):
     assert response.status_code == 400
     assert "CSV body is empty" in response.json()["error"]["message"]
     assert keys(cohort) == {"u:a", "u:b"}
+
+
+def test_properties_that_are_not_an_object_are_a_400_and_change_nothing(alice_api, cohort):
+    response = alice_api.patch(
+        url(cohort), {"add": [{"user_id": "x", "properties": 5}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "properties must be an object" in response.json()["error"]["message"]
+    assert keys(cohort) == {"u:a", "u:b"}
