@@ -193,8 +193,8 @@ class MemberField(serializers.JSONField):
         value = super().to_internal_value(data)
         if (
             isinstance(value, dict)
-            and value.get("properties") not in (None, "")
-            and (not isinstance(value["properties"], dict))
+            and "properties" in value
+            and not isinstance(value["properties"], dict)
         ):
             raise serializers.ValidationError("properties must be an object of user properties")
         return value
@@ -204,6 +204,9 @@ def _member_list(help_text: str, *, required: bool = True) -> serializers.ListFi
     return serializers.ListField(
         child=MemberField(),
         max_length=MAX_API_MEMBERS,
+        error_messages={
+            "max_length": f"at most {MAX_API_MEMBERS:,} members per request; upload a CSV for more"
+        },
         required=required,
         help_text=help_text,
     )

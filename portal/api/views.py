@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -328,11 +328,11 @@ class CohortMembersView(generics.ListAPIView):
                     acting_user=api_user(request), cohort=cohort, csv_file=csv_file
                 )
             return change_result(cohort, report)
-        members = request.data
-        if not isinstance(members, list):
-            serializer = MembersInputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            members = serializer.validated_data["members"]
+        # A bare array is the members themselves: checked by the same rules.
+        body = {"members": request.data} if isinstance(request.data, list) else request.data
+        serializer = MembersInputSerializer(data=body)
+        serializer.is_valid(raise_exception=True)
+        members = serializer.validated_data["members"]
         report = actions.cohort_members_replace(
             acting_user=api_user(request), cohort=cohort, members=members
         )
@@ -351,6 +351,10 @@ class CohortMembersView(generics.ListAPIView):
     )
     def patch(self, request: Request, cohort_id: str) -> Response:
         cohort = access.get_cohort(api_org(request), cohort_id)
+        if request.content_type.split(";")[0].strip().lower() == CSVParser.media_type:
+            # Only a full snapshot (PUT) may be a CSV file; a change names what it adds
+            # and removes in JSON.
+            raise UnsupportedMediaType(CSVParser.media_type)
         serializer = MembersChangeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         report = actions.cohort_members_change(

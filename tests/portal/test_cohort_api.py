@@ -119,7 +119,7 @@ def test_too_many_members_in_one_request_are_refused(alice_api, cohort):
         assert response.status_code == 400
         field = "members" if method == "put" else "add"
         assert response.json()["error"]["message"] == (
-            f"{field}: Ensure this field has no more than 10000 elements."
+            f"{field}: at most 10,000 members per request; upload a CSV for more"
         )
     response = alice_api.put(url(cohort), many, format="json")
     assert response.status_code == 400
@@ -266,8 +266,21 @@ def test_an_empty_csv_snapshot_is_a_400_and_changes_nothing(alice_api, cohort):
 
 def test_properties_that_are_not_an_object_are_a_400_and_change_nothing(alice_api, cohort):
     response = alice_api.patch(
-        url(cohort), {"add": [{"user_id": "x", "properties": 5}]}, format="json"
+        url(cohort), {"add": [{"user_id": "x", "properties": None}]}, format="json"
     )
     assert response.status_code == 400
     assert "properties must be an object" in response.json()["error"]["message"]
+    assert keys(cohort) == {"u:a", "u:b"}
+
+
+def test_a_bare_array_snapshot_is_checked_like_the_members_object(alice_api, cohort):
+    response = alice_api.put(url(cohort), [{"user_id": "x", "properties": [1, 2]}], format="json")
+    assert response.status_code == 400
+    assert "properties must be an object" in response.json()["error"]["message"]
+    assert keys(cohort) == {"u:a", "u:b"}
+
+
+def test_a_change_sent_as_csv_is_refused_and_changes_nothing(alice_api, cohort):
+    response = alice_api.patch(url(cohort), "user_id\nz\n", content_type="text/csv")
+    assert response.status_code == 415
     assert keys(cohort) == {"u:a", "u:b"}
