@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from portal.actions import MAX_NAME_LENGTH
 from portal.api.fields import Flag, Text
-from portal.cohort_members import MAX_API_MEMBERS, MAX_VALUE_LENGTH
+from portal.cohort_members import MAX_API_MEMBERS
 from portal.flags import FLAGS
 from portal.models import (
     AccessRequest,
@@ -172,13 +172,14 @@ MEMBER_HELP = (
 
 class MemberInputSerializer(serializers.Serializer):
     """A member as the API accepts it: documents the shape only. Members are read by
-    portal.cohort_members, which keeps other keys as properties and names the member at
+    portal.cohort_members, which turns numbers into text where text is meant, treats an
+    empty value as a missing one, keeps other keys as properties and names the member at
     fault in errors (`members[3]: amplitude_id 'x' is not a whole number`)."""
 
-    user_id = serializers.CharField(required=False, max_length=MAX_VALUE_LENGTH)
-    amplitude_id = serializers.IntegerField(required=False, min_value=0)
-    device_id = serializers.CharField(required=False, max_length=MAX_VALUE_LENGTH)
-    email = serializers.CharField(required=False, max_length=MAX_VALUE_LENGTH)
+    user_id = serializers.JSONField(required=False, help_text="Text (a number is read as text).")
+    amplitude_id = serializers.JSONField(required=False, help_text="A whole number, at least 0.")
+    device_id = serializers.JSONField(required=False, help_text="Text.")
+    email = serializers.JSONField(required=False, help_text="Text.")
     properties = serializers.DictField(required=False, help_text="User properties.")
 
 
@@ -191,13 +192,19 @@ class MemberField(serializers.JSONField):
         self, data: dict[str, Any] | list[dict[str, Any]]
     ) -> dict[str, Any] | list[dict[str, Any]]:
         value = super().to_internal_value(data)
-        if (
-            isinstance(value, dict)
-            and "properties" in value
-            and not isinstance(value["properties"], dict)
-        ):
-            raise serializers.ValidationError("properties must be an object of user properties")
+        if isinstance(value, dict):
+            problem = _member_type_problem(value)
+            if problem:
+                raise serializers.ValidationError(problem)
         return value
+
+
+def _member_type_problem(member: dict[str, Any]) -> str | None:
+    """`properties`, when given, must be an object; every other key is read by the
+    member rules (portal.cohort_members), which name the member and key at fault."""
+    if "properties" in member and not isinstance(member["properties"], dict):
+        return "properties must be an object of user properties"
+    return None
 
 
 def _member_list(help_text: str, *, required: bool = True) -> serializers.ListField:

@@ -339,7 +339,7 @@ class CohortMembersView(generics.ListAPIView):
         return change_result(cohort, report)
 
     @extend_schema(
-        request=MembersChangeInputSerializer,
+        request={"application/json": MembersChangeInputSerializer},
         responses=MembersChangeSerializer,
         summary="Add and remove members (org admins and developers)",
         description=(
