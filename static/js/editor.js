@@ -642,6 +642,9 @@
     const section = event.target.closest("[data-part]:not(.part-auth), [data-endpoint], #f-custom_fields, #f-mapping_fields, #f-auth");
     if (!section || section === followed || window.matchMedia("(max-width: 1180px)").matches) return;
     followed = section;
+    // The page opening with the cursor in a field that has a problem (app.js) is not the
+    // partner moving there: the panel opens at its top.
+    if (document.readyState !== "complete") return;
     const request = section.dataset.part ? section.dataset.part.replace(/^endpoints\./, "").replace(/\./g, "-") : section.dataset.endpoint;
     const target = request
       ? document.getElementById("tp-req-" + request)
