@@ -1,6 +1,7 @@
 """The editor's first minutes at a laptop's size (1440×900): the Testing Integration
 panel opens at its top and its header stays below the top bar wherever the page is
-scrolled."""
+scrolled; Ctrl+S (or Cmd+S) asks for a revision name and answers in a toast that stays in
+the window, and says "No changes to save" rather than adding an empty revision."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_editor import LIVE
 from tests.waiting import wait_until
 
 DEMO_LISTS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "demo-partner-lists.json"
@@ -96,3 +98,57 @@ def test_the_testing_panel_opens_at_its_top_below_the_top_bar(
         "the panel did not follow the focus to create_list",
     )
     expect(request).to_be_in_viewport()
+
+
+def test_ctrl_s_asks_for_a_name_and_answers_where_the_partner_looks(
+    page, live_server, transactional_db, sign_in
+):
+    _, draft = open_editor(page, live_server, sign_in, demo_manifest())
+    toast = page.locator("#save-toast")
+    dialog = page.get_by_role("dialog", name="Save a revision")
+    expect(toast).to_have_attribute("aria-live", "polite")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+
+    # Nothing changed since the import: no name is asked, no revision is added.
+    page.keyboard.press("Control+s")
+    expect(toast).to_have_text("No changes to save: revision 1 is up to date.")
+    expect(toast).to_be_in_viewport()
+    expect(dialog).to_be_hidden()
+    assert draft.revisions.count() == 1
+
+    # A change: Ctrl+S asks for a name; Escape leaves without saving a named revision and
+    # puts the cursor back.
+    rate = page.locator("#f-delivery\\.requests_per_second")
+    rate.fill("5")
+    page.keyboard.press("Control+s")
+    expect(dialog).to_be_visible()
+    name = dialog.get_by_label("Revision name")
+    expect(name).to_be_focused()
+    name.fill("Not this one")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(rate).to_be_focused()
+    assert not draft.revisions.filter(note="Not this one").exists()
+
+    # Cmd+S (a Mac) asks the same; Enter saves under the name, and the answer shows in
+    # the window although the page is scrolled to its bottom.
+    page.keyboard.press("Meta+s")
+    expect(name).to_be_focused()
+    name.fill("Five per second")
+    window_shot(page, "editor-ctrl-s-name")
+    name.press("Enter")
+    expect(toast).to_have_text("Saved revision 2 “Five per second”", timeout=LIVE)
+    expect(toast).to_be_in_viewport()
+    expect(rate).to_be_focused()
+    window_shot(page, "editor-ctrl-s-saved")
+    assert list(draft.revisions.values_list("number", "note").order_by("number")) == [
+        (1, "Imported"),
+        (2, "Five per second"),
+    ]
+    assert draft.revisions.get(number=2).config["delivery"]["requests_per_second"] == 5
+
+    # Saving again with nothing new adds no empty revision.
+    page.keyboard.press("Control+s")
+    expect(toast).to_have_text("No changes to save: revision 2 is up to date.")
+    expect(dialog).to_be_hidden()
+    assert draft.revisions.count() == 2
