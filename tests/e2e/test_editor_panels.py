@@ -1,11 +1,13 @@
 """The editor's first minutes at a laptop's size (1440×900): the Testing Integration
 panel opens at its top and its header stays below the top bar wherever the page is
 scrolled; Ctrl+S (or Cmd+S) asks for a revision name and answers in a toast that stays in
-the window, and says "No changes to save" rather than adding an empty revision."""
+the window, and says "No changes to save" rather than adding an empty revision; a mapping
+field can be a group of buttons, from the editor to a connection made with it."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -152,3 +154,52 @@ def test_ctrl_s_asks_for_a_name_and_answers_where_the_partner_looks(
     expect(toast).to_have_text("No changes to save: revision 2 is up to date.")
     expect(dialog).to_be_hidden()
     assert draft.revisions.count() == 2
+
+
+def test_a_mapping_field_as_a_button_group_from_editor_to_connection(
+    page, live_server, transactional_db, sign_in
+):
+    from integrations.releases import integration_release
+    from syncs.models import Connection
+
+    cast, draft = open_editor(page, live_server, sign_in, demo_manifest())
+
+    # The editor offers the type; the properties stay, and the Connect modal preview
+    # shows them as buttons at once.
+    field_type = page.locator("#f-mapping_fields\\.0\\.type")
+    expect(field_type.locator("option")).to_have_text(["String", "Single select", "Button group"])
+    field_type.select_option("button_group")
+    expect(page.locator("#f-mapping_fields\\.0\\.options")).to_be_visible()
+    preview = page.locator("#tp-modal").get_by_role("group", name="User ID")
+    expect(preview.get_by_role("radio", name="user_id")).to_be_checked(timeout=LIVE)
+    expect(preview.get_by_role("radio")).to_have_count(4)
+    expect(preview.locator("select")).to_have_count(0)
+    expect(page.locator("#save-state")).to_have_attribute("data-state", "saved", timeout=LIVE)
+    page.locator("#f-mapping_fields").evaluate("node => node.scrollIntoView()")
+    page.evaluate("window.scrollBy(0, -120)")
+    expect(preview).to_be_in_viewport()
+    window_shot(page, "editor-mapping-button-group")
+    draft.refresh_from_db()
+    assert draft.config["mapping_fields"][0]["type"] == "button_group"
+    assert draft.config["mapping_fields"][0]["options"][:2] == ["user_id", "email"]
+
+    # Released, its Connect dialog has the buttons, usable with the keyboard.
+    integration_release(acting_user=cast.alice, integration=draft)
+    page.goto(f"{live_server.url}/destinations/")
+    page.locator(".dest-catalog-tile", has_text=draft.display_name).get_by_role(
+        "button", name="Connect"
+    ).click()
+    dialog = page.get_by_role("dialog", name=f"Connect to {draft.display_name}")
+    group = dialog.get_by_role("group", name="User ID")
+    first = group.get_by_role("radio", name="user_id")
+    expect(first).to_be_checked()
+    first.focus()
+    page.keyboard.press("ArrowRight")
+    email = group.get_by_role("radio", name="email")
+    expect(email).to_be_checked()
+    expect(email).to_be_focused()
+    dialog.get_by_label("API token").fill("demo-token")
+    window_shot(page, "connect-mapping-button-group")
+    dialog.get_by_role("button", name="Connect").click()
+    expect(page).to_have_url(re.compile(r"/connections/\d+/$"), timeout=LIVE)
+    assert Connection.objects.get().mapping == {"user_id_field": "email"}
