@@ -356,11 +356,14 @@
   let returnFocus = null;
   let toastTimer = null;
 
+  // Shown first and filled a moment later: a live region is announced when its text
+  // changes while it is displayed, not when it appears with its text.
   function showToast(text, isError) {
-    toast.textContent = text;
     toast.classList.toggle("is-error", Boolean(isError));
+    toast.textContent = "";
     toast.hidden = false;
     clearTimeout(toastTimer);
+    setTimeout(function () { toast.textContent = text; }, 30);
     toastTimer = setTimeout(function () { toast.hidden = true; }, 6000);
   }
 
@@ -372,6 +375,7 @@
     }
     if (revisionDialog.open) return;
     returnFocus = document.activeElement;
+    toast.hidden = true;
     revisionName.value = "";
     revisionDialog.showModal();
     revisionName.focus();
