@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -72,10 +73,12 @@ def _clean_email(value: str, *, field: str = "email") -> str:
 
 @transaction.atomic
 def account_signup(*, email: str, password: str, full_name: str, org_name: str) -> User:
-    """A new person and a new organisation they administer (portal flag off)."""
+    """A new person, with a verified email, and a new organisation they administer
+    (portal flag off). For accounts made by the portal itself (tests, demo data); people
+    sign up through allauth's form, whose adapter calls `signup_org_create`."""
     email = _clean_email(email)
     full_name = (full_name or "").strip()[:150]
-    org_name = _clean_name(org_name, field="org_name", what="Organisation name")
+    org_name = clean_org_name(org_name)
     if User.objects.filter(email__iexact=email).exists():
         raise ActionError(
             "An account with this email already exists; sign in instead.", field="email"
@@ -86,7 +89,28 @@ def account_signup(*, email: str, password: str, full_name: str, org_name: str) 
     except ValidationError as error:
         raise ActionError(" ".join(error.messages), field="password") from None
     user = User.objects.create_user(email, password, full_name=full_name)
-    org = Organization.objects.create(name=org_name)
+    email_mark_verified(user=user)
+    signup_org_create(user=user, org_name=org_name)
+    return user
+
+
+def clean_org_name(value: str) -> str:
+    return _clean_name(value, field="org_name", what="Organisation name")
+
+
+def email_mark_verified(*, user: User) -> None:
+    """Record the person's sign-in email as verified and primary (accounts the portal
+    makes itself, and invitations: the link reached that inbox)."""
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).delete()
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+
+
+@transaction.atomic
+def signup_org_create(*, user: User, org_name: str) -> Organization:
+    """The new organisation of someone who just signed up, with them as its admin."""
+    org = Organization.objects.create(name=clean_org_name(org_name))
     Membership.objects.create(user=user, org=org, role=MemberRole.ADMIN, is_developer=True)
     audit_record(
         actor=user,
@@ -104,7 +128,7 @@ def account_signup(*, email: str, password: str, full_name: str, org_name: str) 
             enabled=True,
             reason="granted to new organisations (platform setting)",
         )
-    return user
+    return org
 
 
 MAX_FULL_NAME_LENGTH = 150
@@ -150,6 +174,9 @@ def account_change_email(*, acting_user: User, email: str, current_password: str
     before = acting_user.email
     acting_user.email = email
     acting_user.save(update_fields=["email"])
+    # The new address is unproven: the next sign-in sends it a verification link first.
+    EmailAddress.objects.filter(user=acting_user).delete()
+    EmailAddress.objects.create(user=acting_user, email=email, verified=False, primary=True)
     audit_record(
         actor=acting_user,
         org=None,
@@ -272,6 +299,7 @@ def invitation_accept(
         except ValidationError as error:
             raise ActionError(" ".join(error.messages), field="password") from None
         user = User.objects.create_user(invitation.email, password, full_name=full_name.strip())
+        email_mark_verified(user=user)
     elif user.email.lower() != invitation.email.lower():
         raise ActionError(
             f"This invitation is for {invitation.email}; you are signed in as {user.email}.",

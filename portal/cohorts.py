@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection, transaction
 
 from portal import cohort_csv
@@ -100,7 +100,7 @@ def load_csv(cohort: Cohort, raw: ByteStream, *, progress_id: int | None = None)
 
     def progress(rows: int) -> None:
         if progress_id is not None:
-            cache.set(import_progress_key(progress_id), rows, PROGRESS_TTL)
+            caches["progress"].set(import_progress_key(progress_id), rows, PROGRESS_TTL)
 
     with transaction.atomic():
         fast = cohort_csv.load(cohort, raw, progress=progress)
@@ -143,7 +143,7 @@ def load_members(
                     writer.write(batch)
                     batch = []
                     if progress_id is not None:
-                        cache.set(import_progress_key(progress_id), report.rows_read, PROGRESS_TTL)
+                        caches["progress"].set(import_progress_key(progress_id), report.rows_read, PROGRESS_TTL)
         except MemberError as error:
             report.errors.append({"row": None, "message": str(error)})
         except (UnicodeDecodeError, csv.Error) as error:

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from allauth.mfa.models import Authenticator
 from django.apps import apps
 from django.db import transaction
 from django.utils.module_loading import autodiscover_modules
 
 from portal import actions, cohorts
+from portal.accounts import two_factor_enrol
 from portal.audit import audit_record
 from portal.flags import DEVELOPER_PORTAL
 from portal.models import (
@@ -33,6 +35,10 @@ from portal.models import (
 )
 
 DEMO_PASSWORD = "demo-pass-2026"
+# Reviewers and platform admins sign in with a second factor. The demo ones share this
+# key, public like the password above (the demo commands refuse to run without DEBUG): add it to an
+# authenticator app, or ask `manage.py demo_totp` for the current code.
+DEMO_TOTP_SECRET = "DEMOKEYCOHORTPORTALDEMOKEY234567"
 
 # Who is who in the demo (and in the test suite's cast):
 #   alice   partner developer and admin of Acme Audiences (portal flag on)
@@ -82,7 +88,31 @@ def _user(email: str, full_name: str, *, staff_role: str = "") -> User:
         user = User.objects.create_user(
             email, DEMO_PASSWORD, full_name=full_name, staff_role=staff_role
         )
+    # Demo people need no verification mail: their addresses are pre-verified.
+    actions.email_mark_verified(user=user)
+    if staff_role and not Authenticator.objects.filter(user=user).exists():
+        two_factor_enrol(user=user, secret=DEMO_TOTP_SECRET)
     return user
+
+
+def two_factor_help() -> str:
+    """How the demo reviewer and platform admin pass the second step of signing in (the
+    `make run` banner): the shared key, the command that prints the current code, and an
+    unused recovery code each."""
+    lines = [
+        "  Reviewer and platform admin: after the password, a two-factor code. Add the key",
+        f"    {DEMO_TOTP_SECRET} to an authenticator app, or print the current code with",
+        "    .venv/bin/python manage.py demo_totp rita@platform.test   (or adam@...);",
+        "    or type one of their recovery codes (each works once):",
+    ]
+    staff = User.objects.filter(email__in=[e for e, _ in DEMO_LOGINS], staff_role__gt="")
+    for user in staff.order_by("email"):
+        codes = Authenticator.objects.filter(
+            user=user, type=Authenticator.Type.RECOVERY_CODES
+        ).first()
+        unused = codes.wrap().get_unused_codes() if codes else []
+        lines.append(f"    {user.email:<22} {unused[0] if unused else '(none left)'}")
+    return "\n".join(lines)
 
 
 def _org(name: str, admin: User) -> Organization:

@@ -14,22 +14,6 @@ def attach(form: forms.Form, error: ActionError) -> None:
     form.add_error(field, error.message)
 
 
-class SigninForm(forms.Form):
-    email = forms.EmailField(max_length=254)
-    password = forms.CharField(widget=forms.PasswordInput, max_length=200)
-
-
-class SignupForm(forms.Form):
-    full_name = forms.CharField(max_length=150, required=False, label="Your name")
-    email = forms.EmailField(max_length=254)
-    password = forms.CharField(
-        widget=forms.PasswordInput,
-        max_length=200,
-        help_text="At least 8 characters, not only digits.",
-    )
-    org_name = forms.CharField(max_length=120, label="Organisation name")
-
-
 class InvitationAcceptForm(forms.Form):
     full_name = forms.CharField(max_length=150, required=False, label="Your name")
     password = forms.CharField(widget=forms.PasswordInput, max_length=200)

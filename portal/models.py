@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -470,7 +470,7 @@ class CohortImport(Job):
             status=ImportStatus.FAILED,
             errors=[{"row": None, "message": IMPORT_LOST_MESSAGE}],
         )
-        cache.delete(self.progress_cache_key)
+        caches["progress"].delete(self.progress_cache_key)
         return failed
 
 
@@ -478,14 +478,42 @@ def import_progress_key(import_id: int) -> str:
     return f"cohort-import-progress:{import_id}"
 
 
-class RateLimitCounter(models.Model):
-    """How many times something happened for one key within a fixed window (failed
-    sign-ins, password-reset mails): `portal.ratelimit`. Kept in the database, which
-    signing in needs anyway, so that sign-in never depends on the cache or the broker."""
+class MailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
 
-    key = models.CharField(max_length=100, unique=True)
-    window_started_at = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
+
+class OutboundMail(Job):
+    """An email the portal sends (account mails: verification, password reset, "you
+    already have an account"), stored before a worker sends it (`portal.mail`).
+
+    The task is handed only this row's id: the body often carries a one-time link
+    (password reset, email verification), so it is stored encrypted and never travels
+    through the broker."""
+
+    FINISHED_STATUSES = frozenset({MailStatus.SENT, MailStatus.FAILED})
+
+    status = models.CharField(max_length=10, choices=MailStatus.choices, default=MailStatus.QUEUED)
+    to = models.JSONField(default=list)
+    subject = models.CharField(max_length=255)
+    body = EncryptedTextField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.count} since {self.window_started_at:%H:%M:%S}"
+        return f"mail {self.pk} {self.subject!r} ({self.status})"
+
+    def close_unsent(self) -> bool:
+        # Not closed: a mail that could not be queued stays queued for the sweep to hand
+        # to the broker again once it is back.
+        return False
+
+    def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
+        from portal import mail
+
+        return mail.requeue(self.pk)

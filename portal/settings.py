@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "portal",
     "integrations",
     "syncengine",
@@ -83,7 +86,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Reviewers and platform admins enrol a second factor before anything else.
+    "portal.two_factor.RequireTwoFactorForStaffMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Early, so a NUL never reaches a query; after CSP so its 400 carries the headers.
@@ -101,6 +107,12 @@ WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "portal.User"
 LOGIN_URL = "signin"
 LOGIN_REDIRECT_URL = "home"
+AUTHENTICATION_BACKENDS = [
+    # Django's own (tests' `force_login`, the admin) and allauth's (sign-in by email, with
+    # its rate limits and second factor).
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 TEMPLATES = [
     {
@@ -163,23 +175,32 @@ if not REDIS_URL and not DEBUG:
     raise ImproperlyConfigured("REDIS_URL must be set when DEBUG is false.")
 BROKER_DIR = VAR_DIR / "broker"
 
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "portal",
-            # A Redis that is down answers at once instead of holding a request.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
-        }
+# Two caches. `default` lives in the database: allauth keeps its rate limits and the TOTP
+# codes already used there, and signing in must keep working while Redis is down (the
+# database is needed to sign in anyway). `progress` is Redis when there is one: cohort
+# imports write their progress to it from inside a transaction nobody else can see yet,
+# so it must not be the database.
+ACCOUNTS_CACHE_TABLE = "portal_cache"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": ACCOUNTS_CACHE_TABLE,
+        # Rate-limit histories must not be culled by a flood of other keys.
+        "OPTIONS": {"MAX_ENTRIES": 200_000, "CULL_FREQUENCY": 10},
+    },
+    "progress": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "portal",
+        # A Redis that is down answers at once instead of holding a request.
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
     }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": VAR_DIR / "cache",
-        }
-    }
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "cache",
+    },
+}
 
 # Email: EMAIL_URL, or the usual EMAIL_* variables; console output by default under DEBUG.
 EMAIL_URL = env.str("EMAIL_URL")
@@ -277,9 +298,46 @@ if env.bool("FAST_PASSWORD_HASHING", False):
 
 LOGIN_ATTEMPT_LIMIT = env.int("LOGIN_ATTEMPT_LIMIT", 5, minimum=1, maximum=1000)
 # How many proxies in front of the portal append to X-Forwarded-For (the TLS proxy of the
-# docker-compose stack is one). 0: the connection's address is the client's.
+# docker-compose stack is one). 0: the connection's address is the client's. allauth reads
+# the client address for its rate limits through the same number.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", 900, minimum=1)
+
+# Accounts (django-allauth): sign-in by email, verified addresses, no answer that tells
+# whether an account exists, a second factor (TOTP with recovery codes). See
+# docs/decisions.md "Accounts on django-allauth".
+ACCOUNT_ADAPTER = "portal.accounts.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "portal.accounts.SignupForm"}
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Cohort Portal: "
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "signin"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if not DEBUG else "http"
+# Failed sign-ins: an address is stopped after 4× the limit within the window, an account
+# (from every address together) after 10×, so a handful of wrong passwords locks nobody
+# out. Password-reset mails: 3 an hour per email asked for, 10 an hour per address.
+_signin_window = f"{LOGIN_ATTEMPT_WINDOW_SECONDS}s"
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"{LOGIN_ATTEMPT_LIMIT * 4}/{_signin_window}/ip,"
+    f"{LOGIN_ATTEMPT_LIMIT * 10}/{_signin_window}/key",
+    "reset_password": "10/1h/ip,3/1h/key",
+    "signup": "20/1h/ip",
+}
+MFA_ADAPTER = "portal.accounts.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Cohort Portal"
+MFA_RECOVERY_CODE_COUNT = 10
+MFA_RECOVERY_CODES_SHOW_ONCE = True
+MFA_PASSKEY_LOGIN_ENABLED = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

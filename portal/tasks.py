@@ -7,11 +7,12 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.core.cache import caches
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from portal import cohorts, demo, jobs, ratelimit
+from portal import cohorts, demo, jobs, mail
 from portal.audit import audit_record
 from portal.jobs import LeaseKeeper
 from portal.models import CohortImport, ImportStatus, Invitation
@@ -19,8 +20,8 @@ from portal.models import CohortImport, ImportStatus, Invitation
 logger = logging.getLogger(__name__)
 
 STALE_INVITATION_AGE = timedelta(days=30)
-# Longer than any rate-limit window (sign-in and reset windows are minutes to an hour).
-STALE_COUNTER_AGE = timedelta(days=1)
+# Sent account mails are kept a while for the operator; their links expire within days.
+STALE_MAIL_AGE = timedelta(days=7)
 STORE_FAILED_MESSAGE = (
     "the members could not be stored, so nothing was changed: the database refused a "
     "value in the file. Check it for unusual characters or very long values and upload "
@@ -67,7 +68,7 @@ def cohort_import_run(import_id: int) -> None:
                     "updated": report.updated,
                 },
             )
-    cache.delete(job.progress_cache_key)
+    caches["progress"].delete(job.progress_cache_key)
     job.file.delete(save=False)
 
 
@@ -112,12 +113,21 @@ def sweep_lapsed_jobs() -> None:
 
 @shared_task(name="portal.housekeeping")
 def housekeeping() -> None:
-    """Periodic (beat, hourly): remove invitations long expired or used, and rate-limit
-    counters whose window is over.
+    """Periodic (beat, hourly): remove invitations long expired or used, account mails
+    long sent, and expired entries of the database cache (allauth's rate limits).
 
     The cohort change log (`CohortChange`) is not pruned here: rows stay until every sync
     of their cohort has delivered past them, which the syncs app decides."""
     cutoff = timezone.now() - STALE_INVITATION_AGE
     deleted, _ = Invitation.objects.filter(expires_at__lt=cutoff).delete()
     logger.info("housekeeping removed %d stale invitations", deleted)
-    ratelimit.delete_expired(STALE_COUNTER_AGE)
+    mail.delete_finished(STALE_MAIL_AGE)
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(settings.ACCOUNTS_CACHE_TABLE)
+        cursor.execute(f"DELETE FROM {table} WHERE expires < %s", [timezone.now()])  # noqa: S608
+
+
+@shared_task(name="portal.send_mail")
+def send_mail(mail_id: int) -> None:
+    """Send one stored account mail (`portal.mail`); given its id only."""
+    mail.mail_send(mail_id)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from allauth.account import views as allauth_views
 from drf_spectacular.views import SpectacularAPIView
 
 from portal.api import docs
@@ -11,23 +13,15 @@ urlpatterns = [
     path("metrics", include("syncs.metrics_urls")),
     path("readyz", health.readyz, name="readyz"),
     # accounts
-    path("signin/", accounts.signin, name="signin"),
-    path("signup/", accounts.signup, name="signup"),
-    path("signout/", accounts.signout, name="signout"),
-    path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
-    path(
-        "password-reset/sent/", accounts.PasswordResetDoneView.as_view(), name="password_reset_done"
-    ),
-    path(
-        "password-reset/<uidb64>/<token>/",
-        accounts.PasswordResetConfirmView.as_view(),
-        name="password_reset_confirm",
-    ),
-    path(
-        "password-reset/done/",
-        accounts.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
-    ),
+    # Sign-in, sign-up, verification, password reset and two-factor pages are allauth's
+    # (under /accounts/); the addresses people know keep their names.
+    path("signin/", allauth_views.login, name="signin"),
+    path("signup/", allauth_views.signup, name="signup"),
+    path("signout/", allauth_views.logout, name="signout"),
+    path("password-reset/", allauth_views.password_reset, name="password_reset"),
+    # Two-factor settings are a section of the account page.
+    path("accounts/2fa/", RedirectView.as_view(pattern_name="account"), name="mfa_index"),
+    path("accounts/", include("allauth.urls")),
     path("invitations/<str:token>/", accounts.invitation, name="invitation"),
     path("account/", account.account, name="account"),
     path("account/tokens/", account.tokens, name="account_tokens"),

@@ -6,6 +6,8 @@ Who may see what:
   bob    admin of Globex Analytics (org B, flag OFF) — the outsider for cross-org tests
   rita   reviewer (platform staff, no org)
   adam   platform admin (no org)
+Everyone's email is verified; rita and adam sign in with a second factor (an authenticator
+app on STAFF_TOTP_SECRET, and recovery codes), which their roles require.
 Everything is built through the action functions, never by poking rows.
 """
 
@@ -17,6 +19,7 @@ import pytest
 pytest_plugins = ["tests.partners"]
 
 PASSWORD = "correct-horse-battery-staple"
+STAFF_TOTP_SECRET = "TESTKEYFORSTAFFTWOFACTORSIGNIN23"
 
 
 def pytest_collection_modifyitems(items):
@@ -30,6 +33,7 @@ def pytest_collection_modifyitems(items):
 def build_cast():
     # Imported here so that the pure-core tests can run without Django configured.
     from portal import actions
+    from portal.accounts import two_factor_enrol
     from portal.flags import DEVELOPER_PORTAL
     from portal.models import MemberRole, Membership, StaffRole, User
     from tests.cast import Cast
@@ -39,6 +43,9 @@ def build_cast():
     )
     rita = User.objects.create_user("rita@platform.test", PASSWORD, full_name="Rita Reviewer")
     actions.staff_role_set(acting_user=adam, user=rita, role=StaffRole.REVIEWER)
+    for staff in (adam, rita):
+        actions.email_mark_verified(user=staff)
+        two_factor_enrol(user=staff, secret=STAFF_TOTP_SECRET)
     alice = actions.account_signup(
         email="alice@acme.test",
         password=PASSWORD,
@@ -55,6 +62,7 @@ def build_cast():
     globex = Membership.objects.get(user=bob).org
     actions.flag_set(acting_user=adam, org=acme, flag=DEVELOPER_PORTAL, enabled=True)
     alan = User.objects.create_user("alan@acme.test", PASSWORD, full_name="Alan Member")
+    actions.email_mark_verified(user=alan)
     Membership.objects.create(user=alan, org=acme, role=MemberRole.MEMBER, is_developer=False)
     return Cast(
         alice=alice,
@@ -121,15 +129,18 @@ def finished_tasks():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(request):
-    """Each Django test starts with an empty cache (sign-in counters, import progress)."""
+    """Each Django test starts with empty caches: the database one (allauth's rate limits,
+    used two-factor codes) and Redis (import progress)."""
     if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker(
         "django_db"
     ):
         yield
         return
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    with request.getfixturevalue("django_db_blocker").unblock():
+        caches["default"].clear()
+    caches["progress"].clear()
     yield
 
 

@@ -1,7 +1,9 @@
-"""The signed-in person's own settings: name, email, password, API tokens."""
+"""The signed-in person's own settings: name, email, password, two-factor sign-in (its
+pages are allauth's), API tokens."""
 
 from __future__ import annotations
 
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -20,7 +22,7 @@ from portal.forms import (
     NameForm,
     attach,
 )
-from portal.models import ApiToken
+from portal.models import ApiToken, User
 
 
 @login_required
@@ -60,7 +62,8 @@ ACCOUNT_FORMS: dict[str, type[forms.Form]] = {
 }
 ACCOUNT_SAVED = {
     "name": "Your name is saved.",
-    "email": "Your email is changed: sign in with it from now on.",
+    "email": "Your email is changed: sign in with it from now on (the first time, we send "
+    "it a link to confirm it is yours).",
     "password": "Your password is changed.",
 }
 
@@ -95,4 +98,18 @@ def account(request: SignedInRequest) -> HttpResponse:
             messages.success(request, ACCOUNT_SAVED[which])
             return redirect("account")
     status = 400 if which and bound.get(which) is not None and bound[which].errors else 200
-    return render(request, "account/account.html", {"forms": bound}, status=status)
+    context = {"forms": bound, "two_factor": two_factor_state(request.user)}
+    return render(request, "account/account.html", context, status=status)
+
+
+def two_factor_state(user: User) -> dict[str, object]:
+    """What the two-factor section shows: whether an authenticator app is set up, how
+    many recovery codes are left, and whether the person's role requires it."""
+    kinds = {a.type: a for a in Authenticator.objects.filter(user=user)}
+    codes = kinds.get(Authenticator.Type.RECOVERY_CODES)
+    return {
+        "totp": Authenticator.Type.TOTP in kinds,
+        "recovery_left": len(codes.wrap().get_unused_codes()) if codes else None,
+        "required": bool(user.staff_role),
+        "role": user.get_staff_role_display().lower(),
+    }

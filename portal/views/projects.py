@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -145,7 +145,7 @@ def cohort_import_status(request: MemberRequest, cohort_id: str, import_id: int)
     job = access.get_cohort_import(request.org, import_id)
     if job.cohort_id != cohort.pk:
         return render(request, "404.html", status=404)
-    progress = cache.get(job.progress_cache_key, job.rows_read)
+    progress = caches["progress"].get(job.progress_cache_key, job.rows_read)
     return render(
         request,
         "projects/_import_status.html",

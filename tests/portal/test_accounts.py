@@ -1,4 +1,5 @@
-"""Sign up, sign in (with attempt limiting), password reset, invitations, API tokens."""
+"""Sign up (with email verification), sign in (with attempt limiting), password reset,
+none of which tells whether an account exists; invitations, API tokens."""
 
 import re
 
@@ -6,38 +7,77 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from portal.models import ApiToken, Membership, Organization, User
+from portal.models import ApiToken, Membership, Organization, OutboundMail, User
 from tests.conftest import PASSWORD
+from tests.signin import (
+    TOO_MANY,
+    deliver_mails,
+    link_in,
+    post_signin,
+    same_page,
+    sign_in,
+    signed_in,
+)
 
 
-def test_signup_creates_an_org_with_the_portal_off(db):
+def signup(client: Client, email: str, **fields: str):
+    data = {"full_name": "Dana", "email": email, "password1": PASSWORD, "org_name": "Initech"}
+    return client.post(reverse("signup"), {**data, **fields})
+
+
+def test_signup_verifies_the_email_then_signs_in_to_a_new_org_with_the_portal_off(db):
     client = Client()
-    response = client.post(
-        reverse("signup"),
-        {
-            "full_name": "Dana",
-            "email": "Dana@Initech.test",
-            "password": PASSWORD,
-            "org_name": "Initech",
-        },
-        follow=True,
-    )
-    assert response.status_code == 200
+    response = signup(client, "Dana@Initech.test")
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert not signed_in(client)
     user = User.objects.get(email="dana@initech.test")
     membership = Membership.objects.get(user=user)
-    assert membership.org.name == "Initech"
-    assert membership.is_admin
+    assert membership.org.name == "Initech" and membership.is_admin
     assert not membership.org.flag_enabled("developer_portal")
+
+    # Unverified, the password alone does not sign in: the link is sent again instead.
+    assert post_signin(Client(), "dana@initech.test", PASSWORD).url == reverse(
+        "account_email_verification_sent"
+    )
+    [first] = deliver_mails()  # (sent again only after a cool-down)
+    assert first.to == ["dana@initech.test"] and first.subject == "Cohort Portal: Confirm your email"
+    link = link_in(first, "/accounts/confirm-email/")
+    page = client.get(link)
+    assert b"Confirm that <strong>dana@initech.test</strong>" in page.content
+    assert client.post(link).status_code == 302
+
+    assert sign_in(client, "dana@initech.test", PASSWORD).url == "/"
     assert b"Request access" in client.get(reverse("org_settings")).content
 
 
 def test_signup_refuses_a_weak_password_and_creates_nothing(db):
-    response = Client().post(
-        reverse("signup"), {"email": "eve@x.test", "password": "123", "org_name": "Evil"}
-    )
+    response = signup(Client(), "eve@x.test", password1="123", org_name="Evil")
     assert b"too short" in response.content
     assert not User.objects.filter(email="eve@x.test").exists()
     assert not Organization.objects.filter(name="Evil").exists()
+    assert not OutboundMail.objects.exists()
+
+
+def test_signup_refuses_a_blank_org_name_naming_the_field(db):
+    response = signup(Client(), "eve@x.test", org_name="   ")
+    assert b'id="id_org_name-error"' in response.content
+    assert not User.objects.filter(email="eve@x.test").exists()
+
+
+def test_signing_up_with_a_taken_email_answers_as_for_a_new_one(cast):
+    """No account enumeration: the page is the same; only the inbox learns the truth."""
+    new = signup(Client(), "dana@initech.test")
+    taken = signup(Client(), "Alice@Acme.test", org_name="Acme Again")
+    assert (taken.status_code, taken.url) == (new.status_code, new.url)
+    assert same_page(Client().get(taken.url), Client().get(new.url))
+    assert not Organization.objects.filter(name="Acme Again").exists()
+    assert User.objects.filter(email__iexact="alice@acme.test").count() == 1
+    subjects = {m.to[0]: m.subject for m in deliver_mails()}
+    assert subjects == {
+        "dana@initech.test": "Cohort Portal: Confirm your email",
+        "alice@acme.test": "Cohort Portal: You already have an account",
+    }
 
 
 def test_each_role_lands_on_its_home(cast):
@@ -49,39 +89,57 @@ def test_each_role_lands_on_its_home(cast):
     }
     for user, home in expectations.items():
         client = Client()
-        response = client.post(reverse("signin"), {"email": user.email, "password": PASSWORD})
-        assert response.status_code == 302
+        response = sign_in(client, user.email, PASSWORD)
+        assert response.status_code == 302, user.email
         landing = client.get("/")
         assert landing.url == home, user.email
         assert client.get(landing.url).status_code == 200
 
 
 def test_sign_in_is_limited_after_repeated_failures(cast, settings):
-    settings.LOGIN_ATTEMPT_LIMIT = 3
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "20/15m/ip,3/15m/key"}
     client = Client()
     for _ in range(3):
-        response = client.post(reverse("signin"), {"email": "alice@acme.test", "password": "wrong"})
-        assert b"do not match" in response.content
-    blocked = client.post(reverse("signin"), {"email": "alice@acme.test", "password": PASSWORD})
-    assert blocked.status_code == 429
-    assert b"Too many failed sign-in attempts" in blocked.content
-    assert "_auth_user_id" not in client.session
+        response = post_signin(client, "alice@acme.test", "wrong")
+        assert b"That email and password do not match an account." in response.content
+    blocked = post_signin(client, "alice@acme.test", PASSWORD)
+    assert TOO_MANY in blocked.content
+    assert not signed_in(client)
 
 
 def test_password_reset_by_email(cast):
     client = Client()
-    client.post(reverse("password_reset"), {"email": "alice@acme.test"})
-    assert len(mail.outbox) == 1
-    link = re.search(r"http://\S+/password-reset/\S+/\S+/", mail.outbox[0].body).group(0)
-    form = client.get(link, follow=True)
+    sent = client.post(reverse("password_reset"), {"email": "alice@acme.test"})
+    assert sent.url == reverse("account_reset_password_done")
+    [message] = deliver_mails()
+    assert message.subject == "Cohort Portal: Reset your password"
+    form = client.get(link_in(message, "/accounts/password/reset/key/"), follow=True)
     assert b"Choose a new password" in form.content
     done = client.post(
-        form.redirect_chain[-1][0],
-        {"new_password1": "a-brand-new-pass-42", "new_password2": "a-brand-new-pass-42"},
-        follow=True,
+        form.redirect_chain[-1][0], {"password1": "a-brand-new-pass-42", "password2": "a-brand-new-pass-42"}, follow=True
     )
     assert b"Password changed" in done.content
-    assert Client().login(email="alice@acme.test", password="a-brand-new-pass-42")
+    assert sign_in(Client(), "alice@acme.test", "a-brand-new-pass-42").status_code == 302
+    assert b"do not match" in post_signin(Client(), "alice@acme.test", PASSWORD).content
+
+
+def test_password_reset_for_an_unknown_email_answers_as_for_a_known_one(cast):
+    known = Client().post(reverse("password_reset"), {"email": "alice@acme.test"})
+    unknown = Client().post(reverse("password_reset"), {"email": "nobody@acme.test"})
+    assert (unknown.status_code, unknown.url) == (known.status_code, known.url)
+    assert same_page(Client().get(unknown.url), Client().get(known.url))
+    subjects = {m.to[0]: m.subject for m in deliver_mails()}
+    assert subjects == {
+        "alice@acme.test": "Cohort Portal: Reset your password",
+        "nobody@acme.test": "Cohort Portal: Password reset asked for",
+    }
+
+
+def test_signing_out_takes_a_post(cast):
+    client = Client()
+    sign_in(client, "alice@acme.test", PASSWORD)
+    assert client.post(reverse("signout")).url == reverse("signin")
+    assert not signed_in(client)
 
 
 def test_invitation_link_makes_a_member(cast, client_for, django_capture_on_commit_callbacks):
@@ -154,6 +212,6 @@ def test_rendered_forms_carry_a_working_csrf_token(cast):
     token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1)
     response = client.post(
         reverse("signin"),
-        {"email": "alice@acme.test", "password": PASSWORD, "csrfmiddlewaretoken": token.decode()},
+        {"login": "alice@acme.test", "password": PASSWORD, "csrfmiddlewaretoken": token.decode()},
     )
     assert response.status_code == 302

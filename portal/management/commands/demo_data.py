@@ -1,15 +1,20 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
-from portal.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data
+from portal.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data, two_factor_help
 
 
 class Command(BaseCommand):
     help = "Load the demo organisations, people, project and cohorts (idempotent)."
 
     def handle(self, *args: object, **options: object) -> None:
+        if not settings.DEBUG:
+            # Its people have public passwords and a public two-factor key.
+            raise CommandError("demo_data is for `make run` (DEBUG=true), not production.")
         data = load_demo_data()
         project = data.built["project"]
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         for email, role in DEMO_LOGINS:
             self.stdout.write(f"  {email:<22} {DEMO_PASSWORD}   {role}")
+        self.stdout.write(two_factor_help())
         self.stdout.write(f"  Demo project: {project.name}, Project ID {project.public_id}")

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from portal.demo import DEMO_LOGINS, DEMO_PASSWORD
+from portal.demo import DEMO_LOGINS, DEMO_PASSWORD, two_factor_help
 
 
 class Command(BaseCommand):
@@ -112,6 +112,8 @@ class Command(BaseCommand):
             "",
             f"  Demo logins (password for all: {DEMO_PASSWORD})",
             *[f"    {email:<22} {role}" for email, role in DEMO_LOGINS],
+            two_factor_help(),
+            "  Account mails (sign-up verification, password reset) are printed here.",
             "",
             "  Press Ctrl-C to stop.",
             "",
