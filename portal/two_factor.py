@@ -57,6 +57,14 @@ class RequireTwoFactorForStaffMiddleware:
                     {"error": {"code": "two_factor_required", "message": ENROL_MESSAGE}},
                     status=403,
                 )
-            messages.warning(request, ENROL_MESSAGE)
+            _tell_once(request)
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+def _tell_once(request: HttpRequest) -> None:
+    pending = messages.get_messages(request)
+    already = any(message.message == ENROL_MESSAGE for message in pending)
+    pending.used = False  # reading them above must not drop them
+    if not already:
+        messages.warning(request, ENROL_MESSAGE)
