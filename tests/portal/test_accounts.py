@@ -45,10 +45,11 @@ def test_signup_verifies_the_email_then_signs_in_to_a_new_org_with_the_portal_of
     link = link_in(first, "/accounts/confirm-email/")
     page = client.get(link)
     assert b"Confirm that <strong>dana@initech.test</strong>" in page.content
+    # Confirmed in the browser that signed up: signed in there.
     assert client.post(link).status_code == 302
-
-    assert sign_in(client, "dana@initech.test", PASSWORD).url == "/"
+    assert signed_in(client)
     assert b"Request access" in client.get(reverse("org_settings")).content
+    assert sign_in(Client(), "dana@initech.test", PASSWORD).url == "/"
 
 
 def test_signup_refuses_a_weak_password_and_creates_nothing(db):
