@@ -98,7 +98,8 @@ def two_factor_enrol(*, user: User, secret: str) -> list[str]:
     codes. For accounts the portal makes itself (demo staff, tests): people enrol on the
     account page, where allauth makes the key."""
     TOTP.activate(user, secret)
-    return RecoveryCodes.activate(user).get_unused_codes()
+    codes: list[str] = RecoveryCodes.activate(user).get_unused_codes()
+    return codes
 
 
 def totp_code_now(user: User) -> str:
@@ -107,4 +108,4 @@ def totp_code_now(user: User) -> str:
     authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
     secret = crypto.decrypt(authenticator.data["secret"])
     counter = int(time.time()) // mfa_settings.TOTP_PERIOD
-    return format_hotp_value(hotp_value(secret, counter))
+    return str(format_hotp_value(hotp_value(secret, counter)))

@@ -143,7 +143,9 @@ def load_members(
                     writer.write(batch)
                     batch = []
                     if progress_id is not None:
-                        caches["progress"].set(import_progress_key(progress_id), report.rows_read, PROGRESS_TTL)
+                        caches["progress"].set(
+                            import_progress_key(progress_id), report.rows_read, PROGRESS_TTL
+                        )
         except MemberError as error:
             report.errors.append({"row": None, "message": str(error)})
         except (UnicodeDecodeError, csv.Error) as error:

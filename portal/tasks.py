@@ -7,8 +7,8 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from django.core.cache import caches
 from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 

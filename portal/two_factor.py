@@ -14,6 +14,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.messages.storage.base import BaseStorage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -65,6 +66,7 @@ class RequireTwoFactorForStaffMiddleware:
 def _tell_once(request: HttpRequest) -> None:
     pending = messages.get_messages(request)
     already = any(message.message == ENROL_MESSAGE for message in pending)
-    pending.used = False  # reading them above must not drop them
+    if isinstance(pending, BaseStorage):
+        pending.used = False  # reading them above must not drop them
     if not already:
         messages.warning(request, ENROL_MESSAGE)

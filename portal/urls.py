@@ -1,7 +1,7 @@
+from allauth.account import views as allauth_views
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from allauth.account import views as allauth_views
 from drf_spectacular.views import SpectacularAPIView
 
 from portal.api import docs

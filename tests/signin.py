@@ -30,9 +30,7 @@ def sign_in(client: Client, email: str, password: str, *, code: str | None = Non
     response = post_signin(client, email, password)
     if response.status_code == 302 and response.url == reverse("mfa_authenticate"):
         user = User.objects.get(email=email)
-        response = client.post(
-            reverse("mfa_authenticate"), {"code": code or totp_code_now(user)}
-        )
+        response = client.post(reverse("mfa_authenticate"), {"code": code or totp_code_now(user)})
     return response
 
 

@@ -41,7 +41,9 @@ def test_signup_verifies_the_email_then_signs_in_to_a_new_org_with_the_portal_of
         "account_email_verification_sent"
     )
     [first] = deliver_mails()  # (sent again only after a cool-down)
-    assert first.to == ["dana@initech.test"] and first.subject == "Cohort Portal: Confirm your email"
+    assert (
+        first.to == ["dana@initech.test"] and first.subject == "Cohort Portal: Confirm your email"
+    )
     link = link_in(first, "/accounts/confirm-email/")
     page = client.get(link)
     assert b"Confirm that <strong>dana@initech.test</strong>" in page.content
@@ -117,7 +119,9 @@ def test_password_reset_by_email(cast):
     form = client.get(link_in(message, "/accounts/password/reset/key/"), follow=True)
     assert b"Choose a new password" in form.content
     done = client.post(
-        form.redirect_chain[-1][0], {"password1": "a-brand-new-pass-42", "password2": "a-brand-new-pass-42"}, follow=True
+        form.redirect_chain[-1][0],
+        {"password1": "a-brand-new-pass-42", "password2": "a-brand-new-pass-42"},
+        follow=True,
     )
     assert b"Password changed" in done.content
     assert sign_in(Client(), "alice@acme.test", "a-brand-new-pass-42").status_code == 302

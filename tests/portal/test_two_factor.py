@@ -61,7 +61,7 @@ def test_a_partner_enrols_then_signs_in_with_a_code_and_with_a_recovery_code(cas
     secret, codes = enrol(client)
     stored = Authenticator.objects.get(user=cast.alice, type=Authenticator.Type.TOTP)
     assert secret not in str(stored.data)  # encrypted at rest
-    assert b"<span class=\"badge badge-success\">On</span>" in client.get(reverse("account")).content
+    assert b'<span class="badge badge-success">On</span>' in client.get(reverse("account")).content
 
     # The password alone no longer signs in: a code is asked for.
     later = Client()
@@ -122,7 +122,8 @@ def test_staff_cannot_turn_two_factor_off(cast):
 
 
 @pytest.mark.parametrize(
-    "role, staff_page", [(StaffRole.REVIEWER, "review_queue"), (StaffRole.PLATFORM_ADMIN, "platform_orgs")]
+    "role, staff_page",
+    [(StaffRole.REVIEWER, "review_queue"), (StaffRole.PLATFORM_ADMIN, "platform_orgs")],
 )
 def test_staff_without_two_factor_set_it_up_before_any_staff_page(cast, role, staff_page):
     newcomer = User.objects.create_user("nina@platform.test", PASSWORD)
