@@ -19,8 +19,20 @@ urlpatterns = [
     path("signup/", allauth_views.signup, name="signup"),
     path("signout/", allauth_views.logout, name="signout"),
     path("password-reset/", allauth_views.password_reset, name="password_reset"),
-    # Two-factor settings are a section of the account page.
+    # Two-factor settings, the email and the password are sections of the account page
+    # (whose changes are audited), not allauth's own management pages.
     path("accounts/2fa/", RedirectView.as_view(pattern_name="account"), name="mfa_index"),
+    path("accounts/email/", RedirectView.as_view(pattern_name="account"), name="account_email"),
+    path(
+        "accounts/password/change/",
+        RedirectView.as_view(pattern_name="account"),
+        name="account_change_password",
+    ),
+    path(
+        "accounts/password/set/",
+        RedirectView.as_view(pattern_name="account"),
+        name="account_set_password",
+    ),
     path("accounts/", include("allauth.urls")),
     path("invitations/<str:token>/", accounts.invitation, name="invitation"),
     path("account/", account.account, name="account"),

@@ -8,11 +8,12 @@ its own transaction; running it again is harmless.
 
 from __future__ import annotations
 
+from allauth.mfa.models import Authenticator
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import models, transaction
 
-from portal.crypto import EncryptedJSONField, EncryptedTextField
+from portal.crypto import EncryptedJSONField, EncryptedTextField, decrypt, encrypt
 
 BATCH_SIZE = 500
 
@@ -57,4 +58,27 @@ class Command(BaseCommand):
                         count += 1
             total += count
             self.stdout.write(f"{model._meta.label}: {count} row(s) ({', '.join(names)})")
+        authenticators = rotate_authenticator_keys()
+        self.stdout.write(f"mfa.Authenticator: {authenticators} row(s) (secret, seed)")
+        total += authenticators
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} row(s)."))
+
+
+# Where allauth's two-factor records keep what `portal.accounts.MFAAdapter.encrypt` made.
+AUTHENTICATOR_SECRET_KEYS = ("secret", "seed")
+
+
+@transaction.atomic
+def rotate_authenticator_keys() -> int:
+    """allauth stores TOTP keys and recovery-code seeds inside a JSON column, encrypted by
+    our adapter, not in a field of ours: they are re-encrypted here by name."""
+    count = 0
+    for authenticator in Authenticator.objects.select_for_update().order_by("pk"):
+        data = dict(authenticator.data)
+        present = [key for key in AUTHENTICATOR_SECRET_KEYS if data.get(key)]
+        for key in present:
+            data[key] = encrypt(decrypt(data[key]))
+        if present:
+            Authenticator.objects.filter(pk=authenticator.pk).update(data=data)
+            count += 1
+    return count
