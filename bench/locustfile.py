@@ -30,7 +30,7 @@ class Partner(HttpUser):
         token = self.client.cookies["csrftoken"]
         self.client.post(
             "/signin/",
-            data={"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token},
+            data={"login": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token},
             name="sign in",
         )
         self.csrf = self.client.cookies["csrftoken"]

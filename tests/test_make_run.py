@@ -76,7 +76,7 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
             signed_in = browser.post(
                 "/signin/",
                 data={
-                    "email": "alice@acme.test",
+                    "login": "alice@acme.test",
                     "password": "demo-pass-2026",
                     "csrfmiddlewaretoken": browser.cookies["csrftoken"],
                 },
@@ -101,11 +101,39 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
             assert "smoke-1" in text
             # A page alice may not open: an expected 403, one line in the terminal.
             assert browser.get("/platform/orgs/").status_code == 403
+
+        # The demo reviewer signs in with the code `demo_totp` prints, as the banner says.
+        with httpx.Client(base_url=base, follow_redirects=True, timeout=10) as rita:
+            rita.get("/signin/")
+            asked = rita.post(
+                "/signin/",
+                data={
+                    "login": "rita@platform.test",
+                    "password": "demo-pass-2026",
+                    "csrfmiddlewaretoken": rita.cookies["csrftoken"],
+                },
+            )
+            assert str(asked.url).endswith("/accounts/2fa/authenticate/")
+            code = subprocess.run(
+                [*manage, "demo_totp", "rita@platform.test"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout.strip()
+            queue = rita.post(
+                "/accounts/2fa/authenticate/",
+                data={"code": code, "csrfmiddlewaretoken": rita.cookies["csrftoken"]},
+            )
+            assert str(queue.url).endswith("/review/"), queue.text
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         output, _ = stack.communicate(timeout=30)
     assert stack.returncode == 0, output
     assert f"Cohort Portal      http://127.0.0.1:{port}/" in output
     assert "alice@acme.test" in output
+    assert "manage.py demo_totp rita@platform.test" in output
     assert "Forbidden (Permission denied): /platform/orgs/" in output
     assert "Traceback" not in output, output

@@ -16,6 +16,7 @@ def test_new_organisations_get_the_portal_when_the_setting_is_on(
 ):
     from portal.models import AuditEvent, Organization
     from tests.conftest import PASSWORD
+    from tests.signin import deliver_mails, link_in
 
     cast = _cast()
     sign_in(cast.adam)
@@ -33,6 +34,10 @@ def test_new_organisations_get_the_portal_when_the_setting_is_on(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Organisation name").fill("Initech")
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
+    [message] = deliver_mails()
+    page.goto(link_in(message, "/accounts/confirm-email/"))
+    page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("link", name="Developer Portal", exact=True)).to_be_visible()
     initech = Organization.objects.get(name="Initech")
     assert AuditEvent.objects.filter(org=initech, action="flag.enabled", actor=None).exists()

@@ -220,3 +220,10 @@ def test_rendered_forms_carry_a_working_csrf_token(cast):
         {"login": "alice@acme.test", "password": PASSWORD, "csrfmiddlewaretoken": token.decode()},
     )
     assert response.status_code == 302
+
+
+def test_unknown_or_used_links_say_they_expired(cast):
+    bogus_confirm = Client().get("/accounts/confirm-email/not-a-key/")
+    assert b"This link has expired" in bogus_confirm.content
+    bogus_reset = Client().get("/accounts/password/reset/key/1-not-a-key/", follow=True)
+    assert b"This link has expired" in bogus_reset.content

@@ -225,10 +225,11 @@ def test_a_bad_row_after_many_good_ones_is_found(cast):
 
 
 def test_progress_is_reported_while_a_file_streams(cast, monkeypatch):
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from portal.models import import_progress_key
 
+    cache = caches["progress"]
     monkeypatch.setattr(cohort_csv, "READ_CHUNK", 1024)
     seen: list[int] = []
     set_progress = cache.set

@@ -139,13 +139,16 @@ def test_staff_roles_are_managed_by_admins(cast, client_for):
 
 
 def _sign_up(client, email="dana@initech.test", org_name="Initech"):
+    """Sign up, then confirm the email with the mailed link (which signs in)."""
     from tests.conftest import PASSWORD
+    from tests.signin import deliver_mails, link_in
 
-    return client.post(
+    client.post(
         reverse("signup"),
-        {"full_name": "Dana", "email": email, "password": PASSWORD, "org_name": org_name},
-        follow=True,
+        {"full_name": "Dana", "email": email, "password1": PASSWORD, "org_name": org_name},
     )
+    [message] = [m for m in deliver_mails() if m.to == [email]]
+    return client.post(link_in(message, "/accounts/confirm-email/"), follow=True)
 
 
 def test_platform_admin_grants_the_portal_to_new_organisations(cast, client_for):

@@ -337,6 +337,11 @@ ANSWERS_404 = {
     "account_request_reauthentication_code",
     "account_confirm_reauthentication_code",
     "account_confirm_login_code",
+    "mfa_deactivate_totp",  # nothing to turn off without an authenticator app
+    # allauth's links with a key are regular expressions the walk cannot fill in: their
+    # answers (an expired or unknown key) are tested in tests/portal/test_accounts.py
+    "account_confirm_email",
+    "account_reset_password_from_key",
     "invitation",
     "org_switch",
     "api_integration_diff",
@@ -506,9 +511,12 @@ def own_token_id(user, cast) -> int:
 
 
 def is_login_redirect(response) -> bool:
-    """Sent to sign in first (signing out also ends on the sign-in page, without `next`)."""
+    """Sent to sign in first (signing out also ends on the sign-in page, without `next`).
+    allauth's own pages name the same sign-in page by its other address."""
     location = response.get("Location", "")
-    return response.status_code == 302 and location.startswith("/signin/?next=")
+    return response.status_code == 302 and location.startswith(
+        ("/signin/?next=", "/accounts/login/?next=")
+    )
 
 
 # --- the walk --------------------------------------------------------------------------
