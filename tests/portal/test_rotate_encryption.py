@@ -37,3 +37,23 @@ def test_rotation_rewrites_every_secret_with_the_new_key(cast, settings):
         Fernet(old_key).decrypt(ciphertext)
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
     assert Project.objects.get(pk=cast.acme_project.pk).api_key == clear
+
+
+def test_rotation_rewrites_two_factor_keys_and_recovery_seeds(cast, settings):
+    from allauth.mfa.models import Authenticator
+
+    from tests.conftest import STAFF_TOTP_SECRET
+
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    out = io.StringIO()
+    call_command("rotate_encryption", stdout=out)
+    # Rita's and Adam's authenticator app and recovery codes.
+    assert "mfa.Authenticator: 4 row(s) (secret, seed)" in out.getvalue()
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    totp = Authenticator.objects.get(user=cast.rita, type="totp")
+    assert Fernet(new_key).decrypt(totp.data["secret"].encode()).decode() == STAFF_TOTP_SECRET
+    codes = Authenticator.objects.get(user=cast.rita, type="recovery_codes").wrap()
+    assert len(codes.get_unused_codes()) == 10
