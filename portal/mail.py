@@ -1,4 +1,5 @@
-"""Account mails leave through a Celery worker, never inside the request.
+"""Every mail (allauth's account mails, the portal's notices) leaves through a Celery
+worker, never inside the request.
 
     mail_queue ──(row committed)──→ portal.send_mail(mail_id) ──→ the mail backend
         │                                  │

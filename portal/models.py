@@ -486,8 +486,8 @@ class MailStatus(models.TextChoices):
 
 
 class OutboundMail(Job):
-    """An email the portal sends (account mails: verification, password reset, "you
-    already have an account"), stored before a worker sends it (`portal.mail`).
+    """An email the portal sends (account mails, invitations, notices), stored before a
+    worker sends it (`portal.mail`).
 
     The task is handed only this row's id: the body often carries a one-time link
     (password reset, email verification), so it is stored encrypted and never travels

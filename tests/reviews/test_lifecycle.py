@@ -10,7 +10,6 @@ import base64
 import copy
 
 import pytest
-from django.core import mail
 
 from integrations import actions, releases
 from integrations.models import (
@@ -24,6 +23,7 @@ from reviews.models import ReviewComment
 from syncengine import actions as test_actions
 from syncengine import testruns
 from tests.integrations.conftest import png_bytes
+from tests.signin import deliver_mails
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 
 REVIEWS = "/api/v1/reviews/"
@@ -98,7 +98,7 @@ def test_submit_freezes_a_version_and_emails_the_reviewers(
     assert (version.number, version.state, version.test_run_id) == (1, "in_review", run.pk)
     assert version.fingerprint == run.fingerprint
     assert version.note == "Please review"
-    (email,) = mail.outbox
+    (email,) = deliver_mails()
     assert set(email.to) == {"integrations@localhost", "rita@platform.test", "adam@platform.test"}
     assert f"/review/{version.pk}/" in email.body
     assert version.expected_review_by > version.created_at
@@ -184,8 +184,8 @@ def test_request_changes_needs_a_comment_then_the_partner_is_told(
         "Use DELETE for removals.",
         cast.rita,
     )
-    assert mail.outbox[-1].to == ["alice@acme.test"]
-    assert "Use DELETE for removals." in mail.outbox[-1].body
+    assert deliver_mails()[-1].to == ["alice@acme.test"]
+    assert "Use DELETE for removals." in deliver_mails()[-1].body
 
 
 def test_reject_needs_a_reason(cast, draft):
@@ -210,7 +210,7 @@ def test_approval_deploys_the_tile_to_every_organisations_catalogue(
         decisions.review_approve(acting_user=cast.rita, version=version, message="Great work")
     draft.refresh_from_db()
     assert draft.status == IntegrationStatus.APPROVED
-    assert "Approved" in mail.outbox[-1].subject
+    assert "Approved" in deliver_mails()[-1].subject
     tiles = alice_api.get("/api/v1/destinations/").json()["results"]
     assert [(t["display_name"], t["channel"], t["version_number"]) for t in tiles] == [
         ("Loopback Lists", "approved", 1)

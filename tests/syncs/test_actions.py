@@ -10,7 +10,6 @@ import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail
 from django.db import connection as db
 from django.utils import timezone
 
@@ -24,6 +23,7 @@ from syncengine import actions as testing_actions
 from syncengine import testruns
 from syncs import actions
 from syncs.models import CohortSync, Connection, RunKind, SyncRun
+from tests.signin import deliver_mails
 from tests.syncs.builders import add_sync, approved, cohort_of, connect, released
 
 SECRET = "s3cret-token-of-acme"
@@ -227,7 +227,7 @@ def test_an_incompatible_new_version_asks_the_org_to_reconnect(
     assert acme_lists.version.number == 1, "it keeps its version until it reconnects"
     assert acme_lists.needs_reconnect and acme_lists.reconnect_reason == reason
     assert audit("connection.needs_reconnect")[0].after["reason"] == reason
-    (email,) = mail.outbox
+    (email,) = deliver_mails()
     assert email.to == ["alice@acme.test"] and "Reconnect Acme lists" in email.subject
     # Syncs wait: Sync now is refused until the org reconnects.
     sync = add_sync(cast, acme_lists)

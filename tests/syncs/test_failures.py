@@ -5,12 +5,12 @@ diagnosis, nothing is marked delivered that was not, no worker stays stuck.
 from __future__ import annotations
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from portal.errors import ActionError
 from syncs import engine, runs
 from syncs.models import DeliveredMember, SyncExchange, SyncRun
+from tests.signin import deliver_mails
 from tests.syncs.conftest import (
     another_sync,
     change_cohort,
@@ -95,8 +95,8 @@ def test_three_failed_runs_in_a_row_pause_the_sync_and_email_the_admins(cast, pa
 
     assert "The last 3 runs of this sync failed" in sync.paused_reason
     assert sync.next_run_at is None and sync.list_id == "" and not delivered(sync)
-    assert len(mail.outbox) == 1
-    email = mail.outbox[0]
+    assert len(deliver_mails()) == 1
+    email = deliver_mails()[0]
     assert email.to == ["alice@acme.test"]  # Acme's admin; alan is a plain member
     assert email.subject == f"Sync paused: Engaged users to {sync.connection.name}"
     assert "The last 3 runs of this sync failed" in email.body
@@ -114,8 +114,8 @@ def test_revoked_credentials_pause_the_sync_with_what_to_do(cast, start_partner)
     assert run.status == "failed" and run.diagnosis["status"] == 401
     assert sync.paused and "Reconnect it with valid credentials" in sync.paused_reason
     assert "401 Unauthorized" in sync.paused_reason
-    assert len(mail.outbox) == 1 and "Reconnect" in mail.outbox[0].body
-    assert "demo-token" not in mail.outbox[0].body + run.summary
+    assert len(deliver_mails()) == 1 and "Reconnect" in deliver_mails()[0].body
+    assert "demo-token" not in deliver_mails()[0].body + run.summary
 
 
 @pytest.mark.django_db(transaction=True)
