@@ -1,8 +1,8 @@
-"""Signing in through allauth's pages, as a browser would, and reading account mails.
+"""Signing in through allauth's pages, as a browser would, and reading the mails sent.
 
-Account mails are stored and sent by a worker (`portal.mail`); `deliver_mails` runs the
-worker's own step (`mail_send`) for the mails still queued, for tests that are about the
-mail's content rather than the worker (tests/portal/test_account_mail.py covers that).
+Mails are stored and sent by a worker (`portal.mail`); `deliver_mails` runs the worker's
+own step (`mail_send`) for the mails still queued, for tests that are about the mail's
+content rather than the worker (tests/portal/test_account_mail.py covers that).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def signed_in(client: Client) -> bool:
 
 def deliver_mails() -> list:
     """Send every queued account mail now; every mail sent so far (`mail.outbox`)."""
-    for pk in OutboundMail.objects.filter(status=MailStatus.QUEUED).values_list("pk", flat=True):
+    queued = OutboundMail.objects.filter(status=MailStatus.QUEUED).order_by("pk")
+    for pk in queued.values_list("pk", flat=True):  # in the order they were written
         mail_send(pk)
     return mail.outbox
 
