@@ -23,7 +23,7 @@ def drop_cache_table(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0006_rate_limit_counter'),
+        ('portal', '0007_cohort_rows_without_foreign_key_checks'),
     ]
 
     operations = [
