@@ -12,8 +12,10 @@ counted per step, with their reasons, in the step's note and the run's summary.
 
 - The Celery task calls `execute_test_run(run_id)`: it claims the `TestRun` row with a
   conditional update, builds the plan from the row (the credentials are reloaded from the
-  database, never passed in task arguments), and `RunRecorder` stores every attempt as a
-  `TestExchange` while the page polls.
+  database, never passed in task arguments), `SendJournal` writes every request down
+  before it is sent, and `RunRecorder` completes it with its answer as a `TestExchange`
+  while the page polls. A worker killed at any moment leaves a record holding every
+  request the partner may have received (see docs/decisions.md, "Test runs").
 - `manage.py integration test` builds the plan from a manifest file and its options and
   prints each exchange instead (`syncengine.cli`); no broker and no rows involved.
 """
@@ -24,7 +26,7 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -58,6 +60,7 @@ from syncengine.outbound import outbound_client
 from syncengine.recording import (
     MAX_SUMMARY_CHARS,
     RunRecorder,
+    SendJournal,
     clean_json,
     clean_text,
     describe_skips,
@@ -318,13 +321,11 @@ def _execute_claimed(
     try:
         plan = plan_for_run(run)
         secrets = plan.secrets
-        recorder = RunRecorder(run, plan)
         if client is not None:
-            outcome = run_test(plan, recorder, client=client, sleep=sleep)
+            outcome, recorder = _run_recorded(run, plan, client, sleep)
         else:
             with outbound_client() as own_client:
-                outcome = run_test(plan, recorder, client=own_client, sleep=sleep)
-        recorder.flush()
+                outcome, recorder = _run_recorded(run, plan, own_client, sleep)
     except TestSetupError as problem:
         _keep_exchanges(recorder, run_id)
         _finish(run, token, TestStatus.ERROR, f"The test could not run: {problem}.", secrets)
@@ -375,6 +376,34 @@ def _execute_claimed(
     return TestRun.objects.get(pk=run_id)
 
 
+def _run_recorded(
+    run: TestRun,
+    plan: TestPlan,
+    client: OutboundClient,
+    sleep: Callable[[float], None] | None,
+) -> tuple[TestOutcome, RunRecorder]:
+    """Run the plan, every request written down before it goes out (`SendJournal`) and
+    completed with its answer (`RunRecorder`)."""
+    journal = SendJournal(
+        run,
+        client,
+        secrets=plan.secrets,
+        max_attempts=plan.policy.max_attempts,
+        first_sequence=run.exchanges.count(),
+    )
+    recorder = RunRecorder(run, plan, journal)
+    try:
+        # The journal stands in for the client: it has the one method the protocol calls.
+        outcome = run_test(plan, recorder, client=cast(OutboundClient, journal), sleep=sleep)
+        recorder.flush()
+    except BaseException:
+        _keep_exchanges(recorder, run.pk)  # what it did before it stopped
+        raise
+    finally:
+        journal.close()
+    return outcome, recorder
+
+
 def _keep_exchanges(recorder: RunRecorder | None, run_id: int) -> None:
     """A run that stopped early still shows the exchanges it made before it stopped."""
     if recorder is None:
@@ -408,6 +437,8 @@ def _finish(
         if exchange_count is not None
         else TestExchange.objects.filter(run_id=run.pk).count()
     )
+    # A request whose answer never came back (the send itself crashed) reads "no answer".
+    TestRun.close_in_flight_exchanges(run.pk)
     if steps is not None:
         changes["steps"] = steps
     elif status == TestStatus.ERROR:
