@@ -186,3 +186,36 @@ def test_killed_workers_leave_a_record_equal_to_what_the_partner_received(
 
     print("kills:", *kills, sep="\n  ")
     assert len(kills) >= KILLS, kills
+
+
+def test_each_request_is_in_the_record_before_the_partner_receives_it(
+    transactional_db, cast, partner
+):
+    """What makes the above hold wherever the worker dies: at the moment the partner has
+    a request (before it answers), the run's record already holds it, in flight."""
+    from django.db import connections
+
+    from syncengine import testruns
+
+    log = PartnerLog(partner)
+    draft = make_draft(cast, list_manifest(partner.url, batch_size=10))
+    save_settings(cast, draft, users_count=100)
+    run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+    seen: dict[str, list[str]] = {}
+
+    def at_request(count: int) -> None:
+        key = log.received()[count - 1]["idempotency_key"]
+        try:  # on the partner's thread, with a connection of its own
+            seen[key] = list(run.exchanges.filter(batch_id=key).values_list("outcome", flat=True))
+        finally:
+            connections.close_all()
+
+    log.on_request = at_request
+    finished = testruns.execute_test_run(run.pk)
+
+    assert finished.status == "passed", finished.summary
+    assert len(seen) == 1 + 10 + 2  # create_list, 100 users added, 20 removed
+    assert all(outcomes == ["in_flight"] for outcomes in seen.values()), seen
+    recorded = dict(finished.exchanges.values_list("batch_id", "outcome"))
+    assert recorded == dict.fromkeys(seen, "success")
+    assert finished.exchange_count == len(seen)
