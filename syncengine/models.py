@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from integrations.models import Integration
@@ -230,17 +230,18 @@ class TestRun(Job):
             {**entry, "status": SKIPPED} if entry.get("status") in (PENDING, RUNNING) else entry
             for entry in self.steps
         ]
-        closed = TestRun.finish(
-            self.pk,
-            None,
-            status=TestStatus.ERROR,
-            summary=f"{message} Run it again.",
-            diagnosis=None,
-            steps=steps,
-            exchange_count=self.exchanges.count(),
-        )
-        if closed:
-            TestRun.close_in_flight_exchanges(self.pk)
+        with transaction.atomic():  # closed with its exchanges, never seen without them
+            closed = TestRun.finish(
+                self.pk,
+                None,
+                status=TestStatus.ERROR,
+                summary=f"{message} Run it again.",
+                diagnosis=None,
+                steps=steps,
+                exchange_count=self.exchanges.count(),
+            )
+            if closed:
+                TestRun.close_in_flight_exchanges(self.pk)
         return closed
 
 

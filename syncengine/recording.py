@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,12 +202,22 @@ def insert_exchanges(
             cursor.executemany(sql, params[start : start + EXCHANGES_PER_INSERT])
 
 
+@dataclass
+class _Pending:
+    """A row waiting for its commit; `done` once committed (or `error` once it failed)."""
+
+    row: TestExchange
+    done: bool = False
+    error: BaseException | None = None
+
+
 class SendJournal:
     """The client a test run sends through: it writes each request down, committed, before
     handing it to the real client, and tells the recorder which row an attempt completes.
 
     It may be called from any of the protocol's sending threads at once: writes go through
-    a connection of its own (autocommit), one at a time. `close()` closes it.
+    a connection of its own (autocommit, without waiting for the disk: only the worker's
+    death is guarded against), one at a time. `close()` closes it.
     """
 
     def __init__(
@@ -227,21 +238,27 @@ class SendJournal:
         self._attempts: dict[tuple[str, str], int] = {}
         # id() of the response or error an attempt ended with → its row's sequence.
         self._rows: dict[int, int] = {}
+        self._write_lock = threading.Lock()
+        self._waiting: list[_Pending] = []
         self._database = connections.create_connection(DEFAULT_DB_ALIAS)
         self._database.inc_thread_sharing()
+        with self._database.cursor() as cursor:
+            # What this guards against is the worker dying, not PostgreSQL: a commit is
+            # visible to everyone at once, without waiting for its WAL to reach the disk.
+            cursor.execute("SET synchronous_commit TO off")
 
     def send(
         self, request: PreparedRequest, *, signing_secret: str | None = None
     ) -> PartnerResponse:
+        same = (request.endpoint, request.batch_id or f"{request.method} {request.url}")
         with self._lock:
             sequence = self._take_sequence()
-            same = (request.endpoint, request.batch_id or f"{request.method} {request.url}")
             attempt = self._attempts[same] = self._attempts.get(same, 0) + 1
-            fields = in_flight_fields(
-                request, self.secrets, attempt=attempt, max_attempts=self.max_attempts
-            )
-            row = TestExchange(run_id=self.run_id, sequence=sequence, **fields)
-            insert_exchanges([row], using=self._database)
+        fields = in_flight_fields(
+            request, self.secrets, attempt=attempt, max_attempts=self.max_attempts
+        )
+        row = TestExchange(run_id=self.run_id, sequence=sequence, **fields)
+        self._write(row)
         try:
             response = self.client.send(request, signing_secret=signing_secret)
         except PartnerError as error:
@@ -268,6 +285,28 @@ class SendJournal:
                 if ended_with is not None and id(ended_with) in self._rows:
                     return self._rows.pop(id(ended_with))
         return None
+
+    def _write(self, row: TestExchange) -> None:
+        """Commit `row` before returning. Threads that arrive while another writes are
+        written together by the next one to get the connection (a group commit)."""
+        entry = _Pending(row)
+        with self._lock:
+            self._waiting.append(entry)
+        with self._write_lock:
+            if not entry.done:
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                try:
+                    insert_exchanges([pending.row for pending in batch], using=self._database)
+                except BaseException as error:
+                    for pending in batch:
+                        pending.error = error
+                    raise
+                finally:
+                    for pending in batch:
+                        pending.done = True
+        if entry.error is not None:
+            raise entry.error
 
     def close(self) -> None:
         self._database.close()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
 
 from portal.jobs import LeaseKeeper
 from portal.wording import counted
@@ -437,8 +438,6 @@ def _finish(
         if exchange_count is not None
         else TestExchange.objects.filter(run_id=run.pk).count()
     )
-    # A request whose answer never came back (the send itself crashed) reads "no answer".
-    TestRun.close_in_flight_exchanges(run.pk)
     if steps is not None:
         changes["steps"] = steps
     elif status == TestStatus.ERROR:
@@ -448,5 +447,9 @@ def _finish(
             if entry.get("status") in (PENDING, RUNNING):
                 entry["status"] = SKIPPED
         changes["steps"] = stored
-    # Only a run still ours is finished: one closed as abandoned stays closed.
-    TestRun.finish(run.pk, token, status=status, **changes)
+    # Only a run still ours is finished: one closed as abandoned stays closed. A request
+    # whose answer never came back (the send itself crashed) reads "no answer", in the
+    # same transaction: the run is never seen ended with a request still in flight.
+    with transaction.atomic():
+        if TestRun.finish(run.pk, token, status=status, **changes):
+            TestRun.close_in_flight_exchanges(run.pk)

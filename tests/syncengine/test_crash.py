@@ -70,7 +70,8 @@ def pick_moment(round_number: int, rng: random.Random) -> tuple[str, int, bool]:
 
 def check_record(run: TestRun, received: list[dict], new_lists: set[str], moment: str) -> None:
     exchanges = list(run.exchanges.all())
-    assert all(x.outcome != "in_flight" for x in exchanges), moment
+    in_flight = [(x.sequence, x.step, x.batch_id) for x in exchanges if x.outcome == "in_flight"]
+    assert not in_flight, (moment, run.status, run.summary, in_flight, len(exchanges))
     partner: dict[str, dict] = {}
     for entry in received:
         key = entry["idempotency_key"]
