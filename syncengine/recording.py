@@ -218,6 +218,10 @@ class SendJournal:
     It may be called from any of the protocol's sending threads at once: writes go through
     a connection of its own (autocommit, without waiting for the disk: only the worker's
     death is guarded against), one at a time. `close()` closes it.
+
+    Called inside an open transaction (a test calling the executor directly), it writes
+    nothing ahead: no other connection could see the run, and whatever stops the caller
+    rolls everything back anyway; the recorder adds each row as the attempt ends.
     """
 
     def __init__(
@@ -240,16 +244,20 @@ class SendJournal:
         self._rows: dict[int, int] = {}
         self._write_lock = threading.Lock()
         self._waiting: list[_Pending] = []
-        self._database = connections.create_connection(DEFAULT_DB_ALIAS)
-        self._database.inc_thread_sharing()
-        with self._database.cursor() as cursor:
-            # What this guards against is the worker dying, not PostgreSQL: a commit is
-            # visible to everyone at once, without waiting for its WAL to reach the disk.
-            cursor.execute("SET synchronous_commit TO off")
+        self._database: BaseDatabaseWrapper | None = None
+        if not connection.in_atomic_block:
+            self._database = connections.create_connection(DEFAULT_DB_ALIAS)
+            self._database.inc_thread_sharing()
+            with self._database.cursor() as cursor:
+                # What this guards against is the worker dying, not PostgreSQL: a commit
+                # is visible to everyone at once, without waiting for its WAL on disk.
+                cursor.execute("SET synchronous_commit TO off")
 
     def send(
         self, request: PreparedRequest, *, signing_secret: str | None = None
     ) -> PartnerResponse:
+        if self._database is None:
+            return self.client.send(request, signing_secret=signing_secret)
         same = (request.endpoint, request.batch_id or f"{request.method} {request.url}")
         with self._lock:
             sequence = self._take_sequence()
@@ -297,7 +305,8 @@ class SendJournal:
                 with self._lock:
                     batch, self._waiting = self._waiting, []
                 try:
-                    insert_exchanges([pending.row for pending in batch], using=self._database)
+                    rows = [pending.row for pending in batch]
+                    insert_exchanges(rows, using=self._database)
                 except BaseException as error:
                     for pending in batch:
                         pending.error = error
@@ -309,8 +318,9 @@ class SendJournal:
             raise entry.error
 
     def close(self) -> None:
-        self._database.close()
-        self._database.dec_thread_sharing()
+        if self._database is not None:
+            self._database.close()
+            self._database.dec_thread_sharing()
 
 
 class RunRecorder:
