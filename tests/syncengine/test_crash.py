@@ -113,6 +113,7 @@ def check_record(run: TestRun, received: list[dict], new_lists: set[str], moment
         assert TestSettings.objects.get(integration=run.integration).list_id == run.list_id
 
 
+@pytest.mark.timeout(600)  # about 90 s alone; more beside other suites on two cores
 def test_killed_workers_leave_a_record_equal_to_what_the_partner_received(
     cast, partner, start_worker
 ):
