@@ -51,12 +51,14 @@ ENDS_WITHIN = 60.0
 # The worker renews its lease every second and beat sweeps every second: a dead worker's
 # run is found within about four seconds (production: 30 s and 15 s, under a minute).
 WORKER_ENV = {"JOB_LEASE_SECONDS": "3", "JOB_SWEEP_SECONDS": "1"}
-MOMENTS = ("claimed", "create_list", "add_users", "remove_users")
+# Over ten rounds: four kills among the adds, three among the removes, two at create_list
+# and one just after the claim, in flight and not, in turn.
+MOMENTS = ("add_users", "remove_users", "create_list", "add_users", "remove_users", "claimed")
 
 
 def pick_moment(round_number: int, rng: random.Random) -> tuple[str, int, bool]:
     """(where, k, in flight): each kind of moment in turn, k random within it, in flight
-    or not in turn (each kind both ways over eight rounds)."""
+    or not in turn."""
     where = MOMENTS[round_number % len(MOMENTS)]
     adds_end = 1 + USERS // BATCH_SIZE
     k = {
