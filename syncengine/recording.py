@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -202,6 +202,11 @@ def insert_exchanges(
             cursor.executemany(sql, params[start : start + EXCHANGES_PER_INSERT])
 
 
+class RunClosed(Exception):
+    """The run was closed under a worker still sending (its lease lapsed and the sweep
+    closed it): nothing more is sent."""
+
+
 @dataclass
 class _Pending:
     """A row waiting for its commit; `done` once committed (or `error` once it failed)."""
@@ -232,8 +237,10 @@ class SendJournal:
         secrets: Sequence[str],
         max_attempts: int,
         first_sequence: int = 0,
+        closed: Callable[[], bool] | None = None,
     ):
         self.run_id = run.pk
+        self.closed = closed
         self.client = client
         self.secrets = secrets
         self.max_attempts = max_attempts
@@ -256,6 +263,8 @@ class SendJournal:
     def send(
         self, request: PreparedRequest, *, signing_secret: str | None = None
     ) -> PartnerResponse:
+        if self.closed is not None and self.closed():
+            raise RunClosed(f"test run {self.run_id} was closed under this worker")
         if self._database is None:
             return self.client.send(request, signing_secret=signing_secret)
         same = (request.endpoint, request.batch_id or f"{request.method} {request.url}")
@@ -363,12 +372,15 @@ class RunRecorder:
             return
         self._saved_at = time.monotonic()
         with transaction.atomic():
-            if self._unsaved:
-                insert_exchanges(self._unsaved)
-                self._unsaved = []
-            TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
+            # The run's row first: once it is locked here a close waits for this write, and
+            # a run already closed (its lease lapsed under this worker) keeps the record
+            # the close gave it.
+            running = TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
                 steps=self.steps, exchange_count=self.sequence
             )
+            if running and self._unsaved:
+                insert_exchanges(self._unsaved)
+            self._unsaved = []
 
     def flush(self) -> None:
         """Write the exchanges and step counters still in memory."""

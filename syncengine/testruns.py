@@ -60,6 +60,7 @@ from syncengine.models import (
 from syncengine.outbound import outbound_client
 from syncengine.recording import (
     MAX_SUMMARY_CHARS,
+    RunClosed,
     RunRecorder,
     SendJournal,
     clean_json,
@@ -301,8 +302,8 @@ def execute_test_run(
     if token is None:
         TestRun.close_if_abandoned(run_id, worker_lost=True)
         return None
-    with LeaseKeeper(TestRun, run_id, token):
-        return _execute_claimed(run_id, token, client=client, sleep=sleep)
+    with LeaseKeeper(TestRun, run_id, token) as lease:
+        return _execute_claimed(run_id, token, client=client, sleep=sleep, lease=lease)
 
 
 def _execute_claimed(
@@ -311,8 +312,10 @@ def _execute_claimed(
     *,
     client: OutboundClient | None,
     sleep: Callable[[float], None] | None,
+    lease: LeaseKeeper | None = None,
 ) -> TestRun:
     run = TestRun.objects.select_related("integration").get(pk=run_id)
+    closed = (lambda: lease.lost) if lease is not None else None
     # Until the plan knows every derived secret, the secret fields' values are masked.
     secret = secret_variables(run.manifest)
     secrets: Sequence[str] = tuple(
@@ -323,13 +326,19 @@ def _execute_claimed(
         plan = plan_for_run(run)
         secrets = plan.secrets
         if client is not None:
-            outcome, recorder = _run_recorded(run, plan, client, sleep)
+            outcome, recorder = _run_recorded(run, plan, client, sleep, closed)
         else:
             with outbound_client() as own_client:
-                outcome, recorder = _run_recorded(run, plan, own_client, sleep)
+                outcome, recorder = _run_recorded(run, plan, own_client, sleep, closed)
     except TestSetupError as problem:
         _keep_exchanges(recorder, run_id)
         _finish(run, token, TestStatus.ERROR, f"The test could not run: {problem}.", secrets)
+        return TestRun.objects.get(pk=run_id)
+    except RunClosed:
+        # Closed under this worker (its lease lapsed): the close stands, and the requests
+        # this worker sent since read "no answer" like those in flight at the close.
+        logger.warning("test run %s was closed while this worker ran it; it stopped", run_id)
+        TestRun.close_in_flight_exchanges(run_id)
         return TestRun.objects.get(pk=run_id)
     except SoftTimeLimitExceeded:
         _keep_exchanges(recorder, run_id)
@@ -382,6 +391,7 @@ def _run_recorded(
     plan: TestPlan,
     client: OutboundClient,
     sleep: Callable[[float], None] | None,
+    closed: Callable[[], bool] | None = None,
 ) -> tuple[TestOutcome, RunRecorder]:
     """Run the plan, every request written down before it goes out (`SendJournal`) and
     completed with its answer (`RunRecorder`)."""
@@ -391,12 +401,15 @@ def _run_recorded(
         secrets=plan.secrets,
         max_attempts=plan.policy.max_attempts,
         first_sequence=run.exchanges.count(),
+        closed=closed,
     )
     recorder = RunRecorder(run, plan, journal)
     try:
         # The journal stands in for the client: it has the one method the protocol calls.
         outcome = run_test(plan, recorder, client=cast(OutboundClient, journal), sleep=sleep)
         recorder.flush()
+    except RunClosed:
+        raise  # the close has the record: nothing more is written to it
     except BaseException:
         _keep_exchanges(recorder, run.pk)  # what it did before it stopped
         raise
@@ -450,6 +463,8 @@ def _finish(
     # Only a run still ours is finished: one closed as abandoned stays closed. A request
     # whose answer never came back (the send itself crashed) reads "no answer", in the
     # same transaction: the run is never seen ended with a request still in flight.
+    # Nothing is sent any more either way: a run closed under this worker (its lease
+    # lapsed) keeps its close, and the requests sent since read "no answer" too.
     with transaction.atomic():
-        if TestRun.finish(run.pk, token, status=status, **changes):
-            TestRun.close_in_flight_exchanges(run.pk)
+        TestRun.finish(run.pk, token, status=status, **changes)
+        TestRun.close_in_flight_exchanges(run.pk)

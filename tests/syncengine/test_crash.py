@@ -22,6 +22,10 @@ After every round, what "equal" means (docs/decisions.md, "Test runs"):
 - the list id kept on the run and in the test settings is the list the partner made.
 
 `CRASH_SEED=<n>` replays another set of moments; the seed and the moments are printed.
+
+Two smaller tests show why it holds: each request is in the record before the partner has
+it, and a worker whose run was closed under it (its lease lapsed) stops sending and
+leaves the closed record alone.
 """
 
 from __future__ import annotations
@@ -223,3 +227,47 @@ def test_each_request_is_in_the_record_before_the_partner_receives_it(
     recorded = dict(finished.exchanges.values_list("batch_id", "outcome"))
     assert recorded == dict.fromkeys(seen, "success")
     assert finished.exchange_count == len(seen)
+
+
+def test_a_run_closed_under_a_live_worker_gets_no_more_requests(
+    transactional_db, cast, partner, settings
+):
+    """A worker whose lease lapsed while it was still sending (a long pause, a lost
+    database connection) and whose run the sweep closed learns it at its next renewal: it
+    sends nothing more, and the closed record still holds what the partner received, the
+    requests sent since the close reading "no answer" like those in flight at it."""
+    settings.JOB_LEASE_SECONDS = 0.6  # renewed every 0.2 s
+    from django.db import connections
+
+    from syncengine import testruns
+
+    log = PartnerLog(partner)
+    draft = make_draft(cast, list_manifest(partner.url, batch_size=10))
+    save_settings(cast, draft, users_count=100)
+    partner.state.set_faults(delay_ms=200)  # 13 requests, four at a time: about a second
+    run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+
+    def at_request(count: int) -> None:
+        if count == 3:  # the sweep, as if the lease had lapsed
+            try:
+                assert TestRun.close_if_abandoned(run.pk, worker_lost=True)
+            finally:
+                connections.close_all()
+
+    log.on_request = at_request
+    testruns.execute_test_run(run.pk)
+
+    closed = TestRun.objects.get(pk=run.pk)
+    assert (closed.status, closed.summary) == (
+        "error",
+        "The worker running this test stopped before it finished. Run it again.",
+    )
+    received = log.received()
+    assert 3 <= len(received) < 13, "it stopped sending once its run was closed"
+    recorded = dict(closed.exchanges.values_list("batch_id", "outcome"))
+    assert {entry["idempotency_key"] for entry in received} <= set(recorded)
+    assert "in_flight" not in recorded.values()
+    # The counts are those of the close: nothing written after it moved them.
+    counted = sum(step["users_done"] for step in closed.steps)
+    acknowledged = closed.exchanges.filter(outcome="success").exclude(step="create_list")
+    assert counted == sum(acknowledged.values_list("item_count", flat=True))
