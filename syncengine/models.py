@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from integrations.models import Integration
@@ -26,6 +26,15 @@ DEFAULT_TEST_USERS = 25
 
 # The state of one step of a run, as the page shows it.
 PENDING, RUNNING, PASSED, FAILED, SKIPPED = "pending", "running", "passed", "failed", "skipped"
+
+# The outcome of an exchange written before its request was sent, until its attempt ends;
+# one still in flight when its run is closed had no answer the worker saw.
+EXCHANGE_IN_FLIGHT = "in_flight"
+EXCHANGE_NO_ANSWER = "no_answer"
+NO_ANSWER_SUMMARY = (
+    "no answer recorded: the worker stopped while this request was in flight, so the "
+    "partner may or may not have received it"
+)
 
 
 class UsersSource(models.TextChoices):
@@ -201,6 +210,15 @@ class TestRun(Job):
             steps=[{**entry, "status": SKIPPED} for entry in self.steps],
         )
 
+    @classmethod
+    def close_in_flight_exchanges(cls, pk: int) -> int:
+        """Requests written down but never seen answered (the worker stopped, or the send
+        itself crashed) read *no answer*: the partner may have received them, and they are
+        never shown as acknowledged."""
+        return TestExchange.objects.filter(run_id=pk, outcome=EXCHANGE_IN_FLIGHT).update(
+            outcome=EXCHANGE_NO_ANSWER, summary=NO_ANSWER_SUMMARY
+        )
+
     def on_lease_lapsed(self, *, worker_lost: bool) -> bool:
         message = (
             "No worker picked this test up."
@@ -212,15 +230,19 @@ class TestRun(Job):
             {**entry, "status": SKIPPED} if entry.get("status") in (PENDING, RUNNING) else entry
             for entry in self.steps
         ]
-        return TestRun.finish(
-            self.pk,
-            None,
-            status=TestStatus.ERROR,
-            summary=f"{message} Run it again.",
-            diagnosis=None,
-            steps=steps,
-            exchange_count=self.exchanges.count(),
-        )
+        with transaction.atomic():  # closed with its exchanges, never seen without them
+            closed = TestRun.finish(
+                self.pk,
+                None,
+                status=TestStatus.ERROR,
+                summary=f"{message} Run it again.",
+                diagnosis=None,
+                steps=steps,
+                exchange_count=self.exchanges.count(),
+            )
+            if closed:
+                TestRun.close_in_flight_exchanges(self.pk)
+        return closed
 
 
 class RecordedExchange(models.Model):

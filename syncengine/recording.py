@@ -1,24 +1,39 @@
 """Recording a test run as the page shows it: every attempt as a `TestExchange` (secrets
-masked, bodies cut for display) and the steps' progress on the `TestRun` row."""
+masked, bodies cut for display) and the steps' progress on the `TestRun` row.
+
+Every request is written down before it is sent (`SendJournal`: its own connection, one
+committed INSERT per request, outcome `in_flight`), and completed with its answer once the
+attempt ends (`RunRecorder`, in bulk). A worker killed at any moment therefore leaves a
+record holding every request the partner may have received: those it never saw answered
+stay `in_flight` until the run is closed, which marks them `no_answer`
+(`TestRun.close_in_flight_exchanges`), never as acknowledged.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from syncengine.core.diagnosis import diagnose
-from syncengine.core.errors import AttemptRecord, PartnerError
+from syncengine.core.display import request_for_display
+from syncengine.core.errors import AttemptRecord, PartnerError, PartnerResponse
+from syncengine.core.http import OutboundClient
 from syncengine.core.masking import mask_text
-from syncengine.core.types import SkippedUser
+from syncengine.core.types import PreparedRequest, SkippedUser
 from syncengine.models import (
+    EXCHANGE_IN_FLIGHT,
     RUNNING,
     TestExchange,
     TestRun,
+    TestSettings,
     TestStatus,
 )
 from syncengine.testplan import StepPlan, TestPlan
@@ -128,31 +143,193 @@ def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, 
     return fields
 
 
-def insert_exchanges(rows: Sequence[TestExchange]) -> None:
-    """INSERT the exchanges with one statement run for every row, pipelined by psycopg.
+def in_flight_fields(
+    request: PreparedRequest, secrets: Sequence[str], *, attempt: int, max_attempts: int
+) -> dict[str, Any]:
+    """A `TestExchange`'s columns for a request about to be sent: no answer yet."""
+    shown = request_for_display(request)
+    request_body = clean_text(shown["body"], secrets)
+    return {
+        "step": request.endpoint,
+        "batch_id": request.batch_id or "",
+        "attempt": attempt,
+        "max_attempts": max_attempts,
+        "outcome": EXCHANGE_IN_FLIGHT,
+        "summary": "sent, no answer yet",
+        "item_count": request.item_count,
+        "request_method": clean_text(shown["method"], secrets, 10),
+        "request_url": clean_text(shown["url"], secrets, MAX_STORED_URL_CHARS),
+        "request_headers": clean_pairs(shown["headers"], secrets),
+        "request_body": request_body[:STORED_BODY_CHARS],
+        "request_body_bytes": len(request.body or b""),
+        "request_body_truncated": shown["body_truncated"] or len(request_body) > STORED_BODY_CHARS,
+        "started_at": datetime.now(tz=UTC),
+    }
+
+
+def insert_exchanges(
+    rows: Sequence[TestExchange], *, using: BaseDatabaseWrapper | None = None
+) -> None:
+    """INSERT the exchanges with one statement run for every row, pipelined by psycopg; a
+    row whose (run, sequence) is already there (the request written before it was sent)
+    is replaced by the finished one.
 
     Django's `bulk_create` sends each column of a bulk insert as one array, and psycopg
     escapes the elements of a text array in Python: for exchanges that keep 64 KiB bodies
     that cost three times as much as this, in a worker that is sending requests meanwhile.
     Each value is prepared by its field exactly as `save()` would prepare it.
     """
+    database = using or connection
     fields = [field for field in TestExchange._meta.concrete_fields if not field.primary_key]
     columns = [field.column for field in fields if field.column]
-    quote = connection.ops.quote_name
+    quote = database.ops.quote_name
+    updated = [column for column in columns if column not in ("run_id", "sequence")]
     # Only the model's own table and column names, quoted, go into the text; every value
     # is a parameter.
     sql = (
         f"INSERT INTO {quote(TestExchange._meta.db_table)} "  # noqa: S608
         f"({', '.join(quote(column) for column in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('run_id')}, {quote('sequence')}) DO UPDATE SET "
+        + ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in updated)
     )
     params = [
-        [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+        [field.get_db_prep_save(field.pre_save(row, True), database) for field in fields]
         for row in rows
     ]
     for start in range(0, len(params), EXCHANGES_PER_INSERT):
-        with connection.cursor() as cursor:
+        with database.cursor() as cursor:
             cursor.executemany(sql, params[start : start + EXCHANGES_PER_INSERT])
+
+
+class RunClosed(Exception):
+    """The run was closed under a worker still sending (its lease lapsed and the sweep
+    closed it): nothing more is sent."""
+
+
+@dataclass
+class _Pending:
+    """A row waiting for its commit; `done` once committed (or `error` once it failed)."""
+
+    row: TestExchange
+    done: bool = False
+    error: BaseException | None = None
+
+
+class SendJournal:
+    """The client a test run sends through: it writes each request down, committed, before
+    handing it to the real client, and tells the recorder which row an attempt completes.
+
+    It may be called from any of the protocol's sending threads at once: writes go through
+    a connection of its own (autocommit, without waiting for the disk: only the worker's
+    death is guarded against), one at a time. `close()` closes it.
+
+    Called inside an open transaction (a test calling the executor directly), it writes
+    nothing ahead: no other connection could see the run, and whatever stops the caller
+    rolls everything back anyway; the recorder adds each row as the attempt ends.
+    """
+
+    def __init__(
+        self,
+        run: TestRun,
+        client: OutboundClient,
+        *,
+        secrets: Sequence[str],
+        max_attempts: int,
+        first_sequence: int = 0,
+        closed: Callable[[], bool] | None = None,
+    ):
+        self.run_id = run.pk
+        self.closed = closed
+        self.client = client
+        self.secrets = secrets
+        self.max_attempts = max_attempts
+        self.sequence = first_sequence
+        self._lock = threading.Lock()
+        self._attempts: dict[tuple[str, str], int] = {}
+        # id() of the response or error an attempt ended with → its row's sequence.
+        self._rows: dict[int, int] = {}
+        self._write_lock = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._database: BaseDatabaseWrapper | None = None
+        if not connection.in_atomic_block:
+            self._database = connections.create_connection(DEFAULT_DB_ALIAS)
+            self._database.inc_thread_sharing()
+            with self._database.cursor() as cursor:
+                # What this guards against is the worker dying, not PostgreSQL: a commit
+                # is visible to everyone at once, without waiting for its WAL on disk.
+                cursor.execute("SET synchronous_commit TO off")
+
+    def send(
+        self, request: PreparedRequest, *, signing_secret: str | None = None
+    ) -> PartnerResponse:
+        if self.closed is not None and self.closed():
+            raise RunClosed(f"test run {self.run_id} was closed under this worker")
+        if self._database is None:
+            return self.client.send(request, signing_secret=signing_secret)
+        same = (request.endpoint, request.batch_id or f"{request.method} {request.url}")
+        with self._lock:
+            sequence = self._take_sequence()
+            attempt = self._attempts[same] = self._attempts.get(same, 0) + 1
+        fields = in_flight_fields(
+            request, self.secrets, attempt=attempt, max_attempts=self.max_attempts
+        )
+        row = TestExchange(run_id=self.run_id, sequence=sequence, **fields)
+        self._write(row)
+        try:
+            response = self.client.send(request, signing_secret=signing_secret)
+        except PartnerError as error:
+            with self._lock:
+                self._rows[id(error)] = sequence
+            raise
+        with self._lock:
+            self._rows[id(response)] = sequence
+        return response
+
+    def _take_sequence(self) -> int:
+        self.sequence += 1
+        return self.sequence
+
+    def next_sequence(self) -> int:
+        """A sequence for an attempt that sent nothing (a request that could not be built)."""
+        with self._lock:
+            return self._take_sequence()
+
+    def sequence_of(self, record: AttemptRecord) -> int | None:
+        """The row written for the request this attempt sent (None: it sent nothing)."""
+        with self._lock:
+            for ended_with in (record.error, record.response):
+                if ended_with is not None and id(ended_with) in self._rows:
+                    return self._rows.pop(id(ended_with))
+        return None
+
+    def _write(self, row: TestExchange) -> None:
+        """Commit `row` before returning. Threads that arrive while another writes are
+        written together by the next one to get the connection (a group commit)."""
+        entry = _Pending(row)
+        with self._lock:
+            self._waiting.append(entry)
+        with self._write_lock:
+            if not entry.done:
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                try:
+                    rows = [pending.row for pending in batch]
+                    insert_exchanges(rows, using=self._database)
+                except BaseException as error:
+                    for pending in batch:
+                        pending.error = error
+                    raise
+                finally:
+                    for pending in batch:
+                        pending.done = True
+        if entry.error is not None:
+            raise entry.error
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database.dec_thread_sharing()
 
 
 class RunRecorder:
@@ -160,17 +337,23 @@ class RunRecorder:
 
     Exchanges are kept in memory and written in bulk, with the step counters, in one
     transaction at most every `PROGRESS_SAVE_SECONDS`, and at once at every step start
-    and end and after any attempt that did not succeed (the page shows a retry while it
-    waits). The page polls once a second; a commit per exchange would cost more than the
+    and end and after any attempt that failed or will be retried (the page shows a retry
+    while it waits). The page polls once a second; a commit per exchange would cost more than the
     exchange's own HTTP call (a test of 1,201 requests spent most of its time committing).
     `flush()` writes what is still in memory.
+
+    With a `journal` (the worker's case), each attempt completes the row its request was
+    written to before it was sent; without one (tests of the recorder), it adds a row.
     """
 
-    def __init__(self, run: TestRun, plan: TestPlan):
+    def __init__(self, run: TestRun, plan: TestPlan, journal: SendJournal | None = None):
         self.run = run
         self.secrets = plan.secrets
         self.steps = [step.as_dict() for step in plan.steps]
+        self.journal = journal
+        # Exchanges recorded with their outcome, and the last one's sequence.
         self.sequence = run.exchanges.count()
+        self.last_sequence = self.sequence
         self._unsaved: list[TestExchange] = []
         self._saved_at = 0.0
         TestRun.objects.filter(pk=run.pk).update(
@@ -189,12 +372,15 @@ class RunRecorder:
             return
         self._saved_at = time.monotonic()
         with transaction.atomic():
-            if self._unsaved:
-                insert_exchanges(self._unsaved)
-                self._unsaved = []
-            TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
+            # The run's row first: once it is locked here a close waits for this write, and
+            # a run already closed (its lease lapsed under this worker) keeps the record
+            # the close gave it.
+            running = TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING).update(
                 steps=self.steps, exchange_count=self.sequence
             )
+            if running and self._unsaved:
+                insert_exchanges(self._unsaved)
+            self._unsaved = []
 
     def flush(self) -> None:
         """Write the exchanges and step counters still in memory."""
@@ -204,17 +390,28 @@ class RunRecorder:
         self._step(step)["status"] = RUNNING
         self._save_steps()
 
+    def _sequence_for(self, record: AttemptRecord) -> int:
+        if self.journal is None:
+            return self.sequence
+        written = self.journal.sequence_of(record)
+        return written if written is not None else self.journal.next_sequence()
+
     def attempt(self, step: StepPlan, record: AttemptRecord) -> None:
         self.sequence += 1
+        self.last_sequence = self._sequence_for(record)
         self._unsaved.append(
             TestExchange(
-                run=self.run, sequence=self.sequence, **exchange_fields(record, self.secrets)
+                run=self.run, sequence=self.last_sequence, **exchange_fields(record, self.secrets)
             )
         )
         entry = self._step(step)
         entry["requests"] += 1
         entry["note"] = clean_text(record.describe(), self.secrets, 200)
-        self._save_steps(now=record.outcome != "success")
+        # A retry shows while it waits, and a failure at once. An acknowledged request is
+        # written with the users it delivered (`batch_delivered`, which follows), never
+        # before them: a worker killed in between leaves counts equal to the exchanges.
+        if record.outcome in ("retrying", "failed"):
+            self._save_steps()
 
     def batch_delivered(self, step: StepPlan, user_count: int) -> None:
         entry = self._step(step)
@@ -235,8 +432,15 @@ class RunRecorder:
         self._save_steps()
 
     def list_id(self, list_id: str) -> None:
+        """Kept at once, on the run and in the test settings it came from: a worker that
+        dies later leaves the id of the list the partner made for later add/remove tests."""
         self.run.list_id = clean_text(list_id, self.secrets, 200)
-        TestRun.objects.filter(pk=self.run.pk).update(list_id=self.run.list_id)
+        with transaction.atomic():  # both or neither, wherever the worker stops
+            TestRun.objects.filter(pk=self.run.pk).update(list_id=self.run.list_id)
+            if self.run.from_test_settings:
+                TestSettings.objects.filter(integration_id=self.run.integration_id).update(
+                    list_id=self.run.list_id
+                )
 
     def step_finished(
         self, step: StepPlan, status: str, note: str, error: PartnerError | None = None
@@ -252,7 +456,9 @@ class RunRecorder:
             # The request itself got a 2xx; what failed was reading its answer. The
             # exchange says so, so that the inspector shows the reason next to the body.
             verdict = error.diagnosis or diagnose(error)
-            exchange = TestExchange.objects.filter(run=self.run, sequence=self.sequence).first()
+            exchange = TestExchange.objects.filter(
+                run=self.run, sequence=self.last_sequence
+            ).first()
             if exchange is not None:
                 # The step failed on this answer: the exchange is a failure too, however
                 # its status code reads.

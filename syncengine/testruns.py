@@ -12,8 +12,10 @@ counted per step, with their reasons, in the step's note and the run's summary.
 
 - The Celery task calls `execute_test_run(run_id)`: it claims the `TestRun` row with a
   conditional update, builds the plan from the row (the credentials are reloaded from the
-  database, never passed in task arguments), and `RunRecorder` stores every attempt as a
-  `TestExchange` while the page polls.
+  database, never passed in task arguments), `SendJournal` writes every request down
+  before it is sent, and `RunRecorder` completes it with its answer as a `TestExchange`
+  while the page polls. A worker killed at any moment leaves a record holding every
+  request the partner may have received (see docs/decisions.md, "Test runs").
 - `manage.py integration test` builds the plan from a manifest file and its options and
   prints each exchange instead (`syncengine.cli`); no broker and no rows involved.
 """
@@ -24,9 +26,10 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
 
 from portal.jobs import LeaseKeeper
 from portal.wording import counted
@@ -57,7 +60,9 @@ from syncengine.models import (
 from syncengine.outbound import outbound_client
 from syncengine.recording import (
     MAX_SUMMARY_CHARS,
+    RunClosed,
     RunRecorder,
+    SendJournal,
     clean_json,
     clean_text,
     describe_skips,
@@ -297,8 +302,8 @@ def execute_test_run(
     if token is None:
         TestRun.close_if_abandoned(run_id, worker_lost=True)
         return None
-    with LeaseKeeper(TestRun, run_id, token):
-        return _execute_claimed(run_id, token, client=client, sleep=sleep)
+    with LeaseKeeper(TestRun, run_id, token) as lease:
+        return _execute_claimed(run_id, token, client=client, sleep=sleep, lease=lease)
 
 
 def _execute_claimed(
@@ -307,8 +312,10 @@ def _execute_claimed(
     *,
     client: OutboundClient | None,
     sleep: Callable[[float], None] | None,
+    lease: LeaseKeeper | None = None,
 ) -> TestRun:
     run = TestRun.objects.select_related("integration").get(pk=run_id)
+    closed = (lambda: lease.lost) if lease is not None else None
     # Until the plan knows every derived secret, the secret fields' values are masked.
     secret = secret_variables(run.manifest)
     secrets: Sequence[str] = tuple(
@@ -318,16 +325,20 @@ def _execute_claimed(
     try:
         plan = plan_for_run(run)
         secrets = plan.secrets
-        recorder = RunRecorder(run, plan)
         if client is not None:
-            outcome = run_test(plan, recorder, client=client, sleep=sleep)
+            outcome, recorder = _run_recorded(run, plan, client, sleep, closed)
         else:
             with outbound_client() as own_client:
-                outcome = run_test(plan, recorder, client=own_client, sleep=sleep)
-        recorder.flush()
+                outcome, recorder = _run_recorded(run, plan, own_client, sleep, closed)
     except TestSetupError as problem:
         _keep_exchanges(recorder, run_id)
         _finish(run, token, TestStatus.ERROR, f"The test could not run: {problem}.", secrets)
+        return TestRun.objects.get(pk=run_id)
+    except RunClosed:
+        # Closed under this worker (its lease lapsed): the close stands, and the requests
+        # this worker sent since read "no answer" like those in flight at the close.
+        logger.warning("test run %s was closed while this worker ran it; it stopped", run_id)
+        TestRun.close_in_flight_exchanges(run_id)
         return TestRun.objects.get(pk=run_id)
     except SoftTimeLimitExceeded:
         _keep_exchanges(recorder, run_id)
@@ -375,6 +386,38 @@ def _execute_claimed(
     return TestRun.objects.get(pk=run_id)
 
 
+def _run_recorded(
+    run: TestRun,
+    plan: TestPlan,
+    client: OutboundClient,
+    sleep: Callable[[float], None] | None,
+    closed: Callable[[], bool] | None = None,
+) -> tuple[TestOutcome, RunRecorder]:
+    """Run the plan, every request written down before it goes out (`SendJournal`) and
+    completed with its answer (`RunRecorder`)."""
+    journal = SendJournal(
+        run,
+        client,
+        secrets=plan.secrets,
+        max_attempts=plan.policy.max_attempts,
+        first_sequence=run.exchanges.count(),
+        closed=closed,
+    )
+    recorder = RunRecorder(run, plan, journal)
+    try:
+        # The journal stands in for the client: it has the one method the protocol calls.
+        outcome = run_test(plan, recorder, client=cast(OutboundClient, journal), sleep=sleep)
+        recorder.flush()
+    except RunClosed:
+        raise  # the close has the record: nothing more is written to it
+    except BaseException:
+        _keep_exchanges(recorder, run.pk)  # what it did before it stopped
+        raise
+    finally:
+        journal.close()
+    return outcome, recorder
+
+
 def _keep_exchanges(recorder: RunRecorder | None, run_id: int) -> None:
     """A run that stopped early still shows the exchanges it made before it stopped."""
     if recorder is None:
@@ -417,5 +460,11 @@ def _finish(
             if entry.get("status") in (PENDING, RUNNING):
                 entry["status"] = SKIPPED
         changes["steps"] = stored
-    # Only a run still ours is finished: one closed as abandoned stays closed.
-    TestRun.finish(run.pk, token, status=status, **changes)
+    # Only a run still ours is finished: one closed as abandoned stays closed. A request
+    # whose answer never came back (the send itself crashed) reads "no answer", in the
+    # same transaction: the run is never seen ended with a request still in flight.
+    # Nothing is sent any more either way: a run closed under this worker (its lease
+    # lapsed) keeps its close, and the requests sent since read "no answer" too.
+    with transaction.atomic():
+        TestRun.finish(run.pk, token, status=status, **changes)
+        TestRun.close_in_flight_exchanges(run.pk)

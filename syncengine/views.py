@@ -42,7 +42,7 @@ from syncengine.api.views import read_csv_upload
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.core.signing import SIGNATURE_HEADER
-from syncengine.models import TestKind, TestRun, TestSettings, UsersSource
+from syncengine.models import EXCHANGE_IN_FLIGHT, TestKind, TestRun, TestSettings, UsersSource
 from syncengine.presenters import step_progress, users_description
 from syncengine.testusers import (
     MAX_CSV_BYTES,
@@ -181,11 +181,19 @@ def _endpoint_tests(integration_type: str) -> list[dict[str, Any]]:
 def run_context(run: TestRun, fingerprint: str) -> dict[str, Any]:
     """What the run fragment shows: steps with progress, exchanges, stale or not."""
     exchanges = list(run.exchanges.all()[:MAX_SHOWN_EXCHANGES])
+    # Requests still waiting for their answer show once they have it: the page asks only
+    # for exchanges after the last one it shows, so it shows none after one in flight.
+    waiting = next(
+        (n for n, exchange in enumerate(exchanges) if exchange.outcome == EXCHANGE_IN_FLIGHT),
+        None,
+    )
+    if waiting is not None:
+        exchanges = exchanges[:waiting]
     return {
         "run": run,
         "steps": step_progress(run),
         "exchanges": exchanges,
-        "hidden_exchanges": max(0, run.exchange_count - len(exchanges)),
+        "hidden_exchanges": max(0, run.exchange_count - MAX_SHOWN_EXCHANGES),
         "last_sequence": exchanges[-1].sequence if exchanges else 0,
         "stale": run.fingerprint != fingerprint,
         "users_text": users_description(run.users or {}),

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-# The fake partner servers (the demo partner, raw and silent sockets), shared by every test.
-pytest_plugins = ["tests.partners"]
+# The fake partner servers (the demo partner, raw and silent sockets) and workers in
+# processes of their own, shared by every test.
+pytest_plugins = ["tests.partners", "tests.workers"]
 
 PASSWORD = "correct-horse-battery-staple"
 STAFF_TOTP_SECRET = "TESTKEYFORSTAFFTWOFACTORSIGNIN23"

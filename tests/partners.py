@@ -9,6 +9,9 @@ Fixtures (loaded by tests/conftest.py, so every test may ask for them):
   stays in flight until its client gives up or its worker goes; `accepted` counts them.
 - `listener`: a server that hangs up on every connection and counts them: proof that a
   refused address was never connected to (`listener.accepted == 0`).
+- `PartnerLog(partner)`: every request a demo partner received, kept whole (its own log
+  keeps the last 500), with a hook called on the partner's thread before it answers: what
+  `kill -9` tests compare records with, and when they kill.
 
 Helpers for the servers no well-behaved HTTP server library would make:
 
@@ -25,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -150,6 +155,50 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class PartnerLog:
+    """Every API request `partner` received and answered, in order: its log entry (method,
+    path, Idempotency-Key, status, item count, replayed) and `received_at`.
+
+    `on_request(count)`, when set, is called with the number received so far on the
+    partner's thread, after the partner acted on the request and before it answers: a
+    test may kill the client right there, with the request received and its answer not.
+    """
+
+    def __init__(self, partner: DemoPartner):
+        self.entries: list[dict[str, Any]] = []
+        self.on_request: Callable[[int], None] | None = None
+        self.lock = threading.Lock()
+        original = partner.state.record
+
+        def record(entry: dict[str, Any]) -> None:
+            with self.lock:
+                self.entries.append({**entry, "received_at": time.time()})
+                count = len(self.entries)
+                hook = self.on_request
+            if hook is not None:
+                hook(count)
+            original(entry)
+
+        partner.state.record = record  # type: ignore[method-assign]
+
+    def received(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.entries)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    def keys_since(self, moment: float) -> set[str]:
+        """The Idempotency-Keys of the requests received after `moment` (time.time())."""
+        with self.lock:
+            return {
+                entry["idempotency_key"]
+                for entry in self.entries
+                if entry["received_at"] > moment and entry["idempotency_key"]
+            }
 
 
 @pytest.fixture

@@ -1,11 +1,16 @@
 """With Redis (the broker and the cache) unreachable, a real web process answers 503 to
 starting work and leaves no job queued that no worker will ever take; signing in (with a
 second factor too) and signing up keep working, because they depend on the database alone
-(allauth's rate limits and used codes are in the database cache)."""
+(allauth's rate limits and used codes are in the database cache). A worker whose Redis goes
+away in the middle of a test run still ends the run (its lease is in PostgreSQL), and
+nothing is left running or queued."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -18,8 +23,9 @@ from portal.jobs import QUEUE_UNAVAILABLE_MESSAGE
 from portal.models import CohortImport, OutboundMail, User
 from syncengine.models import TestRun
 from tests.conftest import PASSWORD
-from tests.partners import closed_port
+from tests.partners import RawServer, closed_port
 from tests.syncengine.conftest import BASE, list_manifest, make_draft, save_settings
+from tests.waiting import wait_until
 from tests.web import web_process
 
 
@@ -130,3 +136,77 @@ def test_sign_up_without_redis_answers_and_keeps_the_mail_for_later(web_without_
     assert mail.to == ["dana@initech.test"]
     # Not handed to the broker (it is down): left queued for the sweep to send later.
     assert mail.status == "queued"
+
+
+def relay_to(upstream: tuple[str, int]):
+    """A RawServer script that relays each connection to `upstream` until either side
+    hangs up: closing the server cuts every connection through it and refuses new ones,
+    which is Redis going down for whoever was pointed at it."""
+
+    def relay(conn: socket.socket) -> None:
+        with socket.create_connection(upstream, timeout=5) as remote:
+            remote.settimeout(None)
+            conn.settimeout(None)
+
+            def pump(source: socket.socket, target: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := source.recv(65536):
+                        target.sendall(data)
+                for side in (source, target):
+                    with contextlib.suppress(OSError):
+                        side.shutdown(socket.SHUT_RDWR)
+
+            back = threading.Thread(target=pump, args=(remote, conn), daemon=True)
+            back.start()
+            pump(conn, remote)
+            back.join(timeout=5)
+
+    return relay
+
+
+@pytest.mark.worker
+def test_redis_going_down_mid_run_strands_nothing_and_new_work_is_a_503(
+    cast, start_worker, start_partner, tmp_path
+):
+    from django.conf import settings
+    from redis.connection import parse_url
+
+    real = parse_url(settings.REDIS_URL)
+    relay = RawServer(relay_to((real.get("host", "127.0.0.1"), real.get("port", 6379))))
+    redis_url = f"redis://127.0.0.1:{relay.port}/{real.get('db', 0)}"
+    partner = start_partner()
+    partner.state.set_faults(delay_ms=300)  # a run of 31 requests that lasts a few seconds
+    draft = make_draft(cast, list_manifest(partner.url, batch_size=1))
+    save_settings(cast, draft, users_count=25)
+    _, token = portal_actions.token_create(acting_user=cast.alice, org=cast.acme, name="t")
+    start_worker(REDIS_URL=redis_url)
+    try:
+        with web_process(tmp_path / "web.log", REDIS_URL=redis_url) as url:
+            api = httpx.Client(base_url=url, headers={"Authorization": f"Token {token}"})
+            started = api.post(f"/api/v1/integrations/{draft.pk}/test-runs", json={}, timeout=30)
+            assert started.status_code == 202, started.text
+            run = TestRun.objects.get(pk=started.json()["id"])
+            wait_until(
+                lambda: partner.state.log_entries(), 60, "the worker never called the partner"
+            )
+
+            relay.close()  # Redis is gone for the worker and the web process
+            assert TestRun.objects.get(pk=run.pk).status == "running"
+
+            ended = wait_until(
+                lambda: TestRun.objects.filter(pk=run.pk, status="passed").first(),
+                60,
+                lambda: f"the run was left {TestRun.objects.get(pk=run.pk).status}",
+            )
+            assert httpx.get(f"{url}/readyz", timeout=30).json()["broker"] != "ok"
+            refused = api.post(f"/api/v1/integrations/{draft.pk}/test-runs", json={}, timeout=30)
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "queue_unavailable"
+    finally:
+        relay.close()
+
+    assert ended.summary.startswith("Passed"), ended.summary
+    assert ended.exchanges.filter(outcome="success").count() == ended.exchange_count == 31
+    assert not TestRun.objects.active().exists()
+    closed = TestRun.objects.exclude(pk=run.pk).get()
+    assert closed.status == "error" and "never started and nothing was sent" in closed.summary

@@ -213,8 +213,14 @@ def test_progress_is_saved_in_bulk_as_time_passes(recorder_for, monkeypatch):
     monkeypatch.setattr(recording, "time", clock)
     recorder, step = recorder_for()
     recorder.attempt(step, attempt_record())
+    recorder.batch_delivered(step, 1)
     assert TestExchange.objects.filter(run=recorder.run).count() == 0
     clock.now += recording.PROGRESS_SAVE_SECONDS
     recorder.attempt(step, attempt_record())
+    # An acknowledged request is written with the users it delivered, never before them.
+    assert TestExchange.objects.filter(run=recorder.run).count() == 0
+    recorder.batch_delivered(step, 1)
     assert TestExchange.objects.filter(run=recorder.run).count() == 2
-    assert TestRun.objects.get(pk=recorder.run.pk).exchange_count == 2
+    stored = TestRun.objects.get(pk=recorder.run.pk)
+    assert stored.exchange_count == 2
+    assert next(s for s in stored.steps if s["key"] == "add_users")["users_done"] == 2

@@ -21,7 +21,7 @@ from django.db import connection
 
 from portal.jobs import sweep_lapsed_jobs
 from syncengine import actions
-from syncengine.models import TestRun
+from syncengine.models import EXCHANGE_NO_ANSWER, TestRun
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 from tests.waiting import wait_until
 
@@ -43,6 +43,19 @@ def children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def assert_recorded_without_answer(run: TestRun) -> None:
+    """The call the partner took and never answered is in the record, as one without an
+    answer: written before it was sent, closed as *no answer* with the run."""
+    exchange = run.exchanges.get()
+    assert (exchange.step, exchange.outcome, exchange.response_status) == (
+        "create_list",
+        EXCHANGE_NO_ANSWER,
+        None,
+    )
+    assert exchange.request_method == "POST" and exchange.batch_id
+    assert run.exchange_count == 1
 
 
 @pytest.fixture
@@ -103,6 +116,7 @@ def test_a_run_whose_worker_is_killed_is_closed_and_a_new_one_can_start(
     assert closed.summary == WORKER_LOST
     assert all(step["status"] != "running" for step in closed.steps)
     assert silent_partner.accepted == 1, "the partner call must not be replayed"
+    assert_recorded_without_answer(closed)
     assert actions.test_run_start(acting_user=cast.alice, integration=draft).status == "queued"
 
 
@@ -135,6 +149,7 @@ def test_a_run_whose_whole_worker_is_killed_is_closed_once_its_lease_lapses(
     assert closed.lease_expires_at is None and closed.finished_at is not None
     assert all(step["status"] != "running" for step in closed.steps)
     assert silent_partner.accepted == 1, "the partner call must not be replayed"
+    assert_recorded_without_answer(closed)
 
 
 @pytest.mark.django_db

@@ -14,7 +14,6 @@ from its plan. After every round:
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 import pytest
@@ -22,8 +21,8 @@ import pytest
 from portal.jobs import sweep_lapsed_jobs
 from syncs import runs
 from syncs.models import DeliveredMember, SyncBatch, SyncRun
+from tests.partners import PartnerLog
 from tests.syncs.conftest import (
-    WORKER_LEASE_SECONDS,
     change_cohort,
     cohort_keys,
     list_manifest,
@@ -31,6 +30,7 @@ from tests.syncs.conftest import (
     wait_for_run,
 )
 from tests.waiting import wait_until
+from tests.workers import WORKER_LEASE_SECONDS
 
 pytestmark = pytest.mark.worker
 
@@ -38,26 +38,6 @@ MEMBERS = 50_000
 BATCH_SIZE = 500
 KILLS = 10
 MAX_ROUNDS = 16
-
-
-class PartnerLog:
-    """Every request the partner answered: (time, Idempotency-Key, replayed)."""
-
-    def __init__(self, partner):
-        self.entries: list[tuple[float, str | None, bool]] = []
-        self.lock = threading.Lock()
-        original = partner.state.record
-
-        def record(entry):
-            with self.lock:
-                self.entries.append((time.time(), entry["idempotency_key"], entry["replayed"]))
-            original(entry)
-
-        partner.state.record = record
-
-    def keys_since(self, moment: float) -> set[str]:
-        with self.lock:
-            return {key for at, key, _ in self.entries if at > moment and key}
 
 
 def kill_at_random_moment(worker, run: SyncRun, rng: random.Random) -> tuple[str, bool]:
