@@ -330,7 +330,7 @@ def rendered_bodies(run_id: int, integration: Any) -> list[tuple[str, bytes, dic
     )
     requests = []
     for batch in SyncBatch.objects.filter(run_id=run_id).order_by("sequence"):
-        users = [user for _, user, _ in json.loads(batch.users_json)]
+        users = [user for _, user, _ in batch.users_json]
         prepared = integration.build_request(
             "add_users", context=context, users=users, batch_id=batch.batch_id
         )

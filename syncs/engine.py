@@ -424,7 +424,7 @@ class RunExecutor:
                 size=row.size,
                 next_attempt=row.next_attempt,
                 done_keys=list(row.done_keys or []),
-                users=json.loads(row.users_json),
+                users=list(row.users_json),
             )
 
     def _send(self, setup: RunSetup, context: RenderContext) -> None:
@@ -662,7 +662,7 @@ class RunExecutor:
             "SELECT %(sync)s, e->>0, COALESCE(ids.partner_id, e->>2, ''), "
             "COALESCE(e->1, '{}'::jsonb) "
             f"FROM {BATCHES} b "
-            "CROSS JOIN LATERAL jsonb_array_elements(b.users_json::jsonb) e "
+            "CROSS JOIN LATERAL jsonb_array_elements(b.users_json) e "
             "LEFT JOIN unnest(%(id_keys)s::text[], %(ids)s::text[]) AS ids(member_key, "
             "partner_id) ON ids.member_key = e->>0 "
             "WHERE b.id = %(batch)s AND (%(everyone)s OR e->>0 = ANY(%(keys)s::text[]))"

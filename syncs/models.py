@@ -270,7 +270,8 @@ class SyncBatch(models.Model):
     batch_id = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
     # The planned users, frozen: a JSON array of [member_key, user, partner_id or null].
-    users_json = models.TextField()
+    # jsonb, so that settling a batch reads its users without parsing them again.
+    users_json = models.JSONField(default=list)
     status = models.CharField(
         max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING
     )

@@ -40,7 +40,7 @@ def failed_run(sync: CohortSync) -> SyncRun:
         endpoint="add_users",
         batch_id="b1",
         size=1,
-        users_json='[["u:user-1", {"user_id": "user-1"}, null]]',
+        users_json=[["u:user-1", {"user_id": "user-1"}, None]],
         status=BatchStatus.FAILED,
         failed=1,
     )
