@@ -412,7 +412,12 @@ class RunExecutor:
             .values_list("pk", flat=True)
         )
         for pk in pending:
-            row = SyncBatch.objects.filter(pk=pk, status=BatchStatus.PENDING).first()
+            # Its users are read by the thread that sends it (`_deliver_and_settle`).
+            row = (
+                SyncBatch.objects.filter(pk=pk, status=BatchStatus.PENDING)
+                .defer("users_json")
+                .first()
+            )
             if row is None:
                 continue
             yield PlannedBatch(
@@ -424,7 +429,6 @@ class RunExecutor:
                 size=row.size,
                 next_attempt=row.next_attempt,
                 done_keys=list(row.done_keys or []),
-                users=list(row.users_json),
             )
 
     def _send(self, setup: RunSetup, context: RenderContext) -> None:
@@ -469,20 +473,26 @@ class RunExecutor:
     def _deliver_and_settle(
         self, setup: RunSetup, batch: PlannedBatch, context: RenderContext
     ) -> BatchResult:
-        """On a sending thread: send the batch, then settle it on this thread's own
-        connection (closed before the thread takes its next batch)."""
-        result = _deliver(setup, self.client, batch, context)
-        if result.crash is not None or self.lease.lost:
-            result.go_on = False
-            return result
+        """On a sending thread: read the batch's users, send it, then settle it, on this
+        thread's own connection (closed before the thread takes its next batch)."""
         try:
-            result.go_on = self._settle(setup, result)
-            result.settled = True
-        except BaseException as crash:
-            result.crash = crash
+            try:
+                users = SyncBatch.objects.values_list("users_json", flat=True).get(pk=batch.pk)
+                batch.users = list(users)
+            except BaseException as crash:
+                return BatchResult(batch, crash=crash, go_on=False)
+            result = _deliver(setup, self.client, batch, context)
+            if result.crash is not None or self.lease.lost:
+                result.go_on = False
+                return result
+            try:
+                result.go_on = self._settle(setup, result)
+                result.settled = True
+            except BaseException as crash:
+                result.crash = crash
+            return result
         finally:
             connection.close()
-        return result
 
     # -- settling --
 
