@@ -33,11 +33,10 @@ from syncengine.core.manifest.schema import SELECT_TYPES
 from syncs import cadence, runs
 from syncs.access import require_manager
 from syncs.compatibility import upgrade_problem
-from syncs.models import Cadence, CohortSync, Connection, RunKind, SyncRun
+from syncs.models import Cadence, CohortSync, Connection, DeliveredMember, RunKind, SyncRun
 
 HOURS_IN_A_DAY = 24
-EMPTYING_REASON = "Emptying the partner's list before this sync is deleted."
-EMPTIED_MESSAGE = "The partner's list is empty now: delete the sync to finish."
+EMPTYING_REASON = "Deleting — emptying the partner's list. The sync is deleted when it is empty."
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -490,33 +489,46 @@ def sync_full_resync(*, acting_user: User, sync: CohortSync, new_list: bool = Fa
 
 @transaction.atomic
 def sync_delete(*, acting_user: User, sync: CohortSync, empty_first: bool) -> SyncRun | None:
-    """Delete a sync, leaving the partner's list as it is; or, with `empty_first`, queue a
-    run that removes every member the partner holds and pause the sync meanwhile. Once
-    that run has succeeded nothing is left to empty, and deleting it again goes at once.
-    Returns the emptying run, or None once deleted."""
+    """Delete a sync, leaving the partner's list as it is; or, with `empty_first`, in one
+    step: queue a final run that removes every member the partner holds, and delete the
+    sync when that run succeeds (`delete_emptied_sync`, on the worker). Meanwhile the sync
+    is paused and shown as being deleted; if the emptying run does not succeed the sync
+    stays, saying so, and can be deleted again either way. Returns the emptying run, or
+    None once deleted (at once when nothing was delivered)."""
     require_manager(acting_user, sync.connection.org)
     sync = _lock_sync(sync)
     if sync.runs.active().exists():
-        raise ActionError(
-            "A run of this sync is queued or running: wait for it to finish, or pause the "
-            "sync and wait, then delete it.",
-            status=409,
-            code="sync_busy",
+        message = (
+            "This sync is being deleted: its partner's list is being emptied. Wait for that "
+            "run to finish."
+            if sync.delete_when_emptied
+            else "A run of this sync is queued or running: wait for it to finish, or pause "
+            "the sync and wait, then delete it."
         )
+        raise ActionError(message, status=409, code="sync_busy")
     label = _sync_label(sync)
-    if empty_first and sync.delivered_count:
+    delivered = sync.delivered_count or DeliveredMember.objects.filter(sync_id=sync.pk).exists()
+    if empty_first and delivered:
         run = runs.run_create(sync, kind=RunKind.EMPTY, acting_user=acting_user)
-        sync.paused, sync.paused_reason, sync.next_run_at = True, EMPTYING_REASON, None
-        sync.save(update_fields=["paused", "paused_reason", "next_run_at"])
+        sync.delete_when_emptied, sync.paused = True, True
+        sync.paused_reason, sync.next_run_at = EMPTYING_REASON, None
+        sync.save(update_fields=["delete_when_emptied", "paused", "paused_reason", "next_run_at"])
         audit_record(
             actor=acting_user,
             org=sync.connection.org,
             action="sync.emptying",
             target=sync,
             label=label,
-            after={"run": run.pk, "delivered": sync.delivered_count},
+            after={"run": run.pk, "delivered": sync.delivered_count, "then": "delete"},
         )
+        # With the broker down, the commit raises 503 and the run's `close_unsent` leaves
+        # the sync paused, no longer being deleted, saying so.
         return run
+    _delete(sync, acting_user, label)
+    return None
+
+
+def _delete(sync: CohortSync, acting_user: User | None, label: str, **facts: Any) -> None:
     audit_record(
         actor=acting_user,
         org=sync.connection.org,
@@ -528,7 +540,14 @@ def sync_delete(*, acting_user: User, sync: CohortSync, empty_first: bool) -> Sy
             "list_id": sync.list_id,
             "delivered": sync.delivered_count,
             **_schedule_facts(sync),
+            **facts,
         },
     )
     sync.delete()
-    return None
+
+
+def delete_emptied_sync(sync: CohortSync, run: SyncRun) -> None:
+    """On the worker, inside the transaction that ends the emptying run: the partner's
+    list is empty, so the sync is deleted (its runs with it), as `sync_delete` promised
+    the person who asked."""
+    _delete(sync, run.started_by, _sync_label(sync), emptied_by_run=run.pk)

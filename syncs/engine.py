@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -77,6 +78,7 @@ from syncs.models import (
     SyncBatch,
     SyncExchange,
     SyncRun,
+    emptying_failed,
 )
 from syncs.ratelimit import RateLimited, limiter_for
 from syncs.runs import enqueue_run
@@ -202,6 +204,9 @@ class BatchResult:
     rate_limited: float | None = None
     crash: BaseException | None = None
     seconds: float = 0.0
+    # Set once settled: whether the run goes on sending.
+    settled: bool = False
+    go_on: bool = True
 
     @property
     def status(self) -> str:
@@ -282,6 +287,8 @@ class RunExecutor:
         self.first_error: dict[str, Any] | None = None
         self.stop_error: PartnerError | None = None
         self.defer_seconds: float | None = None
+        # Guards the counters and errors above: batches settle on several threads.
+        self._shared = threading.Lock()
 
     # -- the steps --
 
@@ -405,7 +412,12 @@ class RunExecutor:
             .values_list("pk", flat=True)
         )
         for pk in pending:
-            row = SyncBatch.objects.filter(pk=pk, status=BatchStatus.PENDING).first()
+            # Its users are read by the thread that sends it (`_deliver_and_settle`).
+            row = (
+                SyncBatch.objects.filter(pk=pk, status=BatchStatus.PENDING)
+                .defer("users_json")
+                .first()
+            )
             if row is None:
                 continue
             yield PlannedBatch(
@@ -417,10 +429,12 @@ class RunExecutor:
                 size=row.size,
                 next_attempt=row.next_attempt,
                 done_keys=list(row.done_keys or []),
-                users=json.loads(row.users_json),
             )
 
     def _send(self, setup: RunSetup, context: RenderContext) -> None:
+        """Send and settle the pending batches, `max_concurrency` at a time. Each sending
+        thread settles its own batch on its own database connection as soon as the partner
+        answered, so that settling one batch overlaps sending (and settling) the others."""
         concurrency = int(setup.integration.delivery.get("max_concurrency") or MAX_CONCURRENCY)
         concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
         batches = self._batches()
@@ -432,7 +446,7 @@ class RunExecutor:
                     batch = next(batches, None)
                     if batch is None:
                         break
-                    future = pool.submit(_deliver, setup, self.client, batch, context)
+                    future = pool.submit(self._deliver_and_settle, setup, batch, context)
                     in_flight[future] = batch
                 if not in_flight:
                     break
@@ -447,14 +461,38 @@ class RunExecutor:
                         for other in in_flight:
                             other.cancel()
                         raise result.crash
-                    if self.lease.lost:
-                        continue
-                    if not self._settle(setup, result):
+                    if not result.go_on:
                         stopping = True
+                    if result.settled:
+                        self._progress()
         if self.stop_error is not None and not self.lease.lost:
             self._mark_unsent(
                 "The run stopped after a batch failed for good, so this batch was not sent."
             )
+
+    def _deliver_and_settle(
+        self, setup: RunSetup, batch: PlannedBatch, context: RenderContext
+    ) -> BatchResult:
+        """On a sending thread: read the batch's users, send it, then settle it, on this
+        thread's own connection (closed before the thread takes its next batch)."""
+        try:
+            try:
+                users = SyncBatch.objects.values_list("users_json", flat=True).get(pk=batch.pk)
+                batch.users = list(users)
+            except BaseException as crash:
+                return BatchResult(batch, crash=crash, go_on=False)
+            result = _deliver(setup, self.client, batch, context)
+            if result.crash is not None or self.lease.lost:
+                result.go_on = False
+                return result
+            try:
+                result.go_on = self._settle(setup, result)
+                result.settled = True
+            except BaseException as crash:
+                result.crash = crash
+            return result
+        finally:
+            connection.close()
 
     # -- settling --
 
@@ -484,7 +522,8 @@ class RunExecutor:
             else:
                 wait_seconds = result.rate_limited or 0.0
             batch_changes["done_keys"] = [*batch.done_keys, *delivered, *skipped]
-            self.defer_seconds = max(self.defer_seconds or 0.0, wait_seconds)
+            with self._shared:
+                self.defer_seconds = max(self.defer_seconds or 0.0, wait_seconds)
         else:
             pending = len(outcome.pending) if outcome else 0
             failed = pending if status in ("failed", "partial") else 0
@@ -496,20 +535,25 @@ class RunExecutor:
                 shown = self._diagnosis(error, batch.endpoint, setup.secrets)
                 shown["batch"] = batch.sequence
                 batch_changes["error"] = shown
-                if self.first_error is None:
-                    self.first_error = shown
-                    self.stop_error = error
+                with self._shared:
+                    # Batches settle on several threads: the earliest failure is the first.
+                    first = self.first_error
+                    if first is None or int(first.get("batch") or 0) > batch.sequence:
+                        self.first_error = shown
+                        self.stop_error = error
         try:
             with transaction.atomic():
-                self._hold(**run_changes)
-                self._store_exchanges(result.attempts, batch.pk, setup.secrets, error)
                 changed = SyncBatch.objects.filter(pk=batch.pk, status=BatchStatus.PENDING).update(
                     **batch_changes
                 )
                 if not changed:
                     raise _LeaseLost
+                self._store_exchanges(result.attempts, batch.pk, setup.secrets, error)
                 if delivered:
                     self._apply(batch, delivered, outcome.partner_ids if outcome else {})
+                # The run's row last: concurrent settlements wait for its lock only
+                # while they commit, not while they write their users.
+                self._hold(**run_changes)
         except _LeaseLost:
             return False
         latency = [a.latency_ms for a in result.attempts if a.latency_ms is not None]
@@ -537,7 +581,6 @@ class RunExecutor:
             latencies_ms=latency,
             error_kind=error.kind if error is not None else None,
         )
-        self._progress()
         return status not in ("deferred", "failed", "partial")
 
     def _hold(self, **changes: Any) -> None:
@@ -557,15 +600,15 @@ class RunExecutor:
         error: PartnerError | None,
     ) -> None:
         rows = []
-        for record in attempts:
-            self.sequence += 1
+        with self._shared:
+            first = self.sequence + 1
+            self.sequence += len(attempts)
+        for sequence, record in enumerate(attempts, start=first):
             fields = exchange_fields(record, secrets)
             # The batch's Idempotency-Key is on its SyncBatch (and in the request headers).
             fields.pop("batch_id", None)
             rows.append(
-                SyncExchange(
-                    run_id=self.run_id, batch_id=batch_pk, sequence=self.sequence, **fields
-                )
+                SyncExchange(run_id=self.run_id, batch_id=batch_pk, sequence=sequence, **fields)
             )
         if rows and error is not None and error.kind in AFTER_RESPONSE_FAILURES:
             # The last request got a 2xx; what failed was reading its answer.
@@ -599,27 +642,7 @@ class RunExecutor:
                 return
             ids = {key: str(value) for key, value in dict(partner_ids).items() if value}
             if connection.vendor == "postgresql":
-                everyone = len(delivered) == len(batch.users)
-                cursor.execute(
-                    f'INSERT INTO {DELIVERED} (sync_id, member_key, partner_id, "user") '  # noqa: S608
-                    "SELECT %(sync)s, e->>0, COALESCE(ids.partner_id, e->>2, ''), "
-                    "COALESCE(e->1, '{}'::jsonb) "
-                    f"FROM {BATCHES} b "
-                    "CROSS JOIN LATERAL jsonb_array_elements(b.users_json::jsonb) e "
-                    "LEFT JOIN unnest(%(id_keys)s::text[], %(ids)s::text[]) AS ids(member_key, "
-                    "partner_id) ON ids.member_key = e->>0 "
-                    "WHERE b.id = %(batch)s AND (%(everyone)s OR e->>0 = ANY(%(keys)s::text[])) "
-                    "ON CONFLICT (sync_id, member_key) DO UPDATE SET "
-                    'partner_id = EXCLUDED.partner_id, "user" = EXCLUDED."user"',
-                    {
-                        "sync": sync_id,
-                        "batch": batch.pk,
-                        "everyone": everyone,
-                        "keys": [] if everyone else list(delivered),
-                        "id_keys": list(ids),
-                        "ids": list(ids.values()),
-                    },
-                )
+                self._insert_delivered(batch, delivered, ids)
                 return
             wanted = set(delivered)
             cursor.executemany(
@@ -632,6 +655,49 @@ class RunExecutor:
                     if key in wanted
                 ],
             )
+
+    def _insert_delivered(
+        self, batch: PlannedBatch, delivered: tuple[str, ...], ids: dict[str, str]
+    ) -> None:
+        """Insert the acknowledged users of an entering batch into the delivered state,
+        straight from the batch's planned users inside the database.
+
+        A run planned against the delivered state (all but a full resync) only plans
+        users the partner does not have, and only this run moves the delivered state
+        meanwhile: a plain INSERT, without the cost of an upsert. Should a row be there
+        after all, the savepoint falls back to the upsert."""
+        everyone = len(delivered) == len(batch.users)
+        select = (
+            f'INSERT INTO {DELIVERED} (sync_id, member_key, partner_id, "user") '  # noqa: S608
+            "SELECT %(sync)s, e->>0, COALESCE(ids.partner_id, e->>2, ''), "
+            "COALESCE(e->1, '{}'::jsonb) "
+            f"FROM {BATCHES} b "
+            "CROSS JOIN LATERAL jsonb_array_elements(b.users_json) e "
+            "LEFT JOIN unnest(%(id_keys)s::text[], %(ids)s::text[]) AS ids(member_key, "
+            "partner_id) ON ids.member_key = e->>0 "
+            "WHERE b.id = %(batch)s AND (%(everyone)s OR e->>0 = ANY(%(keys)s::text[]))"
+        )
+        upsert = (
+            f"{select} ON CONFLICT (sync_id, member_key) DO UPDATE SET "
+            'partner_id = EXCLUDED.partner_id, "user" = EXCLUDED."user"'
+        )
+        params: dict[str, Any] = {
+            "sync": self.run.sync_id,
+            "batch": batch.pk,
+            "everyone": everyone,
+            "keys": [] if everyone else list(delivered),
+            "id_keys": list(ids),
+            "ids": list(ids.values()),
+        }
+        with connection.cursor() as cursor:
+            if self.run.kind != RunKind.FULL_RESYNC:
+                try:
+                    with transaction.atomic():
+                        cursor.execute(select, params)
+                    return
+                except IntegrityError:
+                    pass
+            cursor.execute(upsert, params)
 
     def _mark_unsent(self, message: str) -> None:
         """Batches a stopped run never sent count as failed (Retry failed sends them)."""
@@ -742,6 +808,13 @@ class RunExecutor:
                 "failed_runs_in_row",
             ]
         )
+        if run.kind == RunKind.EMPTY and sync.delete_when_emptied:
+            if status == RunStatus.SUCCEEDED and sync.delivered_count == 0:
+                from syncs.actions import delete_emptied_sync
+
+                delete_emptied_sync(sync, run)  # the run goes with it
+                return
+            emptying_failed(sync.pk)
         notices.after_run(run, sync)
 
     def _progress(self) -> None:
@@ -812,7 +885,8 @@ def execute_run(
     on_progress: ProgressCallback | None = None,
 ) -> SyncRun | None:
     """Claim the run and work on it until it ends, defers or is lost; the run as left,
-    or None when it was not ours to run (taken, finished, or its countdown not over)."""
+    or None when it was not ours to run (taken, finished, or its countdown not over) or
+    is gone (it emptied the list of a sync being deleted, and the sync was deleted)."""
     before = SyncRun.objects.filter(pk=run_id).values("status", "not_before", "crashes").first()
     if before is None or before["status"] not in (RunStatus.QUEUED, RunStatus.RUNNING):
         return None
@@ -836,4 +910,6 @@ def execute_run(
         else:
             with outbound_client() as own_client:
                 RunExecutor(run_id, token, lease, own_client, on_progress).execute()
-    return SyncRun.objects.get(pk=run_id)
+    # None too when the run emptied a list before its sync was deleted (the run went
+    # with the sync).
+    return SyncRun.objects.filter(pk=run_id).first()

@@ -54,12 +54,12 @@ def prune_batch_users(*, now: datetime | None = None) -> int:
     while True:
         ids = list(
             SyncBatch.objects.filter(run__in=old_runs)
-            .exclude(users_json="[]")
+            .exclude(users_json=[])
             .values_list("pk", flat=True)[: CHUNK // 10]
         )
         if not ids:
             return pruned
-        pruned += SyncBatch.objects.filter(pk__in=ids).update(users_json="[]")
+        pruned += SyncBatch.objects.filter(pk__in=ids).update(users_json=[])
 
 
 def change_log_bound(cohort: Cohort) -> int:

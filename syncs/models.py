@@ -82,6 +82,9 @@ class CohortSync(models.Model):
     delivered_snapshot = models.PositiveIntegerField(null=True, blank=True)
     delivered_count = models.PositiveIntegerField(default=0)
     failed_runs_in_row = models.PositiveSmallIntegerField(default=0)
+    # Deleting with "empty the partner's list first": the emptying run is queued or
+    # running, and the sync is deleted when it succeeds (see `syncs.actions.sync_delete`).
+    delete_when_emptied = models.BooleanField(default=False)
     last_run_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -205,6 +208,8 @@ class SyncRun(Job):
             )
             if changed:
                 CohortSync.objects.filter(pk=self.sync_id).update(delivered_snapshot=None)
+                if self.kind == RunKind.EMPTY:
+                    emptying_failed(self.sync_id)
             return bool(changed)
         with transaction.atomic():
             changed = held.update(
@@ -217,6 +222,35 @@ class SyncRun(Job):
             if changed:
                 enqueue_run(self.pk, self.not_before)
         return bool(changed)
+
+    def close_unsent(self) -> bool:
+        """The run's task never reached the broker: it ends canceled, nothing sent (a run
+        that would be queued again could never start either)."""
+        summary = (
+            "The task queue could not be reached, so this run never started and nothing "
+            "was sent. Start it again in a few minutes."
+        )
+        closed = SyncRun.finish(self.pk, None, status=RunStatus.CANCELED, summary=summary)
+        if closed and self.kind == RunKind.EMPTY:
+            emptying_failed(self.sync_id)
+        return closed
+
+
+EMPTYING_FAILED_REASON = (
+    "Not deleted: emptying the partner's list did not succeed (its run says why). Delete "
+    "the sync again to retry emptying the list, or delete it leaving the list as it is."
+)
+
+
+def emptying_failed(sync_id: int) -> None:
+    """The run that empties a sync's list before deleting it did not succeed: the sync
+    stays (paused), saying so, and can be deleted again either way."""
+    CohortSync.objects.filter(pk=sync_id, delete_when_emptied=True).update(
+        delete_when_emptied=False,
+        paused=True,
+        paused_reason=EMPTYING_FAILED_REASON,
+        next_run_at=None,
+    )
 
 
 class BatchStatus(models.TextChoices):
@@ -236,7 +270,8 @@ class SyncBatch(models.Model):
     batch_id = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
     # The planned users, frozen: a JSON array of [member_key, user, partner_id or null].
-    users_json = models.TextField()
+    # jsonb, so that settling a batch reads its users without parsing them again.
+    users_json = models.JSONField(default=list)
     status = models.CharField(
         max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING
     )
@@ -264,8 +299,17 @@ class SyncBatch(models.Model):
 class DeliveredMember(models.Model):
     pk = models.CompositePrimaryKey("sync_id", "member_key")
     # The primary key's index starts with the sync: no second index on it (every settled
-    # batch writes here).
-    sync = models.ForeignKey(CohortSync, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # batch writes here). No foreign key constraint in the database either: its check runs
+    # once per row at commit and cost a first sync of a million members 4 s; rows only
+    # come from settling a run of an existing sync, and deleting the sync deletes them
+    # (Django's cascade, one DELETE).
+    sync = models.ForeignKey(
+        CohortSync,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     member_key = models.CharField(max_length=210)
     partner_id = models.CharField(max_length=200, blank=True)
     # The user as the partner received them (identifiers and properties): a removal sends

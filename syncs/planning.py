@@ -109,9 +109,10 @@ def _user_sql(alias: str) -> str:
 
 
 def _element_sql(key: str, user: str, partner_id: str) -> str:
-    """One planned user as JSON text: [member_key, user, partner_id or null]."""
+    """One planned user: [member_key, user, partner_id or null] (jsonb on PostgreSQL,
+    where batches aggregate it; JSON text elsewhere)."""
     if _postgres():
-        return f"jsonb_build_array({key}, {user}, {partner_id})::text"
+        return f"jsonb_build_array({key}, {user}, {partner_id})"
     return f"json_array({key}, json({user}), {partner_id})"
 
 
@@ -269,7 +270,7 @@ class BatchWriter:
             "SELECT %(run)s, %(sequence)s, %(endpoint)s, %(in_cohort)s, "
             "left(encode(sha256(convert_to(%(header)s || string_agg(member_key || chr(30), "
             "'' ORDER BY member_key), 'UTF8')), 'hex'), %(id_chars)s), COUNT(*), "
-            "'[' || string_agg(element, ',' ORDER BY member_key) || ']', "
+            "jsonb_agg(element ORDER BY member_key), "
             "'pending', 0, 0, 0, 0, 1, '[]'::jsonb FROM page HAVING COUNT(*) > 0 "
             "RETURNING size) "
             "SELECT (SELECT MAX(member_key) FROM page), (SELECT size FROM inserted)"
@@ -334,7 +335,7 @@ class BatchWriter:
         elements: list[str],
     ) -> None:
         self.sequence += 1
-        users_json = "[" + ",".join(elements) + "]"
+        users_text = "[" + ",".join(elements) + "]"
         self._pending.append(
             SyncBatch(
                 run=self.run,
@@ -343,10 +344,10 @@ class BatchWriter:
                 in_cohort=in_cohort,
                 batch_id=batch_id_for(self.scope, endpoint, keys, direction=direction),
                 size=len(keys),
-                users_json=users_json,
+                users_json=json.loads(users_text),
             )
         )
-        self._chars += len(users_json)
+        self._chars += len(users_text)
         if self._chars >= WRITE_CHARS:
             self.flush()
 
@@ -504,8 +505,7 @@ def _retry_rows(sync_id: int, batch_ids: list[int], *, entering: bool) -> Iterat
     """The users of the batches, one batch in memory at a time, filtered by the
     delivered state."""
     for batch_pk in batch_ids:
-        users_json = SyncBatch.objects.values_list("users_json", flat=True).get(pk=batch_pk)
-        users = json.loads(users_json)
+        users = SyncBatch.objects.values_list("users_json", flat=True).get(pk=batch_pk)
         keys = [user[0] for user in users]
         delivered = set(
             DeliveredMember.objects.filter(sync_id=sync_id, member_key__in=keys).values_list(

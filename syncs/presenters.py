@@ -53,6 +53,8 @@ def sync_state(sync: CohortSync, active: SyncRun | None = None) -> SyncState:
     connection = sync.connection
     if connection.needs_reconnect:
         return SyncState("reconnect", "Reconnect", "badge-danger", connection.reconnect_reason)
+    if sync.delete_when_emptied:
+        return SyncState("deleting", "Deleting — emptying the partner's list", "badge-warning")
     if active is not None:
         label = "Running" if active.status == RunStatus.RUNNING else "Queued"
         return SyncState(active.status, label, RUN_BADGES[RunStatus(active.status)])

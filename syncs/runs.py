@@ -7,7 +7,9 @@
 
 At most one run of a sync is queued or running at a time (the `one_active_run_per_sync`
 constraint): a second start is refused with 409 `sync_busy`. The run is enqueued when the
-transaction commits, with its id as the only task argument; the worker plans it (which
+transaction commits, with its id as the only task argument (a run someone started, through
+`portal.jobs.enqueue_on_commit`: with the broker unreachable the run ends canceled at once
+and the request answers 503 `queue_unavailable`); the worker plans it (which
 users, in which batches) and sends it (`syncs.engine`). The action functions of the pages
 and the API (syncs/actions.py) call these and record the audit entry.
 """
@@ -20,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.errors import ActionError
+from portal.jobs import enqueue_on_commit
 from portal.models import User
 from syncs.models import BatchStatus, CohortSync, RunKind, RunStatus, SyncRun
 
@@ -85,8 +88,14 @@ def run_create(
                 status=RunStatus.QUEUED,
                 queued_at=timezone.now(),
             )
-            if enqueue:
+            if enqueue and kind == RunKind.SCHEDULED:
                 enqueue_run(run.pk)
+            elif enqueue:
+                # Started by someone: with the broker down the run is closed and the
+                # request answers 503 (`portal.jobs.enqueue_on_commit`).
+                from syncs.tasks import sync_run_execute
+
+                enqueue_on_commit(sync_run_execute, run)
     except IntegrityError:
         if SyncRun.objects.filter(sync=sync).active().exists():
             raise ActionError(BUSY_MESSAGE, status=409, code="sync_busy") from None
@@ -135,4 +144,10 @@ def full_resync(
 ) -> SyncRun:
     """A run that sends every member of the cohort again, ignoring what was delivered
     (and removes those that left); with `new_list`, to a new list."""
-    return run_create(sync, kind=RunKind.FULL_RESYNC, acting_user=acting_user, new_list=new_list)
+    return run_create(
+        sync,
+        kind=RunKind.FULL_RESYNC,
+        acting_user=acting_user,
+        new_list=new_list,
+        enqueue=enqueue,
+    )

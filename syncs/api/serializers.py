@@ -144,6 +144,7 @@ class SyncSerializer(serializers.ModelSerializer):
             "state",
             "paused",
             "paused_reason",
+            "delete_when_emptied",
             "next_run_at",
             "last_run_at",
             "list_id",
@@ -160,7 +161,15 @@ class SyncSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(
         serializers.ChoiceField(
-            choices=["reconnect", "queued", "running", "paused", "manual", "scheduled"]
+            choices=[
+                "reconnect",
+                "deleting",
+                "queued",
+                "running",
+                "paused",
+                "manual",
+                "scheduled",
+            ]
         )
     )
     def get_state(self, sync: CohortSync) -> str:

@@ -234,8 +234,11 @@ class SyncDetailView(APIView):
             OpenApiParameter(
                 "empty_first",
                 bool,
-                description="Empty the partner's list first: 202 with the emptying run; the "
-                "sync stays, paused, until that run has succeeded (then DELETE removes it).",
+                description="Empty the partner's list first: 202 with the emptying run. The "
+                "sync is shown as being deleted (`deleting`) and is deleted by the worker "
+                "when that run has removed every delivered member; if the run does not "
+                "succeed the sync stays, paused, saying so, and DELETE can be sent again. "
+                "503 `queue_unavailable` when the task queue is down (nothing started).",
             )
         ],
         request=None,

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations.catalogue import may_connect
@@ -17,7 +18,7 @@ from portal.errors import ActionError
 from portal.views.pages import paginate
 from syncs import access, actions, runs
 from syncs.access import manager_required
-from syncs.models import Cadence, CohortSync, RunKind, RunStatus, SyncRun
+from syncs.models import Cadence, CohortSync, Connection, RunStatus, SyncRun
 from syncs.presenters import is_list, run_percent, schedule_text, sync_state
 from syncs.views.connections import DEFAULT_DAILY_HOUR, HOURS
 
@@ -59,16 +60,6 @@ def sync_context(
         "schedule": schedule_text(sync),
         "history": history,
         "can_retry": last is not None and last.status in (RunStatus.PARTIAL, RunStatus.FAILED),
-        # Deleting with "empty the list first" waits for the emptying run; once it has
-        # succeeded, the page says the sync can go.
-        "emptied": (
-            sync.paused
-            and sync.paused_reason == actions.EMPTYING_REASON
-            and last is not None
-            and last.kind == RunKind.EMPTY
-            and last.status == RunStatus.SUCCEEDED
-        ),
-        "emptied_message": actions.EMPTIED_MESSAGE,
         "is_list": is_list(sync),
         "can_manage": may_connect(request.membership),
         "cadences": Cadence.choices,
@@ -97,7 +88,19 @@ def sync_detail(request: MemberRequest, sync_id: int) -> HttpResponse:
 def sync_progress(request: MemberRequest, sync_id: int) -> HttpResponse:
     """The live box, polled while a run is queued or running. Once it has finished, the
     answer also refreshes the facts, the buttons and the history (out of band)."""
-    sync = access.get_sync(request.org, sync_id)
+    try:
+        sync = access.get_sync(request.org, sync_id)
+    except Http404:
+        # Deleted meanwhile (its emptying run succeeded): the page goes to its connection.
+        connection_id = request.GET.get("connection", "")
+        if connection_id.isdigit() and Connection.objects.filter(
+            pk=int(connection_id), org=request.org
+        ):
+            messages.success(request, "The sync has been deleted.")
+            response = HttpResponse()
+            response["HX-Redirect"] = reverse("connection_detail", args=[int(connection_id)])
+            return response
+        raise
     watched = access.get_run_of(sync, request.GET.get("run", ""))
     context = sync_context(request, sync, watched=watched)
     return render(request, "syncs/_sync_live.html", context)
@@ -110,6 +113,10 @@ def _done(request: MemberRequest, sync: CohortSync, message: str) -> HttpRespons
 
 def _refused(request: MemberRequest, sync: CohortSync, error: ActionError) -> HttpResponse:
     messages.error(request, error.message)
+    if error.status == 503:
+        # Nothing was started (the task queue is down): say so with the status too.
+        sync.refresh_from_db()
+        return render(request, "syncs/sync.html", sync_context(request, sync), status=503)
     return redirect("sync_detail", sync.pk)
 
 
@@ -221,8 +228,8 @@ def sync_delete(request: MemberRequest, sync_id: int) -> HttpResponse:
         return _done(
             request,
             sync,
-            "Emptying the partner's list: once every member is removed, this page says so "
-            "and Delete finishes.",
+            "Deleting: the partner's list is being emptied, and the sync is deleted once "
+            "every member is removed.",
         )
     messages.success(request, f"The sync of {sync.cohort.name} is deleted.")
     return redirect("connection_detail", connection.pk)

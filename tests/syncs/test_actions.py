@@ -383,12 +383,12 @@ def test_deleting_leaves_the_list_or_empties_it_first(cast, acme_lists):
     assert run is not None and run.kind == RunKind.EMPTY
     sync.refresh_from_db()
     assert sync.paused and sync.paused_reason == actions.EMPTYING_REASON
-    assert sync.next_run_at is None
-    # While that run is queued, the sync cannot be deleted.
-    with pytest.raises(ActionError, match="queued or running") as busy:
+    assert sync.delete_when_emptied and sync.next_run_at is None
+    # While that run is queued, the sync cannot be deleted another way.
+    with pytest.raises(ActionError, match="being deleted") as busy:
         actions.sync_delete(acting_user=cast.alice, sync=sync, empty_first=False)
     assert busy.value.status == 409
-    assert audit("sync.emptying")[0].after == {"run": run.pk, "delivered": 12}
+    assert audit("sync.emptying")[0].after == {"run": run.pk, "delivered": 12, "then": "delete"}
 
 
 def test_a_plain_member_changes_nothing(cast, acme_lists):

@@ -59,7 +59,7 @@ def test_a_first_sync_creates_the_list_and_sends_every_member(cast, celery_worke
     batches = list(run.batches.order_by("sequence"))
     keys = [e["idempotency_key"] for e in partner_requests(partner)]
     assert sorted(keys) == sorted(b.batch_id for b in batches)
-    users = json.loads(batches[0].users_json)
+    users = batches[0].users_json
     assert batches[0].batch_id == batch_id_for(
         f"sync:{sync.pk}:run:{run.pk}", "add_users", [user[0] for user in users]
     )
@@ -213,7 +213,7 @@ def test_batches_hold_their_users_as_templates_see_them(cast, partner):
 
     batch = SyncBatch.objects.get(run=run)
     member = sync.cohort.members.get(member_key="u:user-0000001")
-    users = json.loads(batch.users_json)
+    users = batch.users_json
     assert users[1] == ["u:user-0000001", member.as_user(), None]
     delivered = DeliveredMember.objects.get(sync=sync, member_key="u:user-0000001")
     assert delivered.user == member.as_user()
