@@ -8,6 +8,7 @@ the `integrations.editor` modules.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
@@ -26,6 +27,7 @@ from integrations.editor.parts import new_part
 from integrations.models import Integration
 from portal.access import DeveloperRequest, developer_required
 from portal.errors import ActionError
+from portal.fragments import Deferred, fragment_key
 from portal.jinja import when
 from portal.params import optional_id
 from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
@@ -94,7 +96,7 @@ def untouched_problem_targets(
     return sorted(target for target in targets if not touched(target))
 
 
-# Compressed (about 300 KB of HTML for 20 fields, some 30 KB on the wire). The page shows
+# Compressed (about 300 KB of HTML for 20 fields, some 20 KB on the wire). The page shows
 # no secret value (secret fields' values live in the test settings, never here), and its
 # CSRF token is masked anew on every response, so compressing it gives a BREACH attacker
 # nothing to recover; Django's gzip adds random padding besides.
@@ -103,19 +105,50 @@ def untouched_problem_targets(
 @developer_required
 def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
-    manifest = normalize_manifest(integration.config)
-    panel = testing_panel(manifest, normalized=True)
+    parts = _EditorParts(integration)
     return render(
         request,
         "integrations/editor.html",
         {
             "integration": integration,
-            "form": editor_form(manifest),
-            "panel": panel,
-            "client_data": client_data(panel),
-            "quiet_targets": untouched_problem_targets(integration, manifest, panel),
+            # The form, the panel and the summary are rendered once per configuration and
+            # kept (portal.fragments): nothing in them depends on the request. What their
+            # templates read is computed only when they are rendered.
+            "fragment_key": fragment_key(
+                "editor",
+                integration.pk,
+                integration.display_name,
+                integration.integration_type,
+                integration.logo_id,
+                integration.config,
+            ),
+            "form": Deferred(lambda: parts.form),
+            "panel": Deferred(lambda: parts.panel),
+            "client_data": Deferred(lambda: client_data(parts.panel)),
+            "quiet_targets": Deferred(
+                lambda: untouched_problem_targets(integration, parts.manifest, parts.panel)
+            ),
         },
     )
+
+
+class _EditorParts:
+    """The editor page's form and panel for a draft, each computed on first use."""
+
+    def __init__(self, integration: Integration):
+        self.integration = integration
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        return normalize_manifest(self.integration.config)
+
+    @cached_property
+    def form(self) -> dict[str, Any]:
+        return editor_form(self.manifest)
+
+    @cached_property
+    def panel(self) -> dict[str, Any]:
+        return testing_panel(self.manifest, normalized=True)
 
 
 # Compressed: the answer is made after every pause in typing and is mostly HTML. It is
