@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.contrib import messages
 from django.core.paginator import Page
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -202,19 +203,31 @@ def testing_panel_context(
     focus: TestRun | None = None,
     revealed_secret: str | None = None,
     created_project: Project | None = None,
+    history_later: bool = False,
 ) -> dict[str, Any]:
-    """Everything `syncengine/_testing_panel.html` needs, for any page that includes it."""
-    manifest = normalize_manifest(manifest_of(integration))
+    """Everything `syncengine/_testing_panel.html` needs, for any page that includes it.
+
+    `history_later`: the panel shows the history as a placeholder that loads its first page
+    with htmx (`testing_runs`), and only the latest runs are read here (the status and the
+    run shown); the test page does so unless it is asked for a page of the history."""
+    manifest = manifest_of(integration)  # normalised
     settings = selectors.test_settings_for(integration)
     secret = testplan.secret_variables(manifest)
     # The editor's previews and this page share the checks of a configuration.
     config_errors = [d for d in analyze(manifest).diagnostics if d.is_error]
     # The same as config_fingerprint(integration): normalising twice changes nothing.
     fingerprint = config_fingerprint(manifest)
-    history = paginate_history(request, integration)
-    runs = list(history.object_list)
+    history_later = history_later and not request.GET.get("history_page")
+    history: Page[TestRun] | None = None
+    if history_later:
+        runs = list(_listed_runs(integration)[:HISTORY_SIZE])
+        first_page = True
+    else:
+        history = paginate_history(request, integration)
+        runs = list(history.object_list)
+        first_page = history.number == 1
     if focus is None:
-        latest = runs if history.number == 1 else selectors.test_runs_for(integration)[:1]
+        latest = runs if first_page else selectors.test_runs_for(integration)[:1]
         focus = next((run for run in runs if not run.is_finished), None) or next(iter(latest), None)
     # The request's org is the integration's (it was looked up through it).
     if focus is not None and focus.integration_id == integration.pk:
@@ -222,7 +235,9 @@ def testing_panel_context(
     projects = list(access.projects_for(request.org))
     chosen_project = settings.project or default_test_project(projects)
     cohorts = list(access.cohorts_for(request.org).order_by("project__name", "name"))
-    signing = selectors.signing_secret_of(integration)
+    sign_requests = bool((manifest.get("delivery") or {}).get("sign_requests"))
+    # The panel shows the signing secret only for a configuration that signs its requests.
+    signing = selectors.signing_secret_of(integration) if sign_requests else None
     return {
         "integration": integration,
         "settings": settings,
@@ -239,11 +254,12 @@ def testing_panel_context(
         "config_error_count": len(config_errors),
         "runs": runs,
         "history": history,
+        "history_later": history_later,
         "fingerprint": fingerprint,
         "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
         "focus": run_context(focus, fingerprint) if focus else None,
         "demo_partner": demo_partner_reference(manifest, integration.integration_type),
-        "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
+        "sign_requests": sign_requests,
         "signing_secret": signing,
         "revealed_secret": revealed_secret,
         "created_project": created_project,
@@ -303,7 +319,8 @@ def _integration(request: DeveloperRequest, integration_id: int) -> Integration:
 @developer_required
 def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    return render(request, "syncengine/test_page.html", testing_panel_context(request, integration))
+    context = testing_panel_context(request, integration, history_later=True)
+    return render(request, "syncengine/test_page.html", context)
 
 
 @require_GET
@@ -411,12 +428,13 @@ def testing_runs(request: DeveloperRequest, integration_id: int) -> HttpResponse
 def paginate_history(request: HttpRequest, integration: Integration) -> Page[TestRun]:
     """A page of the integration's runs, newest first, from `?history_page=`."""
     return paginate(
-        request,
-        # The list shows neither what each run tested nor its (encrypted) values.
-        selectors.test_runs_for(integration).defer("manifest", "values", "mapping"),
-        per_page=HISTORY_SIZE,
-        parameter="history_page",
+        request, _listed_runs(integration), per_page=HISTORY_SIZE, parameter="history_page"
     )
+
+
+def _listed_runs(integration: Integration) -> QuerySet[TestRun]:
+    # The list shows neither what each run tested nor its (encrypted) values.
+    return selectors.test_runs_for(integration).defer("manifest", "values", "mapping")
 
 
 @require_GET

@@ -185,10 +185,21 @@ def test_the_history_shows_ten_runs_at_a_time_with_older_ones_a_click_away(cast,
     ids = list(TestRun.objects.filter(integration=draft).values_list("pk", flat=True))
     client = client_for(cast.alice)
 
-    html = client.get(page_url(draft)).content.decode()
+    # The page shows the latest run and loads the history's first page right after.
+    page = client.get(page_url(draft)).content.decode()
+    assert 'class="tst-history-row"' not in page and "Runs 1–10 of 12" not in page
+    assert f'id="tst-history-{draft.pk}"' in page
+    assert f'hx-get="{page_url(draft, "runs/")}" hx-trigger="load" hx-swap="outerHTML"' in page
+    assert f'data-run="{max(ids)}"' in page  # the latest run, shown above the history
+
+    html = client.get(page_url(draft, "runs/"), **HTMX).content.decode()
     assert html.count('class="tst-history-row"') == 10
     assert "Runs 1–10 of 12" in html
     assert f"{page_url(draft, 'runs/')}?history_page=2" in html
+
+    # Without script, a page of the history is a page of its own.
+    second = client.get(page_url(draft), {"history_page": "2"}).content.decode()
+    assert second.count('class="tst-history-row"') == 2 and "Runs 11–12 of 12" in second
 
     older = client.get(page_url(draft, "runs/"), {"history_page": "2"}, **HTMX).content.decode()
     assert older.count('class="tst-history-row"') == 2
