@@ -9,7 +9,9 @@ The first render of a key renders the body and keeps the HTML; later renders wit
 key put the kept HTML in without running the body. The view computes `fragment_key` from
 what the fragments show (`fragment_key(...)`: a hash of those values) and passes whatever
 the bodies read as `Deferred` values, which are computed only when a body runs. A key of
-None renders the body every time.
+None renders the body every time. A template may also key a block by the data it shows,
+`fragment_key_of(...)` (the editor's Testing panel does, section by section, so that a
+preview after an edit renders only the sections the edit changed).
 
 The last `FRAGMENTS` fragments are kept, per process (each gunicorn worker its own). With
 DEBUG on, the key also carries the templates' modification times, so that an edited
@@ -31,7 +33,7 @@ import orjson
 from django.conf import settings
 from markupsafe import Markup
 
-FRAGMENTS = 64
+FRAGMENTS = 256
 
 _kept: OrderedDict[tuple[str, str], Markup] = OrderedDict()
 _lock = threading.Lock()

@@ -15,7 +15,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from portal.flags import flag_label
-from portal.fragments import Deferred, cached_fragment
+from portal.fragments import Deferred, cached_fragment, fragment_key
 from portal.wording import counted
 
 
@@ -81,6 +81,7 @@ def environment(**options: Any) -> Environment:
         now=timezone.now,
         flag_label=flag_label,
         cached_fragment=cached_fragment,
+        fragment_key_of=fragment_key,
     )
     env.filters.update(
         when=when, age=age, ago=ago, to_json=to_json, counted=counted, as_example=as_example

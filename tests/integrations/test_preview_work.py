@@ -146,3 +146,29 @@ def test_typing_outside_the_variables_keeps_the_completions_and_a_new_variable_r
     payload_names = {each["name"] for each in renamed["endpoints.add_users.payload"]}
     assert "renamed_var" in payload_names and state[variable] not in payload_names
     assert state[variable] in {each["name"] for each in first["endpoints.add_users.payload"]}
+
+
+def test_a_preview_renders_only_the_panel_sections_an_edit_changed(alice, draft):
+    from portal import fragments
+
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    fragments.forget_fragments()
+
+    def rendered(body):
+        before = set(fragments._kept)
+        panel = preview(alice, draft, body).json()["panel"]
+        return sorted(name for name, _ in set(fragments._kept) - before), panel
+
+    names, first = rendered(state)
+    assert names == ["tp-modal", "tp-requests", "tp-tracker"]
+    assert rendered(state) == ([], first)
+
+    help_text = next(key for key in state if key.endswith(".help_text"))
+    names, panel = rendered(state | {help_text: "Where the partner finds it"})
+    assert names == ["tp-modal"] and "Where the partner finds it" in panel
+
+    payload = next(key for key in state if key.endswith("add_users.payload"))
+    edited = state[payload].replace("{", '{"marker_key": 1, ', 1)
+    names, panel = rendered(state | {payload: edited})
+    assert "tp-requests" in names and "tp-modal" not in names
+    assert "marker_key" in panel
