@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ FRAGMENTS = 256
 
 _kept: OrderedDict[tuple[str, str], Markup] = OrderedDict()
 _lock = threading.Lock()
+_stamp: list[Any] = [float("-inf"), ""]
 
 
 def fragment_key(*parts: Any) -> str:
@@ -49,7 +51,17 @@ def fragment_key(*parts: Any) -> str:
 
 
 def _templates_stamp() -> str:
-    """The latest modification time of any template (DEBUG only: templates edited live)."""
+    """The latest modification time of any template (DEBUG only: templates edited live),
+    looked at once a second at most."""
+    now = time.monotonic()
+    if now - _stamp[0] < 1.0:
+        return str(_stamp[1])
+    stamp = _walked_stamp()
+    _stamp[:] = [now, stamp]
+    return stamp
+
+
+def _walked_stamp() -> str:
     latest = 0
     for directory in _template_dirs():
         for root, _, files in os.walk(directory):

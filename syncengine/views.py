@@ -208,8 +208,9 @@ def testing_panel_context(
     """Everything `syncengine/_testing_panel.html` needs, for any page that includes it.
 
     `history_later`: the panel shows the history as a placeholder that loads its first page
-    with htmx (`testing_runs`), and only the latest runs are read here (the status and the
-    run shown); the test page does so unless it is asked for a page of the history."""
+    with htmx (`testing_runs`), and the run it shows as one that loads it (`testing_run`):
+    only the latest runs are read here (for the status); the test page does so unless it is
+    asked for a page of the history."""
     manifest = manifest_of(integration)  # normalised
     settings = selectors.test_settings_for(integration)
     secret = testplan.secret_variables(manifest)
@@ -257,7 +258,8 @@ def testing_panel_context(
         "history_later": history_later,
         "fingerprint": fingerprint,
         "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
-        "focus": run_context(focus, fingerprint) if focus else None,
+        "focus": run_context(focus, fingerprint) if focus and not history_later else None,
+        "focus_later": focus if history_later else None,
         "demo_partner": demo_partner_reference(manifest, integration.integration_type),
         "sign_requests": sign_requests,
         "signing_secret": signing,

@@ -190,7 +190,11 @@ def test_the_history_shows_ten_runs_at_a_time_with_older_ones_a_click_away(cast,
     assert 'class="tst-history-row"' not in page and "Runs 1–10 of 12" not in page
     assert f'id="tst-history-{draft.pk}"' in page
     assert f'hx-get="{page_url(draft, "runs/")}" hx-trigger="load" hx-swap="outerHTML"' in page
-    assert f'data-run="{max(ids)}"' in page  # the latest run, shown above the history
+    # The latest run, shown above the history, arrives the same way.
+    latest = page_url(draft, f"runs/{max(ids)}/")
+    assert f'hx-get="{latest}" hx-trigger="load" hx-swap="outerHTML"' in page
+    shown = client.get(latest, **HTMX).content.decode()
+    assert f'id="tst-run-{max(ids)}"' in shown and f"Run {max(ids)}." in shown
 
     html = client.get(page_url(draft, "runs/"), **HTMX).content.decode()
     assert html.count('class="tst-history-row"') == 10
