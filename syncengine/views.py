@@ -14,6 +14,7 @@ settings and starts a run) and render.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -43,7 +44,7 @@ from syncengine.api.views import read_csv_upload
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.core.signing import SIGNATURE_HEADER
-from syncengine.models import TestKind, TestRun, TestSettings, UsersSource
+from syncengine.models import TestKind, TestRun, TestSettings, TestStatus, UsersSource
 from syncengine.presenters import step_progress, users_description
 from syncengine.testusers import (
     MAX_CSV_BYTES,
@@ -54,6 +55,7 @@ from syncengine.testusers import (
 )
 
 HISTORY_SIZE = 10
+EPOCH = datetime.fromtimestamp(0, tz=UTC)
 MAX_SHOWN_EXCHANGES = 200
 MAX_SHOWN_CONFIG_ERRORS = 5
 POLL_INTERVAL = "1s"
@@ -221,12 +223,16 @@ def testing_panel_context(
     history_later = history_later and not request.GET.get("history_page")
     history: Page[TestRun] | None = None
     if history_later:
-        runs = list(_listed_runs(integration)[:HISTORY_SIZE])
+        # One more than shown: when it does not come, these are all the runs there are.
+        runs = list(_listed_runs(integration)[: HISTORY_SIZE + 1])
+        every_run = len(runs) <= HISTORY_SIZE
+        runs = runs[:HISTORY_SIZE]
         first_page = True
     else:
         history = paginate_history(request, integration)
         runs = list(history.object_list)
         first_page = history.number == 1
+        every_run = history.paginator.num_pages == 1
     if focus is None:
         latest = runs if first_page else selectors.test_runs_for(integration)[:1]
         focus = next((run for run in runs if not run.is_finished), None) or next(iter(latest), None)
@@ -257,7 +263,9 @@ def testing_panel_context(
         "history": history,
         "history_later": history_later,
         "fingerprint": fingerprint,
-        "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
+        "passing": latest_passing(runs, fingerprint)
+        if every_run
+        else selectors.passing_full_test(integration, fingerprint=fingerprint),
         "focus": run_context(focus, fingerprint) if focus and not history_later else None,
         "focus_later": focus if history_later else None,
         "demo_partner": demo_partner_reference(manifest, integration.integration_type),
@@ -272,6 +280,25 @@ def testing_panel_context(
         "max_users": MAX_TEST_USERS,
         "max_csv_rows": MAX_CSV_ROWS,
     }
+
+
+def latest_passing(runs: list[TestRun], fingerprint: str) -> TestRun | None:
+    """`selectors.passing_full_test` among `runs`, when they are all the draft's runs: the
+    passed full test of this fingerprint that finished last (PostgreSQL sorts a missing
+    end first when descending), the highest id of those at the same time."""
+    passed = [
+        run
+        for run in runs
+        if run.kind == TestKind.FULL
+        and run.status == TestStatus.PASSED
+        and run.version_id is None
+        and run.fingerprint == fingerprint
+    ]
+    return max(
+        passed,
+        key=lambda run: (run.finished_at is None, run.finished_at or EPOCH, run.pk),
+        default=None,
+    )
 
 
 def demo_partner_reference(
