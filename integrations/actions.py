@@ -32,6 +32,7 @@ from syncengine.core.nul import NUL, nul_diagnostic
 # Autosaves by the same person within this window amend their last revision instead of
 # adding one per pause in typing; explicit saves always add a revision.
 AUTOSAVE_COALESCE = timedelta(minutes=5)
+AUTOSAVE_NOTE = "Autosave"
 MAX_AUDITED_PATHS = 20
 
 
@@ -123,7 +124,7 @@ def _record_revision(
     if (
         autosave
         and latest is not None
-        and latest.note == "Autosave"
+        and latest.note == AUTOSAVE_NOTE
         and latest.created_by_id == getattr(user, "pk", None)
         and now - latest.created_at < AUTOSAVE_COALESCE
     ):
@@ -226,7 +227,75 @@ def integration_save(
     `base_revision` is the revision the editor started from: if someone saved in between,
     the save is refused (409) rather than silently overwriting their work. The logo is
     replaced only when `replace_logo` (a manifest import); the editor uploads it apart.
+    A configuration (and logo) equal to the stored one records nothing: no revision, no
+    audit row.
     """
+    integration, _ = _save_config(
+        acting_user=acting_user,
+        integration=integration,
+        manifest=manifest,
+        base_revision=base_revision,
+        replace_logo=replace_logo,
+        autosave=autosave,
+        note=note,
+    )
+    return integration
+
+
+@transaction.atomic
+def integration_save_named(
+    *,
+    acting_user: User,
+    integration: Integration,
+    manifest: object,
+    base_revision: int | None = None,
+    name: str = "",
+) -> tuple[Integration, IntegrationRevision | None]:
+    """The editor's *Save a revision* (Ctrl+S): the configuration as a revision named
+    `name` ("Saved" when none is given).
+
+    When nothing changed since the latest revision, no revision is added (an empty one
+    would only clutter the history). If that latest revision is an autosave, it takes the
+    name instead: it holds exactly what is being saved, and a named revision is kept as
+    it is (later autosaves no longer amend it).
+    Returns the draft and the revision added or named, or None when nothing changed.
+    """
+    integration, changed = _save_config(
+        acting_user=acting_user,
+        integration=integration,
+        manifest=manifest,
+        base_revision=base_revision,
+        note=name or "Saved",
+    )
+    latest = integration.revisions.order_by("-number").first()
+    if changed:
+        return integration, latest
+    if latest is None or latest.note != AUTOSAVE_NOTE:
+        return integration, None
+    latest.note = (name or "Saved")[:200]
+    latest.save(update_fields=["note"])
+    audit_record(
+        actor=acting_user,
+        org=integration.org,
+        action="integration.revision_named",
+        target=integration,
+        after={"revision": latest.number, "note": latest.note},
+    )
+    return integration, latest
+
+
+def _save_config(
+    *,
+    acting_user: User | None,
+    integration: Integration,
+    manifest: object,
+    base_revision: int | None,
+    replace_logo: bool = False,
+    autosave: bool = False,
+    note: str,
+) -> tuple[Integration, bool]:
+    """`integration_save`'s work; also says whether anything changed (and so whether a
+    revision was recorded or an autosave amended)."""
     _refuse_unstorable(manifest)
     integration = Integration.objects.select_for_update().get(pk=integration.pk)
     if base_revision is not None and base_revision != integration.revision:
@@ -246,9 +315,11 @@ def integration_save(
             field="integration_type",
             status=409,
         )
+    logo = (_store_logo(logo_bytes) if logo_bytes else None) if replace_logo else integration.logo
+    if config == integration.config and logo == integration.logo:
+        return integration, False
     before = integration.config
-    if replace_logo:
-        integration.logo = _store_logo(logo_bytes) if logo_bytes else None
+    integration.logo = logo
     integration.config = config
     integration.display_name = name
     _touch(integration, acting_user)
@@ -256,7 +327,7 @@ def integration_save(
     revision = _record_revision(
         integration,
         user=acting_user,
-        note="Autosave" if autosave else (note or "Saved"),
+        note=AUTOSAVE_NOTE if autosave else (note or "Saved"),
         autosave=autosave,
     )
     changed = _changed_paths(before, config)
@@ -268,7 +339,7 @@ def integration_save(
             target=integration,
             after={"revision": revision.number, "changed": changed},
         )
-    return integration
+    return integration, True
 
 
 @transaction.atomic

@@ -2,8 +2,9 @@
 
 The file's bytes go to `COPY` as they are, into a table of text columns; checking them
 and turning them into members happens in SQL, and so does the merge
-(`portal.cohort_changes`). No row passes through Python, so a million-row file costs
-little more than copying it into the database.
+(`portal.cohort_changes`). No row passes through Python and memory stays flat whatever
+the file's size; the time goes to writing the members and the change log (their indexes
+and WAL), see docs/performance.md.
 
 `COPY` and Python's csv module read well-formed files alike, and `member_values` is the
 definition of a valid member. So this fast path takes only the files it can vouch for —

@@ -343,7 +343,14 @@ class CohortMember(models.Model):
     """One user in a cohort. `member_key` is the identity used for diffs and delivery:
     the Amplitude ID when known, else the user ID."""
 
-    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="members")
+    # No foreign key constraint and no index of its own (see `CohortChange.cohort`).
+    cohort = models.ForeignKey(
+        Cohort,
+        on_delete=models.CASCADE,
+        related_name="members",
+        db_constraint=False,
+        db_index=False,
+    )
     # "u:" or "a:" and an identifier of at most 200 characters (cohorts.MAX_VALUE_LENGTH).
     member_key = models.CharField(max_length=210)
     user_id = models.CharField(max_length=200, blank=True)
@@ -382,7 +389,18 @@ class CohortChange(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="changes")
+    # Members and changes are written a million at a time: a foreign key constraint would
+    # check every row against the cohort (half the time of a large import), and the
+    # composite indexes already lead with the cohort. Every write locks the cohort row
+    # first, and a trigger removes the rows of a deleted cohort (migration 0007), so
+    # neither table holds rows of a cohort that is gone.
+    cohort = models.ForeignKey(
+        Cohort,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_constraint=False,
+        db_index=False,
+    )
     snapshot = models.PositiveIntegerField()
     member_key = models.CharField(max_length=210)
     entered = models.BooleanField()

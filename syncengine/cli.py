@@ -74,24 +74,29 @@ class PrintingObserver:
     def attempt(self, step: testplan.StepPlan, record: AttemptRecord) -> None:
         shown = record.for_display()
         request, response = shown["request"], shown["response"]
+        notes = []
+        # As on the test page: attempts are counted only once there was a retry or one is
+        # coming; a first attempt that settled the request is just the request.
+        if record.attempt > 1 or record.outcome == "retrying":
+            notes.append(f"attempt {record.attempt} of {record.max_attempts}")
+        if record.request.item_count:
+            notes.append(counted(record.request.item_count, "user"))
         self._line(
-            f"-> {request['method']} {request['url']}  "
-            f"(attempt {record.attempt} of {record.max_attempts}"
-            + (
-                f", {counted(record.request.item_count, 'user')}"
-                if record.request.item_count
-                else ""
-            )
-            + ")"
+            f"-> {request['method']} {request['url']}"
+            + (f"  ({', '.join(notes)})" if notes else "")
         )
         for name, value in request["headers"]:
             self._line(f"   {name}: {value}")
         if request["body"]:
             self._line(f"   {_excerpt(request['body'])}")
         if response is not None:
-            self._line(
-                f"<- {response['status']} {response['reason']} in {response['latency_ms']:.0f} ms"
+            # "201 Created", or "201 Created on attempt 3 of 8" after retries.
+            status = (
+                shown["summary"]
+                if record.outcome == "success"
+                else f"{response['status']} {response['reason']}"
             )
+            self._line(f"<- {status} in {response['latency_ms']:.0f} ms")
             if response["body"]:
                 self._line(f"   {_excerpt(response['body'])}")
         diagnosis = shown["diagnosis"]
@@ -99,6 +104,9 @@ class PrintingObserver:
             self._line(f"!! {diagnosis['title']}: {diagnosis['message']}", error=True)
         if record.outcome == "retrying" and record.wait_seconds is not None:
             self._line(f"   retrying in {record.wait_seconds:.1f} s")
+        elif record.outcome in ("failed", "ignored"):
+            # "not retried", "giving up" (after the last attempt), "ignored as classified".
+            self._line(f"   {shown['summary']}")
 
     def batch_delivered(self, step: testplan.StepPlan, user_count: int) -> None:
         """Nothing to print: the attempt line already showed the 2xx."""

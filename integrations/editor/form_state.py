@@ -247,7 +247,7 @@ def _mapping_field_from_form(state: FormState, i: int) -> dict[str, Any]:
         "required": _checked(state, f"{prefix}.required"),
         "help_text": _text(state, f"{prefix}.help_text"),
     }
-    if field_type == "single_select":
+    if field_type in SELECT_TYPES:
         field["options"] = [
             _text(state, f"{prefix}.options.{j}").strip()
             for j in _indices(state, f"{prefix}.options")

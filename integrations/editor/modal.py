@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from integrations.editor.inputs import shown
-from syncengine.core.manifest.schema import CUSTOM_FIELD_TYPES
+from syncengine.core.manifest.schema import CUSTOM_FIELD_TYPES, SELECT_TYPES
 from syncengine.core.manifest.variables import collect_auth_references, missing_value_note
 
 
@@ -66,7 +66,7 @@ def connect_modal(manifest: Mapping[str, Any]) -> dict[str, Any]:
                 "id": f"modal-mapping-{i}",
                 "variable": shown(field.get("variable")),
                 "label": shown(field.get("display_name")) or shown(field.get("variable")),
-                "type": "single_select" if field.get("type") == "single_select" else "string",
+                "type": field.get("type") if field.get("type") in SELECT_TYPES else "string",
                 "required": field.get("required") is True,
                 "help_text": _help(field, mapping=True),
                 "options": _select_options(field.get("options")),

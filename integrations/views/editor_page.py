@@ -23,7 +23,7 @@ from integrations.editor.form_rows import editor_form
 from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
 from integrations.editor.panel import client_data, testing_panel
 from integrations.editor.parts import new_part
-from integrations.models import Integration
+from integrations.models import Integration, IntegrationRevision
 from portal.access import DeveloperRequest, developer_required
 from portal.compression import quick_gzip_page
 from portal.errors import ActionError
@@ -128,6 +128,7 @@ def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpRe
             "quiet_targets": Deferred(
                 lambda: untouched_problem_targets(integration, parts.manifest, parts.panel)
             ),
+            "autosaved": _latest_is_autosave(integration),
         },
     )
 
@@ -182,34 +183,61 @@ def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpRespon
 @require_POST
 @developer_required
 def editor_save(request: DeveloperRequest, integration_id: int) -> HttpResponse:
+    """Autosave (`autosave=1`), or *Save a revision* with the name the partner gave it
+    (`note`). Nothing changed: nothing is recorded, and the answer says so."""
     integration = access.get_integration(request.org, integration_id)
     autosave = request.POST.get("autosave") == "1"
+    name = " ".join(request.POST.get("note", "").split())[:200]
+    named: IntegrationRevision | None = None
     try:
         base = optional_id(request.POST.get("base_revision"), field="base_revision")
         manifest, _ = _editor_manifest(request, integration)
-        integration = actions.integration_save(
-            acting_user=request.user,
-            integration=integration,
-            manifest=manifest,
-            base_revision=base,
-            autosave=autosave,
-            note=request.POST.get("note", "")[:200],
-        )
+        if autosave:
+            integration = actions.integration_save(
+                acting_user=request.user,
+                integration=integration,
+                manifest=manifest,
+                base_revision=base,
+                autosave=True,
+            )
+        else:
+            integration, named = actions.integration_save_named(
+                acting_user=request.user,
+                integration=integration,
+                manifest=manifest,
+                base_revision=base,
+                name=name,
+            )
     except ActionError as error:
         if _wants_json(request):
             return _error_json(error)
         messages.error(request, f"Not saved. {error.message}")
         return redirect("integration_editor", integration.pk)
+    if autosave:
+        message = f"Saved · revision {integration.revision}"
+    elif named is None:
+        message = f"No changes to save: revision {integration.revision} is up to date."
+    else:
+        message = f"Saved revision {named.number}" + (f" “{named.note}”" if name else "")
     if not _wants_json(request):
-        messages.success(request, f"Saved as revision {integration.revision}.")
+        messages.success(request, message)
         return redirect("integration_editor", integration.pk)
     return JsonResponse(
         {
             "revision": integration.revision,
+            "saved": autosave or named is not None,
+            "autosaved": _latest_is_autosave(integration),
             "saved_at": when(integration.updated_at),
-            "message": f"Saved · revision {integration.revision}",
+            "message": message,
         }
     )
+
+
+def _latest_is_autosave(integration: Integration) -> bool:
+    """Whether the draft's current revision is an unnamed autosave (which *Save a
+    revision* can still name although nothing changed since)."""
+    note = integration.revisions.filter(number=integration.revision).values_list("note", flat=True)
+    return note.first() == actions.AUTOSAVE_NOTE
 
 
 @require_POST

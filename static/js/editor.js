@@ -250,14 +250,15 @@
     saveTimer = setTimeout(function () { save(false); }, delay === undefined ? SAVE_DELAY : delay);
   }
 
-  function save(explicit) {
+  // `explicit`: Save a revision, named `name`; otherwise an autosave.
+  function save(explicit, name) {
     clearTimeout(saveTimer);
     if (conflict) return Promise.resolve(false);
     if (saving) { saveAgain = true; return saving; }
     const state = serializeState();
     if (!explicit && state === lastSaved) { setSaveState("saved"); return Promise.resolve(true); }
     setSaveState("saving");
-    saving = post(form.dataset.saveUrl, { base_revision: String(revision), autosave: explicit ? "0" : "1" })
+    saving = post(form.dataset.saveUrl, { base_revision: String(revision), autosave: explicit ? "0" : "1", note: name || "" })
       .then(function (response) {
         return response.json().then(function (body) { return { status: response.status, ok: response.ok, body: body }; });
       })
@@ -267,22 +268,29 @@
           setSaveState("conflict");
           conflictBox.hidden = false;
           conflictBox.querySelector("[data-conflict-text]").textContent = result.body.error.message + " Your unsaved edits are still on this page; copy what you need before reloading.";
+          if (explicit) showToast("Not saved: this draft was changed somewhere else.", true);
           return false;
         }
         if (!result.ok) {
-          setSaveState("error", "Not saved: " + (result.body.error ? result.body.error.message : "the server refused the change"));
+          const why = "Not saved: " + (result.body.error ? result.body.error.message : "the server refused the change");
+          setSaveState("error", why);
+          if (explicit) showToast(why, true);
           return false;
         }
+        autosaved = result.body.autosaved;
+        if (explicit) showToast(result.body.message, false);
         revision = result.body.revision;
         document.querySelectorAll("[data-base-revision]").forEach(function (input) { input.value = String(revision); });
         document.querySelectorAll("[data-revision-label]").forEach(function (label) { label.textContent = String(revision); });
         lastSaved = state;
         if (isDirty()) setSaveState("dirty");
+        else if (explicit && !result.body.saved) setSaveState("saved");
         else setSaveState("saved", (explicit ? "Saved revision " : "Saved · revision ") + revision + " at " + result.body.saved_at.slice(11));
         return true;
       })
       .catch(function () {
         setSaveState("error", "Not saved: the server could not be reached. Retrying…");
+        if (explicit) showToast("Not saved: the server could not be reached. Retrying…", true);
         saveTimer = setTimeout(function () { save(false); }, RETRY_DELAY);
         return false;
       })
@@ -313,7 +321,7 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    save(true);
+    askRevisionName();
   });
 
   // The page's other forms (duplicate, import, delete) first save what is unsaved, so a
@@ -329,10 +337,69 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "s") {
       event.preventDefault();
-      save(true);
+      if (revisionDialog.open) revisionForm.requestSubmit();
+      else askRevisionName();
     }
+  });
+
+  // ---------------------------------------------------------------- named revisions
+  // Save a revision (the button, Ctrl+S or Cmd+S) asks for a name, then says what it did
+  // in a toast that stays in the window. Nothing changed since the last named revision:
+  // it says so and asks nothing. An autosave since then can still be named.
+  const revisionDialog = document.getElementById("revision-dialog");
+  const revisionForm = document.getElementById("revision-form");
+  const revisionName = document.getElementById("revision-name");
+  const toast = document.getElementById("save-toast");
+  let autosaved = form.dataset.autosaved === "true";
+  let returnFocus = null;
+  let toastTimer = null;
+
+  // Shown first and filled a moment later: a live region is announced when its text
+  // changes while it is displayed, not when it appears with its text.
+  function showToast(text, isError) {
+    toast.classList.toggle("is-error", Boolean(isError));
+    toast.textContent = "";
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    setTimeout(function () { toast.textContent = text; }, 30);
+    toastTimer = setTimeout(function () { toast.hidden = true; }, 6000);
+  }
+
+  function askRevisionName() {
+    if (conflict) { showToast("Not saved: this draft was changed somewhere else. Reload the latest version.", true); return; }
+    if (!isDirty() && !saving && !autosaved) {
+      showToast("No changes to save: revision " + revision + " is up to date.", false);
+      return;
+    }
+    if (revisionDialog.open) return;
+    returnFocus = document.activeElement;
+    toast.hidden = true;
+    revisionName.value = "";
+    revisionDialog.showModal();
+    revisionName.focus();
+  }
+
+  revisionForm.addEventListener("submit", function (event) {
+    // Handled here, so the page's other-forms handler (below, on window) leaves it alone.
+    event.preventDefault();
+    const name = revisionName.value.trim();
+    revisionDialog.close();
+    clearTimeout(saveTimer);
+    const named = function () { return save(true, name); };
+    if (saving) saving.then(named);
+    else named();
+  });
+
+  revisionForm.querySelector("[data-revision-cancel]").addEventListener("click", function () {
+    revisionDialog.close();
+  });
+
+  // Closed either way (Escape included): the cursor goes back where it was.
+  revisionDialog.addEventListener("close", function () {
+    if (returnFocus && returnFocus.isConnected) returnFocus.focus({ preventScroll: true });
+    returnFocus = null;
   });
 
   // ---------------------------------------------------------------- changes
@@ -642,6 +709,9 @@
     const section = event.target.closest("[data-part]:not(.part-auth), [data-endpoint], #f-custom_fields, #f-mapping_fields, #f-auth");
     if (!section || section === followed || window.matchMedia("(max-width: 1180px)").matches) return;
     followed = section;
+    // The page opening with the cursor in a field that has a problem (app.js) is not the
+    // partner moving there: the panel opens at its top.
+    if (document.readyState !== "complete") return;
     const request = section.dataset.part ? section.dataset.part.replace(/^endpoints\./, "").replace(/\./g, "-") : section.dataset.endpoint;
     const target = request
       ? document.getElementById("tp-req-" + request)

@@ -259,8 +259,10 @@ def test_list_based_integration_from_scratch(
     from integrations.models import Integration
 
     stored = Integration.objects.get(display_name="Acme Audiences")
+    elsewhere = manifest_of(stored)
+    elsewhere["slugify_cohort_name"] = not elsewhere.get("slugify_cohort_name", False)
     actions.integration_save(
-        acting_user=cast.alice, integration=stored, manifest=manifest_of(stored), note="Elsewhere"
+        acting_user=cast.alice, integration=stored, manifest=elsewhere, note="Elsewhere"
     )
     field(page, "endpoints.create_list.list_id_path").fill("data.list.id")
     expect(page.locator("#save-conflict")).to_be_visible(timeout=LIVE)

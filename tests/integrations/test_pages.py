@@ -341,7 +341,7 @@ def test_preview_refuses_a_malformed_state(alice, draft):
     assert "not valid JSON" in response.json()["error"]["message"]
 
 
-def test_autosave_amends_and_an_explicit_save_adds_a_revision(alice, draft):
+def test_autosave_amends_and_an_explicit_save_keeps_a_revision(alice, draft):
     state = editor_state(alice, draft)
     state["endpoints.create_list.list_id_path"] = "list.id"
     auto = alice.post(
@@ -359,11 +359,19 @@ def test_autosave_amends_and_an_explicit_save_adds_a_revision(alice, draft):
         HTTP_ACCEPT="application/json",
     ).json()
     assert again["revision"] == 2  # the same person's autosaves amend one revision
+    # Nothing new since the autosave: the explicit save keeps it (as "Saved") rather than
+    # adding a copy; a change after that is a revision of its own.
+    explicit = alice.post(
+        url(draft, "save"), state_post(state, base_revision=2), HTTP_ACCEPT="application/json"
+    ).json()
+    assert explicit["revision"] == 2 and explicit["saved"] is True
+    state["endpoints.create_list.list_id_path"] = "data.id"
     explicit = alice.post(
         url(draft, "save"), state_post(state, base_revision=2), HTTP_ACCEPT="application/json"
     ).json()
     assert explicit["revision"] == 3
-    assert IntegrationRevision.objects.filter(integration=draft).count() == 3
+    notes = IntegrationRevision.objects.filter(integration=draft).order_by("number")
+    assert list(notes.values_list("note", flat=True)) == ["Imported", "Saved", "Saved"]
 
 
 def test_a_stale_save_is_refused_with_409(alice, draft):

@@ -321,3 +321,43 @@ def test_many_concurrent_changes_leave_a_log_that_replays_to_the_members():
     assert cohort.snapshot == len(snapshots)
     assert stored(cohort) == replayed(cohort)
     assert cohort.member_count == len(stored(cohort))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cohort_deleted_while_a_change_commits_leaves_no_member_or_change_behind():
+    from tests.conftest import build_cast
+
+    cast = build_cast()
+    cohort = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="Q")
+    actions.cohort_members_replace(acting_user=cast.alice, cohort=cohort, members=members("a"))
+    change_holds_the_lock = threading.Event()
+    let_change_commit = threading.Event()
+
+    def change() -> cohorts.ChangeReport:
+        with transaction.atomic():
+            report = cohorts.change_members(
+                Cohort.objects.get(pk=cohort.pk),
+                add=[cohorts.member_values({"user_id": "b"})],
+                remove=[],
+            )
+            change_holds_the_lock.set()
+            assert let_change_commit.wait(30)
+        return report
+
+    def delete() -> None:
+        actions.cohort_delete(acting_user=cast.alice, cohort=Cohort.objects.get(pk=cohort.pk))
+
+    change_thread, change_outcome = in_thread(change)
+    assert change_holds_the_lock.wait(30)
+    delete_thread, delete_outcome = in_thread(delete)
+    # The delete removed the members it saw, then waits for the cohort row...
+    wait_until(waiting_for_a_lock, 30, "the delete never waited for the change")
+    let_change_commit.set()
+    change_thread.join(30)
+    delete_thread.join(30)
+
+    assert change_outcome[0].entered == 1 and delete_outcome == [None]
+    # ... and the member the change added meanwhile went with the cohort.
+    assert not Cohort.objects.filter(pk=cohort.pk).exists()
+    assert not CohortMember.objects.filter(cohort_id=cohort.pk).exists()
+    assert not CohortChange.objects.filter(cohort_id=cohort.pk).exists()

@@ -55,6 +55,47 @@ def test_a_failing_test_explains_and_exits_1(tmp_path, partner):
     assert exit_.value.code == 1
 
 
+def test_attempts_are_counted_only_when_there_was_a_retry(tmp_path, partner, fast_retries):
+    """A request that succeeds at once is not "attempt 1 of 8", as if retries were to come;
+    one that was retried says which attempt got the answer, as the test page does."""
+    file = write(tmp_path, list_manifest(partner.url))
+
+    out, _ = run(file, "--var", f"bearer_token={TOKEN}", "--users", "3")
+    assert "attempt" not in out
+    assert re.search(r"^-> POST \S+/v1/lists$", out, re.M)
+    assert re.search(r"^-> POST \S+/members  \(3 users\)$", out, re.M)
+    assert re.search(r"^<- 201 Created in \d+ ms$", out, re.M)
+
+    partner.state.set_faults(fail_next=2, status=503)
+    out, err = run(file, "--var", f"bearer_token={TOKEN}", "--only", "create_list")
+    assert re.findall(r"^-> POST \S+/v1/lists(.*)$", out, re.M) == [
+        "  (attempt 1 of 8)",
+        "  (attempt 2 of 8)",
+        "  (attempt 3 of 8)",
+    ]
+    assert re.search(r"^<- 201 Created on attempt 3 of 8 in \d+ ms$", out, re.M)
+    assert out.count("retrying in") == 2 and err.count("!! 503 Service Unavailable") == 2
+
+    # A failure that is not retried says so, without counting attempts either.
+    out = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command(
+            "integration",
+            "test",
+            file,
+            "--var",
+            "bearer_token=wrong-token",
+            "--only",
+            "create_list",
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+    printed = out.getvalue()
+    assert "attempt" not in printed
+    assert re.search(r"^<- 401 Unauthorized in \d+ ms$", printed, re.M)
+    assert re.search(r"^   401 Unauthorized, not retried$", printed, re.M)
+
+
 def test_one_endpoint_at_a_time_with_the_list_id(tmp_path, partner):
     file = write(tmp_path, list_manifest(partner.url))
     out, _ = run(file, "--var", f"bearer_token={TOKEN}", "--only", "create_list")

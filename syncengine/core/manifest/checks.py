@@ -282,10 +282,12 @@ class _ManifestChecker(ShapeChecker):
         self, field: dict[str, Any], field_type: str | None, path: str
     ) -> None:
         options_path = join_path(path, "options")
-        if field_type != "single_select":
+        if field_type not in SELECT_TYPES:
             if "options" in field:
                 self.error(
-                    options_path, INVALID_OPTIONS, "options only apply to single_select fields"
+                    options_path,
+                    INVALID_OPTIONS,
+                    "options only apply to single_select and button_group fields",
                 )
             return
         options = field.get("options")

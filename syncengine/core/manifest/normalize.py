@@ -158,7 +158,7 @@ def _normalize_mapping_field(field: Any) -> Any:
     if not isinstance(field, dict):
         return copy.deepcopy(field)
     normalized = _ordered(field, MAPPING_FIELD_KEYS, MAPPING_FIELD_DEFAULTS)
-    return _settle_options(normalized, frozenset({"single_select"}))
+    return _settle_options(normalized, SELECT_TYPES)
 
 
 def _settle_options(field: dict[Any, Any], select_types: frozenset[str]) -> dict[Any, Any]:

@@ -83,7 +83,7 @@ CUSTOM_MISSING_ACTIONS = ("default", "null", "omit")
 
 AUTH_METHODS = ("none", "basic", "bearer", "api_key_header")
 CUSTOM_FIELD_TYPES = ("string", "single_select", "button_group")
-MAPPING_FIELD_TYPES = ("string", "single_select")
+MAPPING_FIELD_TYPES = ("string", "single_select", "button_group")
 SELECT_TYPES = frozenset({"single_select", "button_group"})
 ERROR_ACTIONS = ("retry", "fail", "ignore")
 DEFAULT_CONTENT_TYPE = "application/json"

@@ -163,9 +163,32 @@ def test_only_string_fields_can_be_secret():
 def test_field_type_must_be_known():
     doc = acme()
     doc["custom_fields"][1]["type"] = "checkbox"
-    doc["mapping_fields"][0]["type"] = "button_group"
+    doc["mapping_fields"][0]["type"] = "radio"
     assert codes_at(doc, "custom_fields.1.type") == ["invalid_value"]
     assert codes_at(doc, "mapping_fields.0.type") == ["invalid_value"]
+
+
+def test_a_mapping_field_may_be_a_button_group_of_user_properties():
+    doc = acme()
+    doc["mapping_fields"][0]["type"] = "button_group"
+    assert check_manifest(doc) == []
+    normalized = normalize_manifest(doc)
+    assert normalized["mapping_fields"][0]["options"] == [
+        "user_id",
+        "email",
+        "amplitude_id",
+        "device_id",
+    ]
+    # Like a select, it lists the properties to pick from, each once.
+    doc["mapping_fields"][0]["options"] = []
+    assert codes_at(doc, "mapping_fields.0.options") == ["invalid_options"]
+    doc["mapping_fields"][0]["options"] = ["email", "email"]
+    assert codes_at(doc, "mapping_fields.0.options.1") == ["invalid_options"]
+    # A text mapping field still takes no options.
+    doc["mapping_fields"][0]["type"] = "string"
+    assert only(doc, "mapping_fields.0.options").message == (
+        "options only apply to single_select and button_group fields"
+    )
 
 
 def test_mapping_options_are_user_property_names():
