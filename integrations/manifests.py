@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from integrations.models import Integration, IntegrationRevision, IntegrationVersion, StoredLogo
@@ -25,6 +28,10 @@ from syncengine.core.types import Diagnostic
 # work and shows the diagnostics), but not when it is not the shape of a manifest at all.
 SHAPE_CODES = frozenset({INVALID_TYPE, UNKNOWN_KEY, UNSUPPORTED_VERSION, TOO_MANY})
 LOGO_KEY = "logo_png_base64"
+FINGERPRINTS_KEPT = 256
+
+_fingerprints: OrderedDict[bytes, str] = OrderedDict()
+_fingerprints_lock = threading.Lock()
 
 
 def assemble(config: dict[str, Any], logo: StoredLogo | None) -> dict[str, Any]:
@@ -97,4 +104,25 @@ def config_fingerprint(
     test stale.
     """
     manifest = source if isinstance(source, dict) else manifest_of(source)
+    # The canonical text is indented JSON, which Python writes slowly; the fingerprints of
+    # the configurations seen lately are kept by a quick digest of the same content (key
+    # order included, as the canonical text keeps it).
+    try:
+        quick = hashlib.sha256(json.dumps(manifest, separators=(",", ":")).encode()).digest()
+    except (TypeError, ValueError):
+        return _canonical_fingerprint(manifest)
+    with _fingerprints_lock:
+        found = _fingerprints.get(quick)
+        if found is not None:
+            _fingerprints.move_to_end(quick)
+            return found
+    fingerprint = _canonical_fingerprint(manifest)
+    with _fingerprints_lock:
+        _fingerprints[quick] = fingerprint
+        while len(_fingerprints) > FINGERPRINTS_KEPT:
+            _fingerprints.popitem(last=False)
+    return fingerprint
+
+
+def _canonical_fingerprint(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(manifest)).hexdigest()[:32]

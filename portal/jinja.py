@@ -15,6 +15,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from portal.flags import flag_label
+from portal.fragments import Deferred, cached_fragment, fragment_key
 from portal.wording import counted
 
 
@@ -55,9 +56,15 @@ def as_example(placeholder: str) -> str:
     return f"e.g. {text}"
 
 
+def _deferred_value(value: object) -> object:
+    if isinstance(value, Deferred):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def to_json(value: object) -> Markup:
     """JSON for a <script type="application/json"> block, safe against </script>."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False, default=_deferred_value)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)  # noqa: S704 - escaped above for a <script> data block
 
@@ -73,6 +80,8 @@ def environment(**options: Any) -> Environment:
         get_messages=get_messages,
         now=timezone.now,
         flag_label=flag_label,
+        cached_fragment=cached_fragment,
+        fragment_key_of=fragment_key,
     )
     env.filters.update(
         when=when, age=age, ago=ago, to_json=to_json, counted=counted, as_example=as_example

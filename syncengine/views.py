@@ -14,12 +14,14 @@ settings and starts a run) and render.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.core.paginator import Page
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -42,7 +44,14 @@ from syncengine.api.views import read_csv_upload
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import CREATE_LIST, REQUIRED_ENDPOINTS, SELECT_TYPES
 from syncengine.core.signing import SIGNATURE_HEADER
-from syncengine.models import EXCHANGE_IN_FLIGHT, TestKind, TestRun, TestSettings, UsersSource
+from syncengine.models import (
+    EXCHANGE_IN_FLIGHT,
+    TestKind,
+    TestRun,
+    TestSettings,
+    TestStatus,
+    UsersSource,
+)
 from syncengine.presenters import step_progress, users_description
 from syncengine.testusers import (
     MAX_CSV_BYTES,
@@ -53,6 +62,7 @@ from syncengine.testusers import (
 )
 
 HISTORY_SIZE = 10
+EPOCH = datetime.fromtimestamp(0, tz=UTC)
 MAX_SHOWN_EXCHANGES = 200
 MAX_SHOWN_CONFIG_ERRORS = 5
 POLL_INTERVAL = "1s"
@@ -210,19 +220,36 @@ def testing_panel_context(
     focus: TestRun | None = None,
     revealed_secret: str | None = None,
     created_project: Project | None = None,
+    history_later: bool = False,
 ) -> dict[str, Any]:
-    """Everything `syncengine/_testing_panel.html` needs, for any page that includes it."""
-    manifest = normalize_manifest(manifest_of(integration))
+    """Everything `syncengine/_testing_panel.html` needs, for any page that includes it.
+
+    `history_later`: the panel shows the history as a placeholder that loads its first page
+    with htmx (`testing_runs`), and the run it shows as one that loads it (`testing_run`):
+    only the latest runs are read here (for the status); the test page does so unless it is
+    asked for a page of the history."""
+    manifest = manifest_of(integration)  # normalised
     settings = selectors.test_settings_for(integration)
     secret = testplan.secret_variables(manifest)
     # The editor's previews and this page share the checks of a configuration.
     config_errors = [d for d in analyze(manifest).diagnostics if d.is_error]
     # The same as config_fingerprint(integration): normalising twice changes nothing.
     fingerprint = config_fingerprint(manifest)
-    history = paginate_history(request, integration)
-    runs = list(history.object_list)
+    history_later = history_later and not request.GET.get("history_page")
+    history: Page[TestRun] | None = None
+    if history_later:
+        # One more than shown: when it does not come, these are all the runs there are.
+        runs = list(_listed_runs(integration)[: HISTORY_SIZE + 1])
+        every_run = len(runs) <= HISTORY_SIZE
+        runs = runs[:HISTORY_SIZE]
+        first_page = True
+    else:
+        history = paginate_history(request, integration)
+        runs = list(history.object_list)
+        first_page = history.number == 1
+        every_run = False  # the passing test may be on another page: asked for below
     if focus is None:
-        latest = runs if history.number == 1 else selectors.test_runs_for(integration)[:1]
+        latest = runs if first_page else selectors.test_runs_for(integration)[:1]
         focus = next((run for run in runs if not run.is_finished), None) or next(iter(latest), None)
     # The request's org is the integration's (it was looked up through it).
     if focus is not None and focus.integration_id == integration.pk:
@@ -230,7 +257,9 @@ def testing_panel_context(
     projects = list(access.projects_for(request.org))
     chosen_project = settings.project or default_test_project(projects)
     cohorts = list(access.cohorts_for(request.org).order_by("project__name", "name"))
-    signing = selectors.signing_secret_of(integration)
+    sign_requests = bool((manifest.get("delivery") or {}).get("sign_requests"))
+    # The panel shows the signing secret only for a configuration that signs its requests.
+    signing = selectors.signing_secret_of(integration) if sign_requests else None
     return {
         "integration": integration,
         "settings": settings,
@@ -247,11 +276,15 @@ def testing_panel_context(
         "config_error_count": len(config_errors),
         "runs": runs,
         "history": history,
+        "history_later": history_later,
         "fingerprint": fingerprint,
-        "passing": selectors.passing_full_test(integration, fingerprint=fingerprint),
-        "focus": run_context(focus, fingerprint) if focus else None,
+        "passing": latest_passing(runs, fingerprint)
+        if every_run
+        else selectors.passing_full_test(integration, fingerprint=fingerprint),
+        "focus": run_context(focus, fingerprint) if focus and not history_later else None,
+        "focus_later": focus if history_later else None,
         "demo_partner": demo_partner_reference(manifest, integration.integration_type),
-        "sign_requests": bool((manifest.get("delivery") or {}).get("sign_requests")),
+        "sign_requests": sign_requests,
         "signing_secret": signing,
         "revealed_secret": revealed_secret,
         "created_project": created_project,
@@ -262,6 +295,25 @@ def testing_panel_context(
         "max_users": MAX_TEST_USERS,
         "max_csv_rows": MAX_CSV_ROWS,
     }
+
+
+def latest_passing(runs: list[TestRun], fingerprint: str) -> TestRun | None:
+    """`selectors.passing_full_test` among `runs`, when they are all the draft's runs: the
+    passed full test of this fingerprint that finished last (PostgreSQL sorts a missing
+    end first when descending), the highest id of those at the same time."""
+    passed = [
+        run
+        for run in runs
+        if run.kind == TestKind.FULL
+        and run.status == TestStatus.PASSED
+        and run.version_id is None
+        and run.fingerprint == fingerprint
+    ]
+    return max(
+        passed,
+        key=lambda run: (run.finished_at is None, run.finished_at or EPOCH, run.pk),
+        default=None,
+    )
 
 
 def demo_partner_reference(
@@ -311,7 +363,8 @@ def _integration(request: DeveloperRequest, integration_id: int) -> Integration:
 @developer_required
 def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    return render(request, "syncengine/test_page.html", testing_panel_context(request, integration))
+    context = testing_panel_context(request, integration, history_later=True)
+    return render(request, "syncengine/test_page.html", context)
 
 
 @require_GET
@@ -419,12 +472,13 @@ def testing_runs(request: DeveloperRequest, integration_id: int) -> HttpResponse
 def paginate_history(request: HttpRequest, integration: Integration) -> Page[TestRun]:
     """A page of the integration's runs, newest first, from `?history_page=`."""
     return paginate(
-        request,
-        # The list shows neither what each run tested nor its (encrypted) values.
-        selectors.test_runs_for(integration).defer("manifest", "values", "mapping"),
-        per_page=HISTORY_SIZE,
-        parameter="history_page",
+        request, _listed_runs(integration), per_page=HISTORY_SIZE, parameter="history_page"
     )
+
+
+def _listed_runs(integration: Integration) -> QuerySet[TestRun]:
+    # The list shows neither what each run tested nor its (encrypted) values.
+    return selectors.test_runs_for(integration).defer("manifest", "values", "mapping")
 
 
 @require_GET

@@ -8,6 +8,8 @@ template input of a manifest, so that the editor offers only what would pass.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +38,11 @@ from syncengine.core.manifest.variables import (
     request_scopes,
     variable_use_problem,
 )
+
+SUGGESTIONS_KEPT = 64
+
+_kept: OrderedDict[tuple[Any, ...], dict[str, list[dict[str, str]]]] = OrderedDict()
+_kept_lock = threading.Lock()
 
 
 def _suggestion(name: str, kind: str, detail: str) -> dict[str, str]:
@@ -77,9 +84,32 @@ def variable_suggestions(manifest: Mapping[str, Any]) -> dict[str, list[dict[str
         for field in manifest.get(key) or []:
             if isinstance(field, dict) and isinstance(field.get("variable"), str):
                 labels.setdefault(field["variable"], shown(field.get("display_name")))
+    places = tuple(_places(manifest))
+    # What is offered depends only on the declarations, their labels and the inputs'
+    # places, which typing in a template or a help text leaves as they were: the last
+    # answers are kept by those (the answer is shared: callers only read it).
+    signature = (tuple(declared.values()), tuple(labels.items()), places)
+    with _kept_lock:
+        found = _kept.get(signature)
+        if found is not None:
+            _kept.move_to_end(signature)
+            return found
+    suggestions = _suggestions(declared, labels, places)
+    with _kept_lock:
+        _kept[signature] = suggestions
+        while len(_kept) > SUGGESTIONS_KEPT:
+            _kept.popitem(last=False)
+    return suggestions
+
+
+def _suggestions(
+    declared: dict[str, Declaration],
+    labels: dict[str, str],
+    places: tuple[tuple[UseScope | None, str, str], ...],
+) -> dict[str, list[dict[str, str]]]:
     candidates = [*declared, *PREDEFINED_VARIABLES]
     suggestions: dict[str, list[dict[str, str]]] = {}
-    for scope, part, key in _places(manifest):
+    for scope, part, key in places:
         endpoint = scope.endpoint if scope is not None else None
         items = []
         for name, declaration in declared.items():

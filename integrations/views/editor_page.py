@@ -8,13 +8,13 @@ the `integrations.editor` modules.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access, actions
@@ -25,7 +25,9 @@ from integrations.editor.panel import client_data, testing_panel
 from integrations.editor.parts import new_part
 from integrations.models import Integration, IntegrationRevision
 from portal.access import DeveloperRequest, developer_required
+from portal.compression import quick_gzip_page
 from portal.errors import ActionError
+from portal.fragments import Deferred, fragment_key
 from portal.jinja import when
 from portal.params import optional_id
 from syncengine.core.json_depth import TOO_DEEP_MESSAGE, JsonTooDeep, decode_json
@@ -97,34 +99,65 @@ def untouched_problem_targets(
 # Compressed (about 300 KB of HTML for 20 fields, some 30 KB on the wire). The page shows
 # no secret value (secret fields' values live in the test settings, never here), and its
 # CSRF token is masked anew on every response, so compressing it gives a BREACH attacker
-# nothing to recover; Django's gzip adds random padding besides.
+# nothing to recover; the gzip header is padded at random besides.
 @require_GET
-@gzip_page
+@quick_gzip_page
 @developer_required
 def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     integration = access.get_integration(request.org, integration_id)
-    manifest = normalize_manifest(integration.config)
-    panel = testing_panel(manifest, normalized=True)
+    parts = _EditorParts(integration)
     return render(
         request,
         "integrations/editor.html",
         {
             "integration": integration,
-            "form": editor_form(manifest),
-            "panel": panel,
-            "client_data": client_data(panel),
-            "quiet_targets": untouched_problem_targets(integration, manifest, panel),
+            # The form, the panel and the summary are rendered once per configuration and
+            # kept (portal.fragments): nothing in them depends on the request. What their
+            # templates read is computed only when they are rendered.
+            "fragment_key": fragment_key(
+                "editor",
+                integration.pk,
+                integration.display_name,
+                integration.integration_type,
+                integration.logo_id,
+                integration.config,
+            ),
+            "form": Deferred(lambda: parts.form),
+            "panel": Deferred(lambda: parts.panel),
+            "client_data": Deferred(lambda: client_data(parts.panel)),
+            "quiet_targets": Deferred(
+                lambda: untouched_problem_targets(integration, parts.manifest, parts.panel)
+            ),
             "autosaved": _latest_is_autosave(integration),
         },
     )
 
 
+class _EditorParts:
+    """The editor page's form and panel for a draft, each computed on first use."""
+
+    def __init__(self, integration: Integration):
+        self.integration = integration
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        return normalize_manifest(self.integration.config)
+
+    @cached_property
+    def form(self) -> dict[str, Any]:
+        return editor_form(self.manifest)
+
+    @cached_property
+    def panel(self) -> dict[str, Any]:
+        return testing_panel(self.manifest, normalized=True)
+
+
 # Compressed: the answer is made after every pause in typing and is mostly HTML. It is
 # BREACH-safe to compress: it carries no secret (secret values are masked in every
 # preview, and the fragments are rendered without a request, so no CSRF token), and
-# Django's gzip adds random padding besides.
+# the gzip header is padded at random besides.
 @require_POST
-@gzip_page
+@quick_gzip_page
 @developer_required
 def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The Testing Integration panel and the problem summary for the unsaved form."""

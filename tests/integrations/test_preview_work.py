@@ -110,3 +110,65 @@ def test_the_editor_page_is_compressed_below_100_kb_on_the_wire(alice, draft):
     # The same page, but for the CSRF token, masked anew on every response.
     assert len(page) == len(plain.content.decode())
     assert len(packed.content) < 100 * 1024
+
+
+def test_typing_outside_the_variables_keeps_the_completions_and_a_new_variable_renews_them(
+    alice, draft, monkeypatch
+):
+    from integrations.editor import completions
+    from portal.fragments import forget_fragments
+
+    forget_fragments()  # the page builds its panel, as it does for a new configuration
+    worked_out = []
+
+    def counting(*args):
+        worked_out.append(1)
+        return work(*args)
+
+    work = completions._suggestions
+    monkeypatch.setattr(completions, "_suggestions", counting)
+    completions._kept.clear()
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    assert len(worked_out) == 1  # the page offers them too
+    worked_out.clear()
+    first = preview(alice, draft, state).json()["data"]["suggestions"]
+    assert worked_out == []  # the same declarations as the page's
+
+    help_text = next(key for key in state if key.endswith(".help_text"))
+    again = preview(alice, draft, state | {help_text: "Typed help"}).json()["data"]["suggestions"]
+    assert again == first and worked_out == []
+
+    variable = next(
+        key for key in state if key.startswith("custom_fields.") and key.endswith(".variable")
+    )
+    renamed = preview(alice, draft, state | {variable: "renamed_var"}).json()["data"]["suggestions"]
+    assert len(worked_out) == 1
+    payload_names = {each["name"] for each in renamed["endpoints.add_users.payload"]}
+    assert "renamed_var" in payload_names and state[variable] not in payload_names
+    assert state[variable] in {each["name"] for each in first["endpoints.add_users.payload"]}
+
+
+def test_a_preview_renders_only_the_panel_sections_an_edit_changed(alice, draft):
+    from portal import fragments
+
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    fragments.forget_fragments()
+
+    def rendered(body):
+        before = set(fragments._kept)
+        panel = preview(alice, draft, body).json()["panel"]
+        return sorted(name for name, _ in set(fragments._kept) - before), panel
+
+    names, first = rendered(state)
+    assert names == ["tp-modal", "tp-requests", "tp-tracker"]
+    assert rendered(state) == ([], first)
+
+    help_text = next(key for key in state if key.endswith(".help_text"))
+    names, panel = rendered(state | {help_text: "Where the partner finds it"})
+    assert names == ["tp-modal"] and "Where the partner finds it" in panel
+
+    payload = next(key for key in state if key.endswith("add_users.payload"))
+    edited = state[payload].replace("{", '{"marker_key": 1, ', 1)
+    names, panel = rendered(state | {payload: edited})
+    assert "tp-requests" in names and "tp-modal" not in names
+    assert "marker_key" in panel

@@ -404,7 +404,6 @@ LISTS: dict[str, Listing] = {
     "api_integration_versions": Listing("alice", versions_of_a_draft),
     "api_destinations": Listing("alice", released_drafts),
     # test runs
-    "integration_test": Listing("alice", runs_of_a_draft),
     "testing_panel": Listing("alice", runs_of_a_draft),
     "testing_runs": Listing("alice", runs_of_a_draft),
     "testing_run": Listing("alice", page_exchanges_of_a_run),
@@ -597,6 +596,8 @@ NOT_LISTS: dict[str, str] = {
     "sync_run_batch": "one batch's attempts, a handful of rows at most",
     # A poll of one run; the run history it refreshes once the run ends is sync_detail's.
     "sync_progress": "a poll of one run (its history is sync_detail's list)",
+    # The test page shows the latest run and loads its history a page at a time.
+    "integration_test": "the latest run and the history's placeholder (testing_runs' list)",
 }
 
 

@@ -185,10 +185,25 @@ def test_the_history_shows_ten_runs_at_a_time_with_older_ones_a_click_away(cast,
     ids = list(TestRun.objects.filter(integration=draft).values_list("pk", flat=True))
     client = client_for(cast.alice)
 
-    html = client.get(page_url(draft)).content.decode()
+    # The page shows the latest run and loads the history's first page right after.
+    page = client.get(page_url(draft)).content.decode()
+    assert 'class="tst-history-row"' not in page and "Runs 1–10 of 12" not in page
+    assert f'id="tst-history-{draft.pk}"' in page
+    assert f'hx-get="{page_url(draft, "runs/")}" hx-trigger="load" hx-swap="outerHTML"' in page
+    # The latest run, shown above the history, arrives the same way.
+    latest = page_url(draft, f"runs/{max(ids)}/")
+    assert f'hx-get="{latest}" hx-trigger="load" hx-swap="outerHTML"' in page
+    shown = client.get(latest, **HTMX).content.decode()
+    assert f'id="tst-run-{max(ids)}"' in shown and f"Run {max(ids)}." in shown
+
+    html = client.get(page_url(draft, "runs/"), **HTMX).content.decode()
     assert html.count('class="tst-history-row"') == 10
     assert "Runs 1–10 of 12" in html
     assert f"{page_url(draft, 'runs/')}?history_page=2" in html
+
+    # Without script, a page of the history is a page of its own.
+    second = client.get(page_url(draft), {"history_page": "2"}).content.decode()
+    assert second.count('class="tst-history-row"') == 2 and "Runs 11–12 of 12" in second
 
     older = client.get(page_url(draft, "runs/"), {"history_page": "2"}, **HTMX).content.decode()
     assert older.count('class="tst-history-row"') == 2
@@ -290,3 +305,34 @@ def test_a_draft_calling_the_demo_partner_shows_its_api(cast, client_for, draft,
     assert "POST /v1/lists" in html and "DELETE /v1/lists/{list_id}/members" in html
     assert "The new list&#39;s id comes back at data.id" in html
     assert "/v1/users/properties" not in html  # the property API is for property drafts
+
+
+def test_among_all_the_runs_the_passing_test_is_the_one_the_query_finds(cast, client_for, draft):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.manifests import config_fingerprint
+    from syncengine import selectors
+    from syncengine.views import latest_passing
+
+    save_settings(cast, draft)
+    fingerprint = config_fingerprint(draft)
+    now = timezone.now()
+    ends = [now, now + timedelta(minutes=5), now + timedelta(minutes=5), None, now]
+    kinds = ["full", "full", "full", "full", "add_users"]
+    for end, kind in zip(ends, kinds, strict=True):
+        run = actions.test_run_start(acting_user=cast.alice, integration=draft)
+        TestRun.objects.filter(pk=run.pk).update(status="passed", kind=kind, finished_at=end)
+    runs = list(selectors.test_runs_for(draft))
+    for stop in range(len(runs) + 1):
+        TestRun.objects.filter(pk__in=[run.pk for run in runs[:stop]]).update(fingerprint="other")
+        now_runs = list(selectors.test_runs_for(draft))
+        found = selectors.passing_full_test(draft, fingerprint=fingerprint)
+        assert latest_passing(now_runs, fingerprint) == found
+
+    TestRun.objects.filter(integration=draft).update(fingerprint=fingerprint)
+    expected = selectors.passing_full_test(draft, fingerprint=fingerprint)
+    assert expected is not None and expected.finished_at is None  # a missing end sorts first
+    page = client_for(cast.alice).get(page_url(draft)).content.decode()
+    assert f"Full test #{expected.pk} passed" in page
