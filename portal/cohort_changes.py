@@ -14,10 +14,14 @@ difference:
   member that entered (`entered=True`) or left, under the new number. An update of a kept
   member belongs to the new snapshot but is neither an entry nor a departure, so it has
   no change row;
-- a change that changes nothing makes no new snapshot and writes nothing.
+- a change that changes nothing makes no new snapshot and writes nothing;
+- a change of more than `MAX_LOGGED_CHANGES` members (a new large cohort, a file that
+  replaces most of one) writes one *wholesale marker* instead of its change rows: a row
+  whose `member_key` is `WHOLESALE`, which no member has.
 
 A sync that delivered snapshot N learns what to send to reach snapshot M from the change
-rows of N+1 … M alone.
+rows of N+1 … M alone, unless a marker lies between them: then it compares whole cohorts,
+as it does anyway beyond that many changes (`syncs.planning.change_log_usable`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ DIFF = "cohort_diff"
 MERGE_WORK_MEM = "256MB"
 # Members staged per statement where there is no COPY (SQLite under `make run`).
 STAGE_CHUNK = 5_000
+# A change of more members than this (entered plus left) is logged as one marker row, not
+# a row per member: a sync plans across that many changes by comparing whole cohorts
+# (syncs.planning.MAX_INCREMENTAL_CHANGES, the same number), so nothing would read them,
+# and they were 40 % of the time of a new million-member cohort.
+MAX_LOGGED_CHANGES = 200_000
+# The marker's member key. Member keys start "u:" or "a:", so no member has this one.
+WHOLESALE = "*"
 
 
 def is_postgresql() -> bool:
@@ -262,13 +273,16 @@ def _fill(cursor: CursorWrapper, cohort: Cohort, staged: Staged) -> Outcome:
             raise
         staged = staged.without_duplicates()
         inserted = _insert_staged(cursor, cohort, staged)
-    names = _tables()
-    cursor.execute(
-        f"INSERT INTO {names['changes']} ({names['change_cohort']}, snapshot, member_key, "  # noqa: S608
-        f"entered) SELECT %(cohort)s, %(snapshot)s, member_key, %(entered)s "
-        f"FROM {names['members']} WHERE {names['member_cohort']} = %(cohort)s",
-        {"cohort": cohort.pk, "snapshot": snapshot, "entered": True},
-    )
+    if inserted > MAX_LOGGED_CHANGES:
+        _log_wholesale(cohort, snapshot)
+    else:
+        names = _tables()
+        cursor.execute(
+            f"INSERT INTO {names['changes']} ({names['change_cohort']}, snapshot, "  # noqa: S608
+            f"member_key, entered) SELECT %(cohort)s, %(snapshot)s, member_key, %(entered)s "
+            f"FROM {names['members']} WHERE {names['member_cohort']} = %(cohort)s",
+            {"cohort": cohort.pk, "snapshot": snapshot, "entered": True},
+        )
     return Outcome(
         snapshot=snapshot, total=inserted, entered=inserted, duplicates=staged.rows - inserted
     )
@@ -318,7 +332,7 @@ def _merge(
     )
     if outcome.changed:
         outcome.snapshot = cohort.snapshot + 1
-        _apply_diff(cursor, cohort, outcome.snapshot)
+        _apply_diff(cursor, cohort, outcome.snapshot, logged=outcome.entered + outcome.left)
     drop_table(cursor, DIFF)
     return outcome
 
@@ -397,7 +411,9 @@ def _diff(
     return int(entered_rows), int(entered), int(left), int(updated)
 
 
-def _apply_diff(cursor: CursorWrapper, cohort: Cohort, snapshot: int) -> None:
+def _apply_diff(cursor: CursorWrapper, cohort: Cohort, snapshot: int, *, logged: int) -> None:
+    """Apply the diff table; `logged` is how many change rows it makes (entries and
+    departures)."""
     names = _tables()
     members, member_cohort = names["members"], names["member_cohort"]
     params = {"cohort": cohort.pk, "snapshot": snapshot, "entered": True}
@@ -419,9 +435,19 @@ def _apply_diff(cursor: CursorWrapper, cohort: Cohort, snapshot: int) -> None:
         f"WHERE kind = 'entered' ORDER BY member_key",
         params,
     )
+    if logged > MAX_LOGGED_CHANGES:
+        _log_wholesale(cohort, snapshot)
+        return
     cursor.execute(
         f"INSERT INTO {names['changes']} ({names['change_cohort']}, snapshot, member_key, "  # noqa: S608
         f"entered) SELECT %(cohort)s, %(snapshot)s, member_key, kind = 'entered' "
         f"FROM {DIFF} WHERE kind <> 'updated' ORDER BY member_key",
         params,
+    )
+
+
+def _log_wholesale(cohort: Cohort, snapshot: int) -> None:
+    """Snapshot `snapshot` changed too many members to log them: one marker says so."""
+    CohortChange.objects.create(
+        cohort_id=cohort.pk, snapshot=snapshot, member_key=WHOLESALE, entered=True
     )

@@ -383,7 +383,9 @@ class CohortChange(models.Model):
     """One member entering (`entered`) or leaving a cohort in snapshot `snapshot`.
 
     The log lets a sync that delivered snapshot N exactly compute what changed up to
-    snapshot M from the changes alone, without comparing whole cohorts. Written only by
+    snapshot M from the changes alone, without comparing whole cohorts. A change too big
+    to log (`portal.cohort_changes.MAX_LOGGED_CHANGES`) has one marker row instead, keyed
+    `portal.cohort_changes.WHOLESALE`; syncs compare whole cohorts across it. Written only by
     `portal.cohort_changes`; the syncs app prunes changes that every sync of the cohort
     has delivered past (portal's housekeeping leaves them alone).
     """

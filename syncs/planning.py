@@ -41,6 +41,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.utils import OperationalError
 
+from portal.cohort_changes import WHOLESALE
 from portal.models import Cohort, CohortChange, CohortMember
 from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.delivery import BATCH_ID_HEX_CHARS, batch_id_for
@@ -195,20 +196,24 @@ def left_sql(*, incremental: bool, everyone: bool, paged: bool = False) -> str:
 
 
 def change_log_usable(cohort_id: int, since: int, snapshot: int) -> bool:
-    """Whether the change log holds every snapshot in (since, snapshot], and few enough
-    changes that reading them beats comparing the whole cohort."""
+    """Whether the change log holds every snapshot in (since, snapshot], none of them
+    logged wholesale (`portal.cohort_changes.WHOLESALE`), and few enough changes that
+    reading them beats comparing the whole cohort."""
     if since > snapshot:
         return False
     if since == snapshot:
         return True
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(DISTINCT snapshot), COUNT(*) FROM {CHANGES} "  # noqa: S608
+            f"SELECT COUNT(DISTINCT snapshot), COUNT(*), "  # noqa: S608
+            f"COUNT(CASE WHEN member_key = %s THEN 1 END) FROM {CHANGES} "
             "WHERE cohort_id = %s AND snapshot > %s AND snapshot <= %s",
-            [cohort_id, since, snapshot],
+            [WHOLESALE, cohort_id, since, snapshot],
         )
-        snapshots, changes = cursor.fetchone()
-    return bool(snapshots == snapshot - since and changes <= MAX_INCREMENTAL_CHANGES)
+        snapshots, changes, wholesale = cursor.fetchone()
+    return bool(
+        snapshots == snapshot - since and changes <= MAX_INCREMENTAL_CHANGES and not wholesale
+    )
 
 
 def stream_rows(sql: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:

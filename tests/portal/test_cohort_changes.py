@@ -4,14 +4,16 @@ a change that changes nothing makes none; changes of one cohort queue up."""
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
 from django.db import connection, connections, transaction
 
-from portal import actions, cohorts
+from portal import actions, cohort_changes, cohorts
 from portal.errors import ActionError
 from portal.models import Cohort, CohortChange, CohortMember
+from syncs import planning
 from tests.waiting import wait_until
 
 
@@ -190,6 +192,49 @@ def test_an_emptied_cohort_logs_everyone_leaving(cast, cohort):
     report = actions.cohort_members_replace(acting_user=cast.alice, cohort=cohort, members=[])
     assert (report.snapshot, report.left, report.total) == (2, 2, 0)
     assert logged(cohort, 2) == {"-u:a", "-u:b"}
+
+
+def csv_of(*user_ids: str) -> io.BytesIO:
+    return io.BytesIO(("user_id,plan\n" + "".join(f"{u},pro\n" for u in user_ids)).encode())
+
+
+def test_a_change_too_big_to_log_writes_one_wholesale_marker(cast, cohort, monkeypatch):
+    monkeypatch.setattr(cohort_changes, "MAX_LOGGED_CHANGES", 3)
+    marker = {"+" + cohort_changes.WHOLESALE}
+
+    # A new cohort of four members, from a CSV file (copied) and from JSON (staged).
+    report = actions.cohort_members_replace_csv(
+        acting_user=cast.alice, cohort=cohort, csv_file=csv_of("a", "b", "c", "d")
+    )
+    assert (report.snapshot, report.entered, report.total) == (1, 4, 4)
+    assert logged(cohort, 1) == marker
+    other = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="B")
+    actions.cohort_members_replace(
+        acting_user=cast.alice, cohort=other, members=members("a", "b", "c", "d")
+    )
+    assert logged(other, 1) == marker
+
+    # Four changes of a cohort with members (two entered, two left): a marker too.
+    report = actions.cohort_members_replace_csv(
+        acting_user=cast.alice, cohort=cohort, csv_file=csv_of("a", "b", "e", "f")
+    )
+    assert (report.snapshot, report.entered, report.left) == (2, 2, 2)
+    assert logged(cohort, 2) == marker
+    # Three changes, the limit, are still logged member by member.
+    report = actions.cohort_members_change(
+        acting_user=cast.alice, cohort=cohort, add=members("g", "h"), remove=members("a")
+    )
+    assert (report.snapshot, report.entered, report.left) == (3, 2, 1)
+    assert logged(cohort, 3) == {"+u:g", "+u:h", "-u:a"}
+    # Members are applied in full either way.
+    assert stored(cohort) == {"u:b", "u:e", "u:f", "u:g", "u:h"}
+    assert stored(other) == {"u:a", "u:b", "u:c", "u:d"}
+
+
+def test_the_log_threshold_is_the_syncs_incremental_limit():
+    # Below the syncs' limit a sync that could read the log would fall back to comparing
+    # whole cohorts; above it the log would hold rows no sync reads.
+    assert cohort_changes.MAX_LOGGED_CHANGES == planning.MAX_INCREMENTAL_CHANGES
 
 
 def test_each_change_writes_one_audit_row_with_its_snapshot(cast, cohort):

@@ -12,10 +12,12 @@ import logging
 
 import pytest
 
+from portal import actions, cohort_changes
+from portal.cohort_changes import WHOLESALE
 from portal.errors import ActionError
 from portal.models import CohortChange
 from syncengine.core.delivery import batch_id_for
-from syncs import engine, runs
+from syncs import engine, planning, runs
 from syncs.models import DeliveredMember, SyncBatch, SyncExchange
 from tests.syncengine.conftest import TOKEN
 from tests.syncs.conftest import (
@@ -23,6 +25,7 @@ from tests.syncs.conftest import (
     cohort_keys,
     list_manifest,
     make_sync,
+    member,
     partner_requests,
     property_manifest,
     sent_ids,
@@ -109,6 +112,41 @@ def test_without_the_change_log_the_whole_cohort_is_compared(cast, celery_worker
     assert (run.status, run.entered, run.left) == ("succeeded", 2, 1)
     sync.refresh_from_db()
     assert partner.state.members_of(sync.list_id) == cohort_keys(sync.cohort)
+
+
+def test_across_a_change_too_big_to_log_the_whole_cohort_is_compared(
+    cast, celery_worker, partner, monkeypatch
+):
+    monkeypatch.setattr(cohort_changes, "MAX_LOGGED_CHANGES", 5)
+    sync = make_sync(cast, list_manifest(partner.url, batch_size=10))
+    sync_now(sync)  # an empty cohort, delivered at snapshot 0
+    cohort = sync.cohort
+
+    # A new cohort of 20 members, logged as one marker: the next run compares it whole.
+    actions.cohort_members_replace(
+        acting_user=cast.alice, cohort=cohort, members=[member(n) for n in range(20)]
+    )
+    logged = CohortChange.objects.filter(cohort=cohort).values_list("member_key", flat=True)
+    assert list(logged) == [WHOLESALE]
+    run = sync_now(sync)
+    assert (run.status, run.entered, run.left) == ("succeeded", 20, 0)
+    sync.refresh_from_db()
+    assert partner.state.members_of(sync.list_id) == cohort_keys(cohort)
+    assert sync.delivered_snapshot == 1
+
+    # A replacement of most of it (a marker), then a small change logged member by
+    # member: the log cannot tell the run who changed in between.
+    actions.cohort_members_replace(
+        acting_user=cast.alice, cohort=cohort, members=[member(n) for n in range(12, 30)]
+    )
+    change_cohort(cohort, add=[100], remove=[12])
+    assert not planning.change_log_usable(cohort.pk, 1, 3)
+    assert planning.change_log_usable(cohort.pk, 2, 3)
+    run = sync_now(sync)
+    assert (run.status, run.entered, run.left) == ("succeeded", 11, 13)
+    sync.refresh_from_db()
+    assert partner.state.members_of(sync.list_id) == cohort_keys(cohort)
+    assert delivered_keys(sync) == {f"u:user-{n:07d}" for n in [*range(13, 30), 100]}
 
 
 def test_a_property_sync_sets_in_cohort_true_then_false(cast, celery_worker, partner):
