@@ -62,30 +62,36 @@ class WorkerProcess:
         self.popen.wait(timeout=10)
 
 
+def worker_env(**extra_env: str) -> dict[str, str]:
+    """The environment of a worker process: this one's, on the test database (as the
+    test process sees it), with the short lease of tests."""
+    from django.db import connection as db
+
+    database = db.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+            f"/{database['NAME']}"
+        ),
+        "JOB_LEASE_SECONDS": str(WORKER_LEASE_SECONDS),
+        **extra_env,
+    }
+
+
 @pytest.fixture
 def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
     """`start_worker(beat=False, **env)`: a new worker process (waits until it is ready);
     every one started is killed when the test ends."""
-    from django.db import connection as db
-
     from portal.celery import app
 
     app.control.purge()
-    database = db.settings_dict
     started: list[WorkerProcess] = []
     numbers = itertools.count(1)
 
     def start(*, beat: bool = False, **extra_env: str) -> WorkerProcess:
         number = next(numbers)
-        env = dict(
-            os.environ,
-            DATABASE_URL=(
-                f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
-                f"/{database['NAME']}"
-            ),
-            JOB_LEASE_SECONDS=str(WORKER_LEASE_SECONDS),
-        )
-        env.update(extra_env)
+        env = worker_env(**extra_env)
         embedded_beat = ("-B", "-s", str(tmp_path / f"beat-{number}")) if beat else ()
         log_path = tmp_path / f"worker-{number}.log"
         popen = subprocess.Popen(

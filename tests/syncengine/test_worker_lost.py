@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from portal.jobs import sweep_lapsed_jobs
 from syncengine import actions
 from syncengine.models import EXCHANGE_NO_ANSWER, TestRun
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 from tests.waiting import wait_until
+from tests.workers import worker_env
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 WORKER_LOST = "The worker running this test stopped before it finished. Run it again."
@@ -64,15 +64,7 @@ def prefork_worker(transactional_db, tmp_path) -> Iterator[subprocess.Popen]:
     from portal.celery import app
 
     app.control.purge()
-    database = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=(
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
-            f"/{database['NAME']}"
-        ),
-        JOB_LEASE_SECONDS=str(WORKER_LEASE_SECONDS),
-    )
+    env = worker_env(JOB_LEASE_SECONDS=str(WORKER_LEASE_SECONDS))
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [
