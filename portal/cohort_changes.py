@@ -37,7 +37,7 @@ from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 from portal.cohort_members import MEMBER_FIELDS, MemberValues
-from portal.models import Cohort, CohortChange, CohortMember
+from portal.models import MEMBER_KEY_COLLATION, Cohort, CohortChange, CohortMember
 
 STAGE = "cohort_stage"
 UNSTAGE = "cohort_unstage"
@@ -58,6 +58,20 @@ WHOLESALE = "*"
 
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+def in_key_order(expression: str) -> str:
+    """A member key expression that sorts and compares as stored keys do
+    (`portal.models.MemberKeyField`): staged keys are sorted before they go into the
+    members' primary key, and joined with stored keys."""
+    if is_postgresql():
+        return f'({expression}) COLLATE "{MEMBER_KEY_COLLATION}"'
+    return expression
+
+
+def _key_type() -> str:
+    """The type of a staged member key column."""
+    return f'text COLLATE "{MEMBER_KEY_COLLATION}"' if is_postgresql() else "text"
 
 
 def column(model: type[CohortMember] | type[CohortChange], name: str) -> str:
@@ -132,7 +146,7 @@ class StageWriter:
         create_temporary_table(
             cursor,
             STAGE,
-            "position bigint, member_key text, user_id text, amplitude_id bigint, "
+            f"position bigint, member_key {_key_type()}, user_id text, amplitude_id bigint, "
             f"device_id text, email text, properties {_json_type()}",
         )
 
@@ -174,7 +188,7 @@ class StageWriter:
 
 def stage_removals(cursor: CursorWrapper, keys: Iterable[str]) -> None:
     """The member keys a change removes."""
-    create_temporary_table(cursor, UNSTAGE, "member_key text")
+    create_temporary_table(cursor, UNSTAGE, f"member_key {_key_type()}")
     cursor.executemany(
         f"INSERT INTO {UNSTAGE} (member_key) VALUES (%s)",  # noqa: S608
         [(key,) for key in keys],
@@ -290,7 +304,10 @@ def _fill(cursor: CursorWrapper, cohort: Cohort, staged: Staged) -> Outcome:
 
 def _insert_staged(cursor: CursorWrapper, cohort: Cohort, staged: Staged) -> int:
     names = _tables()
-    values = ", ".join(staged.columns[name] for name in MEMBER_FIELDS)
+    values = ", ".join(
+        in_key_order(staged.columns[name]) if name == "member_key" else staged.columns[name]
+        for name in MEMBER_FIELDS
+    )
     cursor.execute(
         f"INSERT INTO {names['members']} ({names['member_cohort']}, "  # noqa: S608
         f"{', '.join(MEMBER_FIELDS)}) SELECT %(cohort)s, {values} FROM {staged.table} "
@@ -378,7 +395,7 @@ def _diff(
         cursor.execute(
             f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
             f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' ELSE 'updated' END "
-            f"AS kind, {columns['member_key']} AS member_key, {new_values} "
+            f"AS kind, {in_key_order(columns['member_key'])} AS member_key, {new_values} "
             f"FROM {staged.table} LEFT JOIN {stored} "
             f"ON m.member_key = {columns['member_key']} "
             f"WHERE m.member_key IS NULL OR {changed}",
