@@ -380,7 +380,12 @@ def _diff(
     on_commit = " ON COMMIT DROP" if is_postgresql() else ""
     if replace and is_postgresql():
         # One pass over both sides: a full join pairs every staged row with its stored
-        # member, and leaves the unpaired on either side.
+        # member, and leaves the unpaired on either side. Merged in key order rather than
+        # hashed: keys sort byte by byte (MemberKeyField), and sorting both sides cost
+        # less than a hash table of every stored member (docs/performance.md).
+        cursor.execute("SHOW enable_hashjoin")
+        (hash_joins,) = cursor.fetchone()
+        cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
             f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' "
@@ -391,6 +396,7 @@ def _diff(
             f"WHERE m.member_key IS NULL OR NOT ({staged.present}) OR {changed}",
             params,
         )
+        cursor.execute(f"SET LOCAL enable_hashjoin = {'on' if hash_joins == 'on' else 'off'}")
     else:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
