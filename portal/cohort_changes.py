@@ -27,7 +27,8 @@ as it does anyway beyond that many changes (`syncs.planning.change_log_usable`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -381,22 +382,20 @@ def _diff(
     if replace and is_postgresql():
         # One pass over both sides: a full join pairs every staged row with its stored
         # member, and leaves the unpaired on either side. Merged in key order rather than
-        # hashed: keys sort byte by byte (MemberKeyField), and sorting both sides cost
-        # less than a hash table of every stored member (docs/performance.md).
-        cursor.execute("SHOW enable_hashjoin")
-        (hash_joins,) = cursor.fetchone()
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
-            f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' "
-            f"WHEN NOT ({staged.present}) THEN 'left' ELSE 'updated' END AS kind, "
-            f"coalesce(m.member_key, {columns['member_key']}) AS member_key, {new_values} "
-            f"FROM {staged.table} FULL JOIN {stored} "
-            f"ON m.member_key = {columns['member_key']} "
-            f"WHERE m.member_key IS NULL OR NOT ({staged.present}) OR {changed}",
-            params,
-        )
-        cursor.execute(f"SET LOCAL enable_hashjoin = {'on' if hash_joins == 'on' else 'off'}")
+        # hashed: keys sort byte by byte (MemberKeyField), and sorting both sides costs
+        # less than a hash table of every stored member; and not compiled (JIT), which
+        # cost more than it saved (docs/performance.md).
+        with _planner_settings(cursor, enable_hashjoin="off", jit="off"):
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
+                f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' "
+                f"WHEN NOT ({staged.present}) THEN 'left' ELSE 'updated' END AS kind, "
+                f"coalesce(m.member_key, {columns['member_key']}) AS member_key, {new_values} "
+                f"FROM {staged.table} FULL JOIN {stored} "
+                f"ON m.member_key = {columns['member_key']} "
+                f"WHERE m.member_key IS NULL OR NOT ({staged.present}) OR {changed}",
+                params,
+            )
     else:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
@@ -432,6 +431,20 @@ def _diff(
     )
     entered_rows, entered, left, updated = cursor.fetchone()
     return int(entered_rows), int(entered), int(left), int(updated)
+
+
+@contextmanager
+def _planner_settings(cursor: CursorWrapper, **settings: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements inside, then back to what they were.
+
+    If a statement fails, the transaction (or savepoint) that rolls back restores them."""
+    before = {}
+    for name, value in settings.items():
+        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
+        before[name] = cursor.fetchone()[0]
+    yield
+    for name, value in before.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _apply_diff(cursor: CursorWrapper, cohort: Cohort, snapshot: int, *, logged: int) -> None:
