@@ -27,7 +27,8 @@ as it does anyway beyond that many changes (`syncs.planning.change_log_usable`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 from portal.cohort_members import MEMBER_FIELDS, MemberValues
-from portal.models import Cohort, CohortChange, CohortMember
+from portal.models import MEMBER_KEY_COLLATION, Cohort, CohortChange, CohortMember
 
 STAGE = "cohort_stage"
 UNSTAGE = "cohort_unstage"
@@ -58,6 +59,20 @@ WHOLESALE = "*"
 
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+def in_key_order(expression: str) -> str:
+    """A member key expression that sorts and compares as stored keys do
+    (`portal.models.MemberKeyField`): staged keys are sorted before they go into the
+    members' primary key, and joined with stored keys."""
+    if is_postgresql():
+        return f'({expression}) COLLATE "{MEMBER_KEY_COLLATION}"'
+    return expression
+
+
+def _key_type() -> str:
+    """The type of a staged member key column."""
+    return f'text COLLATE "{MEMBER_KEY_COLLATION}"' if is_postgresql() else "text"
 
 
 def column(model: type[CohortMember] | type[CohortChange], name: str) -> str:
@@ -132,7 +147,7 @@ class StageWriter:
         create_temporary_table(
             cursor,
             STAGE,
-            "position bigint, member_key text, user_id text, amplitude_id bigint, "
+            f"position bigint, member_key {_key_type()}, user_id text, amplitude_id bigint, "
             f"device_id text, email text, properties {_json_type()}",
         )
 
@@ -174,7 +189,7 @@ class StageWriter:
 
 def stage_removals(cursor: CursorWrapper, keys: Iterable[str]) -> None:
     """The member keys a change removes."""
-    create_temporary_table(cursor, UNSTAGE, "member_key text")
+    create_temporary_table(cursor, UNSTAGE, f"member_key {_key_type()}")
     cursor.executemany(
         f"INSERT INTO {UNSTAGE} (member_key) VALUES (%s)",  # noqa: S608
         [(key,) for key in keys],
@@ -290,7 +305,10 @@ def _fill(cursor: CursorWrapper, cohort: Cohort, staged: Staged) -> Outcome:
 
 def _insert_staged(cursor: CursorWrapper, cohort: Cohort, staged: Staged) -> int:
     names = _tables()
-    values = ", ".join(staged.columns[name] for name in MEMBER_FIELDS)
+    values = ", ".join(
+        in_key_order(staged.columns[name]) if name == "member_key" else staged.columns[name]
+        for name in MEMBER_FIELDS
+    )
     cursor.execute(
         f"INSERT INTO {names['members']} ({names['member_cohort']}, "  # noqa: S608
         f"{', '.join(MEMBER_FIELDS)}) SELECT %(cohort)s, {values} FROM {staged.table} "
@@ -363,22 +381,26 @@ def _diff(
     on_commit = " ON COMMIT DROP" if is_postgresql() else ""
     if replace and is_postgresql():
         # One pass over both sides: a full join pairs every staged row with its stored
-        # member, and leaves the unpaired on either side.
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
-            f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' "
-            f"WHEN NOT ({staged.present}) THEN 'left' ELSE 'updated' END AS kind, "
-            f"coalesce(m.member_key, {columns['member_key']}) AS member_key, {new_values} "
-            f"FROM {staged.table} FULL JOIN {stored} "
-            f"ON m.member_key = {columns['member_key']} "
-            f"WHERE m.member_key IS NULL OR NOT ({staged.present}) OR {changed}",
-            params,
-        )
+        # member, and leaves the unpaired on either side. Merged in key order rather than
+        # hashed: keys sort byte by byte (MemberKeyField), and sorting both sides costs
+        # less than a hash table of every stored member; and not compiled (JIT), which
+        # cost more than it saved (docs/performance.md).
+        with _planner_settings(cursor, enable_hashjoin="off", jit="off"):
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
+                f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' "
+                f"WHEN NOT ({staged.present}) THEN 'left' ELSE 'updated' END AS kind, "
+                f"coalesce(m.member_key, {columns['member_key']}) AS member_key, {new_values} "
+                f"FROM {staged.table} FULL JOIN {stored} "
+                f"ON m.member_key = {columns['member_key']} "
+                f"WHERE m.member_key IS NULL OR NOT ({staged.present}) OR {changed}",
+                params,
+            )
     else:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {DIFF}{on_commit} AS "  # noqa: S608
             f"SELECT CASE WHEN m.member_key IS NULL THEN 'entered' ELSE 'updated' END "
-            f"AS kind, {columns['member_key']} AS member_key, {new_values} "
+            f"AS kind, {in_key_order(columns['member_key'])} AS member_key, {new_values} "
             f"FROM {staged.table} LEFT JOIN {stored} "
             f"ON m.member_key = {columns['member_key']} "
             f"WHERE m.member_key IS NULL OR {changed}",
@@ -409,6 +431,20 @@ def _diff(
     )
     entered_rows, entered, left, updated = cursor.fetchone()
     return int(entered_rows), int(entered), int(left), int(updated)
+
+
+@contextmanager
+def _planner_settings(cursor: CursorWrapper, **settings: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements inside, then back to what they were.
+
+    If a statement fails, the transaction (or savepoint) that rolls back restores them."""
+    before = {}
+    for name, value in settings.items():
+        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
+        before[name] = cursor.fetchone()[0]
+    yield
+    for name, value in before.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _apply_diff(cursor: CursorWrapper, cohort: Cohort, snapshot: int, *, logged: int) -> None:

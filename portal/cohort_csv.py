@@ -28,6 +28,7 @@ from portal.cohort_changes import (
     apply_change,
     create_temporary_table,
     drop_table,
+    in_key_order,
     is_postgresql,
 )
 from portal.cohort_members import (
@@ -184,13 +185,13 @@ def _staged(header: list[str], rows: int, *, trim: bool) -> Staged:
         built = "'{}'::jsonb"
         same_properties = "m.properties = '{}'::jsonb"
     if "amplitude_id" in header:
-        key = (
+        key = in_key_order(
             f"CASE WHEN {amplitude} = '' THEN 'u:' || {user} ELSE 'a:' || ({amplitude})::bigint END"
         )
         amplitude_id = f"CASE WHEN {amplitude} = '' THEN NULL ELSE ({amplitude})::bigint END"
     else:
         # Without the column, no CASE: PostgreSQL would fold the cast of '' and fail.
-        key, amplitude_id = f"'u:' || {user}", "NULL::bigint"
+        key, amplitude_id = in_key_order(f"'u:' || {user}"), "NULL::bigint"
     return Staged(
         table=f"{RAW} AS r",
         columns={

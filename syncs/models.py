@@ -29,7 +29,7 @@ from django.utils import timezone
 from integrations.models import Destination, IntegrationVersion
 from portal.crypto import EncryptedJSONField
 from portal.jobs import Job, queue_patience
-from portal.models import Cohort, Organization, Project
+from portal.models import Cohort, MemberKeyField, Organization, Project
 from syncengine.models import RecordedExchange
 
 
@@ -310,7 +310,7 @@ class DeliveredMember(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    member_key = models.CharField(max_length=210)
+    member_key = MemberKeyField(max_length=210)
     partner_id = models.CharField(max_length=200, blank=True)
     # The user as the partner received them (identifiers and properties): a removal sends
     # what the addition sent, even once the member has left the cohort.

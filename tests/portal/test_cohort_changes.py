@@ -237,6 +237,29 @@ def test_the_log_threshold_is_the_syncs_incremental_limit():
     assert cohort_changes.MAX_LOGGED_CHANGES == planning.MAX_INCREMENTAL_CHANGES
 
 
+def test_member_keys_sort_by_code_point_in_every_table_that_holds_them(cast, cohort):
+    # Planning pages through members, change rows and the delivered state together
+    # (`member_key > %(after)s`, ORDER BY member_key): they must order keys alike.
+    user_ids = ["é", "Z", "a", "ä", "_", "a b", "ab", "€", "1"]
+    actions.cohort_members_replace(
+        acting_user=cast.alice, cohort=cohort, members=members(*user_ids)
+    )
+    in_order = [f"u:{user_id}" for user_id in sorted(user_ids)]
+    keys = CohortMember.objects.filter(cohort=cohort).order_by("member_key")
+    assert list(keys.values_list("member_key", flat=True)) == in_order
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT table_name, collation_name FROM information_schema.columns "
+                "WHERE column_name = 'member_key' AND table_name IN "
+                "('portal_cohortmember', 'portal_cohortchange', 'syncs_deliveredmember')"
+            )
+            collations = dict(cursor.fetchall())
+        assert collations == dict.fromkeys(
+            ("portal_cohortmember", "portal_cohortchange", "syncs_deliveredmember"), "C"
+        )
+
+
 def test_each_change_writes_one_audit_row_with_its_snapshot(cast, cohort):
     from portal.models import AuditEvent
 
