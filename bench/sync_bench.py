@@ -30,9 +30,11 @@ measured in the same run on the same data:
 
 `run()` returns the rows for `bench/run.py` (`python bench/run.py sync` prints them in
 the common table); run as a script it prints the same table and exits non-zero when a
-target is missed. Rounds: `--rounds N` or SYNC_BENCH_ROUNDS (3); a few minutes. Uses its
-own throw-away database (`<configured name>_sync_bench`). SYNC_PROFILE=path makes the
-worker process of the first sync write a cProfile of the run there.
+target is missed. Rounds: `--rounds N` or SYNC_BENCH_ROUNDS (3); a few minutes.
+SYNC_BENCH_FIRST_ONLY=1 measures only the first sync (its two rows and its worker's
+memory), without building the 2,000,000-member cohort. Uses its own throw-away database
+(`<configured name>_sync_bench`). SYNC_PROFILE=path makes the worker process of the first
+sync write a cProfile of the run there.
 
 Run from the repository root with the test environment (`make bench` sets it):
 `python bench/run.py sync` or `python bench/sync_bench.py [--rounds N]`.
@@ -71,6 +73,7 @@ DIFF_TARGET_SECONDS = 2.0
 THROUGHPUT_TARGET = 0.5
 RSS_TARGET_MB = 300.0
 ROUNDS = int(os.environ.get("SYNC_BENCH_ROUNDS", "3"))
+FIRST_ONLY = os.environ.get("SYNC_BENCH_FIRST_ONLY", "") == "1"
 TOKEN = "bench-token"
 
 
@@ -205,9 +208,10 @@ def add_members(cohort_id: int, first: int, last: int, *, where: str = "") -> No
     )
 
 
-def build(sink: str) -> tuple[Any, Any]:
+def build(sink: str, *, churned_too: bool = True) -> tuple[Any, Any]:
     """Two syncs on one connection to the sink: the churned 2M cohort (delivered exactly
-    at snapshot 1, now at snapshot 2) and a fresh 1M cohort."""
+    at snapshot 1, now at snapshot 2; empty without `churned_too`) and a fresh 1M
+    cohort."""
     from demo_partner.manifests import list_manifest
     from integrations.models import Destination, Integration, IntegrationVersion
     from portal.models import Cohort, Organization, Project
@@ -243,16 +247,22 @@ def build(sink: str) -> tuple[Any, Any]:
     )
     big = Cohort.objects.create(project=project, name="Two million", snapshot=1)
     first = Cohort.objects.create(project=project, name="One million", snapshot=1)
-    add_members(big.pk, 0, BIG_COHORT - 1)
     add_members(first.pk, 0, FIRST_SYNC - 1)
+    if not churned_too:
+        sql("ANALYZE portal_cohortmember")
+        return None, CohortSync.objects.create(
+            connection=connection_row, cohort=first, cadence="manual"
+        )
+    add_members(big.pk, 0, BIG_COHORT - 1)
     churned = CohortSync.objects.create(
         connection=connection_row, cohort=big, cadence="manual", list_id="bench-list"
     )
     fresh = CohortSync.objects.create(connection=connection_row, cohort=first, cadence="manual")
     sql(
-        'INSERT INTO syncs_deliveredmember (sync_id, member_key, partner_id, "user") '
-        "SELECT %s, member_key, '', jsonb_build_object('user_id', user_id) "
-        "FROM portal_cohortmember WHERE cohort_id = %s",
+        "INSERT INTO syncs_deliveredmember (sync_id, member_key, partner_id, user_id, "
+        "amplitude_id, device_id, email, properties) SELECT %s, member_key, '', user_id, "
+        "amplitude_id, device_id, email, properties FROM portal_cohortmember "
+        "WHERE cohort_id = %s",
         [churned.pk, big.pk],
     )
     # 1 % churn as one new snapshot: every 200th member leaves, as many new ones enter.
@@ -339,7 +349,7 @@ def rendered_bodies(run_id: int, integration: Any) -> list[tuple[str, bytes, dic
     )
     requests = []
     for batch in SyncBatch.objects.filter(run_id=run_id).order_by("sequence"):
-        users = [user for _, user, _ in batch.users_json]
+        users = [planned.user for planned in batch.planned_users()]
         prepared = integration.build_request(
             "add_users", context=context, users=users, batch_id=batch.batch_id
         )
@@ -375,10 +385,8 @@ def delivered_rows(sync: Any, path: Path) -> None:
 
     with connection.cursor() as cursor, path.open("wb") as out:
         copying = (
-            "COPY (SELECT %s::bigint, member_key, '', properties || jsonb_build_object("
-            "'user_id', NULLIF(user_id, ''), 'amplitude_id', amplitude_id, 'device_id', "
-            "NULLIF(device_id, ''), 'email', NULLIF(email, '')) FROM portal_cohortmember "
-            "WHERE cohort_id = %s) TO STDOUT"
+            "COPY (SELECT %s::bigint, member_key, '', user_id, amplitude_id, device_id, "
+            "email, properties FROM portal_cohortmember WHERE cohort_id = %s) TO STDOUT"
         )
         with cursor.cursor.copy(copying, (sync.pk, sync.cohort_id)) as copy:
             for chunk in copy:
@@ -405,7 +413,10 @@ def floor_crash_safe(
                 pass
     floor_send(requests)
     with transaction.atomic(), connection.cursor() as cursor, rows_path.open("rb") as rows:
-        copying = 'COPY floor_delivered (sync_id, member_key, partner_id, "user") FROM STDIN'
+        copying = (
+            "COPY floor_delivered (sync_id, member_key, partner_id, user_id, amplitude_id, "
+            "device_id, email, properties) FROM STDIN"
+        )
         with cursor.cursor.copy(copying) as copy:
             while chunk := rows.read(1 << 20):
                 copy.write(chunk)
@@ -494,27 +505,31 @@ def run(rounds: int = ROUNDS) -> list[Row]:
     try:
         print(
             f"building: a {BIG_COHORT:,}-member cohort delivered and churned by "
-            f"{2 * CHURN:,}, a {FIRST_SYNC:,}-member cohort ...",
+            f"{2 * CHURN:,}, a {FIRST_SYNC:,}-member cohort ..."
+            if not FIRST_ONLY
+            else f"building: a {FIRST_SYNC:,}-member cohort ...",
             file=sys.stderr,
             flush=True,
         )
-        churned, fresh = build(sink_url)
-        integration = engine.compile_version(churned.connection.version)
+        churned, fresh = build(sink_url, churned_too=not FIRST_ONLY)
+        integration = engine.compile_version(fresh.connection.version)
 
         diff: dict[str, list[float]] = {"ours": [], "floor": []}
         full: dict[str, list[float]] = {"ours": [], "floor": []}
-        for _ in range(rounds):
-            diff["floor"].append(floor_diff(churned, incremental=True))
-            diff["ours"].append(ours_diff(churned, integration, incremental=True))
-            full["floor"].append(floor_diff(churned, incremental=False))
-            full["ours"].append(ours_diff(churned, integration, incremental=False))
-
-        # The worker that runs the 2M diff: its peak memory.
-        CohortSync.objects.filter(pk=churned.pk).update(delivered_snapshot=1)
-        churned.refresh_from_db()
-        diff_run = runs.run_create(churned, kind="manual", enqueue=False)
-        diff_worker = in_child(diff_run.pk)
+        worker_rss: list[float] = []
         idle = [in_child(None)["rss_mb"]]
+        if not FIRST_ONLY:
+            for _ in range(rounds):
+                diff["floor"].append(floor_diff(churned, incremental=True))
+                diff["ours"].append(ours_diff(churned, integration, incremental=True))
+                full["floor"].append(floor_diff(churned, incremental=False))
+                full["ours"].append(ours_diff(churned, integration, incremental=False))
+
+            # The worker that runs the 2M diff: its peak memory.
+            CohortSync.objects.filter(pk=churned.pk).update(delivered_snapshot=1)
+            churned.refresh_from_db()
+            diff_run = runs.run_create(churned, kind="manual", enqueue=False)
+            worker_rss.append(in_child(diff_run.pk)["rss_mb"])
 
         # The floors' inputs, made beforehand: the rendered bodies, the delivered rows.
         reset_first_sync(fresh)
@@ -557,20 +572,27 @@ def run(rounds: int = ROUNDS) -> list[Row]:
                 flush=True,
             )
         first = f"first sync of {FIRST_SYNC:,} members, batch {BATCH_SIZE:,}"
+        diff_rows = (
+            []
+            if FIRST_ONLY
+            else [
+                seconds_row(
+                    f"sync diff of {BIG_COHORT:,} members, 1 % churn (plan)",
+                    diff["ours"],
+                    diff["floor"],
+                    floor_name="one SQL query counting the same entering and leaving keys",
+                    limit=DIFF_TARGET_SECONDS,
+                ),
+                seconds_row(
+                    f"sync diff of {BIG_COHORT:,} members, whole cohort (plan; information)",
+                    full["ours"],
+                    full["floor"],
+                    floor_name="one SQL query counting the keys of both differences",
+                ),
+            ]
+        )
         return [
-            seconds_row(
-                f"sync diff of {BIG_COHORT:,} members, 1 % churn (plan)",
-                diff["ours"],
-                diff["floor"],
-                floor_name="one SQL query counting the same entering and leaving keys",
-                limit=DIFF_TARGET_SECONDS,
-            ),
-            seconds_row(
-                f"sync diff of {BIG_COHORT:,} members, whole cohort (plan; information)",
-                full["ours"],
-                full["floor"],
-                floor_name="one SQL query counting the keys of both differences",
-            ),
+            *diff_rows,
             rate_row(
                 f"{first} vs bare httpx",
                 ours,
@@ -590,8 +612,10 @@ def run(rounds: int = ROUNDS) -> list[Row]:
                 ),
             ),
             seconds_row(
-                "sync worker peak RSS (2M diff run, 1M first sync)",
-                [diff_worker["rss_mb"], *first_rss],
+                "sync worker peak RSS (1M first sync)"
+                if FIRST_ONLY
+                else "sync worker peak RSS (2M diff run, 1M first sync)",
+                [*worker_rss, *first_rss],
                 idle,
                 unit="MB",
                 floor_name="the same process with Django loaded and nothing run",

@@ -389,15 +389,24 @@ class CohortMember(models.Model):
         return self.member_key
 
     def as_user(self) -> dict:
-        """The user as templates see it: identifiers first, then free-form properties."""
-        user = dict(self.properties)
-        user.update(
-            user_id=self.user_id or None,
-            amplitude_id=self.amplitude_id,
-            device_id=self.device_id or None,
-            email=self.email or None,
+        """The user as templates see it (see `member_user`)."""
+        return member_user(
+            self.properties, self.user_id, self.amplitude_id, self.device_id, self.email
         )
-        return user
+
+
+def member_user(
+    properties: dict, user_id: str, amplitude_id: int | None, device_id: str, email: str
+) -> dict:
+    """A member's columns as templates see the user: the free-form properties, then the
+    identifiers (which win over properties of the same name; a blank one is null)."""
+    return {
+        **properties,
+        "user_id": user_id or None,
+        "amplitude_id": amplitude_id,
+        "device_id": device_id or None,
+        "email": email or None,
+    }
 
 
 class CohortChange(models.Model):

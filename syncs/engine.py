@@ -48,6 +48,7 @@ from django.utils import timezone
 
 from integrations.models import IntegrationVersion
 from portal.jobs import RUNNING, LeaseKeeper
+from portal.models import member_user
 from portal.wording import counted
 from syncengine.core.compiler import CompiledIntegration, compile_manifest
 from syncengine.core.delivery import BatchOutcome, batch_id_for, deliver_batch, ensure_list
@@ -70,6 +71,7 @@ from syncengine.testplan import secret_variables
 from syncs import metrics, notices, planning
 from syncs.models import (
     MAX_CRASHES,
+    PLANNED_COLUMNS,
     BatchStatus,
     CohortSync,
     DeliveredMember,
@@ -90,6 +92,13 @@ EARLY_SLACK = timedelta(seconds=1)
 POLL_SECONDS = 0.5
 DELIVERED = DeliveredMember._meta.db_table
 BATCHES = SyncBatch._meta.db_table
+DELIVERED_COLUMNS = (
+    "sync_id, member_key, partner_id, user_id, amplitude_id, device_id, email, properties"
+)
+DELIVERED_UPDATE = ", ".join(
+    f"{name} = EXCLUDED.{name}"
+    for name in ("partner_id", "user_id", "amplitude_id", "device_id", "email", "properties")
+)
 
 ProgressCallback = Callable[[SyncRun], None]
 
@@ -193,7 +202,9 @@ class PlannedBatch:
     size: int
     next_attempt: int
     done_keys: list[str]
-    users: list[list[Any]] = field(default_factory=list)
+    # The batch's users, column by column as stored (`syncs.models.PLANNED_COLUMNS`),
+    # read by the thread that sends it.
+    columns: tuple[list[Any], ...] = ()
 
 
 @dataclass
@@ -226,11 +237,13 @@ def _deliver(
     keys: list[str] = []
     users: list[dict[str, Any]] = []
     known: dict[str, str] = {}
-    for key, user, partner_id in batch.users:
+    for key, partner_id, user_id, amplitude_id, device_id, email, properties in zip(
+        *batch.columns, strict=True
+    ):
         if key in done:
             continue
         keys.append(key)
-        users.append(user)
+        users.append(member_user(properties, user_id, amplitude_id, device_id, email))
         if partner_id:
             known[key] = partner_id
     try:
@@ -415,7 +428,7 @@ class RunExecutor:
             # Its users are read by the thread that sends it (`_deliver_and_settle`).
             row = (
                 SyncBatch.objects.filter(pk=pk, status=BatchStatus.PENDING)
-                .defer("users_json")
+                .defer(*PLANNED_COLUMNS)
                 .first()
             )
             if row is None:
@@ -477,8 +490,7 @@ class RunExecutor:
         thread's own connection (closed before the thread takes its next batch)."""
         try:
             try:
-                users = SyncBatch.objects.values_list("users_json", flat=True).get(pk=batch.pk)
-                batch.users = list(users)
+                batch.columns = SyncBatch.objects.values_list(*PLANNED_COLUMNS).get(pk=batch.pk)
             except BaseException as crash:
                 return BatchResult(batch, crash=crash, go_on=False)
             result = _deliver(setup, self.client, batch, context)
@@ -626,8 +638,8 @@ class RunExecutor:
             batch.in_cohort if batch.in_cohort is not None else batch.endpoint != ("remove_users")
         )
         sync_id = self.run.sync_id
-        with connection.cursor() as cursor:
-            if not entering:
+        if not entering:
+            with connection.cursor() as cursor:
                 if connection.vendor == "postgresql":
                     cursor.execute(
                         f"DELETE FROM {DELIVERED} WHERE sync_id = %s "  # noqa: S608
@@ -639,21 +651,41 @@ class RunExecutor:
                         f"DELETE FROM {DELIVERED} WHERE sync_id = %s AND member_key = %s",  # noqa: S608
                         [(sync_id, key) for key in delivered],
                     )
-                return
-            ids = {key: str(value) for key, value in dict(partner_ids).items() if value}
-            if connection.vendor == "postgresql":
-                self._insert_delivered(batch, delivered, ids)
-                return
-            wanted = set(delivered)
+            return
+        ids = {key: str(value) for key, value in dict(partner_ids).items() if value}
+        if connection.vendor == "postgresql":
+            self._insert_delivered(batch, delivered, ids)
+        else:
+            self._upsert_delivered(batch, delivered, ids)
+
+    def _upsert_delivered(
+        self, batch: PlannedBatch, delivered: tuple[str, ...], ids: dict[str, str]
+    ) -> None:
+        """Where the database cannot read the batch's columns itself: the acknowledged
+        users' rows, from the batch's columns in Python."""
+        wanted = set(delivered)
+        rows = [
+            (
+                self.run.sync_id,
+                key,
+                ids.get(key) or partner_id or "",
+                user_id,
+                amplitude_id,
+                device_id,
+                email,
+                json.dumps(properties),
+            )
+            for key, partner_id, user_id, amplitude_id, device_id, email, properties in zip(
+                *batch.columns, strict=True
+            )
+            if key in wanted
+        ]
+        with connection.cursor() as cursor:
             cursor.executemany(
-                f'INSERT INTO {DELIVERED} (sync_id, member_key, partner_id, "user") '  # noqa: S608
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (sync_id, member_key) DO UPDATE SET "
-                'partner_id = excluded.partner_id, "user" = excluded."user"',
-                [
-                    (sync_id, key, ids.get(key) or partner_id or "", json.dumps(user))
-                    for key, user, partner_id in batch.users
-                    if key in wanted
-                ],
+                f"INSERT INTO {DELIVERED} ({DELIVERED_COLUMNS}) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (sync_id, member_key) DO UPDATE SET {DELIVERED_UPDATE}",
+                rows,
             )
 
     def _insert_delivered(
@@ -666,21 +698,24 @@ class RunExecutor:
         users the partner does not have, and only this run moves the delivered state
         meanwhile: a plain INSERT, without the cost of an upsert. Should a row be there
         after all, the savepoint falls back to the upsert."""
-        everyone = len(delivered) == len(batch.users)
+        everyone = len(delivered) == len(batch.columns[0])
+        # The batch's columns side by side, user by user (ROWS FROM zips them), copied as
+        # they are: no user is built or parsed here.
         select = (
-            f'INSERT INTO {DELIVERED} (sync_id, member_key, partner_id, "user") '  # noqa: S608
-            "SELECT %(sync)s, e->>0, COALESCE(ids.partner_id, e->>2, ''), "
-            "COALESCE(e->1, '{}'::jsonb) "
-            f"FROM {BATCHES} b "
-            "CROSS JOIN LATERAL jsonb_array_elements(b.users_json) e "
+            f"INSERT INTO {DELIVERED} ({DELIVERED_COLUMNS}) "  # noqa: S608
+            "SELECT %(sync)s, u.member_key, COALESCE(ids.partner_id, u.partner_id, ''), "
+            "u.user_id, u.amplitude_id::bigint, u.device_id, u.email, u.properties "
+            f"FROM {BATCHES} b CROSS JOIN LATERAL ROWS FROM ("
+            "jsonb_array_elements_text(b.member_keys), jsonb_array_elements_text(b.partner_ids), "
+            "jsonb_array_elements_text(b.user_ids), jsonb_array_elements_text(b.amplitude_ids), "
+            "jsonb_array_elements_text(b.device_ids), jsonb_array_elements_text(b.emails), "
+            "jsonb_array_elements(b.properties)"
+            ") AS u(member_key, partner_id, user_id, amplitude_id, device_id, email, properties) "
             "LEFT JOIN unnest(%(id_keys)s::text[], %(ids)s::text[]) AS ids(member_key, "
-            "partner_id) ON ids.member_key = e->>0 "
-            "WHERE b.id = %(batch)s AND (%(everyone)s OR e->>0 = ANY(%(keys)s::text[]))"
+            "partner_id) ON ids.member_key = u.member_key "
+            "WHERE b.id = %(batch)s AND (%(everyone)s OR u.member_key = ANY(%(keys)s::text[]))"
         )
-        upsert = (
-            f"{select} ON CONFLICT (sync_id, member_key) DO UPDATE SET "
-            'partner_id = EXCLUDED.partner_id, "user" = EXCLUDED."user"'
-        )
+        upsert = f"{select} ON CONFLICT (sync_id, member_key) DO UPDATE SET {DELIVERED_UPDATE}"
         params: dict[str, Any] = {
             "sync": self.run.sync_id,
             "batch": batch.pk,

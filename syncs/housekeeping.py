@@ -19,7 +19,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from portal.models import Cohort, CohortChange
-from syncs.models import CohortSync, SyncBatch, SyncExchange, SyncRun
+from syncs.models import PLANNED_COLUMNS, CohortSync, SyncBatch, SyncExchange, SyncRun
 
 logger = logging.getLogger("syncs")
 
@@ -54,12 +54,14 @@ def prune_batch_users(*, now: datetime | None = None) -> int:
     while True:
         ids = list(
             SyncBatch.objects.filter(run__in=old_runs)
-            .exclude(users_json=[])
+            .exclude(member_keys=[])
             .values_list("pk", flat=True)[: CHUNK // 10]
         )
         if not ids:
             return pruned
-        pruned += SyncBatch.objects.filter(pk__in=ids).update(users_json=[])
+        pruned += SyncBatch.objects.filter(pk__in=ids).update(
+            **{column: [] for column in PLANNED_COLUMNS}
+        )
 
 
 def change_log_bound(cohort: Cohort) -> int:

@@ -18,7 +18,7 @@ each sync run planned, sent and the partner acknowledged.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from django.conf import settings
 from django.db import models, transaction
@@ -29,7 +29,7 @@ from django.utils import timezone
 from integrations.models import Destination, IntegrationVersion
 from portal.crypto import EncryptedJSONField
 from portal.jobs import Job, queue_patience
-from portal.models import Cohort, MemberKeyField, Organization, Project
+from portal.models import Cohort, MemberKeyField, Organization, Project, member_user
 from syncengine.models import RecordedExchange
 
 
@@ -269,9 +269,18 @@ class SyncBatch(models.Model):
     in_cohort = models.BooleanField(null=True)
     batch_id = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
-    # The planned users, frozen: a JSON array of [member_key, user, partner_id or null].
-    # jsonb, so that settling a batch reads its users without parsing them again.
-    users_json = models.JSONField(default=list)
+    # The planned users, frozen, column by column: one JSON array per column, the users in
+    # the same (key) order in each. A user is not one JSON object: building a million of
+    # them in SQL was half of a first sync; the sending thread builds each from its columns
+    # (`planned_users`), and settling copies the columns into the delivered state as they
+    # are. Empty once pruned (`syncs.housekeeping`).
+    member_keys = models.JSONField(default=list)
+    partner_ids = models.JSONField(default=list)  # known partner id, or null
+    user_ids = models.JSONField(default=list)
+    amplitude_ids = models.JSONField(default=list)
+    device_ids = models.JSONField(default=list)
+    emails = models.JSONField(default=list)
+    properties = models.JSONField(default=list)
     status = models.CharField(
         max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING
     )
@@ -295,6 +304,46 @@ class SyncBatch(models.Model):
     def __str__(self) -> str:
         return f"batch {self.sequence} of run {self.run_id} ({self.endpoint})"
 
+    def planned_users(self) -> list[PlannedUser]:
+        """The batch's users, in order, from its columns (see `PLANNED_COLUMNS`)."""
+        return planned_users(*(getattr(self, name) for name in PLANNED_COLUMNS))
+
+
+# A planned batch's columns, in the order `planned_users` takes them.
+PLANNED_COLUMNS = (
+    "member_keys",
+    "partner_ids",
+    "user_ids",
+    "amplitude_ids",
+    "device_ids",
+    "emails",
+    "properties",
+)
+
+
+class PlannedUser(NamedTuple):
+    key: str
+    user: dict[str, Any]
+    partner_id: str | None
+
+
+def planned_users(
+    keys: list[str],
+    partner_ids: list[str | None],
+    user_ids: list[str],
+    amplitude_ids: list[int | None],
+    device_ids: list[str],
+    emails: list[str],
+    properties: list[dict[str, Any]],
+) -> list[PlannedUser]:
+    """Users as templates see them (`portal.models.member_user`) from a batch's columns."""
+    return [
+        PlannedUser(key, member_user(props, user_id, amplitude_id, device_id, email), partner)
+        for key, partner, user_id, amplitude_id, device_id, email, props in zip(
+            keys, partner_ids, user_ids, amplitude_ids, device_ids, emails, properties, strict=True
+        )
+    ]
+
 
 class DeliveredMember(models.Model):
     pk = models.CompositePrimaryKey("sync_id", "member_key")
@@ -312,12 +361,22 @@ class DeliveredMember(models.Model):
     )
     member_key = MemberKeyField(max_length=210)
     partner_id = models.CharField(max_length=200, blank=True)
-    # The user as the partner received them (identifiers and properties): a removal sends
-    # what the addition sent, even once the member has left the cohort.
-    user = models.JSONField(default=dict)
+    # The user as the partner received them, in the member's columns (`as_user`): a
+    # removal sends what the addition sent, even once the member has left the cohort.
+    user_id = models.CharField(max_length=200, blank=True)
+    amplitude_id = models.BigIntegerField(null=True, blank=True)
+    device_id = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.member_key
+
+    def as_user(self) -> dict[str, Any]:
+        """The user as the partner received them (see `portal.models.member_user`)."""
+        return member_user(
+            self.properties, self.user_id, self.amplitude_id, self.device_id, self.email
+        )
 
 
 class SyncExchange(RecordedExchange):

@@ -23,9 +23,10 @@ A full resync plans every member as entered (with a new list, nobody as left: th
 list is empty); a run that empties the list plans everyone delivered as left; a retry
 plans the users that the failed batches of the run it retries did not deliver.
 
-Each planned batch (`SyncBatch`) freezes its users as a JSON array of
-`[member_key, user, partner_id or null]` (the user as templates see it,
-`CohortMember.as_user`; for a user who left, as the partner received them) and gets its
+Each planned batch (`SyncBatch`) freezes its users column by column: their keys, known
+partner ids, and the member's columns (user id, Amplitude id, device id, email,
+properties; for a user who left, as the partner received them), from which the sending
+thread builds each user as templates see it (`SyncBatch.planned_users`). It gets its
 Idempotency-Key, `batch_id_for(scope="sync:<sync>:run:<run>", ...)`: the same on every
 resend of that batch, different in every other run.
 """
@@ -36,7 +37,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.utils import OperationalError
@@ -47,6 +48,7 @@ from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.delivery import BATCH_ID_HEX_CHARS, batch_id_for
 from syncengine.core.manifest.schema import ADD_USERS, REMOVE_USERS, UPDATE_USERS
 from syncs.models import (
+    PLANNED_COLUMNS,
     BatchStatus,
     CohortSync,
     DeliveredMember,
@@ -56,8 +58,9 @@ from syncs.models import (
 )
 
 FETCH_ROWS = 5_000
-# Planned batches are written in groups of about this many characters of users.
-WRITE_CHARS = 8 * 1024 * 1024
+# Planned batches are written (where the database cannot cut them) in groups of about
+# this many users.
+WRITE_USERS = 50_000
 # A planning transaction that collides with a concurrent update of the run row (the
 # lease renewal) is tried again this many times.
 SERIALIZATION_RETRIES = 5
@@ -94,27 +97,27 @@ def _postgres() -> bool:
 # Every table name comes from the models' metadata; every value is a parameter.
 
 
-def _user_sql(alias: str) -> str:
-    """The member as `CohortMember.as_user` makes it: properties, then identifiers."""
-    if _postgres():
-        return (
-            f"({alias}.properties || jsonb_build_object("
-            f"'user_id', NULLIF({alias}.user_id, ''), 'amplitude_id', {alias}.amplitude_id, "
-            f"'device_id', NULLIF({alias}.device_id, ''), 'email', NULLIF({alias}.email, '')))"
-        )
+class PlannedRow(NamedTuple):
+    """One planned user as the planning queries select it (the columns of `SyncBatch`)."""
+
+    member_key: str
+    partner_id: str | None
+    user_id: str
+    amplitude_id: int | None
+    device_id: str
+    email: str
+    properties: dict[str, Any]
+
+
+def _columns_sql(alias: str, partner_id: str) -> str:
+    """The columns of a `PlannedRow`, from the members or the delivered state (which
+    have the same user columns)."""
     return (
-        f"json_set({alias}.properties, "
-        f"'$.user_id', NULLIF({alias}.user_id, ''), '$.amplitude_id', {alias}.amplitude_id, "
-        f"'$.device_id', NULLIF({alias}.device_id, ''), '$.email', NULLIF({alias}.email, ''))"
+        f"{alias}.member_key AS member_key, {partner_id} AS partner_id, "
+        f"{alias}.user_id AS user_id, {alias}.amplitude_id AS amplitude_id, "
+        f"{alias}.device_id AS device_id, {alias}.email AS email, "
+        f"{alias}.properties AS properties"
     )
-
-
-def _element_sql(key: str, user: str, partner_id: str) -> str:
-    """One planned user: [member_key, user, partner_id or null] (jsonb on PostgreSQL,
-    where batches aggregate it; JSON text elsewhere)."""
-    if _postgres():
-        return f"jsonb_build_array({key}, {user}, {partner_id})"
-    return f"json_array({key}, json({user}), {partner_id})"
 
 
 def _not_delivered(alias: str) -> str:
@@ -160,7 +163,7 @@ def entered_sql(*, incremental: bool, resend_all: bool, keep_ids: bool, paged: b
         if keep_ids
         else "NULL"
     )
-    element = _element_sql("m.member_key", _user_sql("m"), partner_id)
+    columns = _columns_sql("m", partner_id)
     if incremental:
         source = (
             f"FROM ({_last_changes(paged)}) AS c JOIN {MEMBERS} m "
@@ -170,16 +173,13 @@ def entered_sql(*, incremental: bool, resend_all: bool, keep_ids: bool, paged: b
         source = f"FROM {MEMBERS} m WHERE m.cohort_id = %(cohort)s"
     condition = "" if resend_all else f" AND {_not_delivered('m')}"
     after, limit = _page("m", paged)
-    return (
-        f"SELECT m.member_key AS member_key, {element} AS element {source}{condition}{after} "
-        f"ORDER BY m.member_key{limit}"
-    )
+    return f"SELECT {columns} {source}{condition}{after} ORDER BY m.member_key{limit}"
 
 
 def left_sql(*, incremental: bool, everyone: bool, paged: bool = False) -> str:
     """Delivered users to send as leaving: those no longer members (or, to empty the
     list, everyone delivered)."""
-    element = _element_sql("d.member_key", "d.user", "NULLIF(d.partner_id, '')")
+    columns = _columns_sql("d", "NULLIF(d.partner_id, '')")
     if incremental:
         source = (
             f"FROM ({_last_changes(paged)}) AS c JOIN {DELIVERED} d "
@@ -189,10 +189,7 @@ def left_sql(*, incremental: bool, everyone: bool, paged: bool = False) -> str:
         source = f"FROM {DELIVERED} d WHERE d.sync_id = %(sync)s"
     condition = "" if everyone else f" AND {_not_member('d')}"
     after, limit = _page("d", paged)
-    return (
-        f"SELECT d.member_key AS member_key, {element} AS element {source}{condition}{after} "
-        f"ORDER BY d.member_key{limit}"
-    )
+    return f"SELECT {columns} {source}{condition}{after} ORDER BY d.member_key{limit}"
 
 
 def change_log_usable(cohort_id: int, since: int, snapshot: int) -> bool:
@@ -216,12 +213,17 @@ def change_log_usable(cohort_id: int, since: int, snapshot: int) -> bool:
     )
 
 
-def stream_rows(sql: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(member_key, element JSON text) rows from a server-side cursor, a chunk at a time."""
+def stream_rows(sql: str, params: dict[str, Any]) -> Iterator[PlannedRow]:
+    """The planned users a query selects, from a server-side cursor, a chunk at a time
+    (properties arrive as JSON text where the database has no JSON type)."""
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH_ROWS):
-            yield from rows
+            for row in rows:
+                properties = row[6]
+                if isinstance(properties, str | bytes):
+                    properties = json.loads(properties)
+                yield PlannedRow._make((*row[:6], properties or {}))
 
 
 # --- writing batches ---------------------------------------------------------------------
@@ -239,7 +241,7 @@ class BatchWriter:
         self.scope = run_scope(run)
         self.sequence = 0
         self._pending: list[SyncBatch] = []
-        self._chars = 0
+        self._users = 0
 
     def write_query(
         self,
@@ -256,8 +258,9 @@ class BatchWriter:
         On PostgreSQL the batches are cut, joined and given their ids inside the
         database, so the users never travel to Python: each batch is one INSERT … SELECT
         of the next page of users in key order (keyset pagination on the tables' unique
-        indexes; one page sorted at a time, in memory). Elsewhere the rows are streamed
-        through `write`."""
+        indexes; one page sorted at a time, in memory), each column aggregated into an
+        array as it is (no JSON object is built per user). Elsewhere the rows are
+        streamed through `write`."""
         if not _postgres():
             return self.write(
                 stream_rows(build(False), params),
@@ -267,16 +270,25 @@ class BatchWriter:
             )
         self.flush()
         header = "\x1f".join((self.scope, endpoint, _direction(in_cohort))) + "\x1f"
+        # Every aggregate reads the page in key order (the sorted subquery; a statement
+        # that writes is never run in parallel), so the columns line up user by user and
+        # the id hashes the keys in order, as `batch_id_for` does. An ORDER BY in each
+        # aggregate would sort the page once per column.
         insert = (
             f"WITH page AS MATERIALIZED ({build(True)}), "  # noqa: S608
             f"inserted AS (INSERT INTO {BATCHES} (run_id, sequence, endpoint, in_cohort, "
-            "batch_id, size, users_json, status, attempts, delivered, skipped, failed, "
+            "batch_id, size, member_keys, partner_ids, user_ids, amplitude_ids, device_ids, "
+            "emails, properties, status, attempts, delivered, skipped, failed, "
             "next_attempt, done_keys) "
             "SELECT %(run)s, %(sequence)s, %(endpoint)s, %(in_cohort)s, "
             "left(encode(sha256(convert_to(%(header)s || string_agg(member_key || chr(30), "
-            "'' ORDER BY member_key), 'UTF8')), 'hex'), %(id_chars)s), COUNT(*), "
-            "jsonb_agg(element ORDER BY member_key), "
-            "'pending', 0, 0, 0, 0, 1, '[]'::jsonb FROM page HAVING COUNT(*) > 0 "
+            "''), 'UTF8')), 'hex'), %(id_chars)s), COUNT(*), "
+            "to_jsonb(array_agg(member_key)), to_jsonb(array_agg(partner_id)), "
+            "to_jsonb(array_agg(user_id)), to_jsonb(array_agg(amplitude_id)), "
+            "to_jsonb(array_agg(device_id)), to_jsonb(array_agg(email)), "
+            "jsonb_agg(properties), "
+            "'pending', 0, 0, 0, 0, 1, '[]'::jsonb "
+            "FROM (SELECT * FROM page ORDER BY member_key) AS ordered HAVING COUNT(*) > 0 "
             "RETURNING size) "
             "SELECT (SELECT MAX(member_key) FROM page), (SELECT size FROM inserted)"
         )
@@ -308,7 +320,7 @@ class BatchWriter:
 
     def write(
         self,
-        rows: Iterator[tuple[str, str]],
+        rows: Iterator[PlannedRow],
         *,
         endpoint: str,
         size: int,
@@ -316,31 +328,26 @@ class BatchWriter:
     ) -> int:
         """Store the rows' users as batches; returns how many users."""
         direction = _direction(in_cohort)
-        keys: list[str] = []
-        elements: list[str] = []
+        batch: list[PlannedRow] = []
         count = 0
-        for key, element in rows:
-            keys.append(key)
-            elements.append(element)
-            if len(keys) >= size:
-                self._add(endpoint, in_cohort, direction, keys, elements)
-                count += len(keys)
-                keys, elements = [], []
-        if keys:
-            self._add(endpoint, in_cohort, direction, keys, elements)
-            count += len(keys)
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= size:
+                self._add(endpoint, in_cohort, direction, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self._add(endpoint, in_cohort, direction, batch)
+            count += len(batch)
         return count
 
     def _add(
-        self,
-        endpoint: str,
-        in_cohort: bool | None,
-        direction: str,
-        keys: list[str],
-        elements: list[str],
+        self, endpoint: str, in_cohort: bool | None, direction: str, rows: list[PlannedRow]
     ) -> None:
         self.sequence += 1
-        users_text = "[" + ",".join(elements) + "]"
+        keys, partner_ids, user_ids, amplitude_ids, device_ids, emails, properties = (
+            list(column) for column in zip(*rows, strict=True)
+        )
         self._pending.append(
             SyncBatch(
                 run=self.run,
@@ -348,18 +355,24 @@ class BatchWriter:
                 endpoint=endpoint,
                 in_cohort=in_cohort,
                 batch_id=batch_id_for(self.scope, endpoint, keys, direction=direction),
-                size=len(keys),
-                users_json=json.loads(users_text),
+                size=len(rows),
+                member_keys=keys,
+                partner_ids=partner_ids,
+                user_ids=user_ids,
+                amplitude_ids=amplitude_ids,
+                device_ids=device_ids,
+                emails=emails,
+                properties=properties,
             )
         )
-        self._chars += len(users_text)
-        if self._chars >= WRITE_CHARS:
+        self._users += len(rows)
+        if self._users >= WRITE_USERS:
             self.flush()
 
     def flush(self) -> None:
         if self._pending:
             SyncBatch.objects.bulk_create(self._pending)
-        self._pending, self._chars = [], 0
+        self._pending, self._users = [], 0
 
 
 # --- the plan ----------------------------------------------------------------------------
@@ -506,17 +519,17 @@ def _is_entering(batch: SyncBatch, enter_endpoint: str) -> bool:
     return batch.endpoint == enter_endpoint
 
 
-def _retry_rows(sync_id: int, batch_ids: list[int], *, entering: bool) -> Iterator[tuple[str, str]]:
+def _retry_rows(sync_id: int, batch_ids: list[int], *, entering: bool) -> Iterator[PlannedRow]:
     """The users of the batches, one batch in memory at a time, filtered by the
     delivered state."""
     for batch_pk in batch_ids:
-        users = SyncBatch.objects.values_list("users_json", flat=True).get(pk=batch_pk)
-        keys = [user[0] for user in users]
+        columns = SyncBatch.objects.values_list(*PLANNED_COLUMNS).get(pk=batch_pk)
+        rows = [PlannedRow(*row) for row in zip(*columns, strict=True)]
         delivered = set(
-            DeliveredMember.objects.filter(sync_id=sync_id, member_key__in=keys).values_list(
-                "member_key", flat=True
-            )
+            DeliveredMember.objects.filter(
+                sync_id=sync_id, member_key__in=[row.member_key for row in rows]
+            ).values_list("member_key", flat=True)
         )
-        for user in users:
-            if (user[0] in delivered) != entering:
-                yield user[0], json.dumps(user)
+        for row in rows:
+            if (row.member_key in delivered) != entering:
+                yield row

@@ -40,7 +40,13 @@ def failed_run(sync: CohortSync) -> SyncRun:
         endpoint="add_users",
         batch_id="b1",
         size=1,
-        users_json=[["u:user-1", {"user_id": "user-1"}, None]],
+        member_keys=["u:user-1"],
+        partner_ids=[None],
+        user_ids=["user-1"],
+        amplitude_ids=[None],
+        device_ids=[""],
+        emails=[""],
+        properties=[{}],
         status=BatchStatus.FAILED,
         failed=1,
     )
@@ -88,7 +94,7 @@ def test_sync_runs_started_without_a_broker_are_a_503_and_nothing_stays_queued(
     assert not SyncRun.objects.filter(sync=sync).active().exists()
 
     # Deleting with the list emptied first: 503, and the sync stays, not being deleted.
-    DeliveredMember.objects.create(sync=sync, member_key="u:user-1", user={"user_id": "user-1"})
+    DeliveredMember.objects.create(sync=sync, member_key="u:user-1", user_id="user-1")
     answer = api.delete(f"/api/v1/syncs/{sync.pk}?empty_first=true")
     assert answer.status_code == 503 and answer.json()["error"] == UNAVAILABLE
     sync.refresh_from_db()

@@ -62,11 +62,11 @@ def test_a_first_sync_creates_the_list_and_sends_every_member(cast, celery_worke
     batches = list(run.batches.order_by("sequence"))
     keys = [e["idempotency_key"] for e in partner_requests(partner)]
     assert sorted(keys) == sorted(b.batch_id for b in batches)
-    users = batches[0].users_json
+    users = batches[0].planned_users()
     assert batches[0].batch_id == batch_id_for(
-        f"sync:{sync.pk}:run:{run.pk}", "add_users", [user[0] for user in users]
+        f"sync:{sync.pk}:run:{run.pk}", "add_users", [user.key for user in users]
     )
-    assert users[0][1]["email"] == "user0@example.com" and users[0][1]["plan"] == "pro"
+    assert users[0].user["email"] == "user0@example.com" and users[0].user["plan"] == "pro"
     # Every attempt is stored, masked: the inspector never shows the token.
     exchanges = list(SyncExchange.objects.filter(run=run).order_by("sequence"))
     assert [e.step for e in exchanges] == ["create_list", "add_users", "add_users", "add_users"]
@@ -251,7 +251,7 @@ def test_batches_hold_their_users_as_templates_see_them(cast, partner):
 
     batch = SyncBatch.objects.get(run=run)
     member = sync.cohort.members.get(member_key="u:user-0000001")
-    users = batch.users_json
-    assert users[1] == ["u:user-0000001", member.as_user(), None]
+    users = batch.planned_users()
+    assert users[1] == ("u:user-0000001", member.as_user(), None)
     delivered = DeliveredMember.objects.get(sync=sync, member_key="u:user-0000001")
-    assert delivered.user == member.as_user()
+    assert delivered.as_user() == member.as_user()

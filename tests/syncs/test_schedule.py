@@ -12,9 +12,15 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.models import CohortChange
-from syncs import cadence, housekeeping, runs, schedule
-from syncs.models import CohortSync, SyncExchange, SyncRun
-from tests.syncs.conftest import another_sync, change_cohort, list_manifest, make_sync
+from syncs import cadence, engine, housekeeping, planning, runs, schedule
+from syncs.models import CohortSync, SyncBatch, SyncExchange, SyncRun
+from tests.syncs.conftest import (
+    another_sync,
+    change_cohort,
+    cohort_keys,
+    list_manifest,
+    make_sync,
+)
 
 NOON = datetime(2026, 3, 4, 12, 30, tzinfo=UTC)
 
@@ -134,3 +140,22 @@ def test_housekeeping_prunes_old_bodies_and_changes_every_sync_has_passed(cast, 
     CohortSync.objects.filter(pk=sync.pk).update(delivered_snapshot=3)
     housekeeping.prune_cohort_changes()
     assert not CohortChange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_housekeeping_empties_the_planned_users_of_old_runs_but_the_latest(cast, partner):
+    sync = make_sync(cast, list_manifest(partner.url), members=range(3))
+    old = timezone.now() - timedelta(days=django_settings.SYNC_BODY_RETENTION_DAYS + 1)
+    planned = []
+    for _ in range(2):
+        run = runs.run_create(sync, kind="manual", enqueue=False)
+        planning.plan_run(run.pk, engine.compile_version(run.version))
+        SyncRun.objects.filter(pk=run.pk).update(status="succeeded", finished_at=old)
+        planned.append(SyncBatch.objects.get(run=run))
+
+    assert housekeeping.prune_batch_users() == 1
+
+    pruned, latest = (SyncBatch.objects.get(pk=batch.pk) for batch in planned)
+    assert pruned.planned_users() == [] and pruned.size == 3
+    users = [planned.user["user_id"] for planned in latest.planned_users()]
+    assert users == sorted(cohort_keys(sync.cohort))
