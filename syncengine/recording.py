@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
 
 from syncengine.core.diagnosis import diagnose
 from syncengine.core.display import request_for_display
@@ -180,9 +181,28 @@ def insert_exchanges(
     Each value is prepared by its field exactly as `save()` would prepare it.
     """
     database = using or connection
+    fields, sql = _upsert_statement(database)
+    params = [
+        [field.get_db_prep_save(field.pre_save(row, True), database) for field in fields]
+        for row in rows
+    ]
+    for start in range(0, len(params), EXCHANGES_PER_INSERT):
+        with database.cursor() as cursor:
+            cursor.executemany(sql, params[start : start + EXCHANGES_PER_INSERT])
+
+
+_UPSERTS: dict[str, tuple[list[Field[Any, Any]], str]] = {}
+
+
+def _upsert_statement(database: BaseDatabaseWrapper) -> tuple[list[Field[Any, Any]], str]:
+    """The fields `insert_exchanges` writes and its statement, made once per database
+    vendor (a test of 1,201 requests runs it twice a request)."""
+    known = _UPSERTS.get(database.vendor)
+    if known is not None:
+        return known
+    quote = database.ops.quote_name
     fields = [field for field in TestExchange._meta.concrete_fields if not field.primary_key]
     columns = [field.column for field in fields if field.column]
-    quote = database.ops.quote_name
     updated = [column for column in columns if column not in ("run_id", "sequence")]
     # Only the model's own table and column names, quoted, go into the text; every value
     # is a parameter.
@@ -193,13 +213,8 @@ def insert_exchanges(
         f"ON CONFLICT ({quote('run_id')}, {quote('sequence')}) DO UPDATE SET "
         + ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in updated)
     )
-    params = [
-        [field.get_db_prep_save(field.pre_save(row, True), database) for field in fields]
-        for row in rows
-    ]
-    for start in range(0, len(params), EXCHANGES_PER_INSERT):
-        with database.cursor() as cursor:
-            cursor.executemany(sql, params[start : start + EXCHANGES_PER_INSERT])
+    _UPSERTS[database.vendor] = fields, sql
+    return fields, sql
 
 
 class RunClosed(Exception):
