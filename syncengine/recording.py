@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
@@ -27,7 +28,7 @@ from syncengine.core.diagnosis import diagnose
 from syncengine.core.display import request_for_display
 from syncengine.core.errors import AttemptRecord, PartnerError, PartnerResponse
 from syncengine.core.http import OutboundClient
-from syncengine.core.masking import mask_text
+from syncengine.core.masking import Secrets, compiled_secrets, mask_text
 from syncengine.core.types import PreparedRequest, SkippedUser
 from syncengine.models import (
     EXCHANGE_IN_FLIGHT,
@@ -62,7 +63,9 @@ SKIP_REASON_WORDS = {
 }
 
 
-def clean_text(text: str | None, secrets: Sequence[str] = (), limit: int | None = None) -> str:
+def clean_text(
+    text: str | None, secrets: Sequence[str] | Secrets = (), limit: int | None = None
+) -> str:
     """Text safe to store: secrets masked, NUL characters (which PostgreSQL refuses in text)
     replaced, and cut to `limit` characters."""
     if not text:
@@ -71,11 +74,13 @@ def clean_text(text: str | None, secrets: Sequence[str] = (), limit: int | None 
     return text[:limit] if limit is not None else text
 
 
-def clean_pairs(pairs: Sequence[Sequence[str]] | None, secrets: Sequence[str]) -> list[list[str]]:
+def clean_pairs(
+    pairs: Sequence[Sequence[str]] | None, secrets: Sequence[str] | Secrets
+) -> list[list[str]]:
     return [[clean_text(name, secrets), clean_text(value, secrets)] for name, value in pairs or ()]
 
 
-def clean_json(value: Any, secrets: Sequence[str]) -> Any:
+def clean_json(value: Any, secrets: Sequence[str] | Secrets) -> Any:
     if isinstance(value, str):
         return clean_text(value, secrets)
     if isinstance(value, dict):
@@ -104,21 +109,22 @@ def describe_skips(counts: Mapping[str, int]) -> str:
 
 def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, Any]:
     """A `TestExchange`'s columns for one attempt, every secret masked, bodies cut."""
+    compiled = compiled_secrets(secrets)  # once, not once for each of some forty strings
     shown = record.for_display()
     request = shown["request"]
     response = shown["response"]
-    request_body = clean_text(request["body"], secrets)
+    request_body = clean_text(request["body"], compiled)
     fields: dict[str, Any] = {
         "step": record.endpoint,
         "batch_id": record.batch_id or "",
         "attempt": record.attempt,
         "max_attempts": record.max_attempts,
         "outcome": record.outcome,
-        "summary": clean_text(shown["summary"], secrets, 300),
+        "summary": clean_text(shown["summary"], compiled, 300),
         "item_count": record.request.item_count,
-        "request_method": clean_text(request["method"], secrets, 10),
-        "request_url": clean_text(request["url"], secrets, MAX_STORED_URL_CHARS),
-        "request_headers": clean_pairs(request["headers"], secrets),
+        "request_method": clean_text(request["method"], compiled, 10),
+        "request_url": clean_text(request["url"], compiled, MAX_STORED_URL_CHARS),
+        "request_headers": clean_pairs(request["headers"], compiled),
         "request_body": request_body[:STORED_BODY_CHARS],
         "request_body_bytes": len(record.request.body or b""),
         "request_body_truncated": request["body_truncated"]
@@ -128,19 +134,19 @@ def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, 
         "started_at": datetime.fromtimestamp(record.started_at, tz=UTC),
     }
     if response is not None:
-        body = clean_text(response["body"], secrets)
+        body = clean_text(response["body"], compiled)
         fields.update(
             response_status=response["status"],
-            response_reason=clean_text(response["reason"], secrets, 200),
-            response_headers=clean_pairs(response["headers"], secrets),
+            response_reason=clean_text(response["reason"], compiled, 200),
+            response_headers=clean_pairs(response["headers"], compiled),
             response_body=body[:STORED_BODY_CHARS],
             response_body_truncated=response["truncated"] or len(body) > STORED_BODY_CHARS,
-            remote_address=clean_text(response["remote_address"], secrets, 64),
+            remote_address=clean_text(response["remote_address"], compiled, 64),
         )
     if record.error is not None:
         fields["error_kind"] = record.error.kind[:30]
     if shown["diagnosis"] is not None:
-        fields["diagnosis"] = clean_json(shown["diagnosis"], secrets)
+        fields["diagnosis"] = clean_json(shown["diagnosis"], compiled)
     return fields
 
 
@@ -148,8 +154,9 @@ def in_flight_fields(
     request: PreparedRequest, secrets: Sequence[str], *, attempt: int, max_attempts: int
 ) -> dict[str, Any]:
     """A `TestExchange`'s columns for a request about to be sent: no answer yet."""
+    compiled = compiled_secrets(secrets)
     shown = request_for_display(request)
-    request_body = clean_text(shown["body"], secrets)
+    request_body = clean_text(shown["body"], compiled)
     return {
         "step": request.endpoint,
         "batch_id": request.batch_id or "",
@@ -158,9 +165,9 @@ def in_flight_fields(
         "outcome": EXCHANGE_IN_FLIGHT,
         "summary": "sent, no answer yet",
         "item_count": request.item_count,
-        "request_method": clean_text(shown["method"], secrets, 10),
-        "request_url": clean_text(shown["url"], secrets, MAX_STORED_URL_CHARS),
-        "request_headers": clean_pairs(shown["headers"], secrets),
+        "request_method": clean_text(shown["method"], compiled, 10),
+        "request_url": clean_text(shown["url"], compiled, MAX_STORED_URL_CHARS),
+        "request_headers": clean_pairs(shown["headers"], compiled),
         "request_body": request_body[:STORED_BODY_CHARS],
         "request_body_bytes": len(request.body or b""),
         "request_body_truncated": shown["body_truncated"] or len(request_body) > STORED_BODY_CHARS,
@@ -187,8 +194,26 @@ def insert_exchanges(
         for row in rows
     ]
     for start in range(0, len(params), EXCHANGES_PER_INSERT):
-        with database.cursor() as cursor:
-            cursor.executemany(sql, params[start : start + EXCHANGES_PER_INSERT])
+        chunk = params[start : start + EXCHANGES_PER_INSERT]
+        with _binding_cursor(database) as cursor:
+            if len(chunk) == 1:
+                # The journal writes most requests alone: psycopg's pipeline, which
+                # executemany enters, costs more than the row for one statement.
+                cursor.execute(sql, chunk[0])
+            else:
+                cursor.executemany(sql, chunk)
+
+
+def _binding_cursor(database: BaseDatabaseWrapper) -> Any:
+    """A cursor that sends the values apart from the statement (PostgreSQL's own
+    parameters) rather than quoting each into the text in Python, as Django's cursors do:
+    an exchange has some thirty values, two of them bodies of up to 64 KiB. Wrapped as
+    Django wraps its own, so that it logs its queries and translates errors the same way."""
+    if database.vendor != "postgresql":
+        return database.cursor()
+    database.ensure_connection()
+    raw = psycopg.Cursor(database.connection)
+    return database.make_debug_cursor(raw) if database.queries_logged else database.make_cursor(raw)
 
 
 _UPSERTS: dict[str, tuple[list[Field[Any, Any]], str]] = {}
