@@ -212,7 +212,8 @@ def _binding_cursor(database: BaseDatabaseWrapper) -> Any:
     if database.vendor != "postgresql":
         return database.cursor()
     database.ensure_connection()
-    raw = psycopg.Cursor(database.connection)
+    # django-stubs types the argument as Django's wrapper; it is the database's own cursor.
+    raw: Any = psycopg.Cursor(database.connection)
     return database.make_debug_cursor(raw) if database.queries_logged else database.make_cursor(raw)
 
 
