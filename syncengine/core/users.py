@@ -72,8 +72,7 @@ def generate_users_by_id(
     columns = _columns(n, seed, {"user_id", *(PROPERTIES if properties is None else properties)})
     ids = columns["user_id"]
     if len(columns) == 1:
-        ordered_ids = sorted(ids)
-        return dict(zip(ordered_ids, [{"user_id": value} for value in ordered_ids], strict=True))
+        return {value: {"user_id": value} for value in sorted(ids)}
     order = sorted(range(n), key=ids.__getitem__)
     for name, values in columns.items():
         columns[name] = [values[index] for index in order]
