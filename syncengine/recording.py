@@ -268,9 +268,9 @@ def asynchronous_commits() -> Iterator[None]:
     is only the last few commits if PostgreSQL's own machine crashes, which the journal
     (below) gives up too. What the record guards against is the worker dying, and a
     waiting commit per saved step cost a test run up to a tenth of a second each on a
-    busy machine. Inside an open transaction (a test calling the executor directly)
-    nothing changes."""
-    if connection.in_atomic_block:
+    busy machine. Inside an open transaction (a test calling the executor directly), or on
+    a database other than PostgreSQL, nothing changes."""
+    if connection.in_atomic_block or connection.vendor != "postgresql":
         yield
         return
     with connection.cursor() as cursor:
