@@ -14,7 +14,9 @@ users, 1,201 requests), in interleaved rounds:
   same demo partner.
 
 Target: ours at least half the floor's rate (users per second). Uses its own throw-away
-database (`bench_testrun` on the configured PostgreSQL server) and only loopback traffic.
+database (`<name>_testrun_bench`, after the configured database's name, on the same
+PostgreSQL server, so that benches run beside each other never share one) and only
+loopback traffic.
 Run from the repository root with the test environment (`make bench` sets it):
 `python bench/testrun_bench.py [--rounds N]`.
 """
@@ -49,7 +51,6 @@ DEFAULT_ROUNDS = 5
 CONCURRENCY = 4
 TOKEN = "demo-token"
 RATIO_TARGET = 0.5
-DATABASE_NAME = "bench_testrun"
 QUEUE = "bench-testrun"
 RUN_TIMEOUT = 300.0
 WORKER_TIMEOUT = 60.0
@@ -59,7 +60,8 @@ def setup_django() -> Any:
     import django
     from django.conf import settings
 
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = DATABASE_NAME
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_testrun_bench"
     django.setup()
     from django.db import connection
     from django.test.utils import setup_test_environment

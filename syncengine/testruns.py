@@ -63,6 +63,7 @@ from syncengine.recording import (
     RunClosed,
     RunRecorder,
     SendJournal,
+    asynchronous_commits,
     clean_json,
     clean_text,
     describe_skips,
@@ -395,26 +396,27 @@ def _run_recorded(
 ) -> tuple[TestOutcome, RunRecorder]:
     """Run the plan, every request written down before it goes out (`SendJournal`) and
     completed with its answer (`RunRecorder`)."""
-    journal = SendJournal(
-        run,
-        client,
-        secrets=plan.secrets,
-        max_attempts=plan.policy.max_attempts,
-        first_sequence=run.exchanges.count(),
-        closed=closed,
-    )
-    recorder = RunRecorder(run, plan, journal)
-    try:
-        # The journal stands in for the client: it has the one method the protocol calls.
-        outcome = run_test(plan, recorder, client=cast(OutboundClient, journal), sleep=sleep)
-        recorder.flush()
-    except RunClosed:
-        raise  # the close has the record: nothing more is written to it
-    except BaseException:
-        _keep_exchanges(recorder, run.pk)  # what it did before it stopped
-        raise
-    finally:
-        journal.close()
+    with asynchronous_commits():
+        journal = SendJournal(
+            run,
+            client,
+            secrets=plan.secrets,
+            max_attempts=plan.policy.max_attempts,
+            first_sequence=run.exchanges.count(),
+            closed=closed,
+        )
+        recorder = RunRecorder(run, plan, journal)
+        try:
+            # The journal stands in for the client: it has the one method the protocol calls.
+            outcome = run_test(plan, recorder, client=cast(OutboundClient, journal), sleep=sleep)
+            recorder.flush()
+        except RunClosed:
+            raise  # the close has the record: nothing more is written to it
+        except BaseException:
+            _keep_exchanges(recorder, run.pk)  # what it did before it stopped
+            raise
+        finally:
+            journal.close()
     return outcome, recorder
 
 

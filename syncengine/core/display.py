@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from syncengine.core.masking import Secrets, mask_headers, mask_text, mask_url
+from syncengine.core.masking import Secrets, compiled_secrets, mask_headers, mask_text, mask_url
 from syncengine.core.types import PreparedRequest
 
 # Request bodies are kept for display up to the size the client keeps of a response.
@@ -62,7 +62,7 @@ def _display_body(body: bytes | None, secrets: Secrets) -> tuple[str, bool]:
 
 def request_for_display(request: PreparedRequest) -> dict[str, Any]:
     """A request with its secrets masked everywhere: URL, headers and body."""
-    secrets = Secrets(request.secrets)
+    secrets = compiled_secrets(request.secrets)
     body, truncated = _display_body(request.body, secrets)
     return {
         "endpoint": request.endpoint,
@@ -78,7 +78,7 @@ def request_for_display(request: PreparedRequest) -> dict[str, Any]:
 
 def response_for_display(response: ShownResponse, secrets: Iterable[str]) -> dict[str, Any]:
     """A response with any secret the partner echoed back masked."""
-    compiled = Secrets(secrets)
+    compiled = compiled_secrets(secrets)
     return {
         "status": response.status,
         "reason": response.reason,

@@ -100,7 +100,8 @@ class Secrets:
         return self._words.sub(MASK, text) if self._words is not None else text
 
 
-def _compiled(secrets: Iterable[str] | Secrets) -> Secrets:
+def compiled_secrets(secrets: Iterable[str] | Secrets) -> Secrets:
+    """`secrets` compiled for masking; the same few sets are compiled once, not per call."""
     return secrets if isinstance(secrets, Secrets) else _compiled_set(tuple(secrets))
 
 
@@ -117,7 +118,7 @@ def mask_text(text: str, secrets: Iterable[str] | Secrets) -> str:
     JSON text is masked string by string, anything else by its URLs and quoted values;
     nothing else in the text changes.
     """
-    compiled = _compiled(secrets)
+    compiled = compiled_secrets(secrets)
     if not text or not compiled or not compiled.might_occur_in(text):
         return text
     if compiled.is_secret(text.strip()):
@@ -129,7 +130,7 @@ def mask_text(text: str, secrets: Iterable[str] | Secrets) -> str:
 def mask_value(value: str, secrets: Iterable[str] | Secrets) -> str:
     """A whole value (a JSON string, a header value): masked whole when it is a secret,
     after its scheme when it is `<scheme> <secret>`, part by part when it is a URL."""
-    compiled = _compiled(secrets)
+    compiled = compiled_secrets(secrets)
     if not value or not compiled:
         return value
     return compiled.mask_words(_mask_value(value, compiled))
@@ -138,7 +139,7 @@ def mask_value(value: str, secrets: Iterable[str] | Secrets) -> str:
 def mask_url(url: str, secrets: Iterable[str] | Secrets) -> str:
     """A URL with its userinfo masked (whatever it holds: it is a credential) and each path
     segment, query value and fragment value that is a secret masked; nothing else changes."""
-    compiled = _compiled(secrets)
+    compiled = compiled_secrets(secrets)
     return compiled.mask_words(_mask_url(url, compiled, any_userinfo=True))
 
 
@@ -146,7 +147,7 @@ def mask_headers(
     headers: Iterable[tuple[str, str]], secrets: Iterable[str] | Secrets
 ) -> list[tuple[str, str]]:
     """Mask secrets in header values; an Authorization value is masked after its scheme."""
-    compiled = _compiled(secrets)
+    compiled = compiled_secrets(secrets)
     masked = []
     for name, value in headers:
         if name.lower() in CREDENTIAL_HEADERS:

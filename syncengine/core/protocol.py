@@ -133,16 +133,26 @@ def plan_batches(
     in_cohort: bool | None = None,
 ) -> list[Batch]:
     """Split users (sorted by key) into batches of at most `size`, each with its id."""
-    keys = sorted(users_by_key)
+    if size < 1:
+        raise ValueError("a batch size must be at least 1")
+    keys = list(users_by_key)
+    ordered = sorted(keys)
+    # Users given in key order (test users are) are taken as they come, without a look-up
+    # per key: for 100,000 users the look-ups cost more than the sort.
+    users = list(users_by_key.values()) if ordered == keys else None
     direction = "" if in_cohort is None else ("enter" if in_cohort else "leave")
     planned = []
-    for chunk in batches(keys, size):
-        chunk_keys = tuple(chunk)
+    for start in range(0, len(ordered), size):
+        chunk_keys = tuple(ordered[start : start + size])
         planned.append(
             Batch(
                 endpoint=endpoint,
                 keys=chunk_keys,
-                users=tuple(map(users_by_key.__getitem__, chunk_keys)),
+                users=tuple(
+                    users[start : start + size]
+                    if users is not None
+                    else map(users_by_key.__getitem__, chunk_keys)
+                ),
                 in_cohort=in_cohort,
                 batch_id=batch_id_for(scope, endpoint, chunk_keys, direction=direction),
             )
@@ -384,16 +394,32 @@ def _send_batches(
             if batch is None:
                 return
             try:
-                outcome = _deliver(batch)
+                outcome, held = _deliver(batch)
             except BaseException as crash:
                 # A bug, not a partner failure: stop everything and re-raise it on the
                 # calling thread rather than let a batch vanish silently.
                 stop.set()
                 events.put(("crash", crash))
                 return
-            events.put(("outcome", (batch, outcome)))
+            events.put(("outcome", (batch, outcome, held)))
 
-    def _deliver(batch: Batch) -> BatchOutcome | None:
+    def _deliver(batch: Batch) -> tuple[BatchOutcome | None, list[AttemptRecord]]:
+        # An acknowledged attempt reaches `on_attempt` together with its batch's outcome,
+        # never before it: an observer that saves between the two (for another batch)
+        # would record the request without the users it delivered.
+        held: list[AttemptRecord] = []
+
+        def attempted(record: AttemptRecord) -> None:
+            if record.outcome in ("retrying", "failed"):
+                events.put(("attempt", record))
+            else:
+                held.append(record)
+
+        def release() -> None:
+            for record in held:
+                events.put(("attempt", record))
+            held.clear()
+
         try:
             outcome = deliver_batch(
                 integration,
@@ -407,14 +433,18 @@ def _send_batches(
                 policy=policy,
                 signing_secret=signing_secret,
                 throttle=limiter.acquire if limiter else None,
-                on_attempt=lambda record: events.put(("attempt", record)),
+                on_attempt=attempted,
                 sleep=wait,
             )
         except _RunStopped:
-            return None
+            release()
+            return None, held
+        except BaseException:
+            release()
+            raise
         if outcome.error is not None:
             stop.set()
-        return outcome
+        return outcome, held
 
     threads = [
         threading.Thread(target=work, name=f"sync-batch-{n}", daemon=True) for n in range(workers)
@@ -464,7 +494,10 @@ def _dispatch(
     elif kind == "crash":
         raise payload
     else:
-        batch, outcome = payload
+        batch, outcome, held = payload
+        if on_attempt is not None:
+            for record in held:
+                on_attempt(record)
         _record_outcome(batch, outcome, result, on_batch_delivered, on_users_skipped)
 
 
@@ -480,6 +513,14 @@ def _record_outcome(
     endpoint = batch.endpoint
     result.partner_ids.update(outcome.partner_ids)
     result.created_users += len(outcome.created)
+    # The delivered users first: an observer that saves when users are skipped then
+    # saves the batch's acknowledged request with them.
+    if outcome.delivered:
+        result.delivered_users[endpoint] = result.delivered_users.get(endpoint, 0) + len(
+            outcome.delivered
+        )
+        if on_batch_delivered is not None:
+            on_batch_delivered(endpoint, outcome.delivered)
     if outcome.skipped:
         result.skipped.update(outcome.skipped)
         result.skipped_users[endpoint] = result.skipped_users.get(endpoint, 0) + len(
@@ -487,12 +528,6 @@ def _record_outcome(
         )
         if on_users_skipped is not None:
             on_users_skipped(endpoint, outcome.skipped)
-    if outcome.delivered:
-        result.delivered_users[endpoint] = result.delivered_users.get(endpoint, 0) + len(
-            outcome.delivered
-        )
-        if on_batch_delivered is not None:
-            on_batch_delivered(endpoint, outcome.delivered)
     if outcome.error is None:
         result.batches_delivered += 1
         return

@@ -6,7 +6,13 @@ import uuid
 
 import pytest
 
-from syncengine.core.users import COUNTRIES, FIRST_NAMES, PLANS, generate_users
+from syncengine.core.users import (
+    COUNTRIES,
+    FIRST_NAMES,
+    PLANS,
+    generate_users,
+    generate_users_by_id,
+)
 
 
 def test_the_same_seed_gives_the_same_users():
@@ -56,3 +62,12 @@ def test_zero_users_and_bad_counts():
     assert generate_users(0) == []
     with pytest.raises(ValueError):
         generate_users(-1)
+
+
+@pytest.mark.parametrize("properties", [None, {"user_id"}, {"email"}, {"plan", "device_id"}])
+def test_users_by_id_are_the_same_users_in_id_order(properties):
+    users = generate_users(1_234, seed=2, properties=properties and {"user_id", *properties})
+    by_id = generate_users_by_id(1_234, seed=2, properties=properties)
+    assert list(by_id.items()) == sorted(
+        ((user["user_id"], user) for user in users), key=lambda pair: pair[0]
+    )
