@@ -172,3 +172,69 @@ def test_a_preview_renders_only_the_panel_sections_an_edit_changed(alice, draft)
     names, panel = rendered(state | {payload: edited})
     assert "tp-requests" in names and "tp-modal" not in names
     assert "marker_key" in panel
+
+
+def test_a_help_text_edit_compiles_no_request_and_keeps_the_tracker_and_the_requests(
+    alice, draft, monkeypatch
+):
+    from syncengine.core import compiler
+
+    configuration.forget_analyses()  # as in a fresh process
+    compiler._compiled_requests.clear()
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    assert preview(alice, draft, state).status_code == 200
+    work = {"request": 0, "tracker": 0, "preview": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            work[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        compiler, "_compile_new_request", counting("request", compiler._compile_new_request)
+    )
+    monkeypatch.setattr(
+        configuration, "track_variables", counting("tracker", configuration.track_variables)
+    )
+    monkeypatch.setattr(
+        configuration, "preview_manifest", counting("preview", configuration.preview_manifest)
+    )
+    help_text = next(key for key in state if key.endswith(".help_text"))
+    body = preview(alice, draft, state | {help_text: "Where the partner finds it"}).json()
+    assert "Where the partner finds it" in body["panel"]
+    assert work == {"request": 0, "tracker": 0, "preview": 0}
+
+    # An edit of one payload compiles that request again, and only that one.
+    payload = next(key for key in state if key.endswith("add_users.payload"))
+    edited = state[payload].replace("{", '{"marker_key": 1, ', 1)
+    body = preview(alice, draft, state | {payload: edited}).json()
+    assert "marker_key" in body["panel"]
+    assert work == {"request": 1, "tracker": 1, "preview": 1}
+
+
+def test_the_kept_tracker_and_requests_are_those_of_the_configuration_shown():
+    """The texts only people read change neither the tracker nor the rendered requests, so
+    those kept for one configuration are right for another that differs only in them."""
+    from syncengine.core.manifest.normalize import normalize_manifest
+    from syncengine.core.preview import preview_manifest
+    from syncengine.core.tracker import track_variables
+    from tests.integrations.conftest import fixture_manifest
+
+    for name in ("acme_list", "property_basic", "directory_list", "jsonapi_list"):
+        manifest = normalize_manifest(fixture_manifest(name))
+        relabelled = normalize_manifest(fixture_manifest(name))
+        relabelled["display_name"] = "Another name"
+        for field in relabelled["custom_fields"] + relabelled["mapping_fields"]:
+            field["display_name"] = "Renamed"
+            field["help_text"] = "Other help"
+            for option in field.get("options") or []:
+                if isinstance(option, dict):
+                    option["label"] = "Other label"
+        assert configuration.engine_fingerprint(manifest) == configuration.engine_fingerprint(
+            relabelled
+        )
+        assert configuration.fingerprint(manifest) != configuration.fingerprint(relabelled)
+        assert track_variables(manifest) == track_variables(relabelled)
+        assert preview_manifest(manifest) == preview_manifest(relabelled)
