@@ -75,13 +75,18 @@ def _template_dirs() -> list[Path]:
     return [Path(d) for engine in engines for d in engine.get("DIRS", ())]
 
 
+def stamped_key(key: str) -> str:
+    """`key` as fragments are kept by it: with DEBUG on, with the templates' latest
+    modification time, so that an edited template renders anew (and a page that was told
+    the key of what it shows asks for it again)."""
+    return f"{key}:{_templates_stamp()}" if settings.DEBUG else key
+
+
 def cached_fragment(name: str, key: str | None, caller: Callable[[], str]) -> Markup:
     """The body of a `{% call cached_fragment(name, key) %}` block, rendered once per key."""
     if not key:
         return Markup(caller())  # noqa: S704 - the block's own output, escaped by Jinja
-    if settings.DEBUG:
-        key = f"{key}:{_templates_stamp()}"
-    slot = (name, key)
+    slot = (name, stamped_key(key))
     with _lock:
         html = _kept.get(slot)
         if html is not None:
