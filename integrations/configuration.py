@@ -36,6 +36,8 @@ class Analysis:
 
     diagnostics: tuple[Diagnostic, ...]
     compiled: tuple[CompiledIntegration, dict[str, list[Diagnostic]]]
+    # The manifest's `engine_fingerprint`: what its tracker and rendered requests are kept by.
+    engine_key: bytes
 
 
 class _Kept[V]:
@@ -116,7 +118,8 @@ def analyze(manifest: dict[str, Any]) -> Analysis:
         return found
     diagnostics = check_manifest(manifest, normalized=True)
     compiled = compile_manifest_partially(manifest, diagnostics=diagnostics, normalized=True)
-    return _analyses.put(key, Analysis(tuple(diagnostics), compiled))
+    analysis = Analysis(tuple(diagnostics), compiled, engine_fingerprint(manifest))
+    return _analyses.put(key, analysis)
 
 
 def forget_analyses() -> None:
@@ -130,7 +133,7 @@ def _tracker(manifest: dict[str, Any], *, analysis: Analysis | None) -> Variable
     manifest's `engine_fingerprint`."""
     if analysis is None:
         return track_variables(manifest)
-    key = engine_fingerprint(manifest)
+    key = analysis.engine_key
     found = _trackers.get(key)
     if found is not None:
         return found
@@ -144,7 +147,7 @@ def _preview(manifest: dict[str, Any], analysis: Analysis) -> ManifestPreview:
     _, blocked = analysis.compiled
     key = fingerprint(
         [
-            engine_fingerprint(manifest).hex(),
+            analysis.engine_key.hex(),
             [[name, [d.as_dict() for d in errors]] for name, errors in blocked.items()],
         ]
     )
