@@ -6,7 +6,8 @@ with 20 custom fields, 5 mapping fields and 3 endpoints, starts gunicorn as the 
 runs it (DEBUG=false, `bench/server.py`), signs in as the partner through the sign-in form
 (a real session cookie and CSRF token), and posts the editor's form state to the preview
 URL the way the browser does: session, org lookup, parsing the form, validation, the
-variable tracker, the rendered requests with mock users, both HTML fragments, gzip.
+variable tracker, the rendered requests with mock users, the HTML of what changed (the
+editor says which sections it shows), gzip.
 
 One row: the preview's p95 against /healthz's p95 on the same server and session, in
 interleaved rounds. Targets: p95 at most 50 ms, and at most 3x /healthz's.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -183,21 +185,37 @@ def measure_preview() -> list[Row]:
         edited = next(key for key in state if key.endswith(".help_text"))
         edits = iter(range(10**9))
 
-        def typed() -> dict[str, str]:
-            return {"state": json.dumps(state | {edited: f"Where to look, edit {next(edits)}"})}
-
         first = client.post(url, data=body)
         assert first.status_code == 200, first.status_code
         answer = first.json()
         assert answer["data"]["valid"], answer["data"]["problems"][:3]
         requests = answer["panel"].count('class="req"')
         assert requests == 3, f"expected 3 rendered requests, got {requests}"
-        print(
-            f"  preview answer: {len(first.content):,} bytes, "
-            f"{first.headers.get('content-encoding', 'identity')} on the wire "
-            f"{first.num_bytes_downloaded:,} bytes",
-            file=sys.stderr,
+        # As the editor's script does, each preview says what the panel shows (the keys of
+        # its sections and completions) and is sent only what changed. The edit changes
+        # only the Connect modal, which is sent every time whichever modal key is given,
+        # so the keys of the first answer stand for those the script would send.
+        shown = dict(
+            re.findall(r'<section [^>]*id="(tp-[a-z]+)" data-key="([^"]+)"', answer["panel"])
         )
+        assert len(shown) == 3, shown
+        shown["suggestions"] = answer["data"]["suggestions_key"]
+
+        def typed() -> dict[str, str]:
+            typing = state | {edited: f"Where to look, edit {next(edits)}"}
+            return {"state": json.dumps(typing), "shown": json.dumps(shown)}
+
+        partial = client.post(url, data=typed())
+        assert partial.status_code == 200, partial.status_code
+        sent = re.findall(r'<section [^>]*id="(tp-[a-z]+)"', partial.json()["sections"])
+        assert sent == ["tp-modal"], sent
+        for name, sample in (("whole", first), ("after an edit", partial)):
+            print(
+                f"  preview answer, {name}: {len(sample.content):,} bytes, "
+                f"{sample.headers.get('content-encoding', 'identity')} on the wire "
+                f"{sample.num_bytes_downloaded:,} bytes",
+                file=sys.stderr,
+            )
 
         def p95_of(send: Callable[[], httpx.Response]) -> Callable[[], float]:
             def round_p95() -> float:

@@ -15,13 +15,19 @@ from typing import Any
 from syncengine.core.compiler import CompiledIntegration, compile_manifest_partially
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.preview import EndpointPreview, ManifestPreview, preview_manifest
-from syncengine.core.tracker import track_variables
+from syncengine.core.tracker import VariableTracker, track_variables
 from syncengine.core.types import Diagnostic
 
 # Configurations analysed recently, by fingerprint, in this process: the editor previews
 # the same configuration again whenever nothing changed between two pauses in typing, and
 # a page and its first preview show the same one.
 ANALYSES_KEPT = 64
+# What only people read, never the engine: the names, help texts and option labels the
+# Connect modal shows. An edit of one is checked again (a text can be too long) but
+# changes neither the variable tracker nor the rendered requests, which are kept by a
+# fingerprint of the configuration without them (`engine_fingerprint`).
+PERSON_TEXT_KEYS = frozenset({"display_name", "help_text"})
+OPTION_TEXT_KEYS = frozenset({"label"})
 
 
 @dataclass(frozen=True)
@@ -30,34 +36,125 @@ class Analysis:
 
     diagnostics: tuple[Diagnostic, ...]
     compiled: tuple[CompiledIntegration, dict[str, list[Diagnostic]]]
+    # The manifest's `engine_fingerprint`: what its tracker and rendered requests are kept by.
+    engine_key: bytes
 
 
-_analyses: OrderedDict[bytes, Analysis] = OrderedDict()
-_analyses_lock = threading.Lock()
+class _Kept[V]:
+    """The last `size` values computed in this process, by a digest of what they were
+    computed from (shared by the threads of a worker)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.values: OrderedDict[bytes, V] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: bytes) -> V | None:
+        with self.lock:
+            found = self.values.get(key)
+            if found is not None:
+                self.values.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, value: V) -> V:
+        with self.lock:
+            self.values[key] = value
+            while len(self.values) > self.size:
+                self.values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.values.clear()
 
 
-def fingerprint(manifest: dict[str, Any]) -> bytes:
+_analyses: _Kept[Analysis] = _Kept(ANALYSES_KEPT)
+_trackers: _Kept[VariableTracker] = _Kept(ANALYSES_KEPT)
+_previews: _Kept[ManifestPreview] = _Kept(ANALYSES_KEPT)
+
+
+def fingerprint(manifest: Any) -> bytes:
     """A digest of a normalised manifest's content (key order does not matter)."""
     text = json.dumps(manifest, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("ascii")).digest()
 
 
+def engine_fingerprint(manifest: dict[str, Any]) -> bytes:
+    """`fingerprint` of the manifest without the texts only people read
+    (`PERSON_TEXT_KEYS`): two manifests that differ only in those give the same tracker
+    and the same rendered requests."""
+    return fingerprint(_without_person_texts(manifest))
+
+
+def _without_person_texts(manifest: dict[str, Any]) -> dict[str, Any]:
+    doc = {key: value for key, value in manifest.items() if key not in PERSON_TEXT_KEYS}
+    for key in ("custom_fields", "mapping_fields"):
+        fields = manifest.get(key)
+        if isinstance(fields, list):
+            doc[key] = [_field_without_person_texts(field) for field in fields]
+    return doc
+
+
+def _field_without_person_texts(field: Any) -> Any:
+    if not isinstance(field, dict):
+        return field
+    kept = {key: value for key, value in field.items() if key not in PERSON_TEXT_KEYS}
+    options = field.get("options")
+    if isinstance(options, list):
+        kept["options"] = [
+            {key: value for key, value in option.items() if key not in OPTION_TEXT_KEYS}
+            if isinstance(option, dict)
+            else option
+            for option in options
+        ]
+    return kept
+
+
 def analyze(manifest: dict[str, Any]) -> Analysis:
     """Check and compile a normalised manifest, or find it analysed already."""
     key = fingerprint(manifest)
-    with _analyses_lock:
-        found = _analyses.get(key)
-        if found is not None:
-            _analyses.move_to_end(key)
-            return found
+    found = _analyses.get(key)
+    if found is not None:
+        return found
     diagnostics = check_manifest(manifest, normalized=True)
     compiled = compile_manifest_partially(manifest, diagnostics=diagnostics, normalized=True)
-    analysis = Analysis(tuple(diagnostics), compiled)
-    with _analyses_lock:
-        _analyses[key] = analysis
-        while len(_analyses) > ANALYSES_KEPT:
-            _analyses.popitem(last=False)
-    return analysis
+    analysis = Analysis(tuple(diagnostics), compiled, engine_fingerprint(manifest))
+    return _analyses.put(key, analysis)
+
+
+def forget_analyses() -> None:
+    """Drop every kept analysis, tracker and preview (tests, to start as a fresh process)."""
+    for kept in (_analyses, _trackers, _previews):
+        kept.clear()
+
+
+def _tracker(manifest: dict[str, Any], *, analysis: Analysis | None) -> VariableTracker:
+    """The variable tracker of a normalised manifest; with `analysis`, kept by the
+    manifest's `engine_fingerprint`."""
+    if analysis is None:
+        return track_variables(manifest)
+    key = analysis.engine_key
+    found = _trackers.get(key)
+    if found is not None:
+        return found
+    return _trackers.put(key, track_variables(manifest))
+
+
+def _preview(manifest: dict[str, Any], analysis: Analysis) -> ManifestPreview:
+    """The sample preview of an analysed manifest, kept by its `engine_fingerprint` and
+    the errors that keep requests from being compiled (a NUL in a help text, say, moves
+    the one NUL diagnostic away from a template)."""
+    _, blocked = analysis.compiled
+    key = fingerprint(
+        [
+            analysis.engine_key.hex(),
+            [[name, [d.as_dict() for d in errors]] for name, errors in blocked.items()],
+        ]
+    )
+    found = _previews.get(key)
+    if found is not None:
+        return found
+    return _previews.put(key, preview_manifest(manifest, compiled=analysis.compiled))
 
 
 def validation_report(
@@ -72,7 +169,7 @@ def validation_report(
         "error_count": sum(d.is_error for d in diagnostics),
         "warning_count": sum(not d.is_error for d in diagnostics),
         "diagnostics": [d.as_dict() for d in ordered],
-        "tracker": track_variables(manifest).as_dict(),
+        "tracker": _tracker(manifest, analysis=analysis).as_dict(),
     }
 
 
@@ -84,16 +181,20 @@ def preview_report(
     reveal: bool = False,
     analysis: Analysis | None = None,
 ) -> dict[str, Any]:
-    preview: ManifestPreview = preview_manifest(
-        manifest,
-        values=values,
-        mapping=mapping,
-        reveal=reveal,
-        compiled=analysis.compiled if analysis else None,
-    )
+    preview: ManifestPreview
+    if analysis is not None and values is None and mapping is None and not reveal:
+        preview = _preview(manifest, analysis)
+    else:
+        preview = preview_manifest(
+            manifest,
+            values=values,
+            mapping=mapping,
+            reveal=reveal,
+            compiled=analysis.compiled if analysis else None,
+        )
     return {
-        "values": preview.values,
-        "mapping": preview.mapping,
+        "values": dict(preview.values),
+        "mapping": dict(preview.mapping),
         "users": [dict(user) for user in preview.users],
         "endpoints": [_request_preview(item) for item in preview.endpoints],
     }

@@ -10,8 +10,9 @@ key put the kept HTML in without running the body. The view computes `fragment_k
 what the fragments show (`fragment_key(...)`: a hash of those values) and passes whatever
 the bodies read as `Deferred` values, which are computed only when a body runs. A key of
 None renders the body every time. A template may also key a block by the data it shows,
-`fragment_key_of(...)` (the editor's Testing panel does, section by section, so that a
-preview after an edit renders only the sections the edit changed).
+`fragment_key_of(...)`. The editor's Testing panel keys each section so
+(`integrations.editor.panel.section_keys`, in Python, because the editor is told the keys
+too), so that a preview after an edit renders, and sends, only the sections it changed.
 
 The last `FRAGMENTS` fragments are kept, per process (each gunicorn worker its own). With
 DEBUG on, the key also carries the templates' modification times, so that an edited
@@ -75,13 +76,18 @@ def _template_dirs() -> list[Path]:
     return [Path(d) for engine in engines for d in engine.get("DIRS", ())]
 
 
+def stamped_key(key: str) -> str:
+    """`key` as fragments are kept by it: with DEBUG on, with the templates' latest
+    modification time, so that an edited template renders anew (and a page that was told
+    the key of what it shows asks for it again)."""
+    return f"{key}:{_templates_stamp()}" if settings.DEBUG else key
+
+
 def cached_fragment(name: str, key: str | None, caller: Callable[[], str]) -> Markup:
     """The body of a `{% call cached_fragment(name, key) %}` block, rendered once per key."""
     if not key:
         return Markup(caller())  # noqa: S704 - the block's own output, escaped by Jinja
-    if settings.DEBUG:
-        key = f"{key}:{_templates_stamp()}"
-    slot = (name, key)
+    slot = (name, stamped_key(key))
     with _lock:
         html = _kept.get(slot)
         if html is not None:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from integrations import access
 from integrations.configuration import validation_report
-from integrations.editor.panel import testing_panel
+from integrations.editor.panel import section_keys, testing_panel
 from integrations.manifests import config_fingerprint, manifest_of
 from integrations.models import Integration, IntegrationVersion, VersionKind, VersionState
 from portal.access import (
@@ -247,12 +247,17 @@ def replies_by_parent(comments: list[ReviewComment]) -> dict[int, list[ReviewCom
 def _review_context(request: SignedInRequest, version: IntegrationVersion) -> dict[str, Any]:
     manifest = normalize_manifest(manifest_of(version))
     comments = list(version.comments.select_related("author"))
+    panel = testing_panel(manifest)
     return {
         **_checks_context(request, version),
         "version": version,
         "integration": version.integration,
         "is_reviewer": request.user.is_reviewer,
-        "panel": testing_panel(manifest),
+        "panel": panel,
+        # The panel shows the version's name and logo (detail.html sets integration=version).
+        "section_keys": section_keys(
+            panel, name=version.display_name, logo_url=version.tile_logo_url
+        ),
         "diff": selectors.version_diff(version),
         "comments": [c for c in comments if c.parent_id is None],
         "earlier_comments": ReviewComment.objects.filter(

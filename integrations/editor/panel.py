@@ -20,6 +20,7 @@ from integrations.editor.labels import request_label
 from integrations.editor.modal import connect_modal
 from integrations.editor.paths import annotate
 from integrations.editor.tracker import annotate_tracker, tracker_rows
+from portal.fragments import fragment_key, stamped_key
 from syncengine.core.jsonpath import PathSyntaxError, parse_path
 from syncengine.core.manifest.normalize import normalize_manifest
 from syncengine.core.manifest.schema import CREATE_LIST, INTEGRATION_TYPES
@@ -27,6 +28,8 @@ from syncengine.core.manifest.variables import PREDEFINED_VARIABLES
 from syncengine.core.preview import SAMPLE_COHORT_ID, SAMPLE_COHORT_NAME, SAMPLE_LIST_ID
 
 MAX_EXAMPLE_INDEX = 20
+# The Testing panel's sections, by their elements' ids (`integrations/_testing.html`).
+SECTIONS = ("tp-modal", "tp-tracker", "tp-requests")
 
 
 def example_list_response(list_id_path: Any, list_id: str) -> str | None:
@@ -98,8 +101,27 @@ def testing_panel(manifest: Mapping[str, Any], *, normalized: bool = False) -> d
     }
 
 
+def section_keys(panel: Mapping[str, Any], *, name: str, logo_url: str | None) -> dict[str, str]:
+    """A key per section of the Testing panel (`SECTIONS`), a hash of everything it shows:
+    each section is rendered once per key and kept (portal.fragments), and the editor,
+    which sends the keys of the sections it shows, is sent only those whose key changed.
+    `name` and `logo_url` are the integration's, which the Connect modal shows."""
+    keys = {
+        "tp-modal": fragment_key(name, logo_url, panel["modal"]),
+        "tp-tracker": fragment_key(
+            panel["tracker_problem_count"],
+            panel["tracker_warning_count"],
+            panel["tracker_rows"],
+            panel["predefined"],
+        ),
+        "tp-requests": fragment_key(panel["preview"], panel["sample"], panel["list_response"]),
+    }
+    return {section: stamped_key(key) for section, key in keys.items()}
+
+
 def client_data(panel: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of the panel the editor's script needs: problems to mark, completions."""
+    """The part of the panel the editor's script needs: problems to mark, completions
+    (and their key: the editor sends it back, and is not sent the same completions again)."""
     return {
         "problems": [
             {
@@ -109,6 +131,7 @@ def client_data(panel: Mapping[str, Any]) -> dict[str, Any]:
             for problem in panel["problems"]
         ],
         "suggestions": panel["suggestions"],
+        "suggestions_key": fragment_key(panel["suggestions"]),
         "valid": panel["valid"],
         "error_count": panel["error_count"],
         "warning_count": panel["warning_count"],

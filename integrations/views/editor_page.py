@@ -21,7 +21,7 @@ from integrations import access, actions
 from integrations.editor.auth_switch import auth_settings, switch_auth
 from integrations.editor.form_rows import editor_form
 from integrations.editor.form_state import FormStateError, manifest_from_form, read_form_state
-from integrations.editor.panel import client_data, testing_panel
+from integrations.editor.panel import SECTIONS, client_data, section_keys, testing_panel
 from integrations.editor.parts import new_part
 from integrations.models import Integration, IntegrationRevision
 from portal.access import DeveloperRequest, developer_required
@@ -124,6 +124,7 @@ def integration_editor(request: DeveloperRequest, integration_id: int) -> HttpRe
             ),
             "form": Deferred(lambda: parts.form),
             "panel": Deferred(lambda: parts.panel),
+            "section_keys": Deferred(lambda: parts.section_keys),
             "client_data": Deferred(lambda: client_data(parts.panel)),
             "quiet_targets": Deferred(
                 lambda: untouched_problem_targets(integration, parts.manifest, parts.panel)
@@ -151,6 +152,13 @@ class _EditorParts:
     def panel(self) -> dict[str, Any]:
         return testing_panel(self.manifest, normalized=True)
 
+    @cached_property
+    def section_keys(self) -> dict[str, str]:
+        integration = self.integration
+        return section_keys(
+            self.panel, name=integration.display_name, logo_url=integration.tile_logo_url
+        )
+
 
 # Compressed: the answer is made after every pause in typing and is mostly HTML. It is
 # BREACH-safe to compress: it carries no secret (secret values are masked in every
@@ -160,24 +168,49 @@ class _EditorParts:
 @quick_gzip_page
 @developer_required
 def editor_preview(request: DeveloperRequest, integration_id: int) -> HttpResponse:
-    """The Testing Integration panel and the problem summary for the unsaved form."""
+    """The Testing Integration panel and the problem summary for the unsaved form.
+
+    The editor sends the keys of what it shows (`shown`: the panel's sections by id, and
+    `suggestions`); the answer then carries only the sections whose key changed
+    (`sections`, the elements to put in place of those with the same id) and leaves out
+    completions the editor has. Without `shown`, the whole panel (`panel`)."""
     integration = access.get_integration(request.org, integration_id)
     try:
         manifest, _ = _editor_manifest(request, integration)
+        shown = _shown_keys(request.POST.get("shown"))
     except ActionError as error:
         return _error_json(error)
     # manifest_from_form gives it normalised.
     panel = testing_panel(manifest, normalized=True)
+    keys = section_keys(panel, name=integration.display_name, logo_url=integration.tile_logo_url)
     # The fragments need no request context (no forms, no nav); skipping the context
     # processors keeps this call, made on every pause in typing, to one query of its own.
-    context = {"integration": integration, "panel": panel}
-    return JsonResponse(
-        {
-            "panel": render_to_string("integrations/_testing.html", context),
-            "summary": render_to_string("integrations/_summary.html", context),
-            "data": client_data(panel),
-        }
-    )
+    context = {"integration": integration, "panel": panel, "section_keys": keys}
+    data = client_data(panel)
+    summary = render_to_string("integrations/_summary.html", context)
+    if shown is None:
+        panel_html = render_to_string("integrations/_testing.html", context)
+        return JsonResponse({"panel": panel_html, "summary": summary, "data": data})
+    changed = [section for section in SECTIONS if shown.get(section) != keys[section]]
+    sections = render_to_string("integrations/_testing.html", context | {"changed": changed})
+    if shown.get("suggestions") == data["suggestions_key"]:
+        del data["suggestions"]
+    return JsonResponse({"sections": sections, "summary": summary, "data": data})
+
+
+def _shown_keys(posted: str | None) -> dict[str, str] | None:
+    """The keys the editor says it shows (a JSON object of text), or None if it sent none."""
+    if posted is None:
+        return None
+    try:
+        shown = decode_json(posted)
+    except (ValueError, JsonTooDeep):
+        shown = None
+    if not isinstance(shown, dict) or not all(isinstance(v, str) for v in shown.values()):
+        raise ActionError(
+            "shown: the keys of what the editor shows, as a JSON object.", field="shown"
+        )
+    return shown
 
 
 @require_POST

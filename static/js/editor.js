@@ -66,16 +66,19 @@
     const controller = new AbortController();
     previewController = controller;
     if (liveBadge) liveBadge.classList.add("is-busy");
-    post(form.dataset.previewUrl, {}, "application/json", controller.signal)
+    post(form.dataset.previewUrl, { shown: JSON.stringify(shownKeys()) }, "application/json", controller.signal)
       .then(function (response) { return response.json().then(function (body) { return { ok: response.ok, body: body }; }); })
       .then(function (result) {
         if (controller !== previewController) return;
         if (!result.ok) { showNotice(result.body.error ? result.body.error.message : "The preview failed."); return; }
         clearNotice();
-        swapPanel(result.body.panel);
+        if (typeof result.body.panel === "string") swapPanel(result.body.panel);
+        else swapSections(result.body.sections || "");
         swapSummary(result.body.summary);
         const before = data;
         data = result.body.data;
+        // Completions come only when they changed.
+        if (!("suggestions" in data)) data.suggestions = before.suggestions;
         applyProblems();
         if (before.error_count !== data.error_count || before.warning_count !== data.warning_count) {
           announce(data.error_count || data.warning_count
@@ -92,12 +95,44 @@
       });
   }
 
+  // What the panel shows, by section id, and the completions the script has: the server
+  // answers with only the sections (and completions) whose key differs.
+  function shownKeys() {
+    const keys = {};
+    panel.querySelectorAll("section[id][data-key]").forEach(function (section) {
+      keys[section.id] = section.dataset.key;
+    });
+    if (data.suggestions_key) keys.suggestions = data.suggestions_key;
+    return keys;
+  }
+
   function swapPanel(html) {
+    keepingPlace(function () { panel.innerHTML = html; return [panel]; });
+  }
+
+  function swapSections(html) {
+    if (!html) return;
+    keepingPlace(function () {
+      const holder = document.createElement("template");
+      holder.innerHTML = html;
+      return Array.from(holder.content.querySelectorAll("section[id]")).map(function (section) {
+        const shown = document.getElementById(section.id);
+        if (shown && panel.contains(shown)) shown.replaceWith(section);
+        else panel.append(section);
+        return section;
+      });
+    });
+  }
+
+  // Replace part of the panel keeping its scroll position, the focused element and the
+  // details the partner opened.
+  function keepingPlace(replace) {
     const scroll = panel.scrollTop;
     const focusedId = panel.contains(document.activeElement) ? document.activeElement.id : null;
-    panel.innerHTML = html;
-    panel.querySelectorAll("details[class]").forEach(function (details) {
-      details.open = openDetails.has(details.className);
+    replace().forEach(function (root) {
+      root.querySelectorAll("details[class]").forEach(function (details) {
+        details.open = openDetails.has(details.className);
+      });
     });
     panel.scrollTop = scroll;
     if (focusedId) {

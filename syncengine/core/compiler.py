@@ -22,6 +22,11 @@ compiled templates of one request.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,6 +77,18 @@ __all__ = [
 
 # What `$in_cohort` is on the endpoints where the protocol fixes it.
 IN_COHORT_BY_ENDPOINT = {ADD_USERS: True, REMOVE_USERS: False}
+
+# Requests compiled recently in this process, by everything compiling one reads: a live
+# preview after an edit elsewhere (a help text, another endpoint) compiles only the
+# requests the edit changed. Compiled requests are never changed once built.
+COMPILED_REQUESTS_KEPT = 256
+# An endpoint's other requests are compiled apart; their settings are no part of its own.
+_OTHER_REQUESTS = frozenset({LOOKUP, CREATE, FIND})
+
+_POLICY_FIELDS = dataclasses.fields(FieldPolicy)
+
+_compiled_requests: OrderedDict[bytes, RequestTemplate] = OrderedDict()
+_compiled_requests_lock = threading.Lock()
 
 
 def request_name(endpoint: str, role: str = MAIN) -> str:
@@ -401,7 +418,50 @@ def _compile_policies(manifest: dict[str, Any]) -> tuple[FieldPolicy, ...]:
     return tuple(policies.values())
 
 
+def _request_key(
+    endpoint: str,
+    role: str,
+    path: str,
+    settings: dict[str, Any],
+    policies: Mapping[str, FieldPolicy],
+) -> bytes | None:
+    """A digest of what compiling one request reads, or None for settings that are not
+    plain JSON (those are compiled every time)."""
+    own = {key: value for key, value in settings.items() if key not in _OTHER_REQUESTS}
+    fields = [[getattr(policy, f.name) for f in _POLICY_FIELDS] for policy in policies.values()]
+    try:
+        text = json.dumps([endpoint, role, path, own, fields], sort_keys=True, ensure_ascii=True)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode("ascii")).digest()
+
+
 def _compile_request(
+    endpoint: str,
+    role: str,
+    path: str,
+    settings: dict[str, Any],
+    policies: Mapping[str, FieldPolicy],
+) -> RequestTemplate:
+    """One request, compiled, or the same request compiled a moment ago (see
+    `COMPILED_REQUESTS_KEPT`)."""
+    key = _request_key(endpoint, role, path, settings, policies)
+    if key is not None:
+        with _compiled_requests_lock:
+            found = _compiled_requests.get(key)
+            if found is not None:
+                _compiled_requests.move_to_end(key)
+                return found
+    request = _compile_new_request(endpoint, role, path, settings, policies)
+    if key is not None:
+        with _compiled_requests_lock:
+            _compiled_requests[key] = request
+            while len(_compiled_requests) > COMPILED_REQUESTS_KEPT:
+                _compiled_requests.popitem(last=False)
+    return request
+
+
+def _compile_new_request(
     endpoint: str,
     role: str,
     path: str,

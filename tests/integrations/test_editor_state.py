@@ -532,7 +532,8 @@ def test_any_form_state_gives_a_manifest_and_a_panel(state, kind):
     json.dumps(manifest, allow_nan=False)  # storable as JSON
     panel = editor_panel.testing_panel(manifest)
     integration = Integration(pk=1, display_name="Acme", integration_type=kind)
-    context = {"integration": integration, "panel": panel}
+    keys = editor_panel.section_keys(panel, name="Acme", logo_url=None)
+    context = {"integration": integration, "panel": panel, "section_keys": keys}
     render_to_string("integrations/_testing.html", context)
     render_to_string("integrations/_summary.html", context)
     form = editor_form(manifest)

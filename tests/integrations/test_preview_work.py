@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 
@@ -50,8 +51,8 @@ def forget(counts):
         counts[key] = 0
 
 
-def preview(client, draft, state):
-    return client.post(f"/portal/integrations/{draft.pk}/preview", state_post(state))
+def preview(client, draft, state, **extra):
+    return client.post(f"/portal/integrations/{draft.pk}/preview", state_post(state, **extra))
 
 
 def test_a_preview_checks_and_compiles_once_and_not_again_for_the_same_configuration(
@@ -172,3 +173,130 @@ def test_a_preview_renders_only_the_panel_sections_an_edit_changed(alice, draft)
     names, panel = rendered(state | {payload: edited})
     assert "tp-requests" in names and "tp-modal" not in names
     assert "marker_key" in panel
+
+
+def test_a_help_text_edit_compiles_no_request_and_keeps_the_tracker_and_the_requests(
+    alice, draft, monkeypatch
+):
+    from syncengine.core import compiler
+
+    configuration.forget_analyses()  # as in a fresh process
+    compiler._compiled_requests.clear()
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    assert preview(alice, draft, state).status_code == 200
+    work = {"request": 0, "tracker": 0, "preview": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            work[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        compiler, "_compile_new_request", counting("request", compiler._compile_new_request)
+    )
+    monkeypatch.setattr(
+        configuration, "track_variables", counting("tracker", configuration.track_variables)
+    )
+    monkeypatch.setattr(
+        configuration, "preview_manifest", counting("preview", configuration.preview_manifest)
+    )
+    help_text = next(key for key in state if key.endswith(".help_text"))
+    body = preview(alice, draft, state | {help_text: "Where the partner finds it"}).json()
+    assert "Where the partner finds it" in body["panel"]
+    assert work == {"request": 0, "tracker": 0, "preview": 0}
+
+    # An edit of one payload compiles that request again, and only that one.
+    payload = next(key for key in state if key.endswith("add_users.payload"))
+    edited = state[payload].replace("{", '{"marker_key": 1, ', 1)
+    body = preview(alice, draft, state | {payload: edited}).json()
+    assert "marker_key" in body["panel"]
+    assert work == {"request": 1, "tracker": 1, "preview": 1}
+
+
+def test_the_kept_tracker_and_requests_are_those_of_the_configuration_shown():
+    """The texts only people read change neither the tracker nor the rendered requests, so
+    those kept for one configuration are right for another that differs only in them."""
+    from syncengine.core.manifest.normalize import normalize_manifest
+    from syncengine.core.preview import preview_manifest
+    from syncengine.core.tracker import track_variables
+    from tests.integrations.conftest import fixture_manifest
+
+    for name in ("acme_list", "property_basic", "directory_list", "jsonapi_list"):
+        manifest = normalize_manifest(fixture_manifest(name))
+        relabelled = normalize_manifest(fixture_manifest(name))
+        relabelled["display_name"] = "Another name"
+        for field in relabelled["custom_fields"] + relabelled["mapping_fields"]:
+            field["display_name"] = "Renamed"
+            field["help_text"] = "Other help"
+            for option in field.get("options") or []:
+                if isinstance(option, dict):
+                    option["label"] = "Other label"
+        assert configuration.engine_fingerprint(manifest) == configuration.engine_fingerprint(
+            relabelled
+        )
+        assert configuration.fingerprint(manifest) != configuration.fingerprint(relabelled)
+        assert track_variables(manifest) == track_variables(relabelled)
+        assert preview_manifest(manifest) == preview_manifest(relabelled)
+
+
+KEY = re.compile(r'data-key="([^"]+)"')
+SECTION = re.compile(r'<section class="tp-section"[^>]* id="(tp-[a-z]+)"[^>]*>.*?</section>', re.S)
+
+
+def sections_of(html):
+    return {match.group(1): match.group(0) for match in SECTION.finditer(html)}
+
+
+def test_an_answer_with_only_what_changed_shows_what_the_whole_answer_shows(alice, draft):
+    """The editor sends the keys of what it shows and is sent only what changed; after any
+    sequence of edits, what it then shows is what a whole answer would show."""
+    page = alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode()
+    state = form_values(page)
+    shown = sections_of(page)
+    assert sorted(shown) == ["tp-modal", "tp-requests", "tp-tracker"]
+    data = json.loads(re.search(r'id="editor-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+
+    help_text = next(key for key in state if key.endswith(".help_text"))
+    payload = next(key for key in state if key.endswith("add_users.payload"))
+    variable = next(
+        key for key in state if key.startswith("custom_fields.") and key.endswith(".variable")
+    )
+    secret = next(key for key, value in state.items() if key.endswith(".secret") and value)
+    edits = [
+        {help_text: "First help"},
+        {help_text: "First help"},  # nothing changed
+        {payload: state[payload].replace("{", '{"marker_key": 1, ', 1)},
+        {variable: "renamed_var"},
+        {payload: "{ not json"},
+        {help_text: "Second help", payload: state[payload]},
+        {secret.removesuffix(".secret") + ".default_text": "hunter2-secret-value"},
+        {},
+    ]
+    sent = []
+    for edit in edits:
+        state = state | edit
+        keys = {name: KEY.search(html).group(1) for name, html in shown.items()}
+        keys["suggestions"] = data["suggestions_key"]
+        partial = preview(alice, draft, state, shown=json.dumps(keys)).json()
+        whole = preview(alice, draft, state).json()
+        shown |= sections_of(partial["sections"])
+        sent.append(sorted(sections_of(partial["sections"])))
+        suggestions = partial["data"].get("suggestions", data["suggestions"])
+        data = partial["data"] | {"suggestions": suggestions}
+        assert shown == sections_of(whole["panel"])
+        assert partial["summary"] == whole["summary"]
+        assert data == whole["data"]
+        assert "hunter2-secret-value" not in json.dumps(partial)
+    assert sent[0] == ["tp-modal"]
+    assert sent[1] == []
+    assert "tp-requests" in sent[2] and "tp-modal" not in sent[2]
+
+
+def test_keys_of_what_is_shown_that_are_not_an_object_of_text_are_refused(alice, draft):
+    state = form_values(alice.get(f"/portal/integrations/{draft.pk}/configure").content.decode())
+    for shown in ("[1]", '{"tp-modal": 1}', "not json"):
+        answer = preview(alice, draft, state, shown=shown)
+        assert answer.status_code == 400
+        assert answer.json()["error"]["field"] == "shown"

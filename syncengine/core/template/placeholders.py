@@ -17,6 +17,7 @@ best-effort, without stopping at errors, for tools that work on half-typed templ
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -167,6 +168,12 @@ def scan_placeholders(text: str) -> tuple[list[Placeholder], list[TemplateSyntax
     In a JSON template a `$` can only be written raw, so scanning the raw text finds the
     same placeholders as the JSON parser does.
     """
+    scan = _kept_scan if len(text) <= MAX_TEMPLATE_LENGTH else _scan
+    placeholders, errors = scan(text)
+    return list(placeholders), list(errors)
+
+
+def _scan(text: str) -> tuple[tuple[Placeholder, ...], tuple[TemplateSyntaxError, ...]]:
     placeholders: list[Placeholder] = []
     errors: list[TemplateSyntaxError] = []
     lines = LineIndex(text)
@@ -183,7 +190,12 @@ def scan_placeholders(text: str) -> tuple[list[Placeholder], list[TemplateSyntax
                 line, column = lines.position(offset)
                 placeholders.append(Placeholder(name, offset, line, column, modifier))
         offset = text.find("$", end)
-    return placeholders, errors
+    return tuple(placeholders), tuple(errors)
+
+
+# A live preview scans every template of the configuration (the checks, the tracker, the
+# version the form needs), and most of them did not change since the last pause in typing.
+_kept_scan = functools.lru_cache(maxsize=256)(_scan)
 
 
 def parse_text(text: str) -> list[str | Placeholder]:
