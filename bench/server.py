@@ -143,7 +143,7 @@ def signed_in(base: str, email: str, password: str) -> Iterator[httpx.Client]:
         client.get("/signin/").raise_for_status()
         token = client.cookies["csrftoken"]
         answer = client.post(
-            "/signin/", data={"email": email, "password": password, "csrfmiddlewaretoken": token}
+            "/signin/", data={"login": email, "password": password, "csrfmiddlewaretoken": token}
         )
         if answer.status_code != 302:
             raise SystemExit(f"signing in as {email} failed: {answer.status_code}")
