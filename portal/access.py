@@ -93,6 +93,8 @@ class PortalRequest(HttpRequest):
     user: User | AnonymousUser
     membership: Membership | None
     org: Organization | None
+    # The person's memberships other than `membership` (the navigation's switcher).
+    other_memberships: list[Membership]
     htmx: HtmxDetails
 
 
