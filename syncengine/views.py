@@ -221,15 +221,18 @@ def testing_panel_context(
     revealed_secret: str | None = None,
     created_project: Project | None = None,
     history_later: bool = False,
+    settings: TestSettings | None = None,
 ) -> dict[str, Any]:
     """Everything `syncengine/_testing_panel.html` needs, for any page that includes it.
 
     `history_later`: the panel shows the history as a placeholder that loads its first page
     with htmx (`testing_runs`), and the run it shows as one that loads it (`testing_run`):
     only the latest runs are read here (for the status); the test page does so unless it is
-    asked for a page of the history."""
+    asked for a page of the history. `settings`: the draft's test settings, when the caller
+    read them with it (`selectors.integration_with_test_settings`)."""
     manifest = manifest_of(integration)  # normalised
-    settings = selectors.test_settings_for(integration)
+    if settings is None:
+        settings = selectors.test_settings_for(integration)
     secret = testplan.secret_variables(manifest)
     # The editor's previews and this page share the checks of a configuration.
     config_errors = [d for d in analyze(manifest).diagnostics if d.is_error]
@@ -254,9 +257,8 @@ def testing_panel_context(
     # The request's org is the integration's (it was looked up through it).
     if focus is not None and focus.integration_id == integration.pk:
         focus.integration = integration  # the run fragment shows it without a query
-    projects = list(access.projects_for(request.org))
+    projects, cohorts = access.projects_and_cohorts_for(request.org)
     chosen_project = settings.project or default_test_project(projects)
-    cohorts = list(access.cohorts_for(request.org).order_by("project__name", "name"))
     sign_requests = bool((manifest.get("delivery") or {}).get("sign_requests"))
     # The panel shows the signing secret only for a configuration that signs its requests.
     signing = selectors.signing_secret_of(integration) if sign_requests else None
@@ -356,14 +358,23 @@ def _integration(request: DeveloperRequest, integration_id: int) -> Integration:
     return integration
 
 
+def _panel_page_context(
+    request: DeveloperRequest, integration_id: int, **extra: Any
+) -> dict[str, Any]:
+    """The panel's context for a page that only shows it: the draft and its test settings
+    read in one query."""
+    integration, settings = selectors.integration_with_test_settings(request.org, integration_id)
+    integration.org = request.org  # as `_integration`
+    return testing_panel_context(request, integration, settings=settings, **extra)
+
+
 # --- pages and fragments ------------------------------------------------------------------
 
 
 @require_GET
 @developer_required
 def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
-    integration = _integration(request, integration_id)
-    context = testing_panel_context(request, integration, history_later=True)
+    context = _panel_page_context(request, integration_id, history_later=True)
     return render(request, "syncengine/test_page.html", context)
 
 
@@ -371,10 +382,8 @@ def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
 @developer_required
 def testing_panel(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The panel alone, for pages that load it with htmx (the editor's right column)."""
-    integration = _integration(request, integration_id)
-    return render(
-        request, "syncengine/_testing_panel.html", testing_panel_context(request, integration)
-    )
+    context = _panel_page_context(request, integration_id)
+    return render(request, "syncengine/_testing_panel.html", context)
 
 
 def _save_and_maybe_run(
