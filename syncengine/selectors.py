@@ -77,10 +77,10 @@ def integration_with_test_settings(
 ) -> tuple[Integration, TestSettings]:
     """A draft of the org (any other is a 404) and its test settings as `test_settings_for`
     gives them, in one query: the Testing panel shows both."""
-    integration = get_object_or_404(
-        integrations_for(org).select_related("test_settings__project", "test_settings__cohort"),
-        pk=as_int(pk),
-    )
+    rows = integrations_for(org).select_related("test_settings__project", "test_settings__cohort")
+    # The page shows the logo by its address: of its bytes, only the full logo's may be
+    # needed, to fingerprint a configuration the panel has not seen yet (`panel_config`).
+    integration = get_object_or_404(rows.defer("logo__tile_png"), pk=as_int(pk))
     try:
         settings = integration.test_settings
     except TestSettings.DoesNotExist:  # read with the draft: no query asks again
