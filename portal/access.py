@@ -37,6 +37,33 @@ def cohorts_for(org: Organization) -> QuerySet[Cohort]:
     return Cohort.objects.filter(project__org=org).select_related("project")
 
 
+def projects_and_cohorts_for(org: Organization) -> tuple[list[Project], list[Cohort]]:
+    """The org's projects by name and their cohorts by project and name, in one query, for
+    a form that offers both (the Testing panel). Each holds what a list of them shows (ids,
+    names, the sandbox mark, member counts); its other fields, the project's encrypted key
+    among them, are read only if something asks for them."""
+    project_fields = ["id", "org_id", "public_id", "name", "is_sandbox"]
+    cohort_fields = ["id", "project_id", "public_id", "name", "member_count"]
+    cohort_columns = ["cohorts__id", "cohorts__public_id", "cohorts__name", "cohorts__member_count"]
+    rows = (
+        Project.objects.filter(org=org)
+        .order_by("name", "id", "cohorts__name", "cohorts__id")
+        .values_list(*project_fields, *cohort_columns)
+    )
+    projects: list[Project] = []
+    cohorts: list[Cohort] = []
+    for row in rows:
+        project_row, (cohort_id, public_id, name, member_count) = row[:5], row[5:]
+        if not projects or projects[-1].pk != project_row[0]:
+            projects.append(Project.from_db(rows.db, project_fields, project_row))
+        if cohort_id is not None:  # a project without cohorts comes once, with none
+            cohort_row = (cohort_id, projects[-1].pk, public_id, name, member_count)
+            cohort = Cohort.from_db(rows.db, cohort_fields, cohort_row)
+            cohort.project = projects[-1]
+            cohorts.append(cohort)
+    return projects, cohorts
+
+
 def get_cohort(org: Organization, public_id: str) -> Cohort:
     return get_object_or_404(cohorts_for(org), public_id=str(public_id))
 
@@ -93,6 +120,8 @@ class PortalRequest(HttpRequest):
     user: User | AnonymousUser
     membership: Membership | None
     org: Organization | None
+    # The person's memberships other than `membership` (the navigation's switcher).
+    other_memberships: list[Membership]
     htmx: HtmxDetails
 
 

@@ -95,6 +95,10 @@ class Organization(models.Model):
             known[flag] = self.flags.filter(flag=flag, enabled=True).exists()
         return known[flag]
 
+    def remember_flag(self, flag: str, enabled: bool) -> None:
+        """Take a flag read with the org (the request's membership query reads one)."""
+        self.__dict__.setdefault("_flags_known", {})[flag] = enabled
+
     def forget_flags(self) -> None:
         self.__dict__.pop("_flags_known", None)
 

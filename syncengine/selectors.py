@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from integrations.access import integrations_for
 from integrations.manifests import config_fingerprint
 from integrations.models import Integration
 from portal.access import as_int
@@ -69,6 +70,22 @@ def test_settings_for(integration: Integration) -> TestSettings:
         .first()
     )
     return found if found is not None else TestSettings(integration=integration)
+
+
+def integration_with_test_settings(
+    org: Organization, pk: int | str
+) -> tuple[Integration, TestSettings]:
+    """A draft of the org (any other is a 404) and its test settings as `test_settings_for`
+    gives them, in one query: the Testing panel shows both."""
+    rows = integrations_for(org).select_related("test_settings__project", "test_settings__cohort")
+    # The page shows the logo by its address: of its bytes, only the full logo's may be
+    # needed, to fingerprint a configuration the panel has not seen yet (`panel_config`).
+    integration = get_object_or_404(rows.defer("logo__tile_png"), pk=as_int(pk))
+    try:
+        settings = integration.test_settings
+    except TestSettings.DoesNotExist:  # read with the draft: no query asks again
+        settings = TestSettings(integration=integration)
+    return integration, settings
 
 
 def signing_secret_of(integration: Integration) -> SigningSecret | None:

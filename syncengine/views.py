@@ -14,6 +14,7 @@ settings and starts a run) and render.
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from demo_partner import reference
 from integrations import access as integration_access
-from integrations.configuration import analyze
-from integrations.manifests import config_fingerprint, manifest_of
+from integrations.manifests import manifest_of
 from integrations.models import Integration
 from portal import access
 from portal import actions as portal_actions
@@ -52,13 +52,13 @@ from syncengine.models import (
     TestStatus,
     UsersSource,
 )
+from syncengine.panel_config import panel_configuration
 from syncengine.presenters import step_progress, users_description
 from syncengine.testusers import (
     MAX_CSV_BYTES,
     MAX_CSV_ROWS,
     MAX_TEST_USERS,
     csv_template,
-    per_user_variables,
 )
 
 HISTORY_SIZE = 10
@@ -106,7 +106,7 @@ def _form_input(request: HttpRequest, manifest: dict[str, Any]) -> dict[str, Any
     return found
 
 
-def _echo(request: HttpRequest, secret: set[str]) -> dict[str, str]:
+def _echo(request: HttpRequest, secret: AbstractSet[str]) -> dict[str, str]:
     """What the partner typed, to refill the form after an error; never keys or secrets."""
     return {
         key: str(value)
@@ -120,7 +120,7 @@ def _echo(request: HttpRequest, secret: set[str]) -> dict[str, str]:
 
 
 def _fields(
-    manifest: dict[str, Any], settings: TestSettings, secret: set[str]
+    manifest: dict[str, Any], settings: TestSettings, secret: AbstractSet[str]
 ) -> list[dict[str, Any]]:
     shown = []
     for raw in manifest.get("custom_fields") or []:
@@ -221,25 +221,26 @@ def testing_panel_context(
     revealed_secret: str | None = None,
     created_project: Project | None = None,
     history_later: bool = False,
+    settings: TestSettings | None = None,
 ) -> dict[str, Any]:
     """Everything `syncengine/_testing_panel.html` needs, for any page that includes it.
 
     `history_later`: the panel shows the history as a placeholder that loads its first page
     with htmx (`testing_runs`), and the run it shows as one that loads it (`testing_run`):
     only the latest runs are read here (for the status); the test page does so unless it is
-    asked for a page of the history."""
-    manifest = manifest_of(integration)  # normalised
-    settings = selectors.test_settings_for(integration)
-    secret = testplan.secret_variables(manifest)
-    # The editor's previews and this page share the checks of a configuration.
-    config_errors = [d for d in analyze(manifest).diagnostics if d.is_error]
-    # The same as config_fingerprint(integration): normalising twice changes nothing.
-    fingerprint = config_fingerprint(manifest)
+    asked for a page of the history. `settings`: the draft's test settings, when the caller
+    read them with it (`selectors.integration_with_test_settings`)."""
+    configuration = panel_configuration(integration)
+    manifest, secret = configuration.manifest, configuration.secret
+    fingerprint = configuration.fingerprint
+    config_errors = configuration.config_errors
+    if settings is None:
+        settings = selectors.test_settings_for(integration)
     history_later = history_later and not request.GET.get("history_page")
     history: Page[TestRun] | None = None
     if history_later:
         # One more than shown: when it does not come, these are all the runs there are.
-        runs = list(_listed_runs(integration)[: HISTORY_SIZE + 1])
+        runs = list(_status_runs(integration)[: HISTORY_SIZE + 1])
         every_run = len(runs) <= HISTORY_SIZE
         runs = runs[:HISTORY_SIZE]
         first_page = True
@@ -254,10 +255,9 @@ def testing_panel_context(
     # The request's org is the integration's (it was looked up through it).
     if focus is not None and focus.integration_id == integration.pk:
         focus.integration = integration  # the run fragment shows it without a query
-    projects = list(access.projects_for(request.org))
+    projects, cohorts = access.projects_and_cohorts_for(request.org)
     chosen_project = settings.project or default_test_project(projects)
-    cohorts = list(access.cohorts_for(request.org).order_by("project__name", "name"))
-    sign_requests = bool((manifest.get("delivery") or {}).get("sign_requests"))
+    sign_requests = configuration.sign_requests
     # The panel shows the signing secret only for a configuration that signs its requests.
     signing = selectors.signing_secret_of(integration) if sign_requests else None
     return {
@@ -265,7 +265,7 @@ def testing_panel_context(
         "settings": settings,
         "fields": _fields(manifest, settings, secret),
         "mapping_fields": _mapping_fields(manifest, settings),
-        "csv_columns": ["operation", *per_user_variables(manifest)],
+        "csv_columns": ["operation", *configuration.csv_variables],
         "projects": projects,
         "chosen_project": chosen_project,
         "can_create_project": request.membership.is_admin,
@@ -356,14 +356,23 @@ def _integration(request: DeveloperRequest, integration_id: int) -> Integration:
     return integration
 
 
+def _panel_page_context(
+    request: DeveloperRequest, integration_id: int, **extra: Any
+) -> dict[str, Any]:
+    """The panel's context for a page that only shows it: the draft and its test settings
+    read in one query."""
+    integration, settings = selectors.integration_with_test_settings(request.org, integration_id)
+    integration.org = request.org  # as `_integration`
+    return testing_panel_context(request, integration, settings=settings, **extra)
+
+
 # --- pages and fragments ------------------------------------------------------------------
 
 
 @require_GET
 @developer_required
 def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
-    integration = _integration(request, integration_id)
-    context = testing_panel_context(request, integration, history_later=True)
+    context = _panel_page_context(request, integration_id, history_later=True)
     return render(request, "syncengine/test_page.html", context)
 
 
@@ -371,10 +380,8 @@ def test_page(request: DeveloperRequest, integration_id: int) -> HttpResponse:
 @developer_required
 def testing_panel(request: DeveloperRequest, integration_id: int) -> HttpResponse:
     """The panel alone, for pages that load it with htmx (the editor's right column)."""
-    integration = _integration(request, integration_id)
-    return render(
-        request, "syncengine/_testing_panel.html", testing_panel_context(request, integration)
-    )
+    context = _panel_page_context(request, integration_id)
+    return render(request, "syncengine/_testing_panel.html", context)
 
 
 def _save_and_maybe_run(
@@ -464,7 +471,7 @@ def testing_runs(request: DeveloperRequest, integration_id: int) -> HttpResponse
         "integration": integration,
         "runs": list(history.object_list),
         "history": history,
-        "fingerprint": config_fingerprint(integration),
+        "fingerprint": panel_configuration(integration).fingerprint,
     }
     return render(request, "syncengine/_history.html", context)
 
@@ -481,22 +488,32 @@ def _listed_runs(integration: Integration) -> QuerySet[TestRun]:
     return selectors.test_runs_for(integration).defer("manifest", "values", "mapping")
 
 
+# What the status line, `latest_passing` and the placeholder of the run shown read of the
+# latest runs, when the run and the history load after the page.
+STATUS_RUN_FIELDS = ("integration", "version_id", "kind", "status", "fingerprint", "finished_at")
+
+
+def _status_runs(integration: Integration) -> QuerySet[TestRun]:
+    return selectors.test_runs_for(integration).select_related(None).only(*STATUS_RUN_FIELDS)
+
+
 @require_GET
 @developer_required
 def testing_run(request: DeveloperRequest, integration_id: int, run_id: int) -> HttpResponse:
     """A run: the whole block, or with `?after=N` (polling) only what changed since."""
     integration = _integration(request, integration_id)
     run = _run_of(request, integration, run_id)
-    context = run_context(run, config_fingerprint(integration))
+    fingerprint = panel_configuration(integration).fingerprint
+    context = run_context(run, fingerprint)
     after = parse_id(request.GET.get("after"))
     if after is not None:
         context["new_exchanges"] = [e for e in context["exchanges"] if e.sequence > after]
         context["integration"] = integration
         context["history"] = paginate_history(request, integration)
         context["runs"] = list(context["history"].object_list)
-        context["fingerprint"] = config_fingerprint(integration)
+        context["fingerprint"] = fingerprint
         if run.is_finished:
-            context["passing"] = selectors.passing_full_test(integration)
+            context["passing"] = selectors.passing_full_test(integration, fingerprint=fingerprint)
             context["settings"] = selectors.test_settings_for(integration)
         return render(request, "syncengine/_run_poll.html", context)
     return render(request, "syncengine/_run.html", context)

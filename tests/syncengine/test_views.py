@@ -296,6 +296,37 @@ def test_a_project_needs_a_name_and_an_admin(cast, client_for, draft):
     assert "New project" not in client_for(cast.alan).get(page_url(draft)).content.decode()
 
 
+def test_the_page_offers_the_orgs_projects_with_their_cohorts_and_no_others(
+    cast, client_for, draft
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal import actions as portal_actions
+
+    for name in ("Buyers", "Avid readers"):
+        portal_actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name=name)
+    portal_actions.cohort_create(acting_user=cast.bob, project=cast.globex_project, name="Globex")
+    empty = portal_actions.project_create(acting_user=cast.alice, org=cast.acme, name="Beta")
+    client = client_for(cast.alice)
+    html = client.get(page_url(draft)).content.decode()
+    web = cast.acme_project.public_id
+    assert html.index(f">Acme Web ({web})<") < html.index(f">Beta ({empty.public_id})<")
+    group = html.split(f'<optgroup label="Acme Web ({web})"', 1)[1].split("</optgroup>", 1)[0]
+    assert group.index(">Avid readers · 0 users<") < group.index(">Buyers · 0 users<")
+    assert "Globex" not in html and f'({empty.public_id})"' not in html  # no empty group
+    assert cast.acme_project.api_key not in html
+
+    # Saved settings are read with the draft: the page asks for each thing once.
+    save_settings(cast, draft)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(page_url(draft)).content.decode()
+    assert f'value="{web}" data-key-hint="Saved ' in html
+    tables = [query["sql"].split(" FROM ", 1)[1].split()[0] for query in queries]
+    assert '"syncengine_testsettings"' not in tables and '"portal_cohort"' not in tables
+    assert len(queries) <= 6
+
+
 def test_a_draft_calling_the_demo_partner_shows_its_api(cast, client_for, draft, settings):
     url = page_url(draft)
     assert "its API</summary>" not in client_for(cast.alice).get(url).content.decode()
