@@ -1,5 +1,7 @@
 """What the syncs app does when a lower layer announces a change (connected in
-`SyncsConfig.ready`). Receivers only hand over to an action."""
+`SyncsConfig.ready`). Receivers only hand over to an action, imported when it is needed:
+every process loads this module at start-up, and the actions bring the REST framework with
+them, which a worker or `manage.py integration` would otherwise load for nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from typing import Any
 
 from integrations.models import Destination, IntegrationVersion
 from portal.models import User
-from syncs.actions import connections_follow_version
 
 
 def destination_version_changed(
@@ -18,4 +19,6 @@ def destination_version_changed(
     acting_user: User | None = None,
     **_: Any,
 ) -> None:
+    from syncs.actions import connections_follow_version
+
     connections_follow_version(destination=destination, version=version, acting_user=acting_user)
