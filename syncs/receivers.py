@@ -1,7 +1,7 @@
 """What the syncs app does when a lower layer announces a change (connected in
 `SyncsConfig.ready`). Receivers only hand over to an action, imported when it is needed:
 every process loads this module at start-up, and the actions bring the REST framework with
-them, which a worker or `manage.py integration` would otherwise load for nothing."""
+them, which `manage.py integration` would otherwise load for nothing."""
 
 from __future__ import annotations
 
