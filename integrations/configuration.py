@@ -40,7 +40,7 @@ class Analysis:
     engine_key: bytes
 
 
-class _Kept[V]:
+class Kept[V]:
     """The last `size` values computed in this process, by a digest of what they were
     computed from (shared by the threads of a worker)."""
 
@@ -68,9 +68,9 @@ class _Kept[V]:
             self.values.clear()
 
 
-_analyses: _Kept[Analysis] = _Kept(ANALYSES_KEPT)
-_trackers: _Kept[VariableTracker] = _Kept(ANALYSES_KEPT)
-_previews: _Kept[ManifestPreview] = _Kept(ANALYSES_KEPT)
+_analyses: Kept[Analysis] = Kept(ANALYSES_KEPT)
+_trackers: Kept[VariableTracker] = Kept(ANALYSES_KEPT)
+_previews: Kept[ManifestPreview] = Kept(ANALYSES_KEPT)
 
 
 def fingerprint(manifest: Any) -> bytes:

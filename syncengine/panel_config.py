@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from integrations.configuration import analyze
+from integrations.configuration import Kept, analyze
 from integrations.manifests import LOGO_KEY, config_fingerprint, manifest_of
 from integrations.models import Integration
 from syncengine.core.types import Diagnostic
@@ -32,8 +30,7 @@ from syncengine.testusers import per_user_variables
 
 CONFIGURATIONS_KEPT = 256
 
-_kept: OrderedDict[bytes, PanelConfiguration] = OrderedDict()
-_lock = threading.Lock()
+_kept: Kept[PanelConfiguration] = Kept(CONFIGURATIONS_KEPT)
 
 
 @dataclass(frozen=True)
@@ -52,17 +49,10 @@ class PanelConfiguration:
 def panel_configuration(integration: Integration) -> PanelConfiguration:
     """The draft's configuration as the panel reads it, worked out or found kept."""
     key = _stored_key(integration.config, integration.logo_id)
-    with _lock:
-        found = _kept.get(key)
-        if found is not None:
-            _kept.move_to_end(key)
-            return found
-    made = _work_out(manifest_of(integration))
-    with _lock:
-        _kept[key] = made
-        while len(_kept) > CONFIGURATIONS_KEPT:
-            _kept.popitem(last=False)
-    return made
+    found = _kept.get(key)
+    if found is not None:
+        return found
+    return _kept.put(key, _work_out(manifest_of(integration)))
 
 
 def _stored_key(config: Any, logo_id: str | None) -> bytes:
@@ -90,5 +80,4 @@ def _work_out(manifest: dict[str, Any]) -> PanelConfiguration:
 
 def forget_configurations() -> None:
     """Drop every kept configuration (tests, to start as a fresh process does)."""
-    with _lock:
-        _kept.clear()
+    _kept.clear()
