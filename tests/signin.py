@@ -8,7 +8,9 @@ content rather than the worker (tests/portal/test_account_mail.py covers that).
 from __future__ import annotations
 
 import re
+import time
 
+from allauth.mfa import app_settings as mfa_settings
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -16,6 +18,7 @@ from django.urls import reverse
 from portal.accounts import totp_code_now
 from portal.mail import mail_send
 from portal.models import MailStatus, OutboundMail, User
+from tests.waiting import wait_until
 
 TOO_MANY = b"Too many failed sign-in attempts"
 
@@ -30,8 +33,18 @@ def sign_in(client: Client, email: str, password: str, *, code: str | None = Non
     response = post_signin(client, email, password)
     if response.status_code == 302 and response.url == reverse("mfa_authenticate"):
         user = User.objects.get(email=email)
-        response = client.post(reverse("mfa_authenticate"), {"code": code or totp_code_now(user)})
+        response = client.post(reverse("mfa_authenticate"), {"code": code or lasting_code(user)})
     return response
+
+
+def lasting_code(user: User) -> str:
+    """The code the app shows now, taken at least two seconds before its period ends: one
+    typed in its last moments may be refused by the time it is checked."""
+    period = mfa_settings.TOTP_PERIOD
+    wait_until(
+        lambda: period - time.time() % period > 2, period, "no code lasted two seconds", every=0.05
+    )
+    return totp_code_now(user)
 
 
 def signed_in(client: Client) -> bool:
