@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from allauth.mfa import app_settings as mfa_settings
 from django.core import mail
@@ -40,11 +41,17 @@ def sign_in(client: Client, email: str, password: str, *, code: str | None = Non
 def lasting_code(user: User) -> str:
     """The code the app shows now, taken at least two seconds before its period ends: one
     typed in its last moments may be refused by the time it is checked."""
+    return lasting(lambda: totp_code_now(user))
+
+
+def lasting(code_now: Callable[[], str]) -> str:
+    """`code_now()` (a code of the current period) once at least two seconds of the period
+    are left."""
     period = mfa_settings.TOTP_PERIOD
     wait_until(
         lambda: period - time.time() % period > 2, period, "no code lasted two seconds", every=0.05
     )
-    return totp_code_now(user)
+    return code_now()
 
 
 def signed_in(client: Client) -> bool:

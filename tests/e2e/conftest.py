@@ -98,13 +98,13 @@ def sign_in(page, live_server):
     codes instead, as someone without their phone would."""
     from allauth.mfa.models import Authenticator
 
-    from portal.accounts import totp_code_now
     from tests.conftest import PASSWORD
+    from tests.signin import lasting_code
 
     typed: set[tuple[int, str]] = set()
 
     def second_factor(user) -> str:
-        code = totp_code_now(user)
+        code = lasting_code(user)
         if (user.pk, code) in typed:
             codes = Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES)
             code = codes.wrap().get_unused_codes()[0]

@@ -18,12 +18,12 @@ import pytest
 from django.db import connection
 
 from portal import actions as portal_actions
-from portal.accounts import totp_code_now
 from portal.jobs import QUEUE_UNAVAILABLE_MESSAGE
 from portal.models import CohortImport, OutboundMail, User
 from syncengine.models import TestRun
 from tests.conftest import PASSWORD
 from tests.partners import RawServer, closed_port
+from tests.signin import lasting_code
 from tests.syncengine.conftest import BASE, list_manifest, make_draft, save_settings
 from tests.waiting import wait_until
 from tests.web import web_process
@@ -55,7 +55,7 @@ def signed_in(url: str, email: str, password: str) -> httpx.Client:
     browser = httpx.Client(base_url=url, timeout=30)
     answer = post_form(browser, "/signin/", {"login": email, "password": password})
     if answer.headers.get("location") == "/accounts/2fa/authenticate/":
-        code = totp_code_now(User.objects.get(email=email))
+        code = lasting_code(User.objects.get(email=email))
         post_form(browser, "/accounts/2fa/authenticate/", {"code": code})
     return browser
 

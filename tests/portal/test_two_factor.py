@@ -16,14 +16,15 @@ from portal import actions
 from portal.models import StaffRole, User
 from portal.two_factor import ENROL_MESSAGE
 from tests.conftest import PASSWORD, STAFF_TOTP_SECRET
-from tests.signin import post_signin, sign_in, signed_in
+from tests.signin import lasting, post_signin, sign_in, signed_in
 
 
 def code_for(secret: str, *, step: int = 0) -> str:
-    """The code an authenticator app with `secret` shows (`step` periods from now)."""
+    """The code an authenticator app with `secret` shows (`step` periods from now), taken
+    where it lasts long enough to be checked."""
     import time
 
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + step))
+    return lasting(lambda: format_hotp_value(hotp_value(secret, int(time.time()) // 30 + step)))
 
 
 def confirm_password(client: Client, page: str) -> None:
