@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from syncengine.core.compiler import CompiledIntegration, compile_manifest_partially
+from syncengine.core.kept import Kept
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.preview import EndpointPreview, ManifestPreview, preview_manifest
 from syncengine.core.tracker import VariableTracker, track_variables
@@ -40,37 +39,9 @@ class Analysis:
     engine_key: bytes
 
 
-class Kept[V]:
-    """The last `size` values computed in this process, by a digest of what they were
-    computed from (shared by the threads of a worker)."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.values: OrderedDict[bytes, V] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: bytes) -> V | None:
-        with self.lock:
-            found = self.values.get(key)
-            if found is not None:
-                self.values.move_to_end(key)
-            return found
-
-    def put(self, key: bytes, value: V) -> V:
-        with self.lock:
-            self.values[key] = value
-            while len(self.values) > self.size:
-                self.values.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self.lock:
-            self.values.clear()
-
-
-_analyses: Kept[Analysis] = Kept(ANALYSES_KEPT)
-_trackers: Kept[VariableTracker] = Kept(ANALYSES_KEPT)
-_previews: Kept[ManifestPreview] = Kept(ANALYSES_KEPT)
+_analyses: Kept[bytes, Analysis] = Kept(ANALYSES_KEPT)
+_trackers: Kept[bytes, VariableTracker] = Kept(ANALYSES_KEPT)
+_previews: Kept[bytes, ManifestPreview] = Kept(ANALYSES_KEPT)
 
 
 def fingerprint(manifest: Any) -> bytes:

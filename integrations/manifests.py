@@ -7,8 +7,6 @@ import base64
 import binascii
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from integrations.models import Integration, IntegrationRevision, IntegrationVersion, StoredLogo
@@ -19,6 +17,7 @@ from syncengine.core.diagnostic_codes import (
     UNKNOWN_KEY,
     UNSUPPORTED_VERSION,
 )
+from syncengine.core.kept import Kept
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import canonical_json, normalize_manifest
 from syncengine.core.manifest.schema import INTEGRATION_TYPES
@@ -30,8 +29,7 @@ SHAPE_CODES = frozenset({INVALID_TYPE, UNKNOWN_KEY, UNSUPPORTED_VERSION, TOO_MAN
 LOGO_KEY = "logo_png_base64"
 FINGERPRINTS_KEPT = 256
 
-_fingerprints: OrderedDict[bytes, str] = OrderedDict()
-_fingerprints_lock = threading.Lock()
+_fingerprints: Kept[bytes, str] = Kept(FINGERPRINTS_KEPT)
 
 
 def assemble(config: dict[str, Any], logo: StoredLogo | None) -> dict[str, Any]:
@@ -111,17 +109,10 @@ def config_fingerprint(
         quick = hashlib.sha256(json.dumps(manifest, separators=(",", ":")).encode()).digest()
     except (TypeError, ValueError):
         return _canonical_fingerprint(manifest)
-    with _fingerprints_lock:
-        found = _fingerprints.get(quick)
-        if found is not None:
-            _fingerprints.move_to_end(quick)
-            return found
-    fingerprint = _canonical_fingerprint(manifest)
-    with _fingerprints_lock:
-        _fingerprints[quick] = fingerprint
-        while len(_fingerprints) > FINGERPRINTS_KEPT:
-            _fingerprints.popitem(last=False)
-    return fingerprint
+    found = _fingerprints.get(quick)
+    if found is not None:
+        return found
+    return _fingerprints.put(quick, _canonical_fingerprint(manifest))
 
 
 def _canonical_fingerprint(manifest: dict[str, Any]) -> str:

@@ -24,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,10 +33,11 @@ import orjson
 from django.conf import settings
 from markupsafe import Markup
 
+from syncengine.core.kept import Kept
+
 FRAGMENTS = 256
 
-_kept: OrderedDict[tuple[str, str], Markup] = OrderedDict()
-_lock = threading.Lock()
+_kept: Kept[tuple[str, str], Markup] = Kept(FRAGMENTS)
 _stamp: list[Any] = [float("-inf"), ""]
 
 
@@ -88,28 +87,20 @@ def cached_fragment(name: str, key: str | None, caller: Callable[[], str]) -> Ma
     if not key:
         return Markup(caller())  # noqa: S704 - the block's own output, escaped by Jinja
     slot = (name, stamped_key(key))
-    with _lock:
-        html = _kept.get(slot)
-        if html is not None:
-            _kept.move_to_end(slot)
-            return html
+    html = _kept.get(slot)
+    if html is not None:
+        return html
     html = Markup(caller())  # noqa: S704 - the block's own output, escaped by Jinja
-    with _lock:
-        _kept[slot] = html
-        while len(_kept) > FRAGMENTS:
-            _kept.popitem(last=False)
-    return html
+    return _kept.put(slot, html)
 
 
 def forget_fragments() -> None:
     """Drop every kept fragment (tests, to start as a fresh process does)."""
-    with _lock:
-        _kept.clear()
+    _kept.clear()
 
 
 def kept_fragments() -> int:
-    with _lock:
-        return len(_kept)
+    return len(_kept)
 
 
 class Deferred:

@@ -21,16 +21,17 @@ from typing import Any
 
 import orjson
 
-from integrations.configuration import Kept, analyze
+from integrations.configuration import analyze
 from integrations.manifests import LOGO_KEY, config_fingerprint, manifest_of
 from integrations.models import Integration
+from syncengine.core.kept import Kept
 from syncengine.core.types import Diagnostic
 from syncengine.testplan import secret_variables
 from syncengine.testusers import per_user_variables
 
 CONFIGURATIONS_KEPT = 256
 
-_kept: Kept[PanelConfiguration] = Kept(CONFIGURATIONS_KEPT)
+_kept: Kept[bytes, PanelConfiguration] = Kept(CONFIGURATIONS_KEPT)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ template input of a manifest, so that the editor offers only what would pass.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from integrations.editor.inputs import json_object, shown
+from syncengine.core.kept import Kept
 from syncengine.core.manifest.schema import (
     AUTH,
     BATCH_ENDPOINTS,
@@ -41,8 +40,7 @@ from syncengine.core.manifest.variables import (
 
 SUGGESTIONS_KEPT = 64
 
-_kept: OrderedDict[tuple[Any, ...], dict[str, list[dict[str, str]]]] = OrderedDict()
-_kept_lock = threading.Lock()
+_kept: Kept[tuple[Any, ...], dict[str, list[dict[str, str]]]] = Kept(SUGGESTIONS_KEPT)
 
 
 def _suggestion(name: str, kind: str, detail: str) -> dict[str, str]:
@@ -89,17 +87,10 @@ def variable_suggestions(manifest: Mapping[str, Any]) -> dict[str, list[dict[str
     # places, which typing in a template or a help text leaves as they were: the last
     # answers are kept by those (the answer is shared: callers only read it).
     signature = (tuple(declared.values()), tuple(labels.items()), places)
-    with _kept_lock:
-        found = _kept.get(signature)
-        if found is not None:
-            _kept.move_to_end(signature)
-            return found
-    suggestions = _suggestions(declared, labels, places)
-    with _kept_lock:
-        _kept[signature] = suggestions
-        while len(_kept) > SUGGESTIONS_KEPT:
-            _kept.popitem(last=False)
-    return suggestions
+    found = _kept.get(signature)
+    if found is not None:
+        return found
+    return _kept.put(signature, _suggestions(declared, labels, places))
 
 
 def _suggestions(

@@ -25,12 +25,11 @@ import copy
 import dataclasses
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from syncengine.core.diagnostic_codes import CANNOT_COMPILE
+from syncengine.core.kept import Kept
 from syncengine.core.manifest.checks import check_manifest
 from syncengine.core.manifest.normalize import ManifestError, normalize_manifest
 from syncengine.core.manifest.schema import (
@@ -87,8 +86,7 @@ _OTHER_REQUESTS = frozenset({LOOKUP, CREATE, FIND})
 
 _POLICY_FIELDS = dataclasses.fields(FieldPolicy)
 
-_compiled_requests: OrderedDict[bytes, RequestTemplate] = OrderedDict()
-_compiled_requests_lock = threading.Lock()
+_compiled_requests: Kept[bytes, RequestTemplate] = Kept(COMPILED_REQUESTS_KEPT)
 
 
 def request_name(endpoint: str, role: str = MAIN) -> str:
@@ -446,19 +444,13 @@ def _compile_request(
     """One request, compiled, or the same request compiled a moment ago (see
     `COMPILED_REQUESTS_KEPT`)."""
     key = _request_key(endpoint, role, path, settings, policies)
-    if key is not None:
-        with _compiled_requests_lock:
-            found = _compiled_requests.get(key)
-            if found is not None:
-                _compiled_requests.move_to_end(key)
-                return found
+    if key is None:
+        return _compile_new_request(endpoint, role, path, settings, policies)
+    found = _compiled_requests.get(key)
+    if found is not None:
+        return found
     request = _compile_new_request(endpoint, role, path, settings, policies)
-    if key is not None:
-        with _compiled_requests_lock:
-            _compiled_requests[key] = request
-            while len(_compiled_requests) > COMPILED_REQUESTS_KEPT:
-                _compiled_requests.popitem(last=False)
-    return request
+    return _compiled_requests.put(key, request)
 
 
 def _compile_new_request(

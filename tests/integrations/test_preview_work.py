@@ -156,9 +156,9 @@ def test_a_preview_renders_only_the_panel_sections_an_edit_changed(alice, draft)
     fragments.forget_fragments()
 
     def rendered(body):
-        before = set(fragments._kept)
+        before = set(fragments._kept.keys())
         panel = preview(alice, draft, body).json()["panel"]
-        return sorted(name for name, _ in set(fragments._kept) - before), panel
+        return sorted(name for name, _ in set(fragments._kept.keys()) - before), panel
 
     names, first = rendered(state)
     assert names == ["tp-modal", "tp-requests", "tp-tracker"]
