@@ -1,8 +1,8 @@
 // A new draft's editor is quiet: a field the partner has not touched yet shows no problem
 // (the summary on top lists what is left to do, in order). The server names the untouched
 // fields that have problems (data-quiet on the form); typing in one, or leaving it after
-// a change, lets its problems show. Separate from editor.js, which marks the problems:
-// this script only hides the marks of the fields it names.
+// a change, lets its problems show. Separate from editor_problems.js, which marks the
+// problems: this script only hides the marks of the fields it names.
 (function () {
   "use strict";
   const form = document.getElementById("editor-form");

@@ -93,5 +93,5 @@ def form_values(html: str, form_id: str = "editor-form") -> dict[str, str]:
 
 
 def state_post(values: dict[str, str], **extra) -> dict[str, str]:
-    """The body editor.js posts: the form state as one JSON field, plus extra fields."""
+    """The body the editor's scripts post: the form state as one JSON field, plus extra fields."""
     return {"state": json.dumps(values), **extra}
