@@ -6,7 +6,7 @@
 //
 // Plain deferred scripts, loaded in this order by templates/integrations/editor.html,
 // after codefield.js (window.CodeFields):
-//   editor_state.js     the form state and posting it, messages (window.PartTwoEditor)
+//   editor_state.js     the form state and posting it, messages (window.ConfigurationEditor)
 //   editor_problems.js  problems shown on the fields, links that move to a field
 //   editor_preview.js   the Testing panel and summary replaced as the partner types
 //   editor_save.js      autosave, named revisions, Ctrl+S, leaving with unsaved changes
@@ -15,7 +15,7 @@
 (function () {
   "use strict";
 
-  const editor = window.PartTwoEditor;
+  const editor = window.ConfigurationEditor;
   if (!editor) return;
   if (window.CodeFields) window.CodeFields.init(editor.form);
   editor.applyWhen(editor.form);

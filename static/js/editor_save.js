@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  const editor = window.PartTwoEditor;
+  const editor = window.ConfigurationEditor;
   if (!editor) return;
   const form = editor.form;
   const post = editor.post;

@@ -1,7 +1,7 @@
 // The Part 2 editor's shared ground, loaded before the other editor scripts: the form,
 // the server's last answer about it, posting the form state, and the messages every part
 // gives (a screen-reader announcement, a notice above the form). The other editor_*.js
-// scripts find these, and each other's entry points, on `window.PartTwoEditor`.
+// scripts find these, and each other's entry points, on `window.ConfigurationEditor`.
 (function () {
   "use strict";
 
@@ -58,7 +58,7 @@
     noticeBox.textContent = "";
   }
 
-  window.PartTwoEditor = {
+  window.ConfigurationEditor = {
     form: form,
     // The server's last answer about the form: its problems, their counts, completions.
     data: JSON.parse(document.getElementById("editor-data").textContent),
