@@ -178,7 +178,7 @@
   }
 
   revisionForm.addEventListener("submit", function (event) {
-    // Handled here, so the page's other-forms handler (below, on window) leaves it alone.
+    // Handled here, so the page's other-forms handler (on window, above) leaves it alone.
     event.preventDefault();
     const name = revisionName.value.trim();
     revisionDialog.close();
