@@ -7,11 +7,7 @@
 
   const editor = window.ConfigurationEditor;
   if (!editor) return;
-  const form = editor.form;
-  const post = editor.post;
-  const announce = editor.announce;
-  const showNotice = editor.showNotice;
-  const clearNotice = editor.clearNotice;
+  const { form, post, announce, showNotice, clearNotice } = editor;
   const panel = document.getElementById("testing-body");
   const summaryHost = document.getElementById("problem-summary");
   const liveBadge = document.querySelector("[data-live-state]");

@@ -7,10 +7,7 @@
 
   const editor = window.ConfigurationEditor;
   if (!editor) return;
-  const form = editor.form;
-  const post = editor.post;
-  const announce = editor.announce;
-  const showNotice = editor.showNotice;
+  const { form, post, announce, showNotice } = editor;
   const PATH_ATTRIBUTES = ["name", "id", "for", "aria-describedby", "aria-labelledby", "aria-controls", "data-list", "data-mirror", "data-when"];
 
   // ---------------------------------------------------------------- changes

@@ -7,9 +7,7 @@
 
   const editor = window.ConfigurationEditor;
   if (!editor) return;
-  const form = editor.form;
-  const post = editor.post;
-  const serializeState = editor.serializeState;
+  const { form, post, serializeState } = editor;
   const saveState = document.getElementById("save-state");
   const conflictBox = document.getElementById("save-conflict");
   const SAVE_DELAY = 1200;
