@@ -12,17 +12,24 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import ARTIFACTS
 from tests.integrations.conftest import png_bytes
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
+from tests.waiting import wait_until
 
 LIVE = 20_000  # ms: runs go through the broker and a worker
 
 
 def run_full_test(page, live_server, draft) -> None:
+    from syncengine.models import TestRun
+
+    # The page loads its runs after itself, so which run it shows first says nothing: the
+    # run started here is the one the database gets next.
+    runs = TestRun.objects.filter(integration=draft).order_by("-pk")
+    before = runs.values_list("pk", flat=True).first() or 0
     page.goto(f"{live_server.url}/portal/integrations/{draft.pk}/test/")
-    shown = page.locator(".tst-run")
-    previous = shown.first.get_attribute("data-run") if shown.count() else None
     page.get_by_role("button", name="Run full test").click()
-    # The page shows the newest run; wait until that is the run just started.
-    run = page.locator(f".tst-run:not([data-run='{previous}'])").first
+    started = wait_until(
+        lambda: runs.filter(pk__gt=before).first(), LIVE / 1000, "no test run was started"
+    )
+    run = page.locator(f".tst-run[data-run='{started.pk}']")
     expect(run.locator(".tst-summary")).to_contain_text("Passed", timeout=LIVE)
 
 
