@@ -83,14 +83,13 @@ def _field_without_person_texts(field: Any) -> Any:
 
 def analyze(manifest: dict[str, Any]) -> Analysis:
     """Check and compile a normalised manifest, or find it analysed already."""
-    key = fingerprint(manifest)
-    found = _analyses.get(key)
-    if found is not None:
-        return found
-    diagnostics = check_manifest(manifest, normalized=True)
-    compiled = compile_manifest_partially(manifest, diagnostics=diagnostics, normalized=True)
-    analysis = Analysis(tuple(diagnostics), compiled, engine_fingerprint(manifest))
-    return _analyses.put(key, analysis)
+
+    def made() -> Analysis:
+        diagnostics = check_manifest(manifest, normalized=True)
+        compiled = compile_manifest_partially(manifest, diagnostics=diagnostics, normalized=True)
+        return Analysis(tuple(diagnostics), compiled, engine_fingerprint(manifest))
+
+    return _analyses.get_or_make(fingerprint(manifest), made)
 
 
 def forget_analyses() -> None:
@@ -104,11 +103,7 @@ def _tracker(manifest: dict[str, Any], *, analysis: Analysis | None) -> Variable
     manifest's `engine_fingerprint`."""
     if analysis is None:
         return track_variables(manifest)
-    key = analysis.engine_key
-    found = _trackers.get(key)
-    if found is not None:
-        return found
-    return _trackers.put(key, track_variables(manifest))
+    return _trackers.get_or_make(analysis.engine_key, lambda: track_variables(manifest))
 
 
 def _preview(manifest: dict[str, Any], analysis: Analysis) -> ManifestPreview:
@@ -122,10 +117,9 @@ def _preview(manifest: dict[str, Any], analysis: Analysis) -> ManifestPreview:
             [[name, [d.as_dict() for d in errors]] for name, errors in blocked.items()],
         ]
     )
-    found = _previews.get(key)
-    if found is not None:
-        return found
-    return _previews.put(key, preview_manifest(manifest, compiled=analysis.compiled))
+    return _previews.get_or_make(
+        key, lambda: preview_manifest(manifest, compiled=analysis.compiled)
+    )
 
 
 def validation_report(

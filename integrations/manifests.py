@@ -109,10 +109,7 @@ def config_fingerprint(
         quick = hashlib.sha256(json.dumps(manifest, separators=(",", ":")).encode()).digest()
     except (TypeError, ValueError):
         return _canonical_fingerprint(manifest)
-    found = _fingerprints.get(quick)
-    if found is not None:
-        return found
-    return _fingerprints.put(quick, _canonical_fingerprint(manifest))
+    return _fingerprints.get_or_make(quick, lambda: _canonical_fingerprint(manifest))
 
 
 def _canonical_fingerprint(manifest: dict[str, Any]) -> str:

@@ -87,11 +87,8 @@ def cached_fragment(name: str, key: str | None, caller: Callable[[], str]) -> Ma
     if not key:
         return Markup(caller())  # noqa: S704 - the block's own output, escaped by Jinja
     slot = (name, stamped_key(key))
-    html = _kept.get(slot)
-    if html is not None:
-        return html
-    html = Markup(caller())  # noqa: S704 - the block's own output, escaped by Jinja
-    return _kept.put(slot, html)
+    # The block's own output, escaped by Jinja.
+    return _kept.get_or_make(slot, lambda: Markup(caller()))  # noqa: S704
 
 
 def forget_fragments() -> None:

@@ -50,10 +50,7 @@ class PanelConfiguration:
 def panel_configuration(integration: Integration) -> PanelConfiguration:
     """The draft's configuration as the panel reads it, worked out or found kept."""
     key = _stored_key(integration.config, integration.logo_id)
-    found = _kept.get(key)
-    if found is not None:
-        return found
-    return _kept.put(key, _work_out(manifest_of(integration)))
+    return _kept.get_or_make(key, lambda: _work_out(manifest_of(integration)))
 
 
 def _stored_key(config: Any, logo_id: str | None) -> bytes:

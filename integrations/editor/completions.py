@@ -87,10 +87,7 @@ def variable_suggestions(manifest: Mapping[str, Any]) -> dict[str, list[dict[str
     # places, which typing in a template or a help text leaves as they were: the last
     # answers are kept by those (the answer is shared: callers only read it).
     signature = (tuple(declared.values()), tuple(labels.items()), places)
-    found = _kept.get(signature)
-    if found is not None:
-        return found
-    return _kept.put(signature, _suggestions(declared, labels, places))
+    return _kept.get_or_make(signature, lambda: _suggestions(declared, labels, places))
 
 
 def _suggestions(

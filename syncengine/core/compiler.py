@@ -446,11 +446,9 @@ def _compile_request(
     key = _request_key(endpoint, role, path, settings, policies)
     if key is None:
         return _compile_new_request(endpoint, role, path, settings, policies)
-    found = _compiled_requests.get(key)
-    if found is not None:
-        return found
-    request = _compile_new_request(endpoint, role, path, settings, policies)
-    return _compiled_requests.put(key, request)
+    return _compiled_requests.get_or_make(
+        key, lambda: _compile_new_request(endpoint, role, path, settings, policies)
+    )
 
 
 def _compile_new_request(

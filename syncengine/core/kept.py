@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 
 class Kept[K: Hashable, V]:
@@ -41,6 +41,14 @@ class Kept[K: Hashable, V]:
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
         return value
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The value kept by `key`, or `make()` kept by it. `make` runs outside the lock:
+        two threads asking at once for a key not kept may both make it, the last kept."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        return self.put(key, make())
 
     def clear(self) -> None:
         """Drop every value (tests, to start as a fresh process does)."""

@@ -27,6 +27,21 @@ def test_a_value_found_is_the_last_to_go():
     assert kept.values() == ["A", "C"]
 
 
+def test_a_value_is_made_once_while_it_is_kept():
+    kept: Kept[str, list[str]] = Kept(1)
+    made: list[str] = []
+
+    def make(key: str) -> list[str]:
+        made.append(key)
+        return [key]
+
+    first = kept.get_or_make("a", lambda: make("a"))
+    assert kept.get_or_make("a", lambda: make("a")) is first
+    kept.get_or_make("b", lambda: make("b"))  # "a" goes: the store holds one
+    kept.get_or_make("a", lambda: make("a"))
+    assert made == ["a", "b", "a"]
+
+
 def test_clear_drops_every_value():
     kept: Kept[bytes, str] = Kept(4)
     kept.put(b"a", "A")
