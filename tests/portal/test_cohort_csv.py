@@ -11,12 +11,19 @@ import pytest
 from portal import actions, cohort_csv, cohorts
 from portal.models import Cohort, CohortChange, CohortMember
 
-# Members both cohorts hold before each file: a number and an extra key among the
-# properties, which a CSV (text only, its own columns) must replace.
+# Members both cohorts hold before each file: a number, a null and an extra key among
+# the properties, which a CSV (text only, its own columns) must replace.
 BEFORE = [
     {"user_id": "u1", "amplitude_id": 1, "plan": "free"},
     {"user_id": "u2", "amplitude_id": 2, "seats": 5},
     {"user_id": "u3", "email": "u3@x.test", "plan": "pro", "region": "eu"},
+    {
+        "user_id": "u4",
+        "amplitude_id": 4,
+        "device_id": "d4",
+        "email": "u4@x.test",
+        "properties": {"plan": None},
+    },
     {"user_id": "gone"},
 ]
 
