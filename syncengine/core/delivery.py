@@ -369,7 +369,9 @@ def deliver_batch(
 ) -> BatchOutcome:
     """Deliver one planned batch of `endpoint` (see the module docstring).
 
-    `users[i]` is the user whose key is `keys[i]`; keys are unique. `signing_secret` is
+    `users[i]` is the user whose key is `keys[i]`; keys are unique (every caller's plan
+    makes them so: they come from a mapping's keys or a table's key column; checking it
+    here again cost a pass over every batch's keys). `signing_secret` is
     required when the integration signs its requests (`ValueError` otherwise). Never raises
     `PartnerError`: failures come back in the outcome. A request that cannot be rendered
     (a required Connect-modal value left empty, a mapping choice missing) is a permanent
@@ -378,8 +380,6 @@ def deliver_batch(
     """
     if len(users) != len(keys):
         raise ValueError("give one key per user")
-    if len(set(keys)) != len(keys):
-        raise ValueError("user keys must be unique within a batch")
     sender = _Sender(
         integration,
         client,
@@ -397,24 +397,25 @@ def deliver_batch(
     deferred: Deferral | None = None
     try:
         integration.request(endpoint)
-        remaining = _screen(
-            integration, endpoint, list(zip(keys, users, strict=True)), context, progress
-        )
+        # The batch stays as the caller's two sequences unless a user is left out: a batch
+        # of 10,000 is not copied into pairs and back on its way to the request.
+        sending = _screen(integration, endpoint, keys, users, context, progress)
         if integration.lookup_of(endpoint) is not None:
             remaining = _resolve(
                 integration,
                 sender,
                 endpoint,
-                remaining,
+                list(zip(*sending, strict=True)),
                 context,
                 batch_id,
                 in_cohort,
                 known,
                 progress,
             )
-        if remaining:
+            sending = [key for key, _ in remaining], [user for _, user in remaining]
+        if sending[0]:
             _send_main(
-                integration, sender, endpoint, remaining, context, batch_id, in_cohort, progress
+                integration, sender, endpoint, sending, context, batch_id, in_cohort, progress
             )
     except _Stopped as stopped:
         error, deferred = stopped.error, stopped.deferred
@@ -477,17 +478,37 @@ def _build(integration: CompiledIntegration, name: str, **arguments: Any) -> Pre
 def _screen(
     integration: CompiledIntegration,
     name: str,
+    keys: Sequence[str],
+    users: Sequence[User],
+    context: RenderContext,
+    progress: _Progress,
+) -> tuple[Sequence[str], Sequence[User]]:
+    """The keys and users request `name` can send (the same sequences when it can send
+    them all); the others are noted skipped, with the reason."""
+    try:
+        problems = integration.screen_users(name, users, context)
+    except RenderError as problem:
+        raise _RenderFailure(render_failure(problem, name)) from None
+    if not problems:
+        return keys, users
+    for index, skipped in problems.items():
+        progress.skipped[keys[index]] = skipped
+    kept = [index for index in range(len(keys)) if index not in problems]
+    return [keys[index] for index in kept], [users[index] for index in kept]
+
+
+def _screen_pairs(
+    integration: CompiledIntegration,
+    name: str,
     pairs: list[tuple[str, User]],
     context: RenderContext,
     progress: _Progress,
 ) -> list[tuple[str, User]]:
-    try:
-        problems = integration.screen_users(name, [user for _, user in pairs], context)
-    except RenderError as problem:
-        raise _RenderFailure(render_failure(problem, name)) from None
-    for index, skipped in problems.items():
-        progress.skipped[pairs[index][0]] = skipped
-    return [pair for index, pair in enumerate(pairs) if index not in problems]
+    """`_screen` for (key, user) pairs, as the lookup's steps keep them."""
+    keys, users = _screen(
+        integration, name, [key for key, _ in pairs], [user for _, user in pairs], context, progress
+    )
+    return list(zip(keys, users, strict=True))
 
 
 def _chunks[Item](items: Sequence[Item], size: int) -> list[Sequence[Item]]:
@@ -512,7 +533,7 @@ def _resolve(
         if known.get(key):
             progress.partner_ids[key] = known[key]
     needed = [(key, user) for key, user in remaining if key not in progress.partner_ids]
-    needed = _screen(integration, lookup.name, needed, context, progress)
+    needed = _screen_pairs(integration, lookup.name, needed, context, progress)
     if needed:
         try:
             lookup_keys = integration.lookup_keys(endpoint, [user for _, user in needed], context)
@@ -652,7 +673,7 @@ def _not_found(
         raise _Stopped(error=error)
     create = integration.create_of(endpoint)
     assert create is not None
-    candidates = _screen(integration, create.name, missing, context, progress)
+    candidates = _screen_pairs(integration, create.name, missing, context, progress)
     before = set(progress.partner_ids)
     _look_up(
         integration, sender, create, candidates, lookup_keys, context, batch_id, in_cohort, progress
@@ -679,7 +700,7 @@ def _send_main(
     integration: CompiledIntegration,
     sender: _Sender,
     endpoint: str,
-    remaining: list[tuple[str, User]],
+    sending: tuple[Sequence[str], Sequence[User]],
     context: RenderContext,
     batch_id: str,
     in_cohort: bool | None,
@@ -687,19 +708,20 @@ def _send_main(
 ) -> None:
     request = integration.request(endpoint)
     with_ids = integration.lookup_of(endpoint) is not None
+    keys, users = sending
     if not request.per_user:
         prepared = _build(
             integration,
             endpoint,
             context=context,
-            users=[user for _, user in remaining],
+            users=users,
             in_cohort=in_cohort,
             batch_id=batch_id,
-            partner_ids=[progress.partner_ids[key] for key, _ in remaining] if with_ids else None,
+            partner_ids=[progress.partner_ids[key] for key in keys] if with_ids else None,
         )
         delivery = sender.send(prepared)
         progress.ignored = delivery.ignored
-        progress.delivered += [key for key, _ in remaining]
+        progress.delivered += keys
         return
 
     def job(key: str, user: User) -> Callable[[Callable[..., None]], bool]:
@@ -718,11 +740,12 @@ def _send_main(
         return run
 
     try:
-        results = sender.each_user([(key, job(key, user)) for key, user in remaining])
+        jobs = [(key, job(key, user)) for key, user in zip(keys, users, strict=True)]
+        results = sender.each_user(jobs)
     except _PartlyStopped as partly:
         progress.delivered += [key for key, _ in partly.results]
         raise partly.stopped from None
-    order = {key: index for index, (key, _) in enumerate(remaining)}
+    order = {key: index for index, key in enumerate(keys)}
     progress.delivered += sorted((key for key, _ in results), key=order.__getitem__)
     progress.ignored = any(ignored for _, ignored in results)
 
