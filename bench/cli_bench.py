@@ -4,7 +4,8 @@ Against the demo partner, started in its own process on loopback:
 
 - throughput, for batch sizes 10,000 and 1,000 (100,000 users) and 10 (10,000 users): the
   command's test (`syncengine.cli.run_cli_test` with users from `users_from_options`, what
-  `integration test --users N` runs once Django is set up; every exchange printed, to
+  `integration test --users N` runs once Django is set up and its heap settled
+  (`portal.heap`); every exchange printed, to
   /dev/null) against bare httpx posting the same bodies, rendered beforehand, from 4
   threads. Target: at least half the floor's rate.
 - start-up: from starting `python manage.py integration test … --only create_list` to its
@@ -146,6 +147,9 @@ def run(rounds: int = DEFAULT_ROUNDS) -> list[Row]:
 
     django.setup()
     rows = [startup_row(STARTUP_ROUNDS)]
+    from portal import heap
+
+    heap.settle()  # as the command does before its test (both sides run in this process)
     partner, base = start_partner()
     try:
         for batch_size, users in SHAPES:

@@ -262,9 +262,11 @@ class Command(BaseCommand):
     ) -> None:
         """Synchronous (no broker): the worker's test-run code with a printing observer.
         Exit status 0 only when the test passed."""
+        from portal import heap
         from portal.models import Project
         from syncengine import cli
 
+        heap.settle()  # what is loaded now is never garbage; the test allocates in bulk
         manifest = normalize_manifest(self._load(file))
         compile_manifest(manifest)  # a ManifestError prints its diagnostics and exits 1
         values, mapping = self._vars(manifest, var)
