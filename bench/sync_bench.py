@@ -145,6 +145,9 @@ def child(run_id: int | None) -> None:
     import django
 
     django.setup()
+    from portal import heap
+
+    heap.settle()  # as a worker does before its pool starts
     seconds = plan_seconds = 0.0
     if run_id is not None:
         from syncs import engine, planning
