@@ -16,6 +16,7 @@ interleaved rounds. Targets: p95 at most 50 ms, and at most 3x /healthz's.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -43,6 +44,8 @@ for name, value in {
 import django  # noqa: E402
 
 django.setup()
+# The client's line per request (the settings log httpx at INFO) would bury the table.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 import httpx  # noqa: E402
 from django.conf import settings  # noqa: E402
