@@ -9,6 +9,7 @@ import pytest
 from syncengine.core.users import (
     COUNTRIES,
     FIRST_NAMES,
+    MAX_GENERATED_USERS,
     PLANS,
     generate_users,
     generate_users_by_id,
@@ -62,12 +63,20 @@ def test_zero_users_and_bad_counts():
     assert generate_users(0) == []
     with pytest.raises(ValueError):
         generate_users(-1)
+    for properties in ({"user_id"}, None):
+        with pytest.raises(ValueError):
+            generate_users_by_id(-1, properties=properties)
+        with pytest.raises(ValueError):
+            generate_users_by_id(MAX_GENERATED_USERS + 1, properties=properties)
 
 
-@pytest.mark.parametrize("properties", [None, {"user_id"}, {"email"}, {"plan", "device_id"}])
-def test_users_by_id_are_the_same_users_in_id_order(properties):
-    users = generate_users(1_234, seed=2, properties=properties and {"user_id", *properties})
-    by_id = generate_users_by_id(1_234, seed=2, properties=properties)
+@pytest.mark.parametrize(
+    "properties", [None, {"user_id"}, {"email"}, {"plan", "device_id"}, {"user_id", "unknown"}]
+)
+@pytest.mark.parametrize(("count", "seed"), [(1_234, 2), (0, 0), (1, 0), (11, 0), (20_011, 0)])
+def test_users_by_id_are_the_same_users_in_id_order(properties, count, seed):
+    users = generate_users(count, seed=seed, properties=properties and {"user_id", *properties})
+    by_id = generate_users_by_id(count, seed=seed, properties=properties)
     assert list(by_id.items()) == sorted(
         ((user["user_id"], user) for user in users), key=lambda pair: pair[0]
     )
