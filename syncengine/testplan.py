@@ -4,6 +4,7 @@ with its field named instead of failing on the worker)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -206,7 +207,7 @@ def check_plan(plan: TestPlan) -> None:
             try:
                 sample: list[Any] = []
                 if step.endpoint in BATCH_ENDPOINTS:
-                    candidates = list(users.values())[:1]
+                    candidates = list(itertools.islice(users.values(), 1))
                     skipped = integration.screen_users(name, candidates, context)
                     sample = [u for i, u in enumerate(candidates) if i not in skipped]
                 main_with_lookup = name == step.endpoint and integration.lookup_of(name)

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from syncengine.core.manifest.schema import AUTH, BATCH_ENDPOINTS
 from syncengine.core.manifest.variables import collect_declarations, collect_variable_uses
 from syncengine.core.types import User
-from syncengine.core.users import generate_users_by_id
+from syncengine.core.users import GeneratedUsers
 
 MIN_TEST_USERS = 1
 MAX_TEST_USERS = 100_000
@@ -64,8 +63,8 @@ class TestUsers:
     choices when the users carry the variables' values themselves (CSV users).
     """
 
-    to_add: dict[str, User] = field(default_factory=dict)
-    to_remove: dict[str, User] = field(default_factory=dict)
+    to_add: Mapping[str, User] = field(default_factory=dict)
+    to_remove: Mapping[str, User] = field(default_factory=dict)
     mapping: dict[str, str] | None = None
     cohort_name: str | None = None
     cohort_id: str | None = None
@@ -241,13 +240,17 @@ def _problem(line: int | None, message: str) -> dict[str, Any]:
 
 def csv_users(rows: Sequence[Mapping[str, Any]]) -> TestUsers:
     """Users from validated CSV rows: each variable's value is given directly."""
-    users = TestUsers(description=f"{len(rows):,} users from a CSV file")
+    to_add: dict[str, User] = {}
+    to_remove: dict[str, User] = {}
+    users = TestUsers(
+        to_add=to_add, to_remove=to_remove, description=f"{len(rows):,} users from a CSV file"
+    )
     variables: set[str] = set()
     for row in rows:
         key = f"line-{int(row['line']):06d}"  # file order, since batches are sorted by key
         user = dict(row["values"])
         variables.update(user)
-        target = users.to_add if row["operation"] == ADD else users.to_remove
+        target = to_add if row["operation"] == ADD else to_remove
         target[key] = user
         users.cohort_name = users.cohort_name or row.get("cohort_name")
         users.cohort_id = users.cohort_id or row.get("cohort_id")
@@ -268,12 +271,15 @@ def generated_users(count: int, properties: Collection[str] | None = None) -> Te
     `properties`: only these user properties (see `used_properties`), besides the
     `user_id` that keys them; all of them when None.
     """
-    users = cast(dict[str, User], generate_users_by_id(count, properties=properties))
-    # Already in key order: the last fifth of the keys are the dict's last entries.
+    # In key order, each user made when its batch is sent: the last fifth of the keys are
+    # the last part of the same users.
+    users = GeneratedUsers(count, properties=properties)
     removed = max(1, count // REMOVE_ONE_IN) if count else 0
-    last = list(itertools.islice(reversed(users.items()), removed))
-    last.reverse()
-    return TestUsers(to_add=users, to_remove=dict(last), description=f"{count:,} generated users")
+    return TestUsers(
+        to_add=users,
+        to_remove=users.part(count - removed, count),
+        description=f"{count:,} generated users",
+    )
 
 
 def split_add_remove(users: dict[str, User], *, description: str) -> TestUsers:

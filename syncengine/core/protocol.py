@@ -34,6 +34,7 @@ threads: the caller can write to its database without sharing connections across
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import sys
@@ -41,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 from syncengine.core.compiler import CompiledIntegration
 from syncengine.core.delivery import (
@@ -124,6 +125,17 @@ class Batch:
     batch_id: str
 
 
+@runtime_checkable
+class UsersInKeyOrder(Protocol):
+    """Users already in key order that make themselves a run at a time (generated test
+    users, `users.GeneratedUsers`): `plan_batches` cuts them without reading them, and
+    each batch's users are made when the batch is taken to be sent."""
+
+    def keys_in_order(self) -> Sequence[str]: ...
+
+    def between(self, start: int, stop: int) -> Sequence[User]: ...
+
+
 def plan_batches(
     endpoint: str,
     users_by_key: Mapping[str, User],
@@ -131,16 +143,21 @@ def plan_batches(
     size: int,
     scope: str,
     in_cohort: bool | None = None,
-) -> list[Batch]:
-    """Split users (sorted by key) into batches of at most `size`, each with its id."""
+) -> Sequence[Batch]:
+    """Split users (sorted by key) into batches of at most `size`, each with its id.
+
+    Users that are `UsersInKeyOrder` come back as batches made when each is read (in
+    order, once), so that sending starts before the last users are made."""
     if size < 1:
         raise ValueError("a batch size must be at least 1")
+    direction = "" if in_cohort is None else ("enter" if in_cohort else "leave")
+    if isinstance(users_by_key, UsersInKeyOrder):
+        return _BatchesInOrder(endpoint, users_by_key, size, scope, in_cohort, direction)
     keys = list(users_by_key)
     ordered = sorted(keys)
     # Users given in key order (test users are) are taken as they come, without a look-up
     # per key: for 100,000 users the look-ups cost more than the sort.
     users = list(users_by_key.values()) if ordered == keys else None
-    direction = "" if in_cohort is None else ("enter" if in_cohort else "leave")
     planned = []
     for start in range(0, len(ordered), size):
         chunk_keys = tuple(ordered[start : start + size])
@@ -158,6 +175,49 @@ def plan_batches(
             )
         )
     return planned
+
+
+class _BatchesInOrder(Sequence[Batch]):
+    """The batches of `UsersInKeyOrder`, each made (its users and its id) when read."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        users: UsersInKeyOrder,
+        size: int,
+        scope: str,
+        in_cohort: bool | None,
+        direction: str,
+    ) -> None:
+        self.endpoint, self.users, self.size = endpoint, users, size
+        self.scope, self.in_cohort, self.direction = scope, in_cohort, direction
+        self.keys = users.keys_in_order()
+
+    def __len__(self) -> int:
+        return -(-len(self.keys) // self.size)
+
+    @overload
+    def __getitem__(self, index: int) -> Batch: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Batch]: ...
+
+    def __getitem__(self, index: int | slice) -> Batch | list[Batch]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("batch index out of range")
+        start = index * self.size
+        keys = tuple(self.keys[start : start + self.size])
+        return Batch(
+            endpoint=self.endpoint,
+            keys=keys,
+            users=tuple(self.users.between(start, start + len(keys))),
+            in_cohort=self.in_cohort,
+            batch_id=batch_id_for(self.scope, self.endpoint, keys, direction=self.direction),
+        )
 
 
 # --- results --------------------------------------------------------------------------
@@ -281,24 +341,28 @@ def run_sync(
             context = replace(context, list_id=list_id)
         if step == CREATE_LIST:
             return result
-        planned: list[Batch] = []
+        planned: list[Sequence[Batch]] = []
         if step in (None, ADD_USERS):
-            planned += plan_batches(
-                ADD_USERS, to_add, size=integration.batch_size(ADD_USERS), scope=scope
+            planned.append(
+                plan_batches(ADD_USERS, to_add, size=integration.batch_size(ADD_USERS), scope=scope)
             )
         if step in (None, REMOVE_USERS):
-            planned += plan_batches(
-                REMOVE_USERS, to_remove, size=integration.batch_size(REMOVE_USERS), scope=scope
+            planned.append(
+                plan_batches(
+                    REMOVE_USERS, to_remove, size=integration.batch_size(REMOVE_USERS), scope=scope
+                )
             )
     else:
         if step not in (None, UPDATE_USERS):
             raise ValueError(f"a property-based integration has no {step} step")
         size = integration.batch_size(UPDATE_USERS)
-        planned = plan_batches(UPDATE_USERS, to_add, size=size, scope=scope, in_cohort=True)
-        planned += plan_batches(UPDATE_USERS, to_remove, size=size, scope=scope, in_cohort=False)
+        planned = [
+            plan_batches(UPDATE_USERS, to_add, size=size, scope=scope, in_cohort=True),
+            plan_batches(UPDATE_USERS, to_remove, size=size, scope=scope, in_cohort=False),
+        ]
 
-    result.batches_planned = len(planned)
-    if planned:
+    result.batches_planned = sum(map(len, planned))
+    if result.batches_planned:
         _send_batches(
             integration,
             client,
@@ -354,7 +418,7 @@ def _send_batches(
     integration: CompiledIntegration,
     client: OutboundClient,
     context: RenderContext,
-    planned: Sequence[Batch],
+    planned: Sequence[Sequence[Batch]],
     *,
     policy: RetryPolicy,
     signing_secret: str | None,
@@ -365,9 +429,12 @@ def _send_batches(
     sleep: Callable[[float], None] | None,
     result: SyncResult,
 ) -> None:
+    """Send `planned` (each endpoint's batches, in order) from worker threads; a batch
+    made when read (`_BatchesInOrder`) is made by the thread that takes it."""
     stop = threading.Event()
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    pending = iter(planned)
+    total = sum(map(len, planned))
+    pending = itertools.chain.from_iterable(planned)
     pending_lock = threading.Lock()
 
     def wait(seconds: float) -> None:
@@ -382,18 +449,18 @@ def _send_batches(
     rate = settings.get("requests_per_second")
     limiter = _RateLimiter(float(rate), wait) if rate else None
     concurrency = int(settings.get("max_concurrency") or DEFAULT_CONCURRENCY)
-    if any(integration.is_per_user(batch.endpoint) for batch in planned):
+    if any(integration.is_per_user(_endpoint_of(batches)) for batches in planned if batches):
         # A per-user batch sends its requests in parallel itself, up to the same limit.
         concurrency = 1
-    workers = max(1, min(concurrency, MAX_CONCURRENCY, len(planned)))
+    workers = max(1, min(concurrency, MAX_CONCURRENCY, total))
 
     def work() -> None:
         while True:
-            with pending_lock:
-                batch = None if stop.is_set() else next(pending, None)
-            if batch is None:
-                return
             try:
+                with pending_lock:
+                    batch = None if stop.is_set() else next(pending, None)
+                if batch is None:
+                    return
                 outcome, held = _deliver(batch)
             except BaseException as crash:
                 # A bug, not a partner failure: stop everything and re-raise it on the
@@ -456,7 +523,7 @@ def _send_batches(
     finished = 0
     healthy = False
     try:
-        while finished < len(planned):
+        while finished < total:
             try:
                 kind, payload = events.get(timeout=EVENT_POLL_SECONDS)
             except queue.Empty:
@@ -477,7 +544,12 @@ def _send_batches(
     while not events.empty():
         kind, payload = events.get_nowait()
         _dispatch(kind, payload, result, on_attempt, on_batch_delivered, on_users_skipped)
-    result.abandoned_batches = len(planned) - result.batches_delivered - len(result.failed_batches)
+    result.abandoned_batches = total - result.batches_delivered - len(result.failed_batches)
+
+
+def _endpoint_of(batches: Sequence[Batch]) -> str:
+    """The endpoint of one endpoint's batches (without making a batch made when read)."""
+    return batches.endpoint if isinstance(batches, _BatchesInOrder) else batches[0].endpoint
 
 
 def _dispatch(

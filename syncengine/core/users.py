@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import random
-from collections.abc import Collection
+from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from typing import Any
 
 MAX_GENERATED_USERS = 1_000_000
@@ -36,6 +38,8 @@ UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 PROPERTIES = ("user_id", "amplitude_id", "device_id", "email", "country", "plan")
 # Derived from each user's random draw; the others come from the user's index alone.
 RANDOM_PROPERTIES = frozenset({"amplitude_id", "device_id", "country", "plan"})
+# How many users `GeneratedUsers` makes at a time when read whole.
+CHUNK = 10_000
 
 
 def generate_users(
@@ -52,67 +56,190 @@ def generate_users(
     user ids need not build 500,000 other values. A property has the same value for the
     same user whichever others are asked for.
     """
-    columns = _columns(n, seed, properties)
-    if not columns:
+    _check_count(n)
+    wanted = [name for name in PROPERTIES if properties is None or name in properties]
+    if not wanted:
         return [{} for _ in range(n)]
-    return _rows(columns)
+    draws = _draws(n, seed) if RANDOM_PROPERTIES.intersection(wanted) else []
+    return _rows(_columns(wanted, range(n), _handles(n, seed), draws))
 
 
 def generate_users_by_id(
     n: int, *, seed: int = 0, properties: Collection[str] | None = None
 ) -> dict[str, dict[str, Any]]:
     """The users of `generate_users(n, seed=seed, properties=...)` by `user_id` (which
-    they always hold), in `user_id` order.
+    they always hold), in `user_id` order (see `GeneratedUsers`)."""
+    users = GeneratedUsers(n, seed=seed, properties=properties)
+    return dict(zip(users, users.between(0, n), strict=True))
 
-    The same users as sorting `generate_users`'s list, built directly in that order: the
-    columns are put in order before any user is made, so a test of 100,000 users sorts
-    one list of ids instead of 100,000 users, and reads its users back in the order they
-    were made in memory.
+
+class GeneratedUsers(Mapping[str, dict[str, Any]]):
+    """The users of `generate_users_by_id(n, seed=seed, properties=...)`, made when they
+    are read, a run of them at a time.
+
+    Making it puts the ids in order (and draws the random properties); a user's dict and
+    its other values are made only by `between`, which a sync's batches call one batch
+    after another. A test of 100,000 users thus sends its first batch after making a
+    tenth of them, and makes the rest while the partner works. `part(start, stop)` is a
+    run of the same users (the same order, the same values) as a mapping of its own.
     """
-    columns = _columns(n, seed, {"user_id", *(PROPERTIES if properties is None else properties)})
-    ids = columns["user_id"]
-    if len(columns) == 1:
-        return {value: {"user_id": value} for value in sorted(ids)}
-    order = sorted(range(n), key=ids.__getitem__)
-    for name, values in columns.items():
-        columns[name] = [values[index] for index in order]
-    return dict(zip(columns["user_id"], _rows(columns), strict=True))
+
+    def __init__(self, n: int, *, seed: int = 0, properties: Collection[str] | None = None) -> None:
+        _check_count(n)
+        self._wanted = [
+            name
+            for name in PROPERTIES
+            if name == "user_id" or properties is None or name in properties
+        ]
+        ids_only = self._wanted == ["user_id"]
+        self._ids, self._order = _ids_in_order(n, seed, indices=not ids_only)
+        self._draws = _draws(n, seed) if RANDOM_PROPERTIES.intersection(self._wanted) else []
+        self._start, self._stop = 0, n
+        self._positions: dict[str, int] | None = None
+
+    def part(self, start: int, stop: int) -> GeneratedUsers:
+        """The users from position `start` to `stop` (in id order) of these."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        run = copy.copy(self)
+        run._start, run._stop = self._start + start, self._start + max(start, stop)
+        return run
+
+    def keys_in_order(self) -> Sequence[str]:
+        """The ids, sorted: the order the users are in."""
+        if (self._start, self._stop) == (0, len(self._ids)):
+            return self._ids
+        return self._ids[self._start : self._stop]
+
+    def between(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """The users from position `start` to `stop` (in id order), made now."""
+        first, last = self._start + start, self._start + min(stop, len(self))
+        ids = self._ids[first:last]
+        if len(self._wanted) == 1:
+            return [{"user_id": value} for value in ids]
+        return _rows(_columns(self._wanted, self._order[first:last], ids, self._draws))
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.islice(self._ids, self._start, self._stop)
+
+    def __contains__(self, key: object) -> bool:
+        return self._position(key) is not None
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        position = self._position(key)
+        if position is None:
+            raise KeyError(key)
+        return self.between(position, position + 1)[0]
+
+    def values(self) -> ValuesView[dict[str, Any]]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[str, dict[str, Any]]:
+        return _Items(self)
+
+    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+        """The users in order, made a run of CHUNK at a time."""
+        for start in range(0, len(self), CHUNK):
+            yield self.between(start, start + CHUNK)
+
+    def _position(self, key: object) -> int | None:
+        """`key`'s position among these users; None when it is not one of them."""
+        if self._positions is None:
+            self._positions = {value: index for index, value in enumerate(self._ids)}
+        index = self._positions.get(key) if isinstance(key, str) else None
+        if index is None or not self._start <= index < self._stop:
+            return None
+        return index - self._start
 
 
-def _columns(n: int, seed: int, properties: Collection[str] | None) -> dict[str, list[Any]]:
-    """Each wanted property's values, user by user in generation order."""
+class _Values(ValuesView[dict[str, Any]]):
+    _mapping: GeneratedUsers
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return itertools.chain.from_iterable(self._mapping.chunks())
+
+
+class _Items(ItemsView[str, dict[str, Any]]):
+    _mapping: GeneratedUsers
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return zip(self._mapping, _Values(self._mapping), strict=True)
+
+
+def _check_count(n: int) -> None:
     if not 0 <= n <= MAX_GENERATED_USERS:
         raise ValueError(f"n must be between 0 and {MAX_GENERATED_USERS}")
-    wanted = [name for name in PROPERTIES if properties is None or name in properties]
+
+
+def _handles(n: int, seed: int) -> list[str]:
+    """The users' ids (`user_id`) in generation order."""
     prefix = "" if seed == 0 else f"{seed}-"
     names = FIRST_NAMES
-    handles = [f"{names[index % len(names)]}-{prefix}{index + 1}" for index in range(n)]
+    return [f"{names[index % len(names)]}-{prefix}{index + 1}" for index in range(n)]
+
+
+def _draws(n: int, seed: int) -> list[int]:
+    """One 192-bit draw per user, in generation order: the low 128 bits make the device
+    id, the next fields the amplitude id's offset in its slot, the country and the plan."""
+    getrandbits = random.Random(seed).getrandbits
+    return [getrandbits(192) for _ in range(n)]
+
+
+def _ids_in_order(n: int, seed: int, *, indices: bool) -> tuple[list[str], list[int]]:
+    """The user ids of `n` users in sorted order and, with `indices`, the index of each
+    id's user in generation order (else an empty list).
+
+    A user's id is its first name, "-", the seed's prefix and its number (index + 1). The
+    users of one first name share all but the number, so they sort as their numbers'
+    text; and all ids of one name sort before all ids of another exactly as the two names
+    followed by "-" do (names are letters, which sort after "-"). Sorting each name's
+    numbers as text costs less than sorting the ids, and each id is built once, in C.
+    """
+    prefix = "" if seed == 0 else f"{seed}-"
+    names = FIRST_NAMES
+    ids: list[str] = []
+    order: list[int] = []
+    for first in sorted(range(len(names)), key=lambda index: f"{names[index]}-"):
+        numbers = list(map(str, range(first + 1, n + 1, len(names))))
+        if indices:
+            places = sorted(range(len(numbers)), key=numbers.__getitem__)
+            numbers = list(map(numbers.__getitem__, places))
+            order.extend(first + place * len(names) for place in places)
+        else:
+            numbers.sort()
+        ids.extend(map(f"{names[first]}-{prefix}".__add__, numbers))
+    return ids, order
+
+
+def _columns(
+    wanted: Sequence[str], indices: Sequence[int], ids: Sequence[str], draws: Sequence[int]
+) -> dict[str, list[Any]]:
+    """Each wanted property's values for the users at `indices` (their places in
+    generation order), whose ids are `ids`; `draws` holds every user's random draw when
+    a wanted property is drawn."""
     columns: dict[str, list[Any]] = {}
     if "user_id" in wanted:
-        columns["user_id"] = handles
-    if RANDOM_PROPERTIES.intersection(wanted):
-        # One 192-bit draw per user: the low 128 bits make the device id, the next fields
-        # the amplitude id's offset in its slot, the country and the plan.
-        getrandbits = random.Random(seed).getrandbits
-        draws = [getrandbits(192) for _ in range(n)]
-        if "amplitude_id" in wanted:
-            columns["amplitude_id"] = [
-                FIRST_AMPLITUDE_ID
-                + index * AMPLITUDE_ID_SPACING
-                + (bits >> 128 & 0xFFFFF) % AMPLITUDE_ID_SPACING
-                for index, bits in enumerate(draws)
-            ]
-        if "device_id" in wanted:
-            columns["device_id"] = [_device_id(bits) for bits in draws]
+        columns["user_id"] = list(ids)
+    chosen = list(map(draws.__getitem__, indices)) if draws else []
+    if "amplitude_id" in wanted:
+        columns["amplitude_id"] = [
+            FIRST_AMPLITUDE_ID
+            + index * AMPLITUDE_ID_SPACING
+            + (bits >> 128 & 0xFFFFF) % AMPLITUDE_ID_SPACING
+            for index, bits in zip(indices, chosen, strict=True)
+        ]
+    if "device_id" in wanted:
+        columns["device_id"] = [_device_id(bits) for bits in chosen]
     if "email" in wanted:
-        columns["email"] = [f"{handle.replace('-', '.')}@{EMAIL_DOMAIN}" for handle in handles]
-    if RANDOM_PROPERTIES.intersection(wanted):
-        if "country" in wanted:
-            columns["country"] = [
-                COUNTRIES[(bits >> 148 & 0xFFFFF) % len(COUNTRIES)] for bits in draws
-            ]
-        if "plan" in wanted:
-            columns["plan"] = [PLANS[(bits >> 168) % len(PLANS)] for bits in draws]
+        columns["email"] = [f"{handle.replace('-', '.')}@{EMAIL_DOMAIN}" for handle in ids]
+    if "country" in wanted:
+        columns["country"] = [
+            COUNTRIES[(bits >> 148 & 0xFFFFF) % len(COUNTRIES)] for bits in chosen
+        ]
+    if "plan" in wanted:
+        columns["plan"] = [PLANS[(bits >> 168) % len(PLANS)] for bits in chosen]
     return columns
 
 

@@ -32,6 +32,7 @@ from syncengine.core.protocol import (
 )
 from syncengine.core.retry import RetryPolicy
 from syncengine.core.types import RenderContext
+from syncengine.core.users import GeneratedUsers
 
 TOKEN = "demo-token"
 CONTEXT = RenderContext(
@@ -148,6 +149,18 @@ def test_plan_batches_sorts_users_and_ids_each_batch():
     assert planned[0].batch_id == batch_id_for("s", "add_users", ["a", "b"])
 
 
+def test_batches_of_generated_users_are_those_of_the_same_users_in_a_dict():
+    generated = GeneratedUsers(25, properties={"user_id", "email"})
+    in_a_dict = dict(generated.items())
+    made = plan_batches("update_users", generated, size=10, scope="s", in_cohort=False)
+    built = plan_batches("update_users", in_a_dict, size=10, scope="s", in_cohort=False)
+    assert len(made) == len(built) == 3
+    assert list(made) == built
+    assert (made[-1], made[0:2]) == (built[-1], built[0:2])
+    with pytest.raises(IndexError):
+        made[3]
+
+
 def test_users_by_key_skips_users_without_the_key():
     users = [{"user_id": "a"}, {"user_id": ""}, {"email": "x@y"}, {"user_id": 7}]
     assert sorted(users_by_key(users, "user_id")) == ["7", "a"]
@@ -185,6 +198,33 @@ def test_a_first_sync_creates_the_list_then_adds_25000_users_in_three_batches(pa
     keys = [entry["idempotency_key"] for entry in api_requests(partner)]
     assert None not in keys
     assert len(set(keys)) == 4
+
+
+class WatchedUsers(GeneratedUsers):
+    """Generated users that note, whenever a run of them is made, how many add requests
+    the partner had received by then."""
+
+    def __init__(self, count: int, partner: DemoPartner):
+        super().__init__(count, properties={"user_id"})
+        self.partner = partner
+        self.made: list[tuple[int, int]] = []
+
+    def between(self, start: int, stop: int) -> list[dict[str, Any]]:
+        self.made.append((start, len(api_requests(self.partner, "/members"))))
+        return super().between(start, stop)
+
+
+def test_generated_users_are_made_a_batch_at_a_time_as_the_batches_go(partner, client):
+    integration = compile_manifest(list_manifest(partner.url, max_concurrency=1))
+    users = WatchedUsers(25_000, partner)
+
+    result = run_sync(integration, client, context=CONTEXT, scope="conn:coh:gen", to_add=users)
+
+    assert result.ok, result.error
+    assert result.delivered_users == {"add_users": 25_000}
+    assert partner.state.members_of(result.list_id) == set(users)
+    # One request at a time: each batch's users were made once the one before was sent.
+    assert users.made == [(0, 0), (10_000, 1), (20_000, 2)]
 
 
 def test_a_rerun_after_success_sends_nothing(partner, client):

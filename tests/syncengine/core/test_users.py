@@ -11,6 +11,7 @@ from syncengine.core.users import (
     FIRST_NAMES,
     MAX_GENERATED_USERS,
     PLANS,
+    GeneratedUsers,
     generate_users,
     generate_users_by_id,
 )
@@ -80,3 +81,36 @@ def test_users_by_id_are_the_same_users_in_id_order(properties, count, seed):
     assert list(by_id.items()) == sorted(
         ((user["user_id"], user) for user in users), key=lambda pair: pair[0]
     )
+
+
+@pytest.mark.parametrize("properties", [None, {"user_id"}, {"plan", "email"}])
+@pytest.mark.parametrize(("count", "seed"), [(0, 0), (1, 0), (23, 4), (1_234, 2), (25_003, 0)])
+def test_generated_users_made_on_reading_are_the_users_by_id(properties, count, seed):
+    by_id = generate_users_by_id(count, seed=seed, properties=properties)
+    users = GeneratedUsers(count, seed=seed, properties=properties)
+    assert len(users) == count
+    assert list(users) == list(users.keys_in_order()) == list(by_id)
+    assert list(users.values()) == list(by_id.values())
+    assert list(users.items()) == list(by_id.items())
+    assert users == by_id
+    values = list(by_id.values())
+    for start, stop in ((0, 1), (3, 17), (max(0, count - 5), count + 5)):
+        assert users.between(start, stop) == values[start:stop]
+
+
+def test_a_part_of_generated_users_is_that_run_of_them():
+    properties = {"user_id", "country", "amplitude_id"}
+    by_id = generate_users_by_id(40, seed=3, properties=properties)
+    keys = list(by_id)
+    part = GeneratedUsers(40, seed=3, properties=properties).part(30, 40)
+    assert len(part) == 10
+    assert list(part.items()) == [(key, by_id[key]) for key in keys[30:]]
+    assert part.between(2, 4) == [by_id[key] for key in keys[32:34]]
+    assert part[keys[35]] == by_id[keys[35]]
+    assert keys[35] in part
+    for outside in (keys[5], "nobody", 7):
+        assert outside not in part
+    with pytest.raises(KeyError):
+        part[keys[5]]
+    assert list(part.part(5, 10)) == keys[35:]
+    assert list(part.part(-3, 100)) == keys[37:]
