@@ -6,7 +6,7 @@ import copy
 import itertools
 import random
 from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence, ValuesView
-from typing import Any
+from typing import Any, overload
 
 MAX_GENERATED_USERS = 1_000_000
 # Amplitude ids are large integers; start well away from small numbers so they look real.
@@ -77,23 +77,26 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
     """The users of `generate_users_by_id(n, seed=seed, properties=...)`, made when they
     are read, a run of them at a time.
 
-    Making it puts the ids in order (and draws the random properties); a user's dict and
-    its other values are made only by `between`, which a sync's batches call one batch
-    after another. A test of 100,000 users thus sends its first batch after making a
-    tenth of them, and makes the rest while the partner works. `part(start, stop)` is a
-    run of the same users (the same order, the same values) as a mapping of its own.
+    Nothing is made up front but the random draws, when a drawn property is wanted. The
+    ids come in groups, one per first name (see `_group_in_order`), each put in order the
+    first time one of its ids is read; a user's dict and its other values are made only
+    by `between`, which a sync's batches call one batch after another. A test of
+    100,000 users thus sends its first batch after making a tenth of them, and makes the
+    rest while the partner works. `part(start, stop)` is a run of the same users (the
+    same order, the same values) as a mapping of its own, sharing what was made.
     """
 
     def __init__(self, n: int, *, seed: int = 0, properties: Collection[str] | None = None) -> None:
         _check_count(n)
+        self._n, self._seed = n, seed
         self._wanted = [
             name
             for name in PROPERTIES
             if name == "user_id" or properties is None or name in properties
         ]
-        ids_only = self._wanted == ["user_id"]
-        self._ids, self._order = _ids_in_order(n, seed, indices=not ids_only)
         self._draws = _draws(n, seed) if RANDOM_PROPERTIES.intersection(self._wanted) else []
+        self._groups = _name_groups(n)
+        self._made: dict[int, tuple[list[str], list[int]]] = {}
         self._start, self._stop = 0, n
         self._positions: dict[str, int] | None = None
 
@@ -102,27 +105,28 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         start, stop, _ = slice(start, stop).indices(len(self))
         run = copy.copy(self)
         run._start, run._stop = self._start + start, self._start + max(start, stop)
+        run._positions = None
         return run
 
     def keys_in_order(self) -> Sequence[str]:
-        """The ids, sorted: the order the users are in."""
-        if (self._start, self._stop) == (0, len(self._ids)):
-            return self._ids
-        return self._ids[self._start : self._stop]
+        """The ids, sorted: the order the users are in (read a run at a time)."""
+        return _Keys(self)
 
     def between(self, start: int, stop: int) -> list[dict[str, Any]]:
         """The users from position `start` to `stop` (in id order), made now."""
-        first, last = self._start + start, self._start + min(stop, len(self))
-        ids = self._ids[first:last]
+        ids, order = self._run(start, stop, indices=len(self._wanted) > 1)
         if len(self._wanted) == 1:
             return [{"user_id": value} for value in ids]
-        return _rows(_columns(self._wanted, self._order[first:last], ids, self._draws))
+        return _rows(_columns(self._wanted, order, ids, self._draws))
 
     def __len__(self) -> int:
         return self._stop - self._start
 
     def __iter__(self) -> Iterator[str]:
-        return itertools.islice(self._ids, self._start, self._stop)
+        return itertools.chain.from_iterable(
+            self._run(start, start + CHUNK, indices=False)[0]
+            for start in range(0, len(self), CHUNK)
+        )
 
     def __contains__(self, key: object) -> bool:
         return self._position(key) is not None
@@ -144,14 +148,65 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         for start in range(0, len(self), CHUNK):
             yield self.between(start, start + CHUNK)
 
+    def _run(self, start: int, stop: int, *, indices: bool) -> tuple[list[str], list[int]]:
+        """The ids from position `start` to `stop` of these users and, with `indices`, their
+        users' places in generation order."""
+        first, last = self._start + max(0, start), self._start + min(stop, len(self))
+        ids: list[str] = []
+        order: list[int] = []
+        offset = 0
+        for number, (name, count) in enumerate(self._groups):
+            low, high = max(first, offset), min(last, offset + count)
+            if low < high:
+                group_ids, group_order = self._group(number, name, indices=indices)
+                ids.extend(group_ids[low - offset : high - offset])
+                if indices:
+                    order.extend(group_order[low - offset : high - offset])
+            offset += count
+        return ids, order
+
+    def _group(self, number: int, name: int, *, indices: bool) -> tuple[list[str], list[int]]:
+        made = self._made.get(number)
+        if made is None or (indices and not made[1]):
+            made = _group_in_order(self._n, self._seed, name, indices=indices)
+            # Shared with every part; two threads making the same group make the same one.
+            self._made[number] = made
+        return made
+
     def _position(self, key: object) -> int | None:
         """`key`'s position among these users; None when it is not one of them."""
         if self._positions is None:
-            self._positions = {value: index for index, value in enumerate(self._ids)}
-        index = self._positions.get(key) if isinstance(key, str) else None
-        if index is None or not self._start <= index < self._stop:
-            return None
-        return index - self._start
+            self._positions = {value: index for index, value in enumerate(self)}
+        return self._positions.get(key) if isinstance(key, str) else None
+
+
+class _Keys(Sequence[str]):
+    """The ids of generated users in order, made a group at a time when read."""
+
+    def __init__(self, users: GeneratedUsers) -> None:
+        self._users = users
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._users)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            return self._users._run(start, stop, indices=False)[0][::step]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("user index out of range")
+        return self._users._run(index, index + 1, indices=False)[0][0]
 
 
 class _Values(ValuesView[dict[str, Any]]):
@@ -187,30 +242,36 @@ def _draws(n: int, seed: int) -> list[int]:
     return [getrandbits(192) for _ in range(n)]
 
 
-def _ids_in_order(n: int, seed: int, *, indices: bool) -> tuple[list[str], list[int]]:
-    """The user ids of `n` users in sorted order and, with `indices`, the index of each
-    id's user in generation order (else an empty list).
+def _name_groups(n: int) -> list[tuple[int, int]]:
+    """(first name's index, how many of `n` users have it), for each first name in the
+    order of their ids."""
+    names = FIRST_NAMES
+    in_order = sorted(range(len(names)), key=lambda index: f"{names[index]}-")
+    return [(index, len(range(index, n, len(names)))) for index in in_order]
+
+
+def _group_in_order(n: int, seed: int, name: int, *, indices: bool) -> tuple[list[str], list[int]]:
+    """The ids of the users of the first name `name` (its index) among `n`, sorted, and,
+    with `indices`, each id's user's index in generation order (else an empty list).
 
     A user's id is its first name, "-", the seed's prefix and its number (index + 1). The
     users of one first name share all but the number, so they sort as their numbers'
     text; and all ids of one name sort before all ids of another exactly as the two names
-    followed by "-" do (names are letters, which sort after "-"). Sorting each name's
-    numbers as text costs less than sorting the ids, and each id is built once, in C.
+    followed by "-" do (names are letters, which sort after "-"): see `_name_groups`.
+    Sorting a name's numbers as text costs less than sorting its ids, and each id is
+    built once, in C.
     """
-    prefix = "" if seed == 0 else f"{seed}-"
     names = FIRST_NAMES
-    ids: list[str] = []
+    numbers = list(map(str, range(name + 1, n + 1, len(names))))
     order: list[int] = []
-    for first in sorted(range(len(names)), key=lambda index: f"{names[index]}-"):
-        numbers = list(map(str, range(first + 1, n + 1, len(names))))
-        if indices:
-            places = sorted(range(len(numbers)), key=numbers.__getitem__)
-            numbers = list(map(numbers.__getitem__, places))
-            order.extend(first + place * len(names) for place in places)
-        else:
-            numbers.sort()
-        ids.extend(map(f"{names[first]}-{prefix}".__add__, numbers))
-    return ids, order
+    if indices:
+        places = sorted(range(len(numbers)), key=numbers.__getitem__)
+        numbers = list(map(numbers.__getitem__, places))
+        order = [name + place * len(names) for place in places]
+    else:
+        numbers.sort()
+    prefix = "" if seed == 0 else f"{seed}-"
+    return list(map(f"{names[name]}-{prefix}".__add__, numbers)), order
 
 
 def _columns(
