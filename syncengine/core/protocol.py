@@ -34,7 +34,6 @@ threads: the caller can write to its database without sharing connections across
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import sys
@@ -434,7 +433,9 @@ def _send_batches(
     stop = threading.Event()
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     total = sum(map(len, planned))
-    pending = itertools.chain.from_iterable(planned)
+    # Batches are handed out in order, and each is made (when it is made on reading) by
+    # the thread that took it, outside the lock: the others take the next ones meanwhile.
+    pending = ((batches, index) for batches in planned for index in range(len(batches)))
     pending_lock = threading.Lock()
 
     def wait(seconds: float) -> None:
@@ -458,9 +459,10 @@ def _send_batches(
         while True:
             try:
                 with pending_lock:
-                    batch = None if stop.is_set() else next(pending, None)
-                if batch is None:
+                    taken = None if stop.is_set() else next(pending, None)
+                if taken is None:
                     return
+                batch = taken[0][taken[1]]
                 outcome, held = _deliver(batch)
             except BaseException as crash:
                 # A bug, not a partner failure: stop everything and re-raise it on the
