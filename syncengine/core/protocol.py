@@ -130,7 +130,9 @@ class UsersInKeyOrder(Protocol):
     users, `users.GeneratedUsers`): `plan_batches` cuts them without reading them, and
     each batch's users are made when the batch is taken to be sent."""
 
-    def keys_in_order(self) -> Sequence[str]: ...
+    def __len__(self) -> int: ...
+
+    def keys_between(self, start: int, stop: int) -> Sequence[str]: ...
 
     def between(self, start: int, stop: int) -> Sequence[User]: ...
 
@@ -190,10 +192,9 @@ class _BatchesInOrder(Sequence[Batch]):
     ) -> None:
         self.endpoint, self.users, self.size = endpoint, users, size
         self.scope, self.in_cohort, self.direction = scope, in_cohort, direction
-        self.keys = users.keys_in_order()
 
     def __len__(self) -> int:
-        return -(-len(self.keys) // self.size)
+        return -(-len(self.users) // self.size)
 
     @overload
     def __getitem__(self, index: int) -> Batch: ...
@@ -209,7 +210,7 @@ class _BatchesInOrder(Sequence[Batch]):
         if not 0 <= index < len(self):
             raise IndexError("batch index out of range")
         start = index * self.size
-        keys = tuple(self.keys[start : start + self.size])
+        keys = tuple(self.users.keys_between(start, start + self.size))
         return Batch(
             endpoint=self.endpoint,
             keys=keys,

@@ -6,7 +6,7 @@ import copy
 import itertools
 import random
 from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence, ValuesView
-from typing import Any, overload
+from typing import Any
 
 MAX_GENERATED_USERS = 1_000_000
 # Amplitude ids are large integers; start well away from small numbers so they look real.
@@ -108,9 +108,9 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         run._positions = None
         return run
 
-    def keys_in_order(self) -> Sequence[str]:
-        """The ids, sorted: the order the users are in (read a run at a time)."""
-        return _Keys(self)
+    def keys_between(self, start: int, stop: int) -> list[str]:
+        """The ids from position `start` to `stop` (the users are in id order)."""
+        return self._run(start, stop, indices=False)[0]
 
     def between(self, start: int, stop: int) -> list[dict[str, Any]]:
         """The users from position `start` to `stop` (in id order), made now."""
@@ -178,35 +178,6 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         if self._positions is None:
             self._positions = {value: index for index, value in enumerate(self)}
         return self._positions.get(key) if isinstance(key, str) else None
-
-
-class _Keys(Sequence[str]):
-    """The ids of generated users in order, made a group at a time when read."""
-
-    def __init__(self, users: GeneratedUsers) -> None:
-        self._users = users
-
-    def __len__(self) -> int:
-        return len(self._users)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._users)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            return self._users._run(start, stop, indices=False)[0][::step]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("user index out of range")
-        return self._users._run(index, index + 1, indices=False)[0][0]
 
 
 class _Values(ValuesView[dict[str, Any]]):

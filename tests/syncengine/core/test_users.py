@@ -89,13 +89,14 @@ def test_generated_users_made_on_reading_are_the_users_by_id(properties, count, 
     by_id = generate_users_by_id(count, seed=seed, properties=properties)
     users = GeneratedUsers(count, seed=seed, properties=properties)
     assert len(users) == count
-    assert list(users) == list(users.keys_in_order()) == list(by_id)
+    assert list(users) == users.keys_between(0, count) == list(by_id)
     assert list(users.values()) == list(by_id.values())
     assert list(users.items()) == list(by_id.items())
     assert users == by_id
     values = list(by_id.values())
     for start, stop in ((0, 1), (3, 17), (max(0, count - 5), count + 5)):
         assert users.between(start, stop) == values[start:stop]
+        assert users.keys_between(start, stop) == list(by_id)[start:stop]
 
 
 def test_a_part_of_generated_users_is_that_run_of_them():
