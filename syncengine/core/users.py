@@ -110,11 +110,11 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
 
     def keys_between(self, start: int, stop: int) -> list[str]:
         """The ids from position `start` to `stop` (the users are in id order)."""
-        return self._run(start, stop, indices=False)[0]
+        return self._run(start, stop)[0]
 
     def between(self, start: int, stop: int) -> list[dict[str, Any]]:
         """The users from position `start` to `stop` (in id order), made now."""
-        ids, order = self._run(start, stop, indices=len(self._wanted) > 1)
+        ids, order = self._run(start, stop)
         if len(self._wanted) == 1:
             return [{"user_id": value} for value in ids]
         return _rows(_columns(self._wanted, order, ids, self._draws))
@@ -124,8 +124,7 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
 
     def __iter__(self) -> Iterator[str]:
         return itertools.chain.from_iterable(
-            self._run(start, start + CHUNK, indices=False)[0]
-            for start in range(0, len(self), CHUNK)
+            self.keys_between(start, start + CHUNK) for start in range(0, len(self), CHUNK)
         )
 
     def __contains__(self, key: object) -> bool:
@@ -148,9 +147,9 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         for start in range(0, len(self), CHUNK):
             yield self.between(start, start + CHUNK)
 
-    def _run(self, start: int, stop: int, *, indices: bool) -> tuple[list[str], list[int]]:
-        """The ids from position `start` to `stop` of these users and, with `indices`, their
-        users' places in generation order."""
+    def _run(self, start: int, stop: int) -> tuple[list[str], list[int]]:
+        """The ids from position `start` to `stop` of these users and, when other
+        properties than the id are wanted, their users' places in generation order."""
         first, last = self._start + max(0, start), self._start + min(stop, len(self))
         ids: list[str] = []
         order: list[int] = []
@@ -158,16 +157,16 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         for number, (name, count) in enumerate(self._groups):
             low, high = max(first, offset), min(last, offset + count)
             if low < high:
-                group_ids, group_order = self._group(number, name, indices=indices)
+                group_ids, group_order = self._group(number, name)
                 ids.extend(group_ids[low - offset : high - offset])
-                if indices:
-                    order.extend(group_order[low - offset : high - offset])
+                order.extend(group_order[low - offset : high - offset])
             offset += count
         return ids, order
 
-    def _group(self, number: int, name: int, *, indices: bool) -> tuple[list[str], list[int]]:
+    def _group(self, number: int, name: int) -> tuple[list[str], list[int]]:
         made = self._made.get(number)
-        if made is None or (indices and not made[1]):
+        if made is None:
+            indices = len(self._wanted) > 1
             made = _group_in_order(self._n, self._seed, name, indices=indices)
             # Shared with every part; two threads making the same group make the same one.
             self._made[number] = made
@@ -201,9 +200,14 @@ def _check_count(n: int) -> None:
 
 def _handles(n: int, seed: int) -> list[str]:
     """The users' ids (`user_id`) in generation order."""
-    prefix = "" if seed == 0 else f"{seed}-"
+    prefix = _seed_prefix(seed)
     names = FIRST_NAMES
     return [f"{names[index % len(names)]}-{prefix}{index + 1}" for index in range(n)]
+
+
+def _seed_prefix(seed: int) -> str:
+    """What a seed puts between a user id's first name and its number."""
+    return "" if seed == 0 else f"{seed}-"
 
 
 def _draws(n: int, seed: int) -> list[int]:
@@ -241,8 +245,7 @@ def _group_in_order(n: int, seed: int, name: int, *, indices: bool) -> tuple[lis
         order = [name + place * len(names) for place in places]
     else:
         numbers.sort()
-    prefix = "" if seed == 0 else f"{seed}-"
-    return list(map(f"{names[name]}-{prefix}".__add__, numbers)), order
+    return list(map(f"{names[name]}-{_seed_prefix(seed)}".__add__, numbers)), order
 
 
 def _columns(
