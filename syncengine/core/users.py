@@ -13,6 +13,7 @@ MAX_GENERATED_USERS = 1_000_000
 # Each user gets its own slot of AMPLITUDE_ID_SPACING ids, which keeps them unique.
 FIRST_AMPLITUDE_ID = 100_000_000_000
 AMPLITUDE_ID_SPACING = 7_919
+# Ten: the last digit of a generated user's number is its first name's (`_group_in_order`).
 FIRST_NAMES = (
     "alice",
     "bob",
@@ -97,6 +98,7 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         self._draws = _draws(n, seed) if RANDOM_PROPERTIES.intersection(self._wanted) else []
         self._groups = _name_groups(n)
         self._made: dict[int, tuple[list[str], list[int]]] = {}
+        self._tens: list[list[str]] = []  # shared with every part, made once (`_tens_text`)
         self._start, self._stop = 0, n
         self._positions: dict[str, int] | None = None
 
@@ -166,8 +168,10 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
     def _group(self, number: int, name: int) -> tuple[list[str], list[int]]:
         made = self._made.get(number)
         if made is None:
+            if not self._tens:
+                self._tens.append(_tens_text(self._n))
             indices = len(self._wanted) > 1
-            made = _group_in_order(self._n, self._seed, name, indices=indices)
+            made = _group_in_order(self._n, self._seed, name, indices=indices, tens=self._tens[0])
             # Shared with every part; two threads making the same group make the same one.
             self._made[number] = made
         return made
@@ -225,27 +229,45 @@ def _name_groups(n: int) -> list[tuple[int, int]]:
     return [(index, len(range(index, n, len(names)))) for index in in_order]
 
 
-def _group_in_order(n: int, seed: int, name: int, *, indices: bool) -> tuple[list[str], list[int]]:
-    """The ids of the users of the first name `name` (its index) among `n`, sorted, and,
-    with `indices`, each id's user's index in generation order (else an empty list).
+def _tens_text(n: int) -> list[str]:
+    """The text of every number of tens among the users' numbers (1 to `n`): with ten
+    first names, a user's number is its tens and its first name's own last digit."""
+    return list(map(str, range(n // len(FIRST_NAMES) + 1)))
 
-    A user's id is its first name, "-", the seed's prefix and its number (index + 1). The
-    users of one first name share all but the number, so they sort as their numbers'
-    text; and all ids of one name sort before all ids of another exactly as the two names
-    followed by "-" do (names are letters, which sort after "-"): see `_name_groups`.
-    Sorting a name's numbers as text costs less than sorting its ids, and each id is
-    built once, in C.
+
+def _group_in_order(
+    n: int, seed: int, name: int, *, indices: bool, tens: list[str]
+) -> tuple[list[str], list[int]]:
+    """The ids of the users of the first name `name` (its index) among `n`, sorted, and,
+    with `indices`, each id's user's index in generation order (else an empty list);
+    `tens` is `_tens_text(n)`.
+
+    A user's id is its first name, "-", the seed's prefix and its number (index + 1). All
+    ids of one name sort before all ids of another exactly as the two names followed by
+    "-" do (names are letters, which sort after "-"), so each name's ids are sorted on
+    their own: see `_name_groups`. The numbers of a name are name + 1, name + 11, ...:
+    with ten first names, each is the text of its tens followed by the name's last digit,
+    so the ten names share one conversion of numbers to text, and a name's ids are made
+    by one join and one split, in C, rather than one by one.
     """
     names = FIRST_NAMES
-    numbers = list(map(str, range(name + 1, n + 1, len(names))))
+    count = len(range(name, n, len(names)))
+    first, last = divmod(name + 1, len(names))
+    run = tens[first : first + count]
+    if not run:
+        return [], []
+    prefix, digit = f"{names[name]}-{_seed_prefix(seed)}", str(last)
+    ids = (prefix + (digit + "\n" + prefix).join(run) + digit).split("\n")
+    if first == 0:
+        ids[0] = prefix + digit  # a number below ten has no tens
     order: list[int] = []
     if indices:
-        places = sorted(range(len(numbers)), key=numbers.__getitem__)
-        numbers = list(map(numbers.__getitem__, places))
+        places = sorted(range(len(ids)), key=ids.__getitem__)
+        ids = list(map(ids.__getitem__, places))
         order = [name + place * len(names) for place in places]
     else:
-        numbers.sort()
-    return list(map(f"{names[name]}-{_seed_prefix(seed)}".__add__, numbers)), order
+        ids.sort()
+    return ids, order
 
 
 def _columns(

@@ -74,7 +74,10 @@ def test_zero_users_and_bad_counts():
 @pytest.mark.parametrize(
     "properties", [None, {"user_id"}, {"email"}, {"plan", "device_id"}, {"user_id", "unknown"}]
 )
-@pytest.mark.parametrize(("count", "seed"), [(1_234, 2), (0, 0), (1, 0), (11, 0), (20_011, 0)])
+@pytest.mark.parametrize(
+    ("count", "seed"),
+    [(1_234, 2), (0, 0), (1, 0), (9, 1), (10, 0), (11, 0), (101, 3), (20_011, 0)],
+)
 def test_users_by_id_are_the_same_users_in_id_order(properties, count, seed):
     users = generate_users(count, seed=seed, properties=properties and {"user_id", *properties})
     by_id = generate_users_by_id(count, seed=seed, properties=properties)
