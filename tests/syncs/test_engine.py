@@ -11,6 +11,7 @@ import json
 import logging
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from portal import actions, cohort_changes
 from portal.cohort_changes import WHOLESALE
@@ -18,7 +19,7 @@ from portal.errors import ActionError
 from portal.models import CohortChange
 from syncengine.core.delivery import batch_id_for
 from syncs import engine, planning, runs
-from syncs.models import DeliveredMember, SyncBatch, SyncExchange
+from syncs.models import PLANNED_COLUMNS, DeliveredMember, SyncBatch, SyncExchange
 from tests.syncengine.conftest import TOKEN
 from tests.syncs.conftest import (
     change_cohort,
@@ -255,3 +256,20 @@ def test_batches_hold_their_users_as_templates_see_them(cast, partner):
     assert users[1] == ("u:user-0000001", member.as_user(), None)
     delivered = DeliveredMember.objects.get(sync=sync, member_key="u:user-0000001")
     assert delivered.as_user() == member.as_user()
+
+
+@pytest.mark.django_db
+def test_a_batchs_columns_are_compressed_with_lz4_where_the_server_has_it():
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic():
+                cursor.execute("SET LOCAL default_toast_compression = lz4")
+        except DatabaseError:
+            pytest.skip("this PostgreSQL server was built without lz4")
+        cursor.execute(
+            "SELECT attname, attcompression FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attname = ANY(%s)",
+            [SyncBatch._meta.db_table, list(PLANNED_COLUMNS)],
+        )
+        methods = dict(cursor.fetchall())
+    assert methods == dict.fromkeys(PLANNED_COLUMNS, "l")
