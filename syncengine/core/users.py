@@ -159,19 +159,19 @@ class GeneratedUsers(Mapping[str, dict[str, Any]]):
         for number, (name, count) in enumerate(self._groups):
             low, high = max(first, offset), min(last, offset + count)
             if low < high:
-                group_ids, group_order = self._group(number, name)
+                group_ids, group_order = self._group(number, name, count)
                 ids.extend(group_ids[low - offset : high - offset])
                 order.extend(group_order[low - offset : high - offset])
             offset += count
         return ids, order
 
-    def _group(self, number: int, name: int) -> tuple[list[str], list[int]]:
+    def _group(self, number: int, name: int, count: int) -> tuple[list[str], list[int]]:
         made = self._made.get(number)
         if made is None:
             if not self._tens:
                 self._tens.append(_tens_text(self._n))
             indices = len(self._wanted) > 1
-            made = _group_in_order(self._n, self._seed, name, indices=indices, tens=self._tens[0])
+            made = _group_in_order(count, self._seed, name, indices=indices, tens=self._tens[0])
             # Shared with every part; two threads making the same group make the same one.
             self._made[number] = made
         return made
@@ -236,11 +236,11 @@ def _tens_text(n: int) -> list[str]:
 
 
 def _group_in_order(
-    n: int, seed: int, name: int, *, indices: bool, tens: list[str]
+    count: int, seed: int, name: int, *, indices: bool, tens: list[str]
 ) -> tuple[list[str], list[int]]:
-    """The ids of the users of the first name `name` (its index) among `n`, sorted, and,
-    with `indices`, each id's user's index in generation order (else an empty list);
-    `tens` is `_tens_text(n)`.
+    """The ids of the `count` users of the first name `name` (its index) among `n` users
+    (`_name_groups`), sorted, and, with `indices`, each id's user's index in generation
+    order (else an empty list); `tens` is `_tens_text(n)`.
 
     A user's id is its first name, "-", the seed's prefix and its number (index + 1). All
     ids of one name sort before all ids of another exactly as the two names followed by
@@ -251,7 +251,6 @@ def _group_in_order(
     by one join and one split, in C, rather than one by one.
     """
     names = FIRST_NAMES
-    count = len(range(name, n, len(names)))
     first, last = divmod(name + 1, len(names))
     run = tens[first : first + count]
     if not run:
