@@ -1,3 +1,8 @@
-from portal.celery import app as celery_app
+"""The portal: the project's settings and its ground floor.
 
-__all__ = ("celery_app",)
+The Celery app (`portal.celery`) is not loaded here, so that a process that never hands
+work to a worker does not pay for importing Celery (`manage.py integration test` starts
+in under a second). The worker and beat find it with `celery -A portal`; every other
+process loads it with the first tasks module it imports, since each task is declared on
+that app (`@app.task`), which is the only way work reaches the broker.
+"""

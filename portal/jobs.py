@@ -29,9 +29,8 @@ import secrets
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from celery import Task
 from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, models, transaction
@@ -41,6 +40,9 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from portal.errors import ActionError
+
+if TYPE_CHECKING:
+    from celery import Task
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
 from django.conf import settings
 from django.core.cache import caches
 from django.db import DatabaseError, connection, transaction
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from portal import cohorts, demo, jobs, mail
 from portal.audit import audit_record
+from portal.celery import app
 from portal.jobs import LeaseKeeper
 from portal.models import CohortImport, ImportStatus, Invitation
 
@@ -29,7 +29,7 @@ STORE_FAILED_MESSAGE = (
 )
 
 
-@shared_task(name="portal.cohort_import_run")
+@app.task(name="portal.cohort_import_run")
 def cohort_import_run(import_id: int) -> None:
     """Load one uploaded CSV. Claimed with a conditional update, so a redelivered message
     for an import already running or finished does nothing."""
@@ -89,7 +89,7 @@ def _load(job: CohortImport) -> cohorts.ChangeReport:
         return cohorts.ChangeReport(errors=[{"row": None, "message": STORE_FAILED_MESSAGE}])
 
 
-@shared_task(name="portal.demo_churn")
+@app.task(name="portal.demo_churn")
 def demo_churn() -> None:
     """Periodic under `make run` only (DEMO_CHURN): the demo cohorts drift a little."""
     for name, report in demo.churn_demo_cohorts().items():
@@ -102,7 +102,7 @@ def demo_churn() -> None:
         )
 
 
-@shared_task(name="portal.sweep_lapsed_jobs")
+@app.task(name="portal.sweep_lapsed_jobs")
 def sweep_lapsed_jobs() -> None:
     """Periodic (beat, every few seconds): close or requeue the jobs of every app whose
     worker went away (`portal.jobs`)."""
@@ -111,7 +111,7 @@ def sweep_lapsed_jobs() -> None:
         logger.warning("jobs without a worker dealt with: %s", counts)
 
 
-@shared_task(name="portal.housekeeping")
+@app.task(name="portal.housekeeping")
 def housekeeping() -> None:
     """Periodic (beat, hourly): remove invitations long expired or used, account mails
     long sent, and expired entries of the database cache (allauth's rate limits).
@@ -127,7 +127,7 @@ def housekeeping() -> None:
         cursor.execute(f"DELETE FROM {table} WHERE expires < %s", [timezone.now()])  # noqa: S608
 
 
-@shared_task(name="portal.send_mail")
+@app.task(name="portal.send_mail")
 def send_mail(mail_id: int) -> None:
     """Send one stored account mail (`portal.mail`); given its id only."""
     mail.mail_send(mail_id)

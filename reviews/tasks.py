@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
-
 from integrations.manifests import manifest_of
+from portal.celery import app
 from portal.jobs import LeaseKeeper
 from reviews.models import ConformanceRun, ConformanceStatus
 from syncengine.core.compiler import compile_manifest
@@ -22,7 +21,7 @@ from syncengine.selectors import signing_secret_of
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="reviews.conformance_run_execute")
+@app.task(name="reviews.conformance_run_execute")
 def conformance_run_execute(run_id: int) -> None:
     """Run the checks of one ConformanceRun; claimed with a conditional update so a
     redelivered message does nothing."""

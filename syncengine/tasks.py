@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from portal.celery import app
 from syncengine import testruns
 
 
-@shared_task(name="syncengine.test_run_execute")
+@app.task(name="syncengine.test_run_execute")
 def test_run_execute(run_id: int) -> None:
     """Perform one queued test run. The id is the only argument: the run's credentials
     are reloaded from the database (encrypted there) by the executor, which also claims

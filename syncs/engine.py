@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from billiard.exceptions import SoftTimeLimitExceeded  # celery.exceptions holds the same class
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from portal.celery import app
 
 logger = logging.getLogger("syncs")
 
 
-@shared_task(name="syncs.sync_run_execute", acks_late=True, reject_on_worker_lost=True)
+@app.task(name="syncs.sync_run_execute", acks_late=True, reject_on_worker_lost=True)
 def sync_run_execute(run_id: int) -> None:
     """Plan (if not yet planned) and send one sync run. The id is the only argument: the
     connection's credentials are read from the database inside the worker. A message
@@ -19,7 +19,7 @@ def sync_run_execute(run_id: int) -> None:
     engine.execute_run(run_id)
 
 
-@shared_task(name="syncs.dispatch_due")
+@app.task(name="syncs.dispatch_due")
 def dispatch_due() -> None:
     """Periodic (beat): start a run of every sync whose next run time has come."""
     from syncs.schedule import dispatch_due as dispatch
@@ -29,7 +29,7 @@ def dispatch_due() -> None:
         logger.info("dispatched %d due sync(s)", started)
 
 
-@shared_task(name="syncs.housekeeping")
+@app.task(name="syncs.housekeeping")
 def housekeeping() -> None:
     """Periodic (beat, hourly): prune old exchange bodies and cohort changes every sync
     has delivered past."""

@@ -224,3 +224,34 @@ def test_a_short_secret_is_masked_as_a_value_and_nowhere_else(tmp_path, start_pa
     assert "Authorization: Bearer ••••••" in out
     assert "<- 201 Created" in out and "<- 200 OK" in out
     assert "Passed:" in out and "••••••" not in out.replace("Bearer ••••••", "")
+
+
+def test_the_command_does_not_import_what_a_test_does_not_use(tmp_path, partner):
+    """The command starts in under a second because it leaves out Celery (it hands nothing
+    to a worker), the REST framework and httpx's own command-line client."""
+    file = write(tmp_path, list_manifest(partner.url))
+    env = {**os.environ, "DEBUG": "true", "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"}
+    result = subprocess.run(
+        [
+            *(sys.executable, "-X", "importtime", "manage.py", "integration", "test", file),
+            *("--var", f"bearer_token={TOKEN}", "--only", "create_list", "--no-retries"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Passed:" in result.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "django" in imported and "httpx" in imported  # what it does use is listed
+    top_level = {name.split(".")[0] for name in imported}
+    assert top_level & {"celery", "click", "rich"} == set()
+    # The API's apps are set up (their system checks are registered), the API itself is not.
+    assert imported & {"rest_framework.views", "rest_framework.serializers"} == set()
