@@ -91,10 +91,14 @@ class Secrets:
         return value in self.forms or (in_url and "%" in value and unquote(value) in self.values)
 
     def might_occur_in(self, text: str) -> bool:
-        """False when no spelling of any secret can be in `text` (the cheap common case)."""
-        return (
-            any(form in text for form in self.forms) or "\\" in text or "%" in text or "@" in text
-        )
+        """False when nothing in `text` can need masking (the cheap common case): no
+        spelling of a secret, no JSON escape (which may spell one differently), and no URL
+        (`http://` or `https://`) with userinfo (`@`) or percent-escapes (`%`), the only
+        places where those two matter. A body of users' email addresses has `@` in every
+        user and nothing to mask."""
+        if any(form in text for form in self.forms) or "\\" in text:
+            return True
+        return "://" in text and ("@" in text or "%" in text)
 
     def mask_words(self, text: str) -> str:
         """Long secrets where they stand as a word of `text`.

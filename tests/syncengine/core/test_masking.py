@@ -97,6 +97,25 @@ def test_urls_are_masked_part_by_part():
     )
 
 
+def test_a_url_among_users_email_addresses_is_still_masked_by_any_percent_spelling():
+    """Bodies of users are full of `@` and need no masking; a URL in one still does: a
+    secret however it is percent-escaped there, in a parameter or in its userinfo."""
+    users = [{"email": f"user{i}@example.com", "plan": "pro"} for i in range(3)]
+    plain = json.dumps({"members": users})
+    assert mask_text(plain, ["tok-secret"]) is plain
+    document = json.dumps(
+        {
+            "members": users,
+            "next": "https://api.test/p?token=%74ok%2Dsecret",
+            "hook": "https://me:%74ok-secret@hooks.test/x",
+        }
+    )
+    masked = json.loads(mask_text(document, ["tok-secret"]))
+    assert masked["next"] == f"https://api.test/p?token={MASK}"
+    assert masked["hook"] == f"https://{MASK}@hooks.test/x"
+    assert masked["members"] == users
+
+
 def test_the_basic_auth_pair_is_masked_in_a_json_string_and_a_header():
     pair = "user:pa ss"
     encoded = base64.b64encode(pair.encode()).decode()
