@@ -31,6 +31,21 @@ def run(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+def command_process(
+    *args: str, python_options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`manage.py integration test` in a process of its own, as a partner runs it."""
+    env = {**os.environ, "DEBUG": "true", "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"}
+    return subprocess.run(
+        [sys.executable, *python_options, "manage.py", "integration", "test", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_a_full_test_prints_each_exchange_and_passes(tmp_path, partner):
     file = write(tmp_path, list_manifest(partner.url, batch_size=10))
 
@@ -173,7 +188,6 @@ def test_the_command_never_shows_a_traceback(tmp_path, partner):
     unreachable = with_endpoint(
         list_manifest(partner.url), "create_list", url="http://127.0.0.1:9/v1/lists"
     )
-    env = {**os.environ, "DEBUG": "true", "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"}
     cases = [
         (
             [
@@ -198,14 +212,7 @@ def test_the_command_never_shows_a_traceback(tmp_path, partner):
     ]
     outputs = []
     for args, status in cases:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "integration", "test", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = command_process(*args)
         assert result.returncode == status, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr + result.stdout, result.stderr
         outputs.append(result.stdout + result.stderr)
@@ -230,17 +237,9 @@ def test_the_command_does_not_import_what_a_test_does_not_use(tmp_path, partner)
     """The command starts in under a second because it leaves out Celery (it hands nothing
     to a worker), the REST framework and httpx's own command-line client."""
     file = write(tmp_path, list_manifest(partner.url))
-    env = {**os.environ, "DEBUG": "true", "OUTBOUND_ALLOW_PRIVATE_NETWORKS": "true"}
-    result = subprocess.run(
-        [
-            *(sys.executable, "-X", "importtime", "manage.py", "integration", "test", file),
-            *("--var", f"bearer_token={TOKEN}", "--only", "create_list", "--no-retries"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = command_process(
+        *(file, "--var", f"bearer_token={TOKEN}", "--only", "create_list", "--no-retries"),
+        python_options=("-X", "importtime"),
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
