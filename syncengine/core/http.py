@@ -210,7 +210,7 @@ class OutboundClient:
 
     def _checked_url(self, request: PreparedRequest) -> httpx.URL:
         try:
-            return _checked_url(request.url)
+            return _partner_url(request.url)
         except PartnerError as exc:
             exc.request = request
             raise
@@ -413,7 +413,7 @@ class OutboundClient:
 
 
 @functools.lru_cache(maxsize=256)
-def _checked_url(text: str) -> httpx.URL:
+def _partner_url(text: str) -> httpx.URL:
     """The URL a request goes to, parsed and checked (scheme, credentials, host) once per
     distinct URL: a sync's or a test's requests go to a handful of URLs, and parsing one
     costs about as much as a tenth of its loopback exchange. An `httpx.URL` cannot be
