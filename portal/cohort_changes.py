@@ -53,6 +53,11 @@ STAGE_CHUNK = 5_000
 # (syncs.planning.MAX_INCREMENTAL_CHANGES, the same number), so nothing would read them,
 # and they were 40 % of the time of a new million-member cohort.
 MAX_LOGGED_CHANGES = 200_000
+# A cohort of at least this many members that the planner believes at least
+# STALE_ESTIMATE_FACTOR times smaller has the members' statistics gathered again before it
+# is compared (`_refresh_statistics`).
+STALE_ESTIMATE_MEMBERS = 10_000
+STALE_ESTIMATE_FACTOR = 10
 # The marker's member key. Member keys start "u:" or "a:", so no member has this one.
 WHOLESALE = "*"
 
@@ -247,6 +252,7 @@ def apply_change(
         if replace and stored == 0:
             outcome = _fill(cursor, locked, staged)
         else:
+            _refresh_statistics(cursor, locked, stored)
             outcome = _merge(cursor, locked, staged, stored, replace=replace, removing=removing)
     if outcome.changed:
         locked.snapshot = outcome.snapshot
@@ -261,6 +267,31 @@ def apply_change(
     cohort.member_count = locked.member_count
     cohort.updated_at = locked.updated_at
     return outcome
+
+
+def _refresh_statistics(cursor: CursorWrapper, cohort: Cohort, stored: int) -> None:
+    """ANALYZE the members table when the planner would take this cohort for a small one.
+
+    Autovacuum gathers a table's statistics again only once a tenth of it has changed, so
+    a cohort filled after the last ANALYZE (a first import, a cohort that grew) can be
+    unknown to them: estimated at one row, a comparison with its million members was
+    planned as a loop over them, the diff read again for each (a re-import of 1 % churn
+    ran for over half an hour instead of seconds). Checked here, before the statements
+    that join the cohort's members, and fixed in this transaction (the statistics are
+    committed with it)."""
+    if not is_postgresql() or stored < STALE_ESTIMATE_MEMBERS:
+        return
+    names = _tables()
+    cursor.execute(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {names['members']} "  # noqa: S608
+        f"WHERE {names['member_cohort']} = %s",
+        [cohort.pk],
+    )
+    plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    if plan[0]["Plan"]["Plan Rows"] * STALE_ESTIMATE_FACTOR < stored:
+        cursor.execute(f"ANALYZE {names['members']}")
 
 
 def _tables() -> dict[str, str]:

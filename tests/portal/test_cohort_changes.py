@@ -5,6 +5,7 @@ a change that changes nothing makes none; changes of one cohort queue up."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 
 import pytest
@@ -229,6 +230,46 @@ def test_a_change_too_big_to_log_writes_one_wholesale_marker(cast, cohort, monke
     # Members are applied in full either way.
     assert stored(cohort) == {"u:b", "u:e", "u:f", "u:g", "u:h"}
     assert stored(other) == {"u:a", "u:b", "u:c", "u:d"}
+
+
+def planned_members(cohort: Cohort) -> int:
+    """How many members the PostgreSQL planner believes the cohort has."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {CohortMember._meta.db_table} "
+            "WHERE cohort_id = %s",
+            [cohort.pk],
+        )
+        plan = cursor.fetchone()[0]
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
+def test_a_cohort_unknown_to_the_statistics_has_them_gathered_before_it_is_compared(
+    cast, cohort, monkeypatch
+):
+    monkeypatch.setattr(cohort_changes, "STALE_ESTIMATE_MEMBERS", 100)
+    # The statistics were gathered when the table held another cohort only; this one was
+    # filled since, by less than autovacuum waits for.
+    other = actions.cohort_create(acting_user=cast.alice, project=cast.acme_project, name="B")
+    actions.cohort_members_replace_csv(
+        acting_user=cast.alice, cohort=other, csv_file=csv_of(*(f"o{i}" for i in range(2000)))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {CohortMember._meta.db_table}")
+    users = [f"u{i:04}" for i in range(1000)]
+    actions.cohort_members_replace_csv(
+        acting_user=cast.alice, cohort=cohort, csv_file=csv_of(*users)
+    )
+    assert planned_members(cohort) < 100, "the statistics do not know the new cohort"
+
+    report = actions.cohort_members_replace_csv(
+        acting_user=cast.alice, cohort=cohort, csv_file=csv_of(*users[10:], "new")
+    )
+    assert (report.entered, report.left, report.total) == (1, 10, 991)
+    assert planned_members(cohort) >= 100, "gathered again before the comparison"
+    # A patch of a cohort the statistics know goes through as before.
+    actions.cohort_members_change(acting_user=cast.alice, cohort=cohort, add=members("later"))
+    assert stored(cohort) == {f"u:{user}" for user in (*users[10:], "new", "later")}
 
 
 def test_the_log_threshold_is_the_syncs_incremental_limit():
