@@ -128,6 +128,7 @@ def test_submit_request_changes_resubmit_approve_and_the_tile_appears(
     page.get_by_role("link", name="Destinations").click()
     tile = page.locator(".dest-catalog-tile", has_text="Journey Lists")
     expect(tile).to_be_visible()
+    page.wait_for_load_state("domcontentloaded")  # the deferred script opens the dialog
     page.screenshot(path=str(ARTIFACTS / "destinations.png"))
     tile.get_by_role("button", name="Connect").click()
     dialog = page.get_by_role("dialog", name="Connect to Journey Lists")

@@ -81,6 +81,9 @@ def test_alice_connects_the_demo_destination_syncs_a_cohort_and_then_only_the_de
     page.get_by_role("link", name="Destinations").click()
     tile = page.locator(".dest-catalog-tile", has_text=DEMO_LIST_DRAFT)
     expect(tile).to_contain_text("by Acme Audiences")
+    # The tiles show before the page's deferred script has run, and the script opens the
+    # dialog: a key pressed before it has nothing to answer it.
+    page.wait_for_load_state("domcontentloaded")
 
     # Connect, from the keyboard: the dialog opens on its first field, Escape closes it and
     # gives the focus back to the tile; the token is required.
