@@ -281,17 +281,22 @@ def _refresh_statistics(cursor: CursorWrapper, cohort: Cohort, stored: int) -> N
     committed with it)."""
     if not is_postgresql() or stored < STALE_ESTIMATE_MEMBERS:
         return
+    if planned_members(cursor, cohort.pk) * STALE_ESTIMATE_FACTOR < stored:
+        cursor.execute(f"ANALYZE {_tables()['members']}")
+
+
+def planned_members(cursor: CursorWrapper, cohort_id: int) -> int:
+    """How many members PostgreSQL's planner expects the cohort to have."""
     names = _tables()
     cursor.execute(
         f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {names['members']} "  # noqa: S608
         f"WHERE {names['member_cohort']} = %s",
-        [cohort.pk],
+        [cohort_id],
     )
     plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    if plan[0]["Plan"]["Plan Rows"] * STALE_ESTIMATE_FACTOR < stored:
-        cursor.execute(f"ANALYZE {names['members']}")
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _tables() -> dict[str, str]:

@@ -5,7 +5,6 @@ a change that changes nothing makes none; changes of one cohort queue up."""
 from __future__ import annotations
 
 import io
-import json
 import threading
 
 import pytest
@@ -233,15 +232,8 @@ def test_a_change_too_big_to_log_writes_one_wholesale_marker(cast, cohort, monke
 
 
 def planned_members(cohort: Cohort) -> int:
-    """How many members the PostgreSQL planner believes the cohort has."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {CohortMember._meta.db_table} "
-            "WHERE cohort_id = %s",
-            [cohort.pk],
-        )
-        plan = cursor.fetchone()[0]
-    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+        return cohort_changes.planned_members(cursor, cohort.pk)
 
 
 def test_a_cohort_unknown_to_the_statistics_has_them_gathered_before_it_is_compared(
