@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field
+from django.db.models import DateTimeField, JSONField
 
 from syncengine.core.diagnosis import diagnose
 from syncengine.core.display import request_for_display
@@ -78,7 +79,16 @@ def clean_text(
 def clean_pairs(
     pairs: Sequence[Sequence[str]] | None, secrets: Sequence[str] | Secrets
 ) -> list[list[str]]:
-    return [[clean_text(name, secrets), clean_text(value, secrets)] for name, value in pairs or ()]
+    """Headers safe to store, each name and value as `clean_text` leaves it. Most hold
+    nothing to mask and no NUL: that is found out once for all of them together (see
+    `mask_headers`)."""
+    if not pairs:
+        return []
+    compiled = compiled_secrets(secrets)
+    text = "\n".join(chain.from_iterable(pairs))
+    if "\x00" not in text and not (compiled and compiled.might_occur_in(text)):
+        return [[name, value] for name, value in pairs]
+    return [[clean_text(name, compiled), clean_text(value, compiled)] for name, value in pairs]
 
 
 def clean_json(value: Any, secrets: Sequence[str] | Secrets) -> Any:
@@ -177,33 +187,52 @@ def in_flight_fields(
 
 
 def insert_exchanges(
-    rows: Sequence[TestExchange], *, using: BaseDatabaseWrapper | None = None
+    rows: Sequence[Mapping[str, Any]], *, using: BaseDatabaseWrapper | None = None
 ) -> None:
     """INSERT the exchanges with one statement run for every row, pipelined by psycopg; a
     row whose (run, sequence) is already there (the request written before it was sent)
     is replaced by the finished one.
 
-    Django's `bulk_create` sends each column of a bulk insert as one array, and psycopg
-    escapes the elements of a text array in Python: for exchanges that keep 64 KiB bodies
-    that cost three times as much as this, in a worker that is sending requests meanwhile.
-    Each value is prepared by its field exactly as `save()` would prepare it.
+    A row is a `TestExchange`'s values by attribute name (`run_id`, `sequence` and the
+    columns of `exchange_fields` or `in_flight_fields`); a column left out takes its
+    field's default. Django's `bulk_create` would send each column of a bulk insert as one
+    array, and psycopg escapes the elements of a text array in Python: for exchanges that
+    keep 64 KiB bodies that cost three times as much as this, in a worker that is sending
+    requests meanwhile. No model instance is made: a test of 1,201 requests writes 2,402
+    rows, and making each one's instance and preparing its thirty values field by field
+    cost more than sending the row (`_ExchangeColumns`).
     """
-    # The wrapper itself, not the `connection` proxy: each field reads it a few times a row.
+    # The wrapper itself, not the `connection` proxy: each value is prepared for it.
     database = using or connections[DEFAULT_DB_ALIAS]
-    fields, sql = _upsert_statement(database)
-    params = [
-        [field.get_db_prep_save(field.pre_save(row, True), database) for field in fields]
-        for row in rows
-    ]
+    write_exchange_values(database, [exchange_values(row, database) for row in rows])
+
+
+def exchange_values(row: Mapping[str, Any], database: BaseDatabaseWrapper) -> list[Any]:
+    """`row`'s parameters for `insert_exchanges`' statement."""
+    columns, _ = _upsert_statement(database)
+    return columns.values_of(row, database)
+
+
+def write_exchange_values(
+    database: BaseDatabaseWrapper, params: Sequence[list[Any]], *, cursor: Any = None
+) -> None:
+    """`insert_exchanges` of rows whose parameters `exchange_values` made; through
+    `cursor` when given (a driver's cursor on `database`, kept by its caller)."""
+    _, sql = _upsert_statement(database)
     for start in range(0, len(params), EXCHANGES_PER_INSERT):
         chunk = params[start : start + EXCHANGES_PER_INSERT]
-        with _binding_cursor(database) as cursor:
+        with (
+            (
+                contextlib.nullcontext(cursor) if cursor is not None else _binding_cursor(database)
+            ) as writing,
+            database.wrap_database_errors,
+        ):
             if len(chunk) == 1:
                 # The journal writes most requests alone: psycopg's pipeline, which
                 # executemany enters, costs more than the row for one statement.
-                cursor.execute(sql, chunk[0])
+                writing.execute(sql, chunk[0])
             else:
-                cursor.executemany(sql, chunk)
+                writing.executemany(sql, chunk)
 
 
 def _binding_cursor(database: BaseDatabaseWrapper) -> Any:
@@ -219,30 +248,64 @@ def _binding_cursor(database: BaseDatabaseWrapper) -> Any:
     return database.make_debug_cursor(raw) if database.queries_logged else database.make_cursor(raw)
 
 
-_UPSERTS: dict[str, tuple[list[Field[Any, Any]], str]] = {}
+class _ExchangeColumns:
+    """How a row's values become the statement's parameters, worked out once from
+    `TestExchange`'s fields.
+
+    The values come from `exchange_fields` and `in_flight_fields` already as the columns
+    want them (text, numbers, booleans, an aware datetime, JSON-able lists and dicts), so
+    only JSON (wrapped for the driver) and datetimes (PostgreSQL takes them as they are,
+    SQLite as text) go through their field's `get_db_prep_save`, as `save()` would send
+    them; every other value goes as it is.
+    """
+
+    def __init__(self) -> None:
+        self.fields = [
+            field for field in TestExchange._meta.concrete_fields if not field.primary_key
+        ]
+        self._plan = [
+            (
+                field.attname,
+                field.get_default,
+                field if isinstance(field, JSONField | DateTimeField) else None,
+            )
+            for field in self.fields
+        ]
+
+    def values_of(self, row: Mapping[str, Any], database: BaseDatabaseWrapper) -> list[Any]:
+        values = []
+        for name, default, converted_by in self._plan:
+            value = row[name] if name in row else default()
+            if converted_by is not None and value is not None:
+                value = converted_by.get_db_prep_save(value, database)
+            values.append(value)
+        return values
 
 
-def _upsert_statement(database: BaseDatabaseWrapper) -> tuple[list[Field[Any, Any]], str]:
-    """The fields `insert_exchanges` writes and its statement, made once per database
+_UPSERTS: dict[str, tuple[_ExchangeColumns, str]] = {}
+
+
+def _upsert_statement(database: BaseDatabaseWrapper) -> tuple[_ExchangeColumns, str]:
+    """The columns `insert_exchanges` writes and its statement, made once per database
     vendor (a test of 1,201 requests runs it twice a request)."""
     known = _UPSERTS.get(database.vendor)
     if known is not None:
         return known
     quote = database.ops.quote_name
-    fields = [field for field in TestExchange._meta.concrete_fields if not field.primary_key]
-    columns = [field.column for field in fields if field.column]
-    updated = [column for column in columns if column not in ("run_id", "sequence")]
+    columns = _ExchangeColumns()
+    names = [field.column for field in columns.fields if field.column]
+    updated = [name for name in names if name not in ("run_id", "sequence")]
     # Only the model's own table and column names, quoted, go into the text; every value
     # is a parameter.
     sql = (
         f"INSERT INTO {quote(TestExchange._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(column) for column in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"({', '.join(quote(name) for name in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))}) "
         f"ON CONFLICT ({quote('run_id')}, {quote('sequence')}) DO UPDATE SET "
-        + ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in updated)
+        + ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updated)
     )
-    _UPSERTS[database.vendor] = fields, sql
-    return fields, sql
+    _UPSERTS[database.vendor] = columns, sql
+    return columns, sql
 
 
 class RunClosed(Exception):
@@ -252,9 +315,10 @@ class RunClosed(Exception):
 
 @dataclass
 class _Pending:
-    """A row waiting for its commit; `done` once committed (or `error` once it failed)."""
+    """A row's parameters waiting for their commit; `done` once committed (or `error`
+    once it failed)."""
 
-    row: TestExchange
+    values: list[Any]
     done: bool = False
     error: BaseException | None = None
 
@@ -319,6 +383,7 @@ class SendJournal:
         self._write_lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._database: BaseDatabaseWrapper | None = None
+        self._cursor: Any = None
         if not connection.in_atomic_block:
             self._database = connections.create_connection(DEFAULT_DB_ALIAS)
             self._database.inc_thread_sharing()
@@ -326,6 +391,12 @@ class SendJournal:
                 # What this guards against is the worker dying, not PostgreSQL: a commit
                 # is visible to everyone at once, without waiting for its WAL on disk.
                 cursor.execute("SET synchronous_commit TO off")
+            if self._database.vendor == "postgresql":
+                # One driver's cursor for every write, errors translated as Django's
+                # cursors translate them: a new cursor and its wrapper per request cost
+                # about a third of writing a lone row. Nothing reads this private
+                # connection's query log.
+                self._cursor = psycopg.Cursor(self._database.connection)
 
     def send(
         self, request: PreparedRequest, *, signing_secret: str | None = None
@@ -341,8 +412,10 @@ class SendJournal:
         fields = in_flight_fields(
             request, self.secrets, attempt=attempt, max_attempts=self.max_attempts
         )
-        row = TestExchange(run_id=self.run_id, sequence=sequence, **fields)
-        self._write(row)
+        # Made by the sending thread, outside the one connection's turn.
+        self._write(
+            exchange_values({"run_id": self.run_id, "sequence": sequence, **fields}, self._database)
+        )
         try:
             response = self.client.send(request, signing_secret=signing_secret)
         except PartnerError as error:
@@ -370,10 +443,12 @@ class SendJournal:
                     return self._rows.pop(id(ended_with))
         return None
 
-    def _write(self, row: TestExchange) -> None:
-        """Commit `row` before returning. Threads that arrive while another writes are
-        written together by the next one to get the connection (a group commit)."""
-        entry = _Pending(row)
+    def _write(self, values: list[Any]) -> None:
+        """Commit a row (its parameters) before returning. Threads that arrive while
+        another writes are written together by the next one to get the connection (a
+        group commit)."""
+        assert self._database is not None
+        entry = _Pending(values)
         with self._lock:
             self._waiting.append(entry)
         with self._write_lock:
@@ -381,8 +456,11 @@ class SendJournal:
                 with self._lock:
                     batch, self._waiting = self._waiting, []
                 try:
-                    rows = [pending.row for pending in batch]
-                    insert_exchanges(rows, using=self._database)
+                    write_exchange_values(
+                        self._database,
+                        [pending.values for pending in batch],
+                        cursor=self._cursor,
+                    )
                 except BaseException as error:
                     for pending in batch:
                         pending.error = error
@@ -422,7 +500,7 @@ class RunRecorder:
         # The journal counted them already, just before.
         self.sequence = journal.sequence if journal is not None else run.exchanges.count()
         self.last_sequence = self.sequence
-        self._unsaved: list[TestExchange] = []
+        self._unsaved: list[dict[str, Any]] = []
         self._saved_at = 0.0
         TestRun.objects.filter(pk=run.pk).update(
             steps=self.steps,
@@ -470,9 +548,11 @@ class RunRecorder:
         self.sequence += 1
         self.last_sequence = self._sequence_for(record)
         self._unsaved.append(
-            TestExchange(
-                run=self.run, sequence=self.last_sequence, **exchange_fields(record, self.secrets)
-            )
+            {
+                "run_id": self.run.pk,
+                "sequence": self.last_sequence,
+                **exchange_fields(record, self.secrets),
+            }
         )
         entry = self._step(step)
         entry["requests"] += 1

@@ -27,7 +27,7 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import quote, unquote
 
 from syncengine.core.template.text import URL_SAFE_CHARACTERS
@@ -37,6 +37,8 @@ MASK = "••••••"
 MIN_SECRET_LENGTH = 8
 # Headers whose whole value is a credential: only the scheme is kept.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
+# Masked URLs a set of secrets keeps (`Secrets.masked_url`); past it, it starts again.
+MASKED_URLS_KEPT = 256
 
 _JSON_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\.)*"')
 _SINGLE_QUOTED = re.compile(r"'([^'\r\n]*)'")
@@ -81,6 +83,7 @@ class Secrets:
             if long_forms
             else None
         )
+        self._masked_urls: dict[str, str] = {}
 
     def __bool__(self) -> bool:
         return bool(self.values)
@@ -110,6 +113,17 @@ class Secrets:
         if self._words is None or not any(form in text for form in self._long_forms):
             return text
         return self._words.sub(MASK, text)
+
+    def masked_url(self, url: str) -> str:
+        """`mask_url(url, self)`, kept: a test run or a sync masks the same few URLs for
+        every request it logs, writes down and records (three times a request)."""
+        masked = self._masked_urls.get(url)
+        if masked is None:
+            if len(self._masked_urls) >= MASKED_URLS_KEPT:
+                self._masked_urls.clear()
+            masked = self.mask_words(_mask_url(url, self, any_userinfo=True))
+            self._masked_urls[url] = masked
+        return masked
 
 
 def compiled_secrets(secrets: Iterable[str] | Secrets) -> Secrets:
@@ -151,21 +165,28 @@ def mask_value(value: str, secrets: Iterable[str] | Secrets) -> str:
 def mask_url(url: str, secrets: Iterable[str] | Secrets) -> str:
     """A URL with its userinfo masked (whatever it holds: it is a credential) and each path
     segment, query value and fragment value that is a secret masked; nothing else changes."""
-    compiled = compiled_secrets(secrets)
-    return compiled.mask_words(_mask_url(url, compiled, any_userinfo=True))
+    return compiled_secrets(secrets).masked_url(url)
 
 
 def mask_headers(
-    headers: Iterable[tuple[str, str]], secrets: Iterable[str] | Secrets
+    headers: Sequence[tuple[str, str]], secrets: Iterable[str] | Secrets
 ) -> list[tuple[str, str]]:
-    """Mask secrets in header values; an Authorization value is masked after its scheme."""
+    """Mask secrets in header values; an Authorization value is masked after its scheme.
+
+    A request's or a response's other headers seldom hold anything to mask: when nothing
+    in all of them together can need it (`Secrets.might_occur_in`, which holds of their
+    text joined whenever it holds of one of them), they are kept as they are without
+    looking at each one's pairs, URLs and words.
+    """
     compiled = compiled_secrets(secrets)
+    others = (value for name, value in headers if name.lower() not in CREDENTIAL_HEADERS)
+    check = bool(compiled) and compiled.might_occur_in("\n".join(others))
     masked = []
     for name, value in headers:
         if name.lower() in CREDENTIAL_HEADERS:
             scheme, _, credential = value.partition(" ")
             value = f"{scheme} {MASK}" if credential else MASK
-        elif compiled:
+        elif check:
             value = compiled.mask_words(_mask_header_value(value, compiled))
         masked.append((name, value))
     return masked

@@ -224,3 +224,14 @@ def test_progress_is_saved_in_bulk_as_time_passes(recorder_for, monkeypatch):
     stored = TestRun.objects.get(pk=recorder.run.pk)
     assert stored.exchange_count == 2
     assert next(s for s in stored.steps if s["key"] == "add_users")["users_done"] == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=st.lists(st.tuples(texts, texts), max_size=5))
+def test_headers_are_stored_as_each_name_and_value_is_on_its_own(pairs):
+    """`clean_pairs` looks at all the headers together first; what it stores is what
+    `clean_text` gives each name and value (secrets masked, NUL replaced)."""
+    assert recording.clean_pairs(pairs, [SECRET]) == [
+        [recording.clean_text(name, [SECRET]), recording.clean_text(value, [SECRET])]
+        for name, value in pairs
+    ]
