@@ -27,7 +27,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, JSONField
 
 from syncengine.core.diagnosis import diagnose
-from syncengine.core.display import request_for_display
+from syncengine.core.display import request_for_display, response_for_display
 from syncengine.core.errors import AttemptRecord, PartnerError, PartnerResponse
 from syncengine.core.http import OutboundClient
 from syncengine.core.masking import Secrets, compiled_secrets, mask_text
@@ -121,30 +121,31 @@ def describe_skips(counts: Mapping[str, int]) -> str:
 def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, Any]:
     """A `TestExchange`'s columns for one attempt, every secret masked, bodies cut."""
     compiled = compiled_secrets(secrets)  # once, not once for each of some forty strings
-    shown = record.for_display()
-    request = shown["request"]
-    response = shown["response"]
-    request_body = clean_text(request["body"], compiled)
-    fields: dict[str, Any] = {
+    return {
         "step": record.endpoint,
         "batch_id": record.batch_id or "",
+        **_request_columns(record.request, compiled),
+        **answer_fields(record, compiled),
+    }
+
+
+def answer_fields(record: AttemptRecord, secrets: Sequence[str] | Secrets) -> dict[str, Any]:
+    """The columns of `exchange_fields` that the attempt's end fills: its outcome, the
+    answer, the timing and the diagnosis (`ANSWER_COLUMNS`; those left out keep their
+    defaults). The request's columns are those the journal wrote before sending it."""
+    compiled = compiled_secrets(secrets)
+    shown_with = record.request.secrets
+    fields: dict[str, Any] = {
         "attempt": record.attempt,
         "max_attempts": record.max_attempts,
         "outcome": record.outcome,
-        "summary": clean_text(shown["summary"], compiled, 300),
-        "item_count": record.request.item_count,
-        "request_method": clean_text(request["method"], compiled, 10),
-        "request_url": clean_text(request["url"], compiled, MAX_STORED_URL_CHARS),
-        "request_headers": clean_pairs(request["headers"], compiled),
-        "request_body": request_body[:STORED_BODY_CHARS],
-        "request_body_bytes": len(record.request.body or b""),
-        "request_body_truncated": request["body_truncated"]
-        or len(request_body) > STORED_BODY_CHARS,
+        "summary": clean_text(mask_text(record.describe(), shown_with), compiled, 300),
         "latency_ms": record.latency_ms,
         "wait_seconds": record.wait_seconds,
         "started_at": datetime.fromtimestamp(record.started_at, tz=UTC),
     }
-    if response is not None:
+    if record.response is not None:
+        response = response_for_display(record.response, shown_with)
         body = clean_text(response["body"], compiled)
         fields.update(
             response_status=response["status"],
@@ -156,18 +157,36 @@ def exchange_fields(record: AttemptRecord, secrets: Sequence[str]) -> dict[str, 
         )
     if record.error is not None:
         fields["error_kind"] = record.error.kind[:30]
-    if shown["diagnosis"] is not None:
-        fields["diagnosis"] = clean_json(shown["diagnosis"], compiled)
+    if record.diagnosis is not None:
+        fields["diagnosis"] = clean_json(record.diagnosis.for_display(shown_with), compiled)
     return fields
+
+
+# What `answer_fields` may fill: an exchange's row written before its request went out
+# is completed by setting these, and only these.
+ANSWER_COLUMNS = (
+    "attempt",
+    "max_attempts",
+    "outcome",
+    "summary",
+    "latency_ms",
+    "wait_seconds",
+    "started_at",
+    "response_status",
+    "response_reason",
+    "response_headers",
+    "response_body",
+    "response_body_truncated",
+    "remote_address",
+    "error_kind",
+    "diagnosis",
+)
 
 
 def in_flight_fields(
     request: PreparedRequest, secrets: Sequence[str], *, attempt: int, max_attempts: int
 ) -> dict[str, Any]:
     """A `TestExchange`'s columns for a request about to be sent: no answer yet."""
-    compiled = compiled_secrets(secrets)
-    shown = request_for_display(request)
-    request_body = clean_text(shown["body"], compiled)
     return {
         "step": request.endpoint,
         "batch_id": request.batch_id or "",
@@ -175,6 +194,15 @@ def in_flight_fields(
         "max_attempts": max_attempts,
         "outcome": EXCHANGE_IN_FLIGHT,
         "summary": "sent, no answer yet",
+        **_request_columns(request, compiled_secrets(secrets)),
+        "started_at": datetime.now(tz=UTC),
+    }
+
+
+def _request_columns(request: PreparedRequest, compiled: Secrets) -> dict[str, Any]:
+    shown = request_for_display(request)
+    request_body = clean_text(shown["body"], compiled)
+    return {
         "item_count": request.item_count,
         "request_method": clean_text(shown["method"], compiled, 10),
         "request_url": clean_text(shown["url"], compiled, MAX_STORED_URL_CHARS),
@@ -182,7 +210,6 @@ def in_flight_fields(
         "request_body": request_body[:STORED_BODY_CHARS],
         "request_body_bytes": len(request.body or b""),
         "request_body_truncated": shown["body_truncated"] or len(request_body) > STORED_BODY_CHARS,
-        "started_at": datetime.now(tz=UTC),
     }
 
 
@@ -190,8 +217,7 @@ def insert_exchanges(
     rows: Sequence[Mapping[str, Any]], *, using: BaseDatabaseWrapper | None = None
 ) -> None:
     """INSERT the exchanges with one statement run for every row, pipelined by psycopg; a
-    row whose (run, sequence) is already there (the request written before it was sent)
-    is replaced by the finished one.
+    row whose (run, sequence) is already there is replaced by this one.
 
     A row is a `TestExchange`'s values by attribute name (`run_id`, `sequence` and the
     columns of `exchange_fields` or `in_flight_fields`); a column left out takes its
@@ -200,17 +226,27 @@ def insert_exchanges(
     keep 64 KiB bodies that cost three times as much as this, in a worker that is sending
     requests meanwhile. No model instance is made: a test of 1,201 requests writes 2,402
     rows, and making each one's instance and preparing its thirty values field by field
-    cost more than sending the row (`_ExchangeColumns`).
+    cost more than sending the row (`_Statement`).
     """
     # The wrapper itself, not the `connection` proxy: each value is prepared for it.
     database = using or connections[DEFAULT_DB_ALIAS]
     write_exchange_values(database, [exchange_values(row, database) for row in rows])
 
 
+def complete_exchanges(
+    rows: Sequence[Mapping[str, Any]], *, using: BaseDatabaseWrapper | None = None
+) -> None:
+    """UPDATE rows the journal wrote before their requests went out with how each
+    attempt ended: `run_id`, `sequence` and `answer_fields`' columns (the others of
+    `ANSWER_COLUMNS` set to their defaults). The request's columns stay as written."""
+    database = using or connections[DEFAULT_DB_ALIAS]
+    statement = _statements(database).complete
+    _write(database, statement.sql, [statement.values_of(row, database) for row in rows])
+
+
 def exchange_values(row: Mapping[str, Any], database: BaseDatabaseWrapper) -> list[Any]:
     """`row`'s parameters for `insert_exchanges`' statement."""
-    columns, _ = _upsert_statement(database)
-    return columns.values_of(row, database)
+    return _statements(database).insert.values_of(row, database)
 
 
 def write_exchange_values(
@@ -218,7 +254,12 @@ def write_exchange_values(
 ) -> None:
     """`insert_exchanges` of rows whose parameters `exchange_values` made; through
     `cursor` when given (a driver's cursor on `database`, kept by its caller)."""
-    _, sql = _upsert_statement(database)
+    _write(database, _statements(database).insert.sql, params, cursor=cursor)
+
+
+def _write(
+    database: BaseDatabaseWrapper, sql: str, params: Sequence[list[Any]], *, cursor: Any = None
+) -> None:
     for start in range(0, len(params), EXCHANGES_PER_INSERT):
         chunk = params[start : start + EXCHANGES_PER_INSERT]
         with (
@@ -248,28 +289,27 @@ def _binding_cursor(database: BaseDatabaseWrapper) -> Any:
     return database.make_debug_cursor(raw) if database.queries_logged else database.make_cursor(raw)
 
 
-class _ExchangeColumns:
-    """How a row's values become the statement's parameters, worked out once from
-    `TestExchange`'s fields.
+class _Statement:
+    """A statement over some of `TestExchange`'s columns, and how a row's values become
+    its parameters, in the order of `attnames`.
 
-    The values come from `exchange_fields` and `in_flight_fields` already as the columns
-    want them (text, numbers, booleans, an aware datetime, JSON-able lists and dicts), so
-    only JSON (wrapped for the driver) and datetimes (PostgreSQL takes them as they are,
-    SQLite as text) go through their field's `get_db_prep_save`, as `save()` would send
-    them; every other value goes as it is.
+    The values come from `exchange_fields`, `answer_fields` and `in_flight_fields`
+    already as the columns want them (text, numbers, booleans, an aware datetime,
+    JSON-able lists and dicts), so only JSON (wrapped for the driver) and datetimes
+    (PostgreSQL takes them as they are, SQLite as text) go through their field's
+    `get_db_prep_save`, as `save()` would send them; every other value goes as it is.
     """
 
-    def __init__(self) -> None:
-        self.fields = [
-            field for field in TestExchange._meta.concrete_fields if not field.primary_key
-        ]
+    def __init__(self, sql: str, attnames: Sequence[str]):
+        self.sql = sql
+        by_name = {field.attname: field for field in TestExchange._meta.concrete_fields}
         self._plan = [
             (
-                field.attname,
-                field.get_default,
-                field if isinstance(field, JSONField | DateTimeField) else None,
+                name,
+                by_name[name].get_default,
+                by_name[name] if isinstance(by_name[name], JSONField | DateTimeField) else None,
             )
-            for field in self.fields
+            for name in attnames
         ]
 
     def values_of(self, row: Mapping[str, Any], database: BaseDatabaseWrapper) -> list[Any]:
@@ -282,30 +322,51 @@ class _ExchangeColumns:
         return values
 
 
-_UPSERTS: dict[str, tuple[_ExchangeColumns, str]] = {}
+@dataclass(frozen=True)
+class _Statements:
+    insert: _Statement
+    complete: _Statement
 
 
-def _upsert_statement(database: BaseDatabaseWrapper) -> tuple[_ExchangeColumns, str]:
-    """The columns `insert_exchanges` writes and its statement, made once per database
-    vendor (a test of 1,201 requests runs it twice a request)."""
-    known = _UPSERTS.get(database.vendor)
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(database: BaseDatabaseWrapper) -> _Statements:
+    """`insert_exchanges`' and `complete_exchanges`' statements, made once per database
+    vendor (a test of 1,201 requests runs them 2,402 times)."""
+    known = _STATEMENTS.get(database.vendor)
     if known is not None:
         return known
     quote = database.ops.quote_name
-    columns = _ExchangeColumns()
-    names = [field.column for field in columns.fields if field.column]
-    updated = [name for name in names if name not in ("run_id", "sequence")]
-    # Only the model's own table and column names, quoted, go into the text; every value
+    table = quote(TestExchange._meta.db_table)
+    column_of = {
+        field.attname: field.column
+        for field in TestExchange._meta.concrete_fields
+        if field.column and not field.primary_key
+    }
+    attnames = list(column_of)
+    columns = list(column_of.values())
+    updated = [column for column in columns if column not in ("run_id", "sequence")]
+    answered = [column_of[name] for name in ANSWER_COLUMNS]
+    # Only the model's own table and column names, quoted, go into the texts; every value
     # is a parameter.
-    sql = (
-        f"INSERT INTO {quote(TestExchange._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(name) for name in names)}) "
-        f"VALUES ({', '.join(['%s'] * len(names))}) "
+    insert = (
+        f"INSERT INTO {table} "  # noqa: S608
+        f"({', '.join(quote(column) for column in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
         f"ON CONFLICT ({quote('run_id')}, {quote('sequence')}) DO UPDATE SET "
-        + ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updated)
+        + ", ".join(f"{quote(column)} = EXCLUDED.{quote(column)}" for column in updated)
     )
-    _UPSERTS[database.vendor] = columns, sql
-    return columns, sql
+    complete = (
+        f"UPDATE {table} SET "  # noqa: S608
+        + ", ".join(f"{quote(column)} = %s" for column in answered)
+        + f" WHERE {quote('run_id')} = %s AND {quote('sequence')} = %s"
+    )
+    known = _STATEMENTS[database.vendor] = _Statements(
+        insert=_Statement(insert, attnames),
+        complete=_Statement(complete, [*ANSWER_COLUMNS, "run_id", "sequence"]),
+    )
+    return known
 
 
 class RunClosed(Exception):
@@ -348,8 +409,9 @@ def asynchronous_commits() -> Iterator[None]:
 
 
 class SendJournal:
-    """The client a test run sends through: it writes each request down, committed, before
-    handing it to the real client, and tells the recorder which row an attempt completes.
+    """The client a test run sends through: it writes each request down, committed, as it
+    goes out (every header the real client adds included, just before the client sends
+    its first byte), and tells the recorder which row an attempt completes.
 
     It may be called from any of the protocol's sending threads at once: writes go through
     a connection of its own (autocommit, without waiting for the disk: only the worker's
@@ -378,8 +440,9 @@ class SendJournal:
         self.sequence = first_sequence
         self._lock = threading.Lock()
         self._attempts: dict[tuple[str, str], int] = {}
-        # id() of the response or error an attempt ended with → its row's sequence.
-        self._rows: dict[int, int] = {}
+        # id() of the response or error an attempt ended with → its row's sequence, and
+        # whether that row was written.
+        self._rows: dict[int, tuple[int, bool]] = {}
         self._write_lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._database: BaseDatabaseWrapper | None = None
@@ -403,27 +466,35 @@ class SendJournal:
     ) -> PartnerResponse:
         if self.closed is not None and self.closed():
             raise RunClosed(f"test run {self.run_id} was closed under this worker")
-        if self._database is None:
+        database = self._database
+        if database is None:
             return self.client.send(request, signing_secret=signing_secret)
         same = (request.endpoint, request.batch_id or f"{request.method} {request.url}")
         with self._lock:
             sequence = self._take_sequence()
             attempt = self._attempts[same] = self._attempts.get(same, 0) + 1
-        fields = in_flight_fields(
-            request, self.secrets, attempt=attempt, max_attempts=self.max_attempts
-        )
-        # Made by the sending thread, outside the one connection's turn.
-        self._write(
-            exchange_values({"run_id": self.run_id, "sequence": sequence, **fields}, self._database)
-        )
+        written = False
+
+        def write_down(sent: PreparedRequest) -> None:
+            nonlocal written
+            fields = in_flight_fields(
+                sent, self.secrets, attempt=attempt, max_attempts=self.max_attempts
+            )
+            # Made by the sending thread, outside the one connection's turn.
+            row = {"run_id": self.run_id, "sequence": sequence, **fields}
+            self._write(exchange_values(row, database))
+            written = True
+
         try:
-            response = self.client.send(request, signing_secret=signing_secret)
+            response = self.client.send(
+                request, signing_secret=signing_secret, before_sending=write_down
+            )
         except PartnerError as error:
             with self._lock:
-                self._rows[id(error)] = sequence
+                self._rows[id(error)] = sequence, written
             raise
         with self._lock:
-            self._rows[id(response)] = sequence
+            self._rows[id(response)] = sequence, written
         return response
 
     def _take_sequence(self) -> int:
@@ -435,8 +506,10 @@ class SendJournal:
         with self._lock:
             return self._take_sequence()
 
-    def sequence_of(self, record: AttemptRecord) -> int | None:
-        """The row written for the request this attempt sent (None: it sent nothing)."""
+    def sequence_of(self, record: AttemptRecord) -> tuple[int, bool] | None:
+        """The sequence this attempt took, and whether its row was written before the
+        request went out (False: it failed before, and sent nothing); None for an
+        attempt that did not go through the journal."""
         with self._lock:
             for ended_with in (record.error, record.response):
                 if ended_with is not None and id(ended_with) in self._rows:
@@ -488,7 +561,9 @@ class RunRecorder:
     `flush()` writes what is still in memory.
 
     With a `journal` (the worker's case), each attempt completes the row its request was
-    written to before it was sent; without one (tests of the recorder), it adds a row.
+    written to before it was sent, with the columns of its answer only; an attempt that
+    failed before sending anything, or made without a journal (tests of the recorder),
+    adds a whole row.
     """
 
     def __init__(self, run: TestRun, plan: TestPlan, journal: SendJournal | None = None):
@@ -500,7 +575,9 @@ class RunRecorder:
         # The journal counted them already, just before.
         self.sequence = journal.sequence if journal is not None else run.exchanges.count()
         self.last_sequence = self.sequence
+        # Whole rows to add, and answers completing rows the journal wrote.
         self._unsaved: list[dict[str, Any]] = []
+        self._answers: list[dict[str, Any]] = []
         self._saved_at = 0.0
         TestRun.objects.filter(pk=run.pk).update(
             steps=self.steps,
@@ -518,7 +595,7 @@ class RunRecorder:
             return
         self._saved_at = time.monotonic()
         running = TestRun.objects.filter(pk=self.run.pk, status=TestStatus.RUNNING)
-        if not self._unsaved:
+        if not self._unsaved and not self._answers:
             # One statement is its own transaction: no BEGIN and COMMIT to wait for.
             running.update(steps=self.steps, exchange_count=self.sequence)
             return
@@ -527,8 +604,12 @@ class RunRecorder:
             # a run already closed (its lease lapsed under this worker) keeps the record
             # the close gave it.
             if running.update(steps=self.steps, exchange_count=self.sequence):
-                insert_exchanges(self._unsaved)
+                if self._unsaved:
+                    insert_exchanges(self._unsaved)
+                if self._answers:
+                    complete_exchanges(self._answers)
             self._unsaved = []
+            self._answers = []
 
     def flush(self) -> None:
         """Write the exchanges and step counters still in memory."""
@@ -538,22 +619,22 @@ class RunRecorder:
         self._step(step)["status"] = RUNNING
         self._save_steps()
 
-    def _sequence_for(self, record: AttemptRecord) -> int:
-        if self.journal is None:
-            return self.sequence
-        written = self.journal.sequence_of(record)
-        return written if written is not None else self.journal.next_sequence()
-
     def attempt(self, step: StepPlan, record: AttemptRecord) -> None:
         self.sequence += 1
-        self.last_sequence = self._sequence_for(record)
-        self._unsaved.append(
-            {
-                "run_id": self.run.pk,
-                "sequence": self.last_sequence,
-                **exchange_fields(record, self.secrets),
-            }
-        )
+        taken = self.journal.sequence_of(record) if self.journal is not None else None
+        if taken is not None and taken[1]:
+            self.last_sequence = taken[0]
+            fields = answer_fields(record, self.secrets)
+            self._answers.append({"run_id": self.run.pk, "sequence": taken[0], **fields})
+        else:
+            if taken is not None:
+                self.last_sequence = taken[0]
+            elif self.journal is not None:
+                self.last_sequence = self.journal.next_sequence()
+            else:
+                self.last_sequence = self.sequence
+            fields = exchange_fields(record, self.secrets)
+            self._unsaved.append({"run_id": self.run.pk, "sequence": self.last_sequence, **fields})
         entry = self._step(step)
         entry["requests"] += 1
         entry["note"] = clean_text(record.describe(), self.secrets, 200)

@@ -27,6 +27,7 @@ import logging
 import ssl
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -144,7 +145,11 @@ class OutboundClient:
         self._client.close()
 
     def send(
-        self, request: PreparedRequest, *, signing_secret: str | None = None
+        self,
+        request: PreparedRequest,
+        *,
+        signing_secret: str | None = None,
+        before_sending: Callable[[PreparedRequest], None] | None = None,
     ) -> PartnerResponse:
         """Send one request once; return the 2xx response or raise `PartnerError`.
 
@@ -152,6 +157,11 @@ class OutboundClient:
         do not set one) and, with `signing_secret`, the signature header. Non-2xx
         answers raise kind `redirect` (3xx) or `http_status` with `permanent` from the
         platform's retry rules; the response is attached to the error.
+
+        `before_sending` is called with the request exactly as it goes out (every header
+        included) once it is built and checked, just before its first byte is sent: what
+        it raises stops the request. A request that fails before (a URL refused, a header
+        HTTP cannot carry) never calls it.
         """
         secrets = request.secrets + (
             tuple(str(key) for key in signing.signing_secrets(signing_secret))
@@ -159,7 +169,7 @@ class OutboundClient:
             else ()
         )
         try:
-            return self._send(request, signing_secret, secrets)
+            return self._send(request, signing_secret, secrets, before_sending)
         except PartnerError as error:
             logger.info(
                 "%s %s failed: %s (%s)",
@@ -171,7 +181,11 @@ class OutboundClient:
             raise
 
     def _send(
-        self, request: PreparedRequest, signing_secret: str | None, secrets: tuple[str, ...]
+        self,
+        request: PreparedRequest,
+        signing_secret: str | None,
+        secrets: tuple[str, ...],
+        before_sending: Callable[[PreparedRequest], None] | None,
     ) -> PartnerResponse:
         url = self._checked_url(request)
         headers = self._headers_for(request, signing_secret)
@@ -189,6 +203,8 @@ class OutboundClient:
         # Record the headers exactly as they go out (Host, Content-Length and the client's
         # defaults included), in their original case.
         sent = replace(request, headers=_header_pairs(outgoing.headers), secrets=secrets)
+        if before_sending is not None:
+            before_sending(sent)
         started = time.monotonic()
         token = current_deadline.set(started + self.deadline)
         try:

@@ -38,6 +38,8 @@ import time
 import pytest
 
 from syncengine import actions
+from syncengine.core.http import USER_AGENT
+from syncengine.core.masking import MASK
 from syncengine.models import EXCHANGE_NO_ANSWER, TestRun, TestSettings
 from tests.partners import PartnerLog
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
@@ -200,7 +202,8 @@ def test_each_request_is_in_the_record_before_the_partner_receives_it(
     transactional_db, cast, partner
 ):
     """What makes the above hold wherever the worker dies: at the moment the partner has
-    a request (before it answers), the run's record already holds it, in flight."""
+    a request (before it answers), the run's record already holds it, in flight, as it
+    went out (the headers the client adds included); its answer completes that row."""
     from django.db import connections
 
     from syncengine import testruns
@@ -210,11 +213,14 @@ def test_each_request_is_in_the_record_before_the_partner_receives_it(
     save_settings(cast, draft, users_count=100)
     run = actions.test_run_start(acting_user=cast.alice, integration=draft)
     seen: dict[str, list[str]] = {}
+    headers: dict[str, list[dict[str, str]]] = {}
 
     def at_request(count: int) -> None:
         key = log.received()[count - 1]["idempotency_key"]
         try:  # on the partner's thread, with a connection of its own
-            seen[key] = list(run.exchanges.filter(batch_id=key).values_list("outcome", flat=True))
+            rows = run.exchanges.filter(batch_id=key).values_list("outcome", "request_headers")
+            seen[key] = [outcome for outcome, _ in rows]
+            headers[key] = [dict(sent) for _, sent in rows]
         finally:
             connections.close_all()
 
@@ -224,8 +230,17 @@ def test_each_request_is_in_the_record_before_the_partner_receives_it(
     assert finished.status == "passed", finished.summary
     assert len(seen) == 1 + 10 + 2  # create_list, 100 users added, 20 removed
     assert all(outcomes == ["in_flight"] for outcomes in seen.values()), seen
+    for key, (sent,) in headers.items():
+        assert sent["Idempotency-Key"] == key
+        assert sent["User-Agent"] == USER_AGENT
+        assert sent["Authorization"] == f"Bearer {MASK}"
     recorded = dict(finished.exchanges.values_list("batch_id", "outcome"))
     assert recorded == dict.fromkeys(seen, "success")
+    completed = finished.exchanges.values_list("batch_id", "request_headers", "response_status")
+    assert {key: dict(sent) for key, sent, _ in completed} == {
+        key: sent for key, (sent,) in headers.items()
+    }
+    assert all(200 <= status < 300 for _, _, status in completed)
     assert finished.exchange_count == len(seen)
 
 
