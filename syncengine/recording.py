@@ -450,11 +450,12 @@ class SendJournal:
         if not connection.in_atomic_block:
             self._database = connections.create_connection(DEFAULT_DB_ALIAS)
             self._database.inc_thread_sharing()
-            with self._database.cursor() as cursor:
-                # What this guards against is the worker dying, not PostgreSQL: a commit
-                # is visible to everyone at once, without waiting for its WAL on disk.
-                cursor.execute("SET synchronous_commit TO off")
             if self._database.vendor == "postgresql":
+                with self._database.cursor() as cursor:
+                    # What this guards against is the worker dying, not PostgreSQL: a
+                    # commit is visible to everyone at once, without waiting for its WAL
+                    # on disk.
+                    cursor.execute("SET synchronous_commit TO off")
                 # One driver's cursor for every write, errors translated as Django's
                 # cursors translate them: a new cursor and its wrapper per request cost
                 # about a third of writing a lone row. Nothing reads this private

@@ -99,6 +99,28 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
 
             text = wait_until(loaded, 60, "the worker never loaded the upload", every=0.5)
             assert "smoke-1" in text
+            # A full test of the demo partner's list draft on the worker, recorded in
+            # SQLite: each request written down as it went out, then completed.
+            drafts = browser.get("/api/v1/integrations/").json()["results"]
+            lists = next(d for d in drafts if d["display_name"] == "Demo Partner Lists")
+            started = browser.post(
+                f"/api/v1/integrations/{lists['id']}/test-runs",
+                json={"kind": "full"},
+                headers={"X-CSRFToken": browser.cookies["csrftoken"]},
+            )
+            assert started.status_code == 202, started.text
+            run_url = f"/api/v1/test-runs/{started.json()['id']}"
+
+            def ended() -> dict | None:
+                run = browser.get(run_url).json()
+                return run if run["status"] not in ("queued", "running") else None
+
+            run = wait_until(ended, 60, "the worker never finished the test", every=0.5)
+            assert run["status"] == "passed", run
+            exchanges = browser.get(f"{run_url}/exchanges").json()["results"]
+            assert [x["step"] for x in exchanges] == ["create_list", "add_users", "remove_users"]
+            assert all(x["outcome"] == "success" for x in exchanges), exchanges
+            assert all("Idempotency-Key" in dict(x["request_headers"]) for x in exchanges)
             # A page alice may not open: an expected 403, one line in the terminal.
             assert browser.get("/platform/orgs/").status_code == 403
 
