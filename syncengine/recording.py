@@ -224,9 +224,9 @@ def insert_exchanges(
     field's default. Django's `bulk_create` would send each column of a bulk insert as one
     array, and psycopg escapes the elements of a text array in Python: for exchanges that
     keep 64 KiB bodies that cost three times as much as this, in a worker that is sending
-    requests meanwhile. No model instance is made: a test of 1,201 requests writes 2,402
-    rows, and making each one's instance and preparing its thirty values field by field
-    cost more than sending the row (`_Statement`).
+    requests meanwhile. No model instance is made: a test of 1,201 requests writes 1,201
+    rows and completes as many, and making each one's instance and preparing its thirty
+    values field by field cost more than sending the row (`_Statement`).
     """
     # The wrapper itself, not the `connection` proxy: each value is prepared for it.
     database = using or connections[DEFAULT_DB_ALIAS]
