@@ -43,19 +43,21 @@ def test_make_run_serves_the_portal_on_embedded_defaults(tmp_path):
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "DB_CONN_MAX_AGE"}
     }
+    port, partner_port = free_port(), free_port()
     env.update(
         DEBUG="true",
         OUTBOUND_ALLOW_PRIVATE_NETWORKS="true",
         VAR_DIR=str(tmp_path),
         FAST_PASSWORD_HASHING="true",
         MEDIA_ROOT=str(tmp_path / "media"),
+        # The demo drafts point at the demo partner this stack serves.
+        DEMO_PARTNER_URL=f"http://127.0.0.1:{partner_port}",
     )
     manage = [sys.executable, "manage.py"]
     for step in (["migrate", "--noinput"], ["demo_data"]):
         subprocess.run(
             [*manage, *step], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300
         )
-    port, partner_port = free_port(), free_port()
     stack = subprocess.Popen(
         [*manage, "rundev", "--port", str(port), "--partner-port", str(partner_port)],
         cwd=ROOT,

@@ -97,7 +97,12 @@ def check_record(run: TestRun, received: list[dict], new_lists: set[str], moment
             continue
         # Every recorded answer is the partner's own answer to that very request.
         assert key in partner, f"{moment}: #{exchange.sequence} recorded as answered, not sent"
-        assert exchange.response_status == partner[key]["status"], moment
+        assert exchange.response_status == partner[key]["status"], (
+            moment,
+            exchange.sequence,
+            exchange.outcome,
+            exchange.summary,
+        )
         assert exchange.outcome == "success" and 200 <= exchange.response_status < 300, moment
         if exchange.step != "create_list":
             assert exchange.item_count == partner[key]["item_count"], moment
