@@ -55,4 +55,16 @@
     }
   });
   syncTile();
+
+  // A name typed (or filled in by the browser) before the page's scripts ran is checked
+  // once they have: htmx sets the field up on DOMContentLoaded (its listener was added
+  // before this one) and takes the value it finds then as unchanged, so it is asked here.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx && nameInput.value !== nameInput.defaultValue) {
+      window.htmx.ajax("GET", nameInput.getAttribute("hx-get"), {
+        source: nameInput,
+        target: "#name-status",
+      });
+    }
+  });
 })();

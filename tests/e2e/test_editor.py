@@ -404,3 +404,24 @@ def test_another_orgs_partner_gets_a_404(page, live_server, transactional_db, si
         expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     page.goto(f"{live_server.url}/portal/")
     expect(page.get_by_text("Acme Secret")).to_have_count(0)
+
+
+def test_a_name_typed_before_the_page_scripts_ran_is_checked_once_they_run(
+    page, live_server, transactional_db, sign_in
+):
+    """A fast typist (or the browser's autofill) may fill the name while the page's
+    deferred scripts are still loading: the check runs as soon as they have."""
+    from tests.conftest import build_cast
+
+    cast = build_cast()
+    sign_in(cast.alice)
+    held = []  # htmx, held back until the name is typed
+    page.route("**/htmx-2.min.js*", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/portal/new", wait_until="commit")
+    page.get_by_label("Display name").fill("Early Bird Lists")
+    assert held, "htmx was asked for before the field was parsed"
+    expect(page.locator("#name-status")).to_be_empty()
+    for route in held:
+        route.continue_()
+    expect(page.locator("#name-status")).to_contain_text("is available")
+    expect(page.locator("[data-tile-name]")).to_have_text("Early Bird Lists")
