@@ -620,22 +620,21 @@ class RunRecorder:
         self._step(step)["status"] = RUNNING
         self._save_steps()
 
+    def _sequence_for(self, record: AttemptRecord) -> tuple[int, bool]:
+        """The attempt's sequence, and whether the journal wrote its row already."""
+        if self.journal is None:
+            return self.sequence, False
+        taken = self.journal.sequence_of(record)
+        return taken if taken is not None else (self.journal.next_sequence(), False)
+
     def attempt(self, step: StepPlan, record: AttemptRecord) -> None:
         self.sequence += 1
-        taken = self.journal.sequence_of(record) if self.journal is not None else None
-        if taken is not None and taken[1]:
-            self.last_sequence = taken[0]
-            fields = answer_fields(record, self.secrets)
-            self._answers.append({"run_id": self.run.pk, "sequence": taken[0], **fields})
+        self.last_sequence, written = self._sequence_for(record)
+        row = {"run_id": self.run.pk, "sequence": self.last_sequence}
+        if written:
+            self._answers.append({**row, **answer_fields(record, self.secrets)})
         else:
-            if taken is not None:
-                self.last_sequence = taken[0]
-            elif self.journal is not None:
-                self.last_sequence = self.journal.next_sequence()
-            else:
-                self.last_sequence = self.sequence
-            fields = exchange_fields(record, self.secrets)
-            self._unsaved.append({"run_id": self.run.pk, "sequence": self.last_sequence, **fields})
+            self._unsaved.append({**row, **exchange_fields(record, self.secrets)})
         entry = self._step(step)
         entry["requests"] += 1
         entry["note"] = clean_text(record.describe(), self.secrets, 200)
