@@ -1,5 +1,5 @@
 // Destinations page: open and close the Connect dialogs (native <dialog>, keyboard-friendly:
-// Escape closes, focus starts in the form and comes back to the tile's button), and keep
+// Escape closes, focus starts in the form and comes back to the tile's link), and keep
 // the focus on the field at fault when the server answers a Connect form with a refusal.
 (function () {
   "use strict";
@@ -12,11 +12,18 @@
     if (target) target.focus();
   }
 
+  // An opener is a link to the form's own page: followed before this script runs, or
+  // when asked to open in another tab or window.
+  function opensHere(event) {
+    return event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey && !event.altKey;
+  }
+
   document.addEventListener("click", function (event) {
     const opener = event.target.closest("[data-dialog-open]");
     if (opener) {
       const dialog = document.getElementById(opener.dataset.dialogOpen);
-      if (dialog && dialog.showModal) {
+      if (dialog && dialog.showModal && opensHere(event)) {
+        event.preventDefault();
         lastOpener = opener;
         dialog.showModal();
         focusFirst(dialog);

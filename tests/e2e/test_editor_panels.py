@@ -189,7 +189,7 @@ def test_a_mapping_field_as_a_button_group_from_editor_to_connection(
     integration_release(acting_user=cast.alice, integration=draft)
     page.goto(f"{live_server.url}/destinations/")
     page.locator(".dest-catalog-tile", has_text=draft.display_name).get_by_role(
-        "button", name="Connect"
+        "link", name="Connect"
     ).click()
     dialog = page.get_by_role("dialog", name=f"Connect to {draft.display_name}")
     group = dialog.get_by_role("group", name="User ID")

@@ -130,7 +130,7 @@ def test_submit_request_changes_resubmit_approve_and_the_tile_appears(
     expect(tile).to_be_visible()
     page.wait_for_load_state("domcontentloaded")  # the deferred script opens the dialog
     page.screenshot(path=str(ARTIFACTS / "destinations.png"))
-    tile.get_by_role("button", name="Connect").click()
+    tile.get_by_role("link", name="Connect").click()
     dialog = page.get_by_role("dialog", name="Connect to Journey Lists")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_label("Bearer Token")).to_be_visible()

@@ -81,13 +81,13 @@ def test_alice_connects_the_demo_destination_syncs_a_cohort_and_then_only_the_de
     page.get_by_role("link", name="Destinations").click()
     tile = page.locator(".dest-catalog-tile", has_text=DEMO_LIST_DRAFT)
     expect(tile).to_contain_text("by Acme Audiences")
-    # The tiles show before the page's deferred script has run, and the script opens the
-    # dialog: a key pressed before it has nothing to answer it.
+    # The tiles show before the page's deferred script has run; until it has, Connect leads
+    # to the form's own page (test_connect_before_the_page_script_ran_opens_the_connect_page).
     page.wait_for_load_state("domcontentloaded")
 
     # Connect, from the keyboard: the dialog opens on its first field, Escape closes it and
     # gives the focus back to the tile; the token is required.
-    connect = tile.get_by_role("button", name="Connect")
+    connect = tile.get_by_role("link", name="Connect")
     connect.focus()
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name=f"Connect to {DEMO_LIST_DRAFT}")
@@ -169,3 +169,32 @@ def test_alice_connects_the_demo_destination_syncs_a_cohort_and_then_only_the_de
     batches.first.evaluate("node => node.scrollIntoView()")
     page.evaluate("window.scrollBy(0, -100)")  # below the top bar
     shoot(page, "sync-run-log")
+
+
+def test_connect_before_the_page_script_ran_opens_the_connect_page(
+    cast, live_server, page, sign_in, partner
+):
+    """Connect is a link to the form's own page; the Destinations page's script makes it open
+    the dialog instead. Pressed before that script has run, it still leads to the form."""
+    from syncs.models import Connection
+
+    demo_destination(cast, partner.url)
+    sign_in(cast.alice)
+    held = []  # the page's script, held back until Connect was pressed
+    page.route("**/js/destinations.js*", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/destinations/", wait_until="commit")
+    connect = page.locator(".dest-catalog-tile", has_text=DEMO_LIST_DRAFT).get_by_role(
+        "link", name="Connect"
+    )
+    connect.focus()
+    assert held, "the page's script was asked for before the tiles were parsed"
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", name=f"Connect to {DEMO_LIST_DRAFT}")).to_be_visible()
+    assert page.url.endswith("/connect")
+    page.get_by_label("Connection name").fill("Demo Partner, connected early")
+    page.get_by_label("API token").fill(DEMO_TOKEN)
+    page.get_by_label("User ID").select_option("user_id")
+    page.get_by_role("button", name="Connect").click()
+    expect(page.get_by_role("heading", name="Demo Partner, connected early")).to_be_visible()
+    assert Connection.objects.get().name == "Demo Partner, connected early"
