@@ -198,3 +198,16 @@ def test_connect_before_the_page_script_ran_opens_the_connect_page(
     page.get_by_role("button", name="Connect").click()
     expect(page.get_by_role("heading", name="Demo Partner, connected early")).to_be_visible()
     assert Connection.objects.get().name == "Demo Partner, connected early"
+
+    # With the script running, a click asking for another tab still opens the page there.
+    page.unroute("**/js/destinations.js*")
+    page.goto(f"{live_server.url}/destinations/")
+    with page.context.expect_page() as opened:
+        connect.click(modifiers=["ControlOrMeta"])
+    opened.value.wait_for_load_state()
+    expect(
+        opened.value.get_by_role("heading", name=f"Connect to {DEMO_LIST_DRAFT}")
+    ).to_be_visible()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    connect.click()
+    expect(page.get_by_role("dialog", name=f"Connect to {DEMO_LIST_DRAFT}")).to_be_visible()
