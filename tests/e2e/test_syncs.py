@@ -16,7 +16,7 @@ from reviews import decisions, submissions
 from syncengine import actions as testing_actions
 from syncengine import testruns
 from syncengine.demo import DEMO_LIST_DRAFT, demo_partner_manifest
-from syncs.models import CohortSync
+from syncs.models import CohortSync, Connection
 from tests.e2e.conftest import ARTIFACTS
 
 LIVE = 30_000  # ms: a sync goes through the broker and a worker
@@ -176,8 +176,6 @@ def test_connect_before_the_page_script_ran_opens_the_connect_page(
 ):
     """Connect is a link to the form's own page; the Destinations page's script makes it open
     the dialog instead. Pressed before that script has run, it still leads to the form."""
-    from syncs.models import Connection
-
     demo_destination(cast, partner.url)
     sign_in(cast.alice)
     held = []  # the page's script, held back until Connect was pressed
