@@ -45,6 +45,7 @@ from syncengine import actions
 from syncengine.core.http import USER_AGENT
 from syncengine.core.masking import MASK
 from syncengine.models import EXCHANGE_NO_ANSWER, TestRun, TestSettings
+from syncengine.recording import STORED_BODY_CHARS
 from tests.partners import PartnerLog
 from tests.syncengine.conftest import list_manifest, make_draft, save_settings
 from tests.waiting import wait_until
@@ -306,7 +307,7 @@ def test_a_row_the_journal_wrote_is_stored_when_the_worker_is_killed_the_next_in
         assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
         stored = list(run.exchanges.order_by("sequence").values_list("sequence", "outcome"))
         assert stored == [(sequence, "in_flight") for sequence in range(1, 52)]
-        assert len(run.exchanges.get(sequence=51).request_body) == 64 * 1024
+        assert len(run.exchanges.get(sequence=51).request_body) == STORED_BODY_CHARS
 
 
 def test_a_run_closed_under_a_live_worker_gets_no_more_requests(
